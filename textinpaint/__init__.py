@@ -1,0 +1,50 @@
+"""textinpaint: edit photos from text.
+
+Find an object by name (GroundingDINO), cut it out (SAM), and repaint only that region with
+Stable Diffusion inpainting at the photo's full resolution.
+
+Example:
+    >>> from textinpaint import replace
+    >>> edit = replace("street.jpg", find="the red car", with_="a vintage blue pickup truck", seed=0)  # doctest: +SKIP
+    >>> edit.image.save("out.png")  # doctest: +SKIP
+
+Importing this package loads no model; each model is loaded the first time a stage needs it.
+"""
+
+from .errors import (
+    ImageLoadError,
+    ImageTooLargeError,
+    InvalidInputError,
+    ModelKindError,
+    NothingFoundError,
+    OutOfMemoryError,
+    TextInpaintError,
+    WeightsNotFoundError,
+)
+from .images import Picture, load_image
+from .inpainting import FillRequest, Filler
+from .pipeline import Edit, Pipeline, default_pipeline, detect, inpaint, replace, segment
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Edit",
+    "FillRequest",
+    "Filler",
+    "ImageLoadError",
+    "ImageTooLargeError",
+    "InvalidInputError",
+    "ModelKindError",
+    "NothingFoundError",
+    "OutOfMemoryError",
+    "Picture",
+    "Pipeline",
+    "TextInpaintError",
+    "WeightsNotFoundError",
+    "default_pipeline",
+    "detect",
+    "inpaint",
+    "load_image",
+    "replace",
+    "segment",
+]

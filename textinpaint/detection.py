@@ -1,0 +1,214 @@
+"""Stage 1: open-vocabulary detection with GroundingDINO (through transformers).
+
+The query is split into phrases; every box is attributed to exactly one of them. GroundingDINO's
+own post-processing builds labels from whichever tokens pass a threshold, which yields fragments
+("red", "car red") or empty strings. Here each phrase owns its token span, a box's score for a
+phrase is the best probability over that span, and the box takes the phrase that scores highest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+import torch
+
+from .errors import InvalidInputError
+from .images import Picture
+
+# GroundingDINO's published demo uses 0.35 / 0.25: high enough to drop stray boxes on random clutter.
+DEFAULT_BOX_THRESHOLD = 0.35
+DEFAULT_TEXT_THRESHOLD = 0.25
+# Boxes overlapping more than this are the same object found twice (often under two phrases).
+DEFAULT_NMS_IOU = 0.8
+
+# A period splits phrases unless it sits between two digits ("3.5 inch screw" stays one phrase).
+_PHRASE_SPLIT = re.compile(r"(?<!\d)\.|\.(?!\d)")
+
+
+def parse_phrases(find: str | Sequence[str], *, argument: str = "find") -> list[str]:
+    """Split a query into distinct, non-empty phrases, in the order given.
+
+    ``"dog. cat."``, ``"dog . cat"`` and ``["dog", "cat"]`` all give ``["dog", "cat"]``.
+
+    Raises:
+        InvalidInputError: the query is empty, whitespace only, or not text.
+    """
+    if isinstance(find, str):
+        parts = _PHRASE_SPLIT.split(find)
+    elif isinstance(find, Sequence) and all(isinstance(part, str) for part in find):
+        parts = list(find)
+    else:
+        raise InvalidInputError(f"{argument} must be a string or a list of strings; got {type(find).__name__}")
+    phrases = list(dict.fromkeys(" ".join(part.split()) for part in parts))
+    phrases = [phrase for phrase in phrases if phrase]
+    if not phrases:
+        raise InvalidInputError(f"{argument} must name at least one thing to find; got {find!r}")
+    return phrases
+
+
+@dataclass(frozen=True)
+class GroundingDino:
+    """A loaded GroundingDINO: its processor (tokenizer + image processor) and model."""
+
+    processor: object
+    model: torch.nn.Module
+    device: torch.device
+    dtype: torch.dtype
+
+    @classmethod
+    def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> GroundingDino:
+        from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(source)
+        model = AutoModelForZeroShotObjectDetection.from_pretrained(source, dtype=dtype).to(device).eval()
+        return cls(processor, model, device, dtype)
+
+    @property
+    def max_text_tokens(self) -> int:
+        return int(self.model.config.max_text_len)
+
+    def detect(
+        self,
+        picture: Picture,
+        phrases: list[str],
+        *,
+        box_threshold: float,
+        text_threshold: float,
+        nms_iou: float,
+    ) -> sv.Detections:
+        """Detect ``phrases`` in ``picture``; see :meth:`textinpaint.Pipeline.detect`."""
+        found = [
+            self._detect_window(picture, window, box_threshold, text_threshold)
+            for window in self._windows(phrases)
+        ]
+        best = max((score for _, score in found if score is not None), default=None)
+        detections = sv.Detections.merge([d for d, _ in found])
+        detections = _remap_classes(detections, phrases)
+        if len(detections) > 1:
+            detections = detections.with_nms(threshold=nms_iou, class_agnostic=True)
+        detections = detections[np.argsort(-detections.confidence, kind="stable")] if len(detections) else detections
+        detections.metadata["best_score"] = best
+        return detections
+
+    def _windows(self, phrases: list[str]) -> list[list[str]]:
+        """Group phrases into runs whose prompt fits the model's text window (one pass each)."""
+        limit = self.max_text_tokens
+        windows: list[list[str]] = [[]]
+        for phrase in phrases:
+            if _token_count(self.processor.tokenizer, [phrase]) > limit:
+                raise InvalidInputError(
+                    f"find: the phrase {phrase[:60]!r}... is longer than the detector's text window of "
+                    f"{limit} tokens; shorten it"
+                )
+            if windows[-1] and _token_count(self.processor.tokenizer, windows[-1] + [phrase]) > limit:
+                windows.append([])
+            windows[-1].append(phrase)
+        return windows
+
+    @torch.inference_mode()
+    def _detect_window(
+        self, picture: Picture, phrases: list[str], box_threshold: float, text_threshold: float
+    ) -> tuple[sv.Detections, float | None]:
+        text, char_spans = _prompt(phrases)
+        inputs = self.processor(images=picture.to_pil().convert("RGB"), text=text, return_tensors="pt")
+        inputs = {
+            key: value.to(self.device, self.dtype if value.is_floating_point() else None)
+            for key, value in inputs.items()
+        }
+        outputs = self.model(**inputs)
+        offsets = self.processor.tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+        spans = _token_spans(offsets, char_spans)
+        probs = outputs.logits[0].float().sigmoid().cpu().numpy()
+        boxes = outputs.pred_boxes[0].float().cpu().numpy()
+        return decode(probs, boxes, spans, phrases, picture.width, picture.height, box_threshold, text_threshold)
+
+
+def _prompt(phrases: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """GroundingDINO's prompt form, ``"a. b."``, and each phrase's character span in it."""
+    spans, start = [], 0
+    for phrase in phrases:
+        spans.append((start, start + len(phrase)))
+        start += len(phrase) + 2  # ". "
+    return ". ".join(phrases) + ".", spans
+
+
+def _token_count(tokenizer: object, phrases: list[str]) -> int:
+    return len(tokenizer(_prompt(phrases)[0])["input_ids"])  # type: ignore[operator]
+
+
+def _token_spans(offsets: list[tuple[int, int]], char_spans: list[tuple[int, int]]) -> list[list[int]]:
+    """For each phrase, the indices of the tokens that lie inside its character span."""
+    return [
+        [index for index, (begin, end) in enumerate(offsets) if end > begin and begin >= start and end <= stop]
+        for start, stop in char_spans
+    ]
+
+
+def decode(
+    probs: np.ndarray,
+    boxes: np.ndarray,
+    spans: list[list[int]],
+    phrases: list[str],
+    width: int,
+    height: int,
+    box_threshold: float,
+    text_threshold: float,
+) -> tuple[sv.Detections, float | None]:
+    """Turn GroundingDINO's raw output into detections, one phrase per box.
+
+    Args:
+        probs: QxT float array, sigmoid of the logits (Q queries, T text positions).
+        boxes: Qx4 float array, normalised (cx, cy, w, h).
+        spans: for each phrase, its token indices into T.
+        phrases: the phrases, in the same order as ``spans``.
+        width: the input image's width in pixels.
+        height: the input image's height in pixels.
+        box_threshold: keep a box when its phrase's best token probability reaches this.
+        text_threshold: ... and the mean probability over the phrase's tokens reaches this.
+
+    Returns:
+        The detections (xyxy pixels clipped to the image, ``class_id`` = phrase index,
+        ``data["phrase"]``), and the best box score seen before thresholds (None when Q is 0).
+    """
+    phrase_best = np.stack([probs[:, span].max(axis=1) if span else np.zeros(len(probs)) for span in spans], 1)
+    phrase_mean = np.stack([probs[:, span].mean(axis=1) if span else np.zeros(len(probs)) for span in spans], 1)
+    choice = phrase_best.argmax(axis=1)
+    rows = np.arange(len(probs))
+    confidence = phrase_best[rows, choice]
+    keep = (confidence >= box_threshold) & (phrase_mean[rows, choice] >= text_threshold)
+    best = float(confidence.max()) if len(confidence) else None
+    cx, cy, w, h = (boxes[keep].astype(np.float64) * [width, height, width, height]).T
+    xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).reshape(-1, 4)
+    xyxy = np.clip(xyxy, 0, [width, height, width, height]).astype(np.float32)
+    detections = sv.Detections(
+        xyxy=xyxy,
+        confidence=confidence[keep].astype(np.float32),
+        class_id=choice[keep].astype(int),
+        data={"phrase": np.array([phrases[i] for i in choice[keep]], dtype=object)},
+    )
+    return detections, best
+
+
+def _remap_classes(detections: sv.Detections, phrases: list[str]) -> sv.Detections:
+    """After merging windows, make ``class_id`` the phrase's index in the whole query."""
+    if len(detections) == 0:
+        return empty_detections()
+    index = {phrase: i for i, phrase in enumerate(phrases)}
+    detections.class_id = np.array([index[p] for p in detections.data["phrase"]], dtype=int)
+    return detections
+
+
+def empty_detections(height: int | None = None, width: int | None = None) -> sv.Detections:
+    """No detections, with the same fields a non-empty result has (and an empty mask if sized)."""
+    mask = None if height is None or width is None else np.zeros((0, height, width), dtype=bool)
+    return sv.Detections(
+        xyxy=np.zeros((0, 4), np.float32),
+        mask=mask,
+        confidence=np.zeros(0, np.float32),
+        class_id=np.zeros(0, int),
+        data={"phrase": np.array([], dtype=object)},
+    )

@@ -1,0 +1,70 @@
+"""The exceptions textinpaint raises: one base class, one subclass per kind of problem.
+
+Every message names the argument (or model) at fault, what was expected and what was given,
+so the user knows what to change. Catch :class:`TextInpaintError` to handle all of them.
+"""
+
+from __future__ import annotations
+
+
+class TextInpaintError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class InvalidInputError(TextInpaintError, ValueError):
+    """An argument has the wrong type, shape, size or value."""
+
+
+class ImageLoadError(TextInpaintError, OSError):
+    """An image path is missing, unreadable, truncated or not an image."""
+
+
+class ImageTooLargeError(InvalidInputError):
+    """An image has more pixels than the configured ``max_pixels`` limit."""
+
+
+class NothingFoundError(TextInpaintError):
+    """``strict=True`` was given and the detector found nothing for the query."""
+
+    def __init__(self, query: str, best_score: float | None, box_threshold: float) -> None:
+        best = "no box at all" if best_score is None else f"the best score seen was {best_score:.3f}"
+        super().__init__(
+            f"nothing matching find={query!r} was detected above box_threshold={box_threshold} "
+            f"({best}); lower box_threshold or rephrase the query"
+        )
+        self.query = query
+        self.best_score = best_score
+        self.box_threshold = box_threshold
+
+
+class WeightsNotFoundError(TextInpaintError, OSError):
+    """A model's weights are neither in the local cache nor in the given folder."""
+
+    def __init__(self, stage: str, model: str, reason: str) -> None:
+        super().__init__(
+            f"the {stage} weights {model!r} could not be loaded ({reason}). Download them first with "
+            f"`huggingface-cli download {model}` on a machine with internet access, or pass a local "
+            f"folder (models=DIR holding detector/, segmenter/, inpainter/; see weights/README.md)"
+        )
+        self.stage = stage
+        self.model = model
+
+
+class ModelKindError(TextInpaintError, ValueError):
+    """A checkpoint of the wrong kind was given for a stage (a SAM folder as detector, say)."""
+
+
+class OutOfMemoryError(TextInpaintError, MemoryError):
+    """The device ran out of memory; the message says what to change."""
+
+
+__all__ = [
+    "ImageLoadError",
+    "ImageTooLargeError",
+    "InvalidInputError",
+    "ModelKindError",
+    "NothingFoundError",
+    "OutOfMemoryError",
+    "TextInpaintError",
+    "WeightsNotFoundError",
+]

@@ -1,0 +1,162 @@
+"""Turn any accepted image into the one canonical form every stage trusts.
+
+Accepted: a path (``str`` or ``os.PathLike``), a ``PIL.Image.Image``, or a numpy array
+(HxW, HxWx1, HxWx3 or HxWx4 in RGB(A) order; ``uint8``, ``uint16``, ``bool`` or float in [0, 1]).
+The canonical form is a :class:`Picture`: upright (EXIF orientation applied), RGB ``uint8``, and
+the alpha channel kept aside when the input had one, so that it can be put back on the output.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import PIL.Image
+import PIL.ImageOps
+
+from .errors import ImageLoadError, ImageTooLargeError, InvalidInputError
+
+ImageInput = Union[str, "os.PathLike[str]", PIL.Image.Image, np.ndarray]
+
+# 120 megapixels: above a 100 MP panorama, far below what exhausts 24 GB of RAM in the pipeline.
+DEFAULT_MAX_PIXELS = 120_000_000
+
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An upright image in canonical form.
+
+    Attributes:
+        rgb: HxWx3 ``uint8`` array in [0, 255], RGB order.
+        alpha: HxW ``uint8`` alpha channel when the input had one, else ``None``.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    def to_pil(self, rgb: np.ndarray | None = None) -> PIL.Image.Image:
+        """Return ``rgb`` (default: this picture's pixels) as PIL, with this picture's alpha if any."""
+        pixels = self.rgb if rgb is None else rgb
+        if self.alpha is None:
+            return PIL.Image.fromarray(pixels, "RGB")
+        return PIL.Image.fromarray(np.dstack([pixels, self.alpha]), "RGBA")
+
+
+def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, argument: str = "image") -> Picture:
+    """Normalise any accepted image into a :class:`Picture`.
+
+    Args:
+        image: a path, a PIL image or a numpy array (see the module docstring for shapes and dtypes).
+        max_pixels: refuse images with more pixels than this (guards against decompression bombs).
+        argument: the name of the caller's argument, used in error messages.
+
+    Returns:
+        The upright RGB ``uint8`` picture, with its alpha channel if the input had one.
+
+    Raises:
+        ImageLoadError: the path is missing, not an image, or truncated.
+        ImageTooLargeError: more than ``max_pixels`` pixels.
+        InvalidInputError: an unsupported type, shape, dtype or value range.
+
+    Example:
+        >>> import numpy as np
+        >>> load_image(np.zeros((4, 6), np.uint8)).rgb.shape
+        (4, 6, 3)
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return _from_pil(_open(Path(image), max_pixels, argument), max_pixels, argument)
+    if isinstance(image, PIL.Image.Image):
+        return _from_pil(image, max_pixels, argument)
+    if isinstance(image, np.ndarray):
+        return _from_array(image, max_pixels, argument)
+    raise InvalidInputError(
+        f"{argument} must be a path, a PIL.Image.Image or a numpy array; got {type(image).__name__}"
+    )
+
+
+def _open(path: Path, max_pixels: int, argument: str) -> PIL.Image.Image:
+    if not path.exists():
+        raise ImageLoadError(f"{argument}: no file at {str(path)!r}")
+    if path.is_dir():
+        raise ImageLoadError(f"{argument}: {str(path)!r} is a folder, not an image file")
+    try:
+        opened = PIL.Image.open(path)
+    except PIL.Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"{argument}: {str(path)!r} is too large to open safely ({error})") from error
+    except (PIL.UnidentifiedImageError, OSError) as error:
+        raise ImageLoadError(f"{argument}: {str(path)!r} is not a readable image ({error})") from error
+    _check_pixels(opened.width, opened.height, max_pixels, argument)
+    try:
+        opened.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageLoadError(f"{argument}: {str(path)!r} is truncated or corrupt ({error})") from error
+    return opened
+
+
+def _check_pixels(width: int, height: int, max_pixels: int, argument: str) -> None:
+    if width < 1 or height < 1:
+        raise InvalidInputError(f"{argument} must be at least 1x1 pixels; got {width}x{height}")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{argument} has {width}x{height} = {width * height:,} pixels, more than max_pixels={max_pixels:,}; "
+            "downscale it first or raise max_pixels"
+        )
+
+
+def _from_pil(image: PIL.Image.Image, max_pixels: int, argument: str) -> Picture:
+    _check_pixels(image.width, image.height, max_pixels, argument)
+    image = PIL.ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode in _SIXTEEN_BIT_MODES or mode == "F":
+        return _from_array(np.asarray(image), max_pixels, argument, sixteen_bit=mode != "F")
+    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"))
+        return Picture(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]))
+    return Picture(np.asarray(image.convert("RGB")).copy())
+
+
+def _from_array(array: np.ndarray, max_pixels: int, argument: str, sixteen_bit: bool = False) -> Picture:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise InvalidInputError(f"{argument} must be an array of shape HxW, HxWx1, HxWx3 or HxWx4; got {array.shape}")
+    _check_pixels(array.shape[1], array.shape[0], max_pixels, argument)
+    pixels = _to_uint8(array, argument, sixteen_bit)
+    if pixels.ndim == 2:
+        return Picture(np.repeat(pixels[..., None], 3, axis=2))
+    if pixels.shape[2] == 4:
+        return Picture(np.ascontiguousarray(pixels[..., :3]), np.ascontiguousarray(pixels[..., 3]))
+    return Picture(np.ascontiguousarray(pixels))
+
+
+def _to_uint8(array: np.ndarray, argument: str, sixteen_bit: bool) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if array.dtype == np.uint16 or (sixteen_bit and np.issubdtype(array.dtype, np.integer)):
+        # 65535 / 257 = 255 exactly, so the full 16-bit range maps onto the full 8-bit range.
+        return np.clip(np.rint(array.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        finite = np.isfinite(array).all()
+        low, high = (float(array.min()), float(array.max())) if finite else (np.nan, np.nan)
+        if not finite or low < 0.0 or high > 1.0:
+            raise InvalidInputError(
+                f"{argument}: a float array must hold finite values in [0, 1]; got values in [{low}, {high}]"
+            )
+        return np.rint(array * 255.0).astype(np.uint8)
+    raise InvalidInputError(f"{argument}: array dtype must be uint8, uint16, bool or float; got {array.dtype}")

@@ -1,0 +1,98 @@
+"""Mask operations: loading user masks, dilation, feathering, boxes. All masks are ``bool`` HxW.
+
+Morphology and distances use OpenCV; nothing here loops over pixels in Python.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import cv2
+import numpy as np
+import PIL.Image
+
+from .errors import InvalidInputError
+from .images import load_image
+
+
+def auto_dilation(width: int, height: int) -> int:
+    """Default dilation in pixels for an image of this size.
+
+    SAM predicts masks on a 256x256 grid of its 1024-px frame, so an edge is uncertain by about
+    ``max(width, height) / 256`` pixels; twice that covers the edge and the object's halo.
+    """
+    return max(4, round(max(width, height) / 128))
+
+
+def auto_feather(dilation: int) -> int:
+    """Default feather width: half the dilation, at least 2 px, so the seam is soft but narrow."""
+    return max(2, dilation // 2)
+
+
+def load_mask(mask: object, width: int, height: int, *, argument: str = "mask") -> np.ndarray:
+    """Return ``mask`` as a ``bool`` HxW array (nonzero or white = inside).
+
+    Args:
+        mask: a ``bool``/integer/float HxW array, a PIL image, or a path to an image file.
+        width: the width the mask must have (the image's).
+        height: the height the mask must have.
+        argument: the caller's argument name, for error messages.
+
+    Raises:
+        InvalidInputError: wrong type, or a size that differs from the image's (both sizes named).
+    """
+    if isinstance(mask, np.ndarray) and mask.ndim == 2:
+        array = mask != 0
+    elif isinstance(mask, (np.ndarray, PIL.Image.Image, str, os.PathLike)):
+        array = load_image(mask, argument=argument).rgb.max(axis=2) > 127
+    else:
+        raise InvalidInputError(
+            f"{argument} must be a bool HxW array, a PIL image or a path; got {type(mask).__name__}"
+        )
+    if array.shape != (height, width):
+        raise InvalidInputError(
+            f"{argument} is {array.shape[1]}x{array.shape[0]} (WxH) but the image is {width}x{height}; "
+            "they must be the same size"
+        )
+    return array
+
+
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Grow a ``bool`` mask by ``pixels`` with an elliptical kernel (``pixels=0`` returns a copy)."""
+    if pixels <= 0:
+        return mask.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(mask.view(np.uint8), kernel).view(bool)
+
+
+def feather(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Blend weights: 1.0 inside ``mask``, falling linearly to 0 over ``pixels`` px outside it.
+
+    Returns:
+        float32 HxW in [0, 1]. A pixel farther than ``pixels`` from the mask gets exactly 0.
+    """
+    if pixels <= 0:
+        return mask.astype(np.float32)
+    distance = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.clip(1.0 - distance / np.float32(pixels + 1), 0.0, 1.0).astype(np.float32)
+
+
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The smallest ``(x0, y0, x1, y1)`` box (x1, y1 exclusive) holding every True pixel, or None."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    return None if w == 0 else (x, y, x + w, y + h)
+
+
+def box_mask(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Union of boxes as a mask; each box is widened to whole pixels (floor x0, y0; ceil x1, y1).
+
+    Args:
+        xyxy: Nx4 float array of boxes in image pixels.
+    """
+    mask = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in np.asarray(xyxy, dtype=np.float64).reshape(-1, 4):
+        left, top = max(0, math.floor(x0)), max(0, math.floor(y0))
+        right, bottom = min(width, math.ceil(x1)), min(height, math.ceil(y1))
+        mask[top:bottom, left:right] = True
+    return mask

@@ -1,0 +1,144 @@
+"""Where models come from: short names, devices, dtypes, and a load-once cache.
+
+A model is loaded the first time a stage needs it and kept in a process-wide cache keyed by
+(stage, source, device, dtype), so every :class:`~textinpaint.Pipeline` asking for the same model
+shares one copy. Loaded models are never mutated per call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+from .errors import InvalidInputError, ModelKindError, WeightsNotFoundError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DETECTORS = {
+    "tiny": "IDEA-Research/grounding-dino-tiny",
+    "base": "IDEA-Research/grounding-dino-base",
+}
+SEGMENTERS = {
+    "base": "facebook/sam-vit-base",
+    "large": "facebook/sam-vit-large",
+    "huge": "facebook/sam-vit-huge",
+}
+INPAINTERS = {
+    "sd15": "stable-diffusion-v1-5/stable-diffusion-inpainting",
+    "sd2": "stabilityai/stable-diffusion-2-inpainting",
+    "sdxl": "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+}
+SHORT_NAMES = {"detector": DETECTORS, "segmenter": SEGMENTERS, "inpainter": INPAINTERS}
+DEFAULTS = {"detector": "tiny", "segmenter": "huge", "inpainter": "sd15"}
+
+# The transformers `model_type` each stage accepts, so a wrong folder fails with a clear message.
+_MODEL_TYPES = {"detector": {"grounding-dino", "mm-grounding-dino"}, "segmenter": {"sam"}}
+
+_DTYPES = {
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+}
+
+_cache: dict[tuple[str, str, str, str], object] = {}
+_cache_lock = threading.Lock()
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The device to run on: the one given, else CUDA, then Apple MPS, then CPU."""
+    if device is not None:
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise InvalidInputError(f"device must be like 'cuda', 'cuda:1', 'mps' or 'cpu'; got {device!r}") from error
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """The compute dtype: the one given, else float16 on CUDA and float32 elsewhere."""
+    if dtype is None:
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
+        return dtype
+    if isinstance(dtype, str) and dtype.lower() in _DTYPES:
+        return _DTYPES[dtype.lower()]
+    raise InvalidInputError(f"dtype must be one of float16, bfloat16, float32 (or a torch dtype); got {dtype!r}")
+
+
+def resolve_source(stage: str, name: str | Path | None, models: str | Path | None) -> str:
+    """Turn a stage's model argument into a Hub repo id or a local folder path.
+
+    ``None`` means ``models/<stage>`` when a models folder is given, else the stage's default.
+    A short name (``"tiny"``, ``"huge"``, ``"sd15"``, ...) maps to its Hub id; anything else is
+    taken as a Hub repo id or a local path as it is.
+    """
+    if name is None:
+        if models is not None:
+            folder = Path(models) / stage
+            if not folder.is_dir():
+                raise WeightsNotFoundError(stage, str(folder), f"models={str(models)!r} has no {stage}/ subfolder")
+            return str(folder)
+        name = DEFAULTS[stage]
+    name = str(name)
+    return SHORT_NAMES[stage].get(name, name)
+
+
+def check_kind(stage: str, source: str) -> None:
+    """Raise :class:`ModelKindError` when a local folder holds a model meant for another stage."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return
+    config, index = folder / "config.json", folder / "model_index.json"
+    if stage == "inpainter":
+        if not index.exists():
+            raise ModelKindError(
+                f"inpainter={source!r} is not a diffusers pipeline folder (no model_index.json); "
+                "give a Stable Diffusion inpainting model"
+            )
+        return
+    if not config.exists():
+        return  # let the loader report what is missing
+    model_type = json.loads(config.read_text()).get("model_type")
+    if model_type not in _MODEL_TYPES[stage]:
+        raise ModelKindError(
+            f"{stage}={source!r} holds a {model_type!r} model; the {stage} needs one of "
+            f"{sorted(_MODEL_TYPES[stage])}"
+        )
+
+
+def cached(stage: str, source: str, device: torch.device, dtype: torch.dtype, load: Callable[[], T]) -> T:
+    """Return the model for this key, calling ``load`` only the first time.
+
+    Errors from the loader that mean "files not there" become :class:`WeightsNotFoundError`.
+    """
+    key = (stage, source, str(device), str(dtype))
+    with _cache_lock:
+        if key not in _cache:
+            check_kind(stage, source)
+            logger.info("loading %s %s on %s as %s", stage, source, device, dtype)
+            try:
+                _cache[key] = load()
+            except OSError as error:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise WeightsNotFoundError(stage, source, reason) from error
+        return _cache[key]  # type: ignore[return-value]
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (frees their memory once no pipeline holds them)."""
+    with _cache_lock:
+        _cache.clear()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,166 @@
+"""Tiny random-weight models in the real on-disk formats, for offline tests and demos.
+
+They load through exactly the code path real weights use (``from_pretrained``), run in
+milliseconds on a CPU, and produce meaningless pictures. Write them to a folder with::
+
+    python -m textinpaint.testing tiny-models DIR
+
+then use ``Pipeline(models=DIR)`` or ``textinpaint replace ... --models DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import string
+import sys
+from pathlib import Path
+
+import torch
+
+# Words the tiny detector knows whole; anything else is spelled with single-letter word pieces.
+_WORDS = ["the", "a", "red", "blue", "car", "truck", "dog", "cat", "person", "tree", "sky", "road", "chair"]
+
+
+def _bert_vocab() -> dict[str, int]:
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *string.punctuation, *string.digits]
+    tokens += list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase + string.digits]
+    tokens += _WORDS
+    return {token: index for index, token in enumerate(dict.fromkeys(tokens))}
+
+
+def _clip_vocab() -> dict[str, int]:
+    tokens = ["<|startoftext|>", "<|endoftext|>"]
+    for char in string.ascii_lowercase + string.digits + string.punctuation:
+        tokens += [char, f"{char}</w>"]
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def write_detector(folder: Path) -> Path:
+    """A GroundingDINO with a Swin of embed_dim 16 and a 1-layer BERT of width 32."""
+    from transformers import (
+        BertConfig,
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
+
+    vocab = _bert_vocab()
+    backbone = SwinConfig(
+        embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, image_size=64,
+        out_features=["stage2", "stage3", "stage4"],
+    )
+    text = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=37, max_position_embeddings=256,
+    )
+    config = GroundingDinoConfig(
+        backbone_config=backbone, text_config=text, d_model=32, num_queries=10, num_feature_levels=3,
+        encoder_layers=1, decoder_layers=2,  # 1 decoder layer fails at build (tied bbox_embed keys)
+        encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_n_points=2, decoder_n_points=2, max_text_len=256,
+    )
+    model = GroundingDinoForObjectDetection(config).eval()
+    processor = GroundingDinoProcessor(
+        image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
+        tokenizer=BertTokenizer(vocab=vocab),
+    )
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def write_segmenter(folder: Path) -> Path:
+    """A SAM working on 64-px images with a 2-layer ViT of width 32."""
+    from transformers import (
+        SamConfig,
+        SamImageProcessor,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
+
+    vision = SamVisionConfig(
+        hidden_size=32, output_channels=16, num_hidden_layers=2, num_attention_heads=2, image_size=64,
+        patch_size=8, mlp_dim=64, global_attn_indexes=[1], window_size=4,
+        num_pos_feats=8,  # must be half the prompt encoder's hidden_size
+    )
+    prompt = SamPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4)
+    decoder = SamMaskDecoderConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32,
+                                   iou_head_hidden_dim=16)
+    SamModel(SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)).save_pretrained(folder)
+    image_processor = SamImageProcessor(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}, mask_size={"longest_edge": 16}
+    )
+    SamProcessor(image_processor=image_processor).save_pretrained(folder)
+    return folder
+
+
+def write_inpainter(folder: Path) -> Path:
+    """A Stable Diffusion inpainting pipeline (9-channel UNet 32/64, VAE 32/64, CLIP width 32); native size 64 px."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=9, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=(2, 4), norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=32, sample_size=64,
+    )
+    vocab = _clip_vocab()
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+        num_attention_heads=4, num_hidden_layers=2, vocab_size=len(vocab), layer_norm_eps=1e-5,
+    ))
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)  # 77, or truncation overflows
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+        set_alpha_to_one=False, steps_offset=1,
+    )
+    pipe = StableDiffusionInpaintPipeline(
+        unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def write_tiny_models(directory: str | Path, *, seed: int = 0) -> Path:
+    """Write tiny ``detector/``, ``segmenter/`` and ``inpainter/`` folders under ``directory``.
+
+    The weights are drawn from ``seed`` without disturbing the caller's random state, so the same
+    seed writes the same models.
+
+    Returns:
+        ``directory`` as a Path, ready for ``Pipeline(models=directory)``.
+    """
+    root = Path(directory)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        write_detector(root / "detector")
+        write_segmenter(root / "segmenter")
+        write_inpainter(root / "inpainter")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m textinpaint.testing", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    tiny = commands.add_parser("tiny-models", help="write tiny detector/, segmenter/, inpainter/ folders to DIR")
+    tiny.add_argument("directory", type=Path)
+    tiny.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    path = write_tiny_models(args.directory, seed=args.seed)
+    print(f"tiny models written to {path}; use Pipeline(models={str(path)!r}) or --models {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
