@@ -23,7 +23,7 @@ from .errors import (
 )
 from .images import Picture, load_image
 from .inpainting import FillRequest, Filler
-from .pipeline import Edit, Pipeline, default_pipeline, detect, inpaint, replace, segment
+from .pipeline import Edit, Pipeline, annotate, default_pipeline, detect, inpaint, replace, segment
 
 __version__ = "0.1.0"
 
@@ -41,6 +41,7 @@ __all__ = [
     "Pipeline",
     "TextInpaintError",
     "WeightsNotFoundError",
+    "annotate",
     "default_pipeline",
     "detect",
     "inpaint",

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import Edit, Pipeline
+    from .pipeline import Pipeline, annotate
 
     pipe = Pipeline(
         args.detector, args.segmenter, args.inpainter, models=args.models, device=args.device, dtype=args.dtype
@@ -98,8 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(rows, indent=2))
         if args.save_overlay:
-            source = pipe._picture(args.image).to_pil()
-            Edit(source, None, detections, [], 0, bool(rows), {}, source).annotate().save(args.save_overlay)  # type: ignore[arg-type]
+            annotate(args.image, detections).save(args.save_overlay)
         return 0 if rows else NOTHING_FOUND
 
     if args.output.resolve() == args.image.resolve():

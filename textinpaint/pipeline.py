@@ -91,14 +91,32 @@ class Edit:
         Returns:
             A new RGB image; this edit is not changed.
         """
-        scene = (self.source if on == "source" and self.source is not None else self.image).convert("RGB")
-        if len(self.detections) == 0:
-            return scene
-        labels = [f"{p} {c:.2f}" for p, c in zip(self.detections.data["phrase"], self.detections.confidence)]
-        if self.detections.mask is not None:
-            scene = sv.MaskAnnotator().annotate(scene, self.detections)
-        scene = sv.BoxAnnotator().annotate(scene, self.detections)
-        return sv.LabelAnnotator().annotate(scene, self.detections, labels=labels)
+        scene = self.source if on == "source" and self.source is not None else self.image
+        return annotate(scene, self.detections)
+
+
+def annotate(image: ImageInput, detections: sv.Detections) -> PIL.Image.Image:
+    """Draw detections (masks when present, boxes, "phrase score" labels) with supervision's annotators.
+
+    Args:
+        image: the image the detections were made on (path, PIL or numpy).
+        detections: e.g. from :func:`detect` or :func:`segment`.
+
+    Returns:
+        A new RGB PIL image of the input's size.
+
+    Example:
+        >>> from textinpaint import annotate, detect
+        >>> annotate("street.jpg", detect("street.jpg", "car")).save("found.png")  # doctest: +SKIP
+    """
+    scene = load_image(image).to_pil().convert("RGB")
+    if len(detections) == 0:
+        return scene
+    labels = [f"{p} {c:.2f}" for p, c in zip(detections.data["phrase"], detections.confidence)]
+    if detections.mask is not None:
+        scene = sv.MaskAnnotator().annotate(scene, detections)
+    scene = sv.BoxAnnotator().annotate(scene, detections)
+    return sv.LabelAnnotator().annotate(scene, detections, labels=labels)
 
 
 class Pipeline:

@@ -1,0 +1,202 @@
+"""Full-resolution inpainting: geometry, bit-identity outside the edit, seeds, any image size."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+from conftest import ConstantFiller, FailingFiller, IdentityFiller, noise
+
+from textinpaint import InvalidInputError, Pipeline
+from textinpaint.inpainting import DiffusersInpainter, FillRequest, crop_window, generation_size, paint
+from textinpaint.masks import auto_dilation, auto_feather, dilate, feather
+
+# (width, height) of images, with odd sides, portrait, panorama and tiny ones.
+SIZES = [(1, 1), (7, 13), (13, 7), (64, 64), (517, 389), (389, 517), (2000, 5), (5, 2000), (1000, 61)]
+
+
+def centre_mask(width, height):
+    mask = np.zeros((height, width), bool)
+    mask[height // 3 : max(height // 3 + 1, 2 * height // 3), width // 3 : max(width // 3 + 1, 2 * width // 3)] = True
+    return mask
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_identity_filler_gives_back_the_input_exactly(width, height):
+    image = noise(height, width)
+    painted = paint(image, centre_mask(width, height), IdentityFiller(), FillRequest("x"), dilation=3, feathering=2)
+    assert painted.rgb.dtype == np.uint8 and painted.rgb.shape == image.shape
+    np.testing.assert_array_equal(painted.rgb, image)
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_pixels_outside_the_changed_region_are_bit_identical(width, height):
+    image = noise(height, width)
+    mask = centre_mask(width, height)
+    painted = paint(image, mask, ConstantFiller(), FillRequest("x"), dilation=2, feathering=3)
+    np.testing.assert_array_equal(painted.rgb[~painted.changed], image[~painted.changed])
+    grown = dilate(mask, 2)
+    assert (painted.rgb[grown] == [255, 0, 255]).all(), "the dilated mask is fully repainted"
+    assert painted.changed[grown].all()
+
+
+def test_changed_region_is_the_dilated_mask_plus_the_feather_band():
+    mask = np.zeros((100, 120), bool)
+    mask[40:60, 50:70] = True
+    painted = paint(noise(100, 120), mask, ConstantFiller(), FillRequest("x"), dilation=4, feathering=5)
+    np.testing.assert_array_equal(painted.changed, feather(dilate(mask, 4), 5) > 0)
+    assert painted.changed[40 - 4 - 5, 60] and not painted.changed[40 - 4 - 6, 60]
+
+
+def test_feather_blends_between_paint_and_original():
+    mask = np.zeros((50, 50), bool)
+    mask[20:30, 20:30] = True
+    image = np.zeros((50, 50, 3), np.uint8)
+    painted = paint(image, mask, ConstantFiller((200, 200, 200)), FillRequest("x"), dilation=0, feathering=4)
+    row = painted.rgb[25, 30:36, 0].astype(int)  # walking right, out of the mask
+    assert list(row) == sorted(row, reverse=True) and row[0] > 0 and row[-1] == 0
+
+
+def test_filler_gets_the_full_resolution_crop_around_the_mask():
+    filler = IdentityFiller(native_size=64)
+    mask = np.zeros((3000, 4000), bool)
+    mask[1000:1010, 2000:2030] = True
+    painted = paint(noise(3000, 4000), mask, filler, FillRequest("x"), dilation=0, feathering=0)
+    (crop_shape, masked, _), = filler.calls
+    x0, y0, x1, y1 = painted.window
+    assert crop_shape == (y1 - y0, x1 - x0, 3) and masked == 300
+    assert x0 <= 2000 and x1 >= 2030 and y0 <= 1000 and y1 >= 1010
+    assert (x1 - x0, y1 - y0) == (64, 64), "a small region gets a native-size window, not the whole photo"
+
+
+@pytest.mark.parametrize(
+    "box,width,height,native",
+    [
+        ((10, 10, 20, 20), 1000, 800, 512),
+        ((0, 0, 5, 5), 1000, 800, 512),
+        ((990, 790, 1000, 800), 1000, 800, 512),
+        ((0, 0, 1000, 800), 1000, 800, 512),
+        ((100, 3, 3900, 6), 4000, 9, 512),
+        ((3, 100, 6, 3900), 9, 4000, 512),
+        ((5, 5, 6, 6), 7, 13, 512),
+        ((300, 200, 333, 555), 1001, 997, 64),
+    ],
+)
+def test_crop_window_holds_the_box_and_stays_inside_the_image(box, width, height, native):
+    x0, y0, x1, y1 = crop_window(box, width, height, native)
+    assert 0 <= x0 <= box[0] and box[2] <= x1 <= width
+    assert 0 <= y0 <= box[1] and box[3] <= y1 <= height
+    assert (x1 - x0) >= min(width, native) and (y1 - y0) >= min(height, native)
+
+
+@pytest.mark.parametrize(
+    "size,native,expected",
+    [
+        ((512, 512), 512, (512, 512)),  # already the model's size: painted as it is
+        ((512, 384), 512, (512, 384)),  # on the grid, area in range: no resampling
+        ((1024, 1024), 512, (512, 512)),
+        ((64, 48), 512, (592, 440)),  # small crops are enlarged to the native area
+        ((3000, 30), 512, (5120, 48)),
+    ],
+)
+def test_generation_size(size, native, expected):
+    assert generation_size(*size, native, 8) == expected
+
+
+class EchoPipe:
+    """Stands in for a diffusers pipeline: returns its input image (so only resizing remains)."""
+
+    vae_scale_factor = 8
+
+    def __init__(self):
+        self.unet = type("U", (), {"config": type("C", (), {"sample_size": 64})()})()
+        self.sizes = []
+
+    def __call__(self, image, mask_image, height, width, **_):
+        self.sizes.append((width, height, image.size, mask_image.size))
+        return type("O", (), {"images": [np.asarray(image, np.float32)[None][0] / 255.0]})()
+
+
+def test_diffusers_adapter_resizes_without_shifting_content(monkeypatch):
+    echo = EchoPipe()
+    inpainter = DiffusersInpainter(echo)  # type: ignore[arg-type]
+    monkeypatch.setattr(DiffusersInpainter, "_pipeline_for_call", lambda self: echo)
+    height, width = 301, 777
+    yy, xx = np.mgrid[0:height, 0:width]
+    blob = np.exp(-((xx - 400.3) ** 2 + (yy - 150.7) ** 2) / (2 * 30.0**2))
+    crop = np.repeat((blob * 255).round().astype(np.uint8)[..., None], 3, axis=2)
+    out = inpainter(crop, np.ones((height, width), bool), FillRequest("x"))
+    (gen_width, gen_height, image_size, mask_size), = echo.sizes
+    assert image_size == mask_size == (gen_width, gen_height) and gen_width % 8 == gen_height % 8 == 0
+    assert out.shape == crop.shape and out.dtype == np.uint8
+    weights = out[..., 0].astype(np.float64)
+    cx, cy = (weights * xx).sum() / weights.sum(), (weights * yy).sum() / weights.sum()
+    assert abs(cx - 400.3) < 0.25 and abs(cy - 150.7) < 0.25
+    assert np.abs(out.astype(int) - crop.astype(int)).max() <= 3
+
+
+@pytest.mark.parametrize("width,height", [(1, 1), (37, 23), (64, 64), (96, 200), (300, 41), (4000, 3000)])
+def test_real_tiny_model_keeps_size_and_untouched_pixels(pipe, width, height):
+    image = noise(height, width)
+    mask = centre_mask(width, height)
+    out = pipe.inpaint(image, mask, "a blue car", steps=2, seed=0)
+    assert isinstance(out, PIL.Image.Image) and out.mode == "RGB" and out.size == (width, height)
+    result = np.asarray(out)
+    dilation = auto_dilation(width, height)
+    outside = ~dilate(mask, dilation + auto_feather(dilation) + 1)
+    np.testing.assert_array_equal(result[outside], image[outside])
+    assert (result[mask] != image[mask]).any(), "the masked region was repainted"
+
+
+def test_same_seed_same_image_and_other_seed_other_image(pipe):
+    image, mask = noise(80, 120), centre_mask(120, 80)
+    first = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=7))
+    again = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=7))
+    other = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=8))
+    np.testing.assert_array_equal(first, again)
+    assert (first != other).any()
+
+
+def test_seed_is_drawn_when_none_and_reported(pipe):
+    image, mask = noise(40, 40), centre_mask(40, 40)
+    out = pipe.inpaint(image, mask, "a red car", steps=2)
+    seed = out.info["seed"]
+    assert isinstance(seed, int) and 0 <= seed < 2**32
+    np.testing.assert_array_equal(np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=seed)), np.asarray(out))
+
+
+def test_empty_mask_returns_input_unchanged_without_running_the_model():
+    image = noise(30, 50)
+    out = Pipeline(inpainter=FailingFiller(), device="cpu").inpaint(image, np.zeros((30, 50), bool), "x")
+    np.testing.assert_array_equal(np.asarray(out), image)
+
+
+def test_mask_of_the_wrong_size_names_both_sizes():
+    with pytest.raises(InvalidInputError, match=r"mask is 40x30 .* image is 50x30"):
+        Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(noise(30, 50), np.ones((30, 40), bool), "x")
+
+
+def test_mask_may_be_a_pil_image():
+    mask = PIL.Image.fromarray((centre_mask(50, 30) * 255).astype(np.uint8))
+    filler = ConstantFiller()
+    out = np.asarray(Pipeline(inpainter=filler, device="cpu").inpaint(noise(30, 50), mask, "x", dilate=0, feather=0))
+    assert filler.calls == 1 and (out[15, 25] == [255, 0, 255]).all()
+
+
+def test_filler_returning_a_wrong_shape_is_reported():
+    class Bad(IdentityFiller):
+        def __call__(self, crop, mask, request):
+            return crop[:-1]
+
+    with pytest.raises(InvalidInputError, match="filler returned"):
+        paint(noise(20, 20), centre_mask(20, 20), Bad(), FillRequest("x"), dilation=1, feathering=1)
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [("steps", 0), ("steps", 2.5), ("guidance", -1), ("strength", 0), ("strength", 1.5), ("seed", -1),
+     ("seed", "1"), ("dilate", -2), ("feather", 1.5)],
+)
+def test_bad_options_are_named(option, value):
+    with pytest.raises(InvalidInputError, match=option):
+        Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(noise(8, 8), centre_mask(8, 8), "x", **{option: value})
