@@ -27,7 +27,7 @@ class NothingFoundError(TextInpaintError):
     """``strict=True`` was given and the detector found nothing for the query."""
 
     def __init__(self, query: str, best_score: float | None, box_threshold: float) -> None:
-        best = "no box at all" if best_score is None else f"the best score seen was {best_score:.3f}"
+        best = "no box at all" if best_score is None else f"the best score seen was {best_score:.6g}"
         super().__init__(
             f"nothing matching find={query!r} was detected above box_threshold={box_threshold} "
             f"({best}); lower box_threshold or rephrase the query"
@@ -43,7 +43,7 @@ class WeightsNotFoundError(TextInpaintError, OSError):
     def __init__(self, stage: str, model: str, reason: str) -> None:
         super().__init__(
             f"the {stage} weights {model!r} could not be loaded ({reason}). Download them first with "
-            f"`huggingface-cli download {model}` on a machine with internet access, or pass a local "
+            f"`hf download {model}` on a machine with internet access, or pass a local "
             f"folder (models=DIR holding detector/, segmenter/, inpainter/; see weights/README.md)"
         )
         self.stage = stage

@@ -1,0 +1,111 @@
+"""The command line, end to end on the tiny models, in a separate process as users run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import shutil
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import PIL.Image
+import pytest
+from conftest import noise
+
+from textinpaint.cli import main
+
+
+@pytest.fixture
+def run(capsys):
+    """Run the CLI in this process (models stay cached); returns (exit status, stdout, stderr)."""
+
+    def invoke(*args):
+        status = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return SimpleNamespace(returncode=status, stdout=captured.out, stderr=captured.err)
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photos") / "street.png"
+    PIL.Image.fromarray(noise(75, 101)).save(path)
+    return path
+
+
+def test_replace_writes_the_edit_the_mask_and_the_overlay(run, tiny_models, photo, tmp_path):
+    out, mask, overlay = tmp_path / "out" / "edit.png", tmp_path / "mask.png", tmp_path / "overlay.png"
+    result = run("replace", photo, "--find", "the red car", "--with", "a vintage blue pickup truck", "-o", out,
+                 "--models", tiny_models, "--device", "cpu", "--seed", "0", "--steps", "2", "--box-threshold", "0",
+                 "--text-threshold", "0", "--save-mask", mask, "--save-overlay", overlay)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out} (seed 0; repainted" in result.stdout
+    edited, source = np.asarray(PIL.Image.open(out)), np.asarray(PIL.Image.open(photo))
+    assert edited.shape == source.shape
+    region = np.asarray(PIL.Image.open(mask)) > 0
+    assert region.any()
+    np.testing.assert_array_equal(edited[~region], source[~region])
+    assert PIL.Image.open(overlay).size == (101, 75)
+
+
+def test_cli_and_api_give_the_same_image_for_the_same_seed(run, tiny_models, photo, tmp_path, pipe):
+    out = tmp_path / "edit.png"
+    run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", out, "--models", tiny_models, "--device", "cpu",
+        "--seed", "4", "--steps", "2", "--box-threshold", "0", "--text-threshold", "0", "--select", "best")
+    edit = pipe.replace(photo, "a dog", "a cat", seed=4, steps=2, box_threshold=0, text_threshold=0, select="best")
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(out)), np.asarray(edit.image))
+
+
+def test_nothing_found_exits_3_and_writes_nothing(run, tiny_models, photo, tmp_path):
+    out = tmp_path / "edit.png"
+    result = run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", out, "--models", tiny_models,
+                 "--device", "cpu", "--box-threshold", "1")
+    assert result.returncode == 3 and "nothing matching 'a dog' was found" in result.stderr
+    assert not out.exists()
+
+
+def test_the_input_is_never_overwritten(run, tiny_models, photo):
+    before = photo.read_bytes()
+    result = run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", photo, "--models", tiny_models)
+    assert result.returncode == 1 and "--output must differ from the input image" in result.stderr
+    assert photo.read_bytes() == before
+
+
+def test_errors_are_one_clear_line_not_a_traceback(run, tiny_models, tmp_path):
+    result = run("replace", tmp_path / "missing.jpg", "--find", "a dog", "--with", "a cat", "-o", tmp_path / "o.png",
+                 "--models", tiny_models)
+    assert result.returncode == 1
+    assert "textinpaint: error: image: no file at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_detect_prints_json(run, tiny_models, photo):
+    result = run("detect", photo, "--find", "a dog. the red car", "--models", tiny_models, "--device", "cpu",
+                 "--box-threshold", "0", "--text-threshold", "0")
+    assert result.returncode == 0
+    rows = json.loads(result.stdout)
+    assert rows and {row["phrase"] for row in rows} <= {"a dog", "the red car"}
+    assert all(len(row["xyxy"]) == 4 for row in rows)
+
+
+def test_tiny_models_helper_writes_loadable_folders(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "textinpaint.testing", "tiny-models", tmp_path / "m"],
+                            capture_output=True, text=True, check=True)
+    assert "tiny models written" in result.stdout
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"detector", "segmenter", "inpainter"}
+    assert (tmp_path / "m" / "inpainter" / "model_index.json").exists()
+
+
+def test_installed_console_script_runs_replace(tiny_models, photo, tmp_path):
+    script = shutil.which("textinpaint", path=os.path.dirname(sys.executable)) or shutil.which("textinpaint")
+    command = [script] if script else [sys.executable, "-m", "textinpaint"]
+    out = tmp_path / "edit.png"
+    result = subprocess.run(
+        [*command, "replace", str(photo), "--find", "the red car", "--with", "a blue truck", "-o", str(out),
+         "--models", str(tiny_models), "--device", "cpu", "--seed", "0", "--steps", "1", "--box-threshold", "0"],
+        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert PIL.Image.open(out).size == (101, 75)
