@@ -54,6 +54,10 @@ class ModelKindError(TextInpaintError, ValueError):
     """A checkpoint of the wrong kind was given for a stage (a SAM folder as detector, say)."""
 
 
+class MissingDependencyError(TextInpaintError, ImportError):
+    """An optional extra is needed for what was asked (the message gives the pip command)."""
+
+
 class OutOfMemoryError(TextInpaintError, MemoryError):
     """The device ran out of memory; the message says what to change."""
 
@@ -62,6 +66,7 @@ __all__ = [
     "ImageLoadError",
     "ImageTooLargeError",
     "InvalidInputError",
+    "MissingDependencyError",
     "ModelKindError",
     "NothingFoundError",
     "OutOfMemoryError",

@@ -46,7 +46,7 @@ from .inpainting import (
 )
 from .models import cached, resolve_device, resolve_dtype, resolve_source
 from .masks import auto_dilation, auto_feather, box_mask, load_mask
-from .segmentation import Sam
+from .segmentation import OriginalSam, Sam, Segmenter
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,8 @@ class Pipeline:
     Args:
         detector: GroundingDINO: a short name (``"tiny"``, ``"base"``), a Hub repo id, a local
             folder, or a loaded :class:`~textinpaint.detection.GroundingDino`.
-        segmenter: SAM: ``"base"``, ``"large"``, ``"huge"``, a Hub repo id, a local folder, or a
-            loaded :class:`~textinpaint.segmentation.Sam`.
+        segmenter: SAM: ``"base"``, ``"large"``, ``"huge"``, a Hub repo id, a local folder, an
+            original ``.pth`` checkpoint (``sam-original`` extra), or a loaded segmenter.
         inpainter: ``"sd15"``, ``"sd2"``, ``"sdxl"``, any diffusers inpainting repo id or
             folder, or any :class:`~textinpaint.inpainting.Filler`.
         models: a folder with ``detector/``, ``segmenter/``, ``inpainter/`` in Hub layout, used
@@ -143,7 +143,7 @@ class Pipeline:
     def __init__(
         self,
         detector: str | Path | GroundingDino | None = None,
-        segmenter: str | Path | Sam | None = None,
+        segmenter: str | Path | Segmenter | None = None,
         inpainter: str | Path | Filler | None = None,
         *,
         models: str | Path | None = None,
@@ -155,7 +155,7 @@ class Pipeline:
         self.dtype = resolve_dtype(dtype, self.device)
         self.max_pixels = max_pixels
         self._detector = detector if isinstance(detector, GroundingDino) else None
-        self._segmenter = segmenter if isinstance(segmenter, Sam) else None
+        self._segmenter = segmenter if hasattr(segmenter, "masks") else None
         self._inpainter = inpainter if _is_filler(inpainter) else None
         self.sources = {
             "detector": None if self._detector else resolve_source("detector", detector, models),  # type: ignore[arg-type]
@@ -174,10 +174,11 @@ class Pipeline:
         return self._detector
 
     @property
-    def segmenter(self) -> Sam:
-        """The SAM model, loaded on first use."""
+    def segmenter(self) -> Segmenter:
+        """The SAM model, loaded on first use (an original ``.pth`` checkpoint through segment-anything)."""
         if self._segmenter is None:
-            self._segmenter = self._load("segmenter", Sam.load)
+            original = str(self.sources["segmenter"]).endswith(".pth")
+            self._segmenter = self._load("segmenter", OriginalSam.load if original else Sam.load)
         return self._segmenter
 
     @property

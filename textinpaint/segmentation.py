@@ -7,11 +7,12 @@ in batches, so N boxes cost one encoder pass. Masks come back at the input image
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
+from .errors import MissingDependencyError, ModelKindError
 from .images import Picture
 
 if TYPE_CHECKING:
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
 
 # Boxes decoded per mask-decoder call: bounds memory when a query matches hundreds of objects.
 _DECODE_BATCH = 64
+
+
+class Segmenter(Protocol):
+    """Anything that turns boxes into masks: :class:`Sam` or :class:`OriginalSam`."""
+
+    def masks(self, picture: Picture, xyxy: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -69,3 +76,81 @@ class Sam:
             )[0]
             chunks.append(masks[:, 0].numpy())
         return np.concatenate(chunks).astype(bool)
+
+
+@dataclass(frozen=True)
+class OriginalSam:
+    """Meta's original SAM from a ``.pth`` checkpoint (the ``sam-original`` extra).
+
+    The checkpoint is read with ``torch.load(weights_only=True)`` (never unpickling code) and the
+    architecture is read off the weights, so ViT-B/L/H and fine-tunes of them all load. The steps
+    of ``SamPredictor`` are done here without its per-image state, so one model serves any thread.
+    """
+
+    model: torch.nn.Module
+    device: torch.device
+    dtype: torch.dtype
+
+    @classmethod
+    def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> OriginalSam:
+        try:
+            from segment_anything.build_sam import _build_sam
+        except ImportError as error:
+            raise MissingDependencyError(
+                f"segmenter={source!r} is an original SAM .pth checkpoint, which needs Meta's segment-anything: "
+                'pip install "textinpaint[sam-original]"'
+            ) from error
+        try:
+            state = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - an unpickling refusal has several types
+            if isinstance(error, FileNotFoundError):
+                raise
+            raise ModelKindError(
+                f"segmenter={source!r} is not a plain SAM state dict that loads with weights_only=True ({error})"
+            ) from error
+        if (
+            not isinstance(state, dict)
+            or "image_encoder.patch_embed.proj.weight" not in state
+            or not all(isinstance(value, torch.Tensor) for value in state.values())
+        ):
+            raise ModelKindError(f"segmenter={source!r} does not hold SAM weights (no image_encoder.patch_embed)")
+        embed_dim = state["image_encoder.patch_embed.proj.weight"].shape[0]
+        depth = len({key.split(".")[2] for key in state if key.startswith("image_encoder.blocks.")})
+        rel_pos = [state[f"image_encoder.blocks.{i}.attn.rel_pos_h"] for i in range(depth)]
+        window = min(r.shape[0] for r in rel_pos)  # windowed blocks have 2 * 14 - 1 positions
+        model = _build_sam(
+            encoder_embed_dim=embed_dim,
+            encoder_depth=depth,
+            encoder_num_heads=embed_dim // rel_pos[0].shape[1],
+            encoder_global_attn_indexes=[i for i, r in enumerate(rel_pos) if r.shape[0] != window],
+        )
+        model.load_state_dict(state)
+        return cls(model.to(device, dtype).eval(), device, dtype)
+
+    @torch.inference_mode()
+    def masks(self, picture: Picture, xyxy: np.ndarray) -> np.ndarray:
+        """Masks for boxes; same contract as :meth:`Sam.masks`."""
+        from segment_anything.utils.transforms import ResizeLongestSide
+
+        height, width = picture.height, picture.width
+        if len(xyxy) == 0:
+            return np.zeros((0, height, width), dtype=bool)
+        model = self.model
+        transform = ResizeLongestSide(model.image_encoder.img_size)
+        resized = torch.as_tensor(transform.apply_image(picture.rgb), device=self.device).permute(2, 0, 1)[None]
+        input_size = tuple(resized.shape[-2:])
+        embeddings = model.image_encoder(model.preprocess(resized.float()).to(self.dtype))
+        chunks = []
+        for start in range(0, len(xyxy), _DECODE_BATCH):
+            boxes = transform.apply_boxes_torch(torch.as_tensor(xyxy[start : start + _DECODE_BATCH]), (height, width))
+            sparse, dense = model.prompt_encoder(points=None, boxes=boxes.to(self.device, self.dtype), masks=None)
+            low_res, _ = model.mask_decoder(
+                image_embeddings=embeddings,
+                image_pe=model.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            masks = model.postprocess_masks(low_res.float(), input_size, (height, width)) > model.mask_threshold
+            chunks.append(masks[:, 0].cpu().numpy())
+        return np.concatenate(chunks)
