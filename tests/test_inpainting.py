@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 from conftest import ConstantFiller, FailingFiller, IdentityFiller, noise
 
 from textinpaint import InvalidInputError, Pipeline
@@ -104,7 +105,10 @@ def test_generation_size(size, native, expected):
 
 
 class EchoPipe:
-    """Stands in for a diffusers pipeline: returns its input image (so only resizing remains)."""
+    """Stands in for a diffusers pipeline: returns its input image (so only resizing remains).
+
+    Its "latents" are the picture itself, and decoding is stubbed to pass them through.
+    """
 
     vae_scale_factor = 8
 
@@ -114,13 +118,14 @@ class EchoPipe:
 
     def __call__(self, image, mask_image, height, width, **_):
         self.sizes.append((width, height, image.size, mask_image.size))
-        return type("O", (), {"images": [np.asarray(image, np.float32)[None][0] / 255.0]})()
+        return type("O", (), {"images": np.asarray(image, np.float32) / 255.0})()
 
 
 def test_diffusers_adapter_resizes_without_shifting_content(monkeypatch):
     echo = EchoPipe()
     inpainter = DiffusersInpainter(echo)  # type: ignore[arg-type]
     monkeypatch.setattr(DiffusersInpainter, "_pipeline_for_call", lambda self: echo)
+    monkeypatch.setattr(DiffusersInpainter, "_decode", lambda self, pipe, latents: latents)
     height, width = 301, 777
     yy, xx = np.mgrid[0:height, 0:width]
     blob = np.exp(-((xx - 400.3) ** 2 + (yy - 150.7) ** 2) / (2 * 30.0**2))
@@ -200,3 +205,22 @@ def test_filler_returning_a_wrong_shape_is_reported():
 def test_bad_options_are_named(option, value):
     with pytest.raises(InvalidInputError, match=option):
         Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(noise(8, 8), centre_mask(8, 8), "x", **{option: value})
+
+
+def test_a_vae_overflow_is_decoded_again_in_float32(pipe, monkeypatch, caplog):
+    image, mask = noise(48, 64), centre_mask(64, 48)
+    clean = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=3))
+    inpainter = pipe.inpainter
+    rescue = inpainter._fp32_vae()  # made before the shared VAE is broken below
+    overflowing = []
+
+    def overflow(latents, return_dict=False):
+        overflowing.append(latents.dtype)
+        return (torch.full((latents.shape[0], 3, latents.shape[2] * 2, latents.shape[3] * 2), float("nan")),)
+
+    monkeypatch.setattr(inpainter.pipe.vae, "decode", overflow)
+    with caplog.at_level("WARNING", logger="textinpaint.inpainting"):
+        rescued = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=3))
+    assert overflowing and "decoding again in float32" in caplog.text
+    assert rescue is inpainter._fp32_vae() and rescue is not inpainter.pipe.vae
+    np.testing.assert_array_equal(rescued, clean)

@@ -12,6 +12,7 @@ back), LaMa for removal, or a stand-in in tests.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import math
@@ -25,7 +26,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ModelKindError
 from .masks import bounding_box, dilate, feather
 
 if TYPE_CHECKING:
@@ -188,15 +189,23 @@ class DiffusersInpainter:
     """
 
     pipe: DiffusionPipeline
-    # SDXL pipelines cast their VAE to fp32 and back during a call when it runs in fp16; that
+    # SDXL pipelines cast their VAE to fp32 and back while encoding when it runs in fp16; that
     # changes a shared module, so such calls take turns.
     _lock: threading.Lock | None = field(default=None, compare=False)
+    # A float32 copy of the VAE, made the first time a low-precision decode overflows.
+    _fp32_vae_holder: list = field(default_factory=list, compare=False, repr=False)
+    _fp32_vae_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> DiffusersInpainter:
         from diffusers import AutoPipelineForInpainting
 
         pipe = AutoPipelineForInpainting.from_pretrained(source, dtype=dtype).to(device)
+        if getattr(pipe, "unet", None) is None or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL":
+            raise ModelKindError(
+                f"inpainter={source!r} loads as {type(pipe).__name__}; textinpaint paints with UNet-based "
+                "Stable Diffusion inpainting pipelines (SD 1.5, SD 2, SDXL and their fine-tunes)"
+            )
         pipe.set_progress_bar_config(disable=True)
         vae = getattr(pipe, "vae", None)
         upcasts = "XL" in type(pipe).__name__ and vae is not None and vae.config.get("force_upcast", False)
@@ -235,12 +244,52 @@ class DiffusersInpainter:
             guidance_scale=request.guidance,
             strength=request.strength,
             generator=torch.Generator("cpu").manual_seed(request.seed),
-            output_type="np",
+            output_type="latent",
         )
         if self._lock is None:
-            result = pipe(**arguments).images[0]
+            latents = pipe(**arguments).images
         else:
             with self._lock:
-                result = pipe(**arguments).images[0]
-        painted = np.rint(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
+                latents = pipe(**arguments).images
+        painted = np.rint(np.clip(self._decode(pipe, latents), 0.0, 1.0) * 255.0).astype(np.uint8)
         return resize(painted, width, height)
+
+    def _decode(self, pipe: DiffusionPipeline, latents: torch.Tensor) -> np.ndarray:
+        """Latents to an HxWx3 float image in [0, 1], as the pipeline would, with an fp32 rescue.
+
+        A float16 VAE can overflow (NaN, a black picture). Then the latents are decoded again by a
+        float32 copy of the VAE, and a warning says so; the shared VAE is never cast.
+        """
+        image = _vae_decode(self.pipe.vae, latents)
+        if not torch.isfinite(image).all():
+            logger.warning("the %s VAE decode gave NaN or inf; decoding again in float32", self.pipe.vae.dtype)
+            image = _vae_decode(self._fp32_vae(), latents)
+        flagged = None
+        if getattr(pipe, "safety_checker", None) is not None:
+            image, flagged = pipe.run_safety_checker(image, image.device, image.dtype)
+            if any(flagged):
+                logger.warning("the model's safety checker replaced the painted region with black")
+        if getattr(pipe, "watermark", None) is not None:
+            image = pipe.watermark.apply_watermark(image)
+        denormalize = None if flagged is None else [not f for f in flagged]
+        return pipe.image_processor.postprocess(image.float(), output_type="np", do_denormalize=denormalize)[0]
+
+    def _fp32_vae(self) -> torch.nn.Module:
+        with self._fp32_vae_lock:
+            if not self._fp32_vae_holder:
+                self._fp32_vae_holder.append(copy.deepcopy(self.pipe.vae).to(torch.float32))
+            return self._fp32_vae_holder[0]
+
+
+def _vae_decode(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tensor:
+    """Undo the latent scaling (SDXL's mean/std where the config has them) and decode."""
+    latents = latents.to(vae.device, vae.dtype)
+    mean, std = vae.config.get("latents_mean"), vae.config.get("latents_std")
+    if mean is not None and std is not None:
+        mean = torch.tensor(mean).view(1, -1, 1, 1).to(latents)
+        std = torch.tensor(std).view(1, -1, 1, 1).to(latents)
+        latents = latents * std / vae.config.scaling_factor + mean
+    else:
+        latents = latents / vae.config.scaling_factor
+    with torch.inference_mode():
+        return vae.decode(latents, return_dict=False)[0]
