@@ -4,11 +4,20 @@ Accepted: a path (``str`` or ``os.PathLike``), a ``PIL.Image.Image``, or a numpy
 (HxW, HxWx1, HxWx3 or HxWx4 in RGB(A) order; ``uint8``, ``uint16``, ``bool`` or float in [0, 1]).
 The canonical form is a :class:`Picture`: upright (EXIF orientation applied), RGB ``uint8``, and
 the alpha channel kept aside when the input had one, so that it can be put back on the output.
+
+PIL modes: ``1``, ``L``, ``P``, ``RGB``, ``CMYK``, ``YCbCr`` become RGB; ``LA``, ``RGBA``, ``PA``
+and ``P`` with a transparent colour keep their alpha; 16-bit modes (``I;16*``, and ``I``, which
+is how PIL opens 16-bit PNGs) are scaled from 0..65535; ``F`` is scaled from [0, 1] when all its
+values lie there, else taken as 0..255 and clipped.
+
+What comes back: every edit returns a ``PIL.Image`` of the input's exact size and upright
+orientation, RGB, or RGBA carrying the input's alpha unchanged, whatever form the input had.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -94,7 +103,10 @@ def _open(path: Path, max_pixels: int, argument: str) -> PIL.Image.Image:
     if path.is_dir():
         raise ImageLoadError(f"{argument}: {str(path)!r} is a folder, not an image file")
     try:
-        opened = PIL.Image.open(path)
+        with warnings.catch_warnings():
+            # max_pixels is the limit here; PIL's warning at 89 MP would only repeat it.
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            opened = PIL.Image.open(path)
     except PIL.Image.DecompressionBombError as error:
         raise ImageTooLargeError(f"{argument}: {str(path)!r} is too large to open safely ({error})") from error
     except (PIL.UnidentifiedImageError, OSError) as error:
@@ -121,8 +133,12 @@ def _from_pil(image: PIL.Image.Image, max_pixels: int, argument: str) -> Picture
     _check_pixels(image.width, image.height, max_pixels, argument)
     image = PIL.ImageOps.exif_transpose(image)
     mode = image.mode
-    if mode in _SIXTEEN_BIT_MODES or mode == "F":
-        return _from_array(np.asarray(image), max_pixels, argument, sixteen_bit=mode != "F")
+    if mode in _SIXTEEN_BIT_MODES:
+        return _from_array(np.asarray(image), max_pixels, argument, sixteen_bit=True)
+    if mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        scale = 255.0 if values.max(initial=0.0) <= 1.0 else 1.0  # [0, 1] floats, else already 0..255
+        return _from_array(np.clip(values * scale / 255.0, 0.0, 1.0), max_pixels, argument)
     if mode in _ALPHA_MODES or (mode == "P" and "transparency" in image.info):
         rgba = np.asarray(image.convert("RGBA"))
         return Picture(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]))
