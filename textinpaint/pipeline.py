@@ -227,9 +227,10 @@ class Pipeline:
         _check_unit("box_threshold", box_threshold)
         _check_unit("text_threshold", text_threshold)
         _check_unit("nms_iou", nms_iou)
-        return self.detector.detect(
-            picture, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
-        )
+        with _stage("detect", {}):
+            return self.detector.detect(
+                picture, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
+            )
 
     def segment(self, image: ImageInput, detections: sv.Detections) -> sv.Detections:
         """Cut out each detected object with SAM.
@@ -248,7 +249,9 @@ class Pipeline:
             >>> masks = segment("street.jpg", detect("street.jpg", "car")).mask  # doctest: +SKIP
         """
         picture = self._picture(image)
-        return self._segment(picture, _check_detections(detections))
+        detections = _check_detections(detections)
+        with _stage("segment", {}):
+            return self._segment(picture, detections)
 
     def _segment(self, picture: Picture, detections: sv.Detections) -> sv.Detections:
         result = detections[np.arange(len(detections))]

@@ -1,0 +1,73 @@
+"""Threads, determinism, memory errors, odd masks and text: the library never surprises a caller."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from conftest import ConstantFiller, noise
+
+from textinpaint import InvalidInputError, OutOfMemoryError, Pipeline, TextInpaintError
+
+
+def test_four_threads_give_exactly_the_sequential_results(tiny_models):
+    pipe = Pipeline(models=tiny_models, device="cpu")
+    calls = [
+        (noise(70, 90, seed=i), ["the red car", "a dog", "blue sky", "a cat"][i % 4], f"prompt {i}", 100 + i)
+        for i in range(8)
+    ]
+
+    def edit(call):
+        image, find, prompt, seed = call
+        result = pipe.replace(image, find, prompt, seed=seed, steps=2, box_threshold=0.0, text_threshold=0.0)
+        return np.asarray(result.image), result.detections.xyxy, result.mask
+
+    sequential = [edit(call) for call in calls]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(edit, calls))
+    for (image, boxes, mask), (expected_image, expected_boxes, expected_mask) in zip(concurrent, sequential):
+        np.testing.assert_array_equal(image, expected_image)
+        np.testing.assert_array_equal(boxes, expected_boxes)
+        np.testing.assert_array_equal(mask, expected_mask)
+    assert len({image.tobytes() for image, _, _ in sequential}) == len(calls), "the calls really differ"
+
+
+def test_shared_scheduler_is_never_used_by_a_call(pipe):
+    shared = pipe.inpainter.pipe.scheduler
+    before = (shared.num_inference_steps, list(getattr(shared, "timesteps", [])))
+    pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0)
+    assert (shared.num_inference_steps, list(getattr(shared, "timesteps", []))) == before
+
+
+def test_out_of_memory_becomes_a_typed_error_with_advice():
+    class Greedy(ConstantFiller):
+        def __call__(self, crop, mask, request):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(OutOfMemoryError, match="ran out of memory during inpaint: use a smaller image") as caught:
+        Pipeline(inpainter=Greedy(), device="cpu").inpaint(noise(20, 20), np.ones((20, 20), bool), "x")
+    assert isinstance(caught.value, TextInpaintError) and isinstance(caught.value, MemoryError)
+    assert isinstance(caught.value.__cause__, torch.OutOfMemoryError)
+
+
+def test_a_mask_covering_everything_works_with_a_warning(caplog):
+    filler = ConstantFiller()
+    with caplog.at_level("WARNING", logger="textinpaint"):
+        out = Pipeline(inpainter=filler, device="cpu").inpaint(noise(30, 30), np.ones((30, 30), bool), "a beach")
+    assert (np.asarray(out) == [255, 0, 255]).all() and "text-to-image" in caplog.text
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", None, 3])
+def test_prompt_must_be_text(prompt):
+    with pytest.raises(InvalidInputError, match="prompt must be a non-empty string"):
+        Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(noise(8, 8), np.ones((8, 8), bool), prompt)
+
+
+def test_unicode_queries_and_prompts_work(pipe):
+    phrases = ["voiture rouge", "赤い車", "🚗"]
+    found = pipe.detect(noise(50, 60), phrases, box_threshold=0.0, text_threshold=0.0)
+    assert len(found) > 0 and set(found.data["phrase"]) <= set(phrases)
+    out = pipe.inpaint(noise(50, 60), np.ones((50, 60), bool), "一辆蓝色的卡车 🚚", steps=1, seed=0)
+    assert out.size == (60, 50)
