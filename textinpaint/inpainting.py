@@ -27,7 +27,7 @@ import PIL.Image
 import torch
 
 from .errors import InvalidInputError, ModelKindError
-from .masks import bounding_box, dilate, feather
+from .masks import blend_weights, bounding_box, distance_outside
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -155,20 +155,19 @@ def paint(
         The new image; pixels outside ``changed`` are bit-identical to ``rgb``.
     """
     height, width = mask.shape
-    if not mask.any():
+    box = bounding_box(mask)
+    if box is None:
         raise InvalidInputError("mask is empty: there is nothing to repaint")
-    grown = dilate(mask, dilation)
-    if grown.all():
-        logger.warning("the mask covers the whole image: the result is text-to-image, nothing of the input is kept")
-    gx0, gy0, gx1, gy1 = bounding_box(grown)  # type: ignore[misc]
-    support = (
-        max(0, gx0 - feathering), max(0, gy0 - feathering),
-        min(width, gx1 + feathering), min(height, gy1 + feathering),
-    )
+    reach = dilation + feathering
+    support = (max(0, box[0] - reach), max(0, box[1] - reach), min(width, box[2] + reach), min(height, box[3] + reach))
     x0, y0, x1, y1 = crop_window(support, width, height, filler.native_size)
     crop = rgb[y0:y1, x0:x1]
-    alpha = feather(grown[y0:y1, x0:x1], feathering)
-    filled = filler(crop, grown[y0:y1, x0:x1], request)
+    distance = distance_outside(mask[y0:y1, x0:x1])  # the window holds the whole mask
+    grown = distance <= dilation
+    if grown.all() and (x0, y0, x1, y1) == (0, 0, width, height):
+        logger.warning("the mask covers the whole image: the result is text-to-image, nothing of the input is kept")
+    alpha = blend_weights(distance, dilation, feathering)
+    filled = filler(crop, grown, request)
     if filled.shape != crop.shape or filled.dtype != np.uint8:
         raise InvalidInputError(
             f"the filler returned {filled.dtype} {filled.shape}; expected uint8 {crop.shape}, the crop's shape"

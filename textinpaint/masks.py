@@ -58,24 +58,29 @@ def load_mask(mask: object, width: int, height: int, *, argument: str = "mask") 
     return array
 
 
-def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """Grow a ``bool`` mask by ``pixels`` with an elliptical kernel (``pixels=0`` returns a copy)."""
-    if pixels <= 0:
-        return mask.copy()
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
-    return cv2.dilate(mask.view(np.uint8), kernel).view(bool)
-
-
-def feather(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """Blend weights: 1.0 inside ``mask``, falling linearly to 0 over ``pixels`` px outside it.
+def distance_outside(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance in pixels from each pixel to the nearest True pixel of ``mask`` (0 on it).
 
     Returns:
-        float32 HxW in [0, 1]. A pixel farther than ``pixels`` from the mask gets exactly 0.
+        float32 HxW. Exact (OpenCV's precise distance transform), so growing a mask by ``r`` px
+        is simply ``distance <= r``: a true disc, at a cost that does not depend on ``r``.
     """
-    if pixels <= 0:
-        return mask.astype(np.float32)
-    distance = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.clip(1.0 - distance / np.float32(pixels + 1), 0.0, 1.0).astype(np.float32)
+    return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Grow a ``bool`` mask by ``pixels`` (a Euclidean disc); ``pixels=0`` returns a copy."""
+    return mask.copy() if pixels <= 0 else distance_outside(mask) <= pixels
+
+
+def blend_weights(distance: np.ndarray, dilation: int, feathering: int) -> np.ndarray:
+    """Blend weights from :func:`distance_outside`: 1.0 within ``dilation`` px of the mask,
+    falling linearly to exactly 0 at ``dilation + feathering + 1`` px.
+
+    Returns:
+        float32 HxW in [0, 1].
+    """
+    return np.clip((dilation + feathering + 1 - distance) / np.float32(feathering + 1), 0.0, 1.0).astype(np.float32)
 
 
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
