@@ -9,7 +9,8 @@ import torch
 from conftest import ConstantFiller, FailingFiller, IdentityFiller, noise
 
 from textinpaint import InvalidInputError, Pipeline
-from textinpaint.inpainting import DiffusersInpainter, FillRequest, crop_window, generation_size, paint
+from textinpaint.diffusion import DiffusersInpainter
+from textinpaint.inpainting import FillRequest, crop_window, generation_size, paint
 from textinpaint.masks import auto_dilation, auto_feather, dilate, distance_outside
 
 # (width, height) of images, with odd sides, portrait, panorama and tiny ones.
@@ -125,7 +126,7 @@ class EchoPipe:
 def test_diffusers_adapter_resizes_without_shifting_content(monkeypatch):
     echo = EchoPipe()
     inpainter = DiffusersInpainter(echo)  # type: ignore[arg-type]
-    monkeypatch.setattr(DiffusersInpainter, "_pipeline_for_call", lambda self: echo)
+    monkeypatch.setattr(DiffusersInpainter, "_pipeline_for_call", lambda self, *a, **k: echo)
     monkeypatch.setattr(DiffusersInpainter, "_decode", lambda self, pipe, latents: latents)
     height, width = 301, 777
     yy, xx = np.mgrid[0:height, 0:width]

@@ -193,3 +193,32 @@ def test_importing_the_package_loads_no_model_library():
     code = "import sys, textinpaint; print('diffusers' in sys.modules, 'transformers.models.sam.modeling_sam' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_no_loader_ever_trusts_remote_code(tiny_models, monkeypatch):
+    import diffusers
+    import transformers
+
+    from textinpaint import models
+
+    seen = []
+
+    def recording(original):
+        def load(*args, **kwargs):
+            seen.append(kwargs.get("trust_remote_code", False))
+            return original(*args, **kwargs)
+
+        return load
+
+    for owner, name in [
+        (transformers.AutoProcessor, "from_pretrained"),
+        (transformers.AutoModelForZeroShotObjectDetection, "from_pretrained"),
+        (transformers.SamModel, "from_pretrained"),
+        (transformers.SamProcessor, "from_pretrained"),
+        (diffusers.AutoPipelineForInpainting, "from_pretrained"),
+    ]:
+        monkeypatch.setattr(owner, name, recording(getattr(owner, name)))
+    monkeypatch.setattr(models, "_cache", {})
+    pipeline = Pipeline(models=tiny_models, device="cpu")
+    pipeline.detector, pipeline.segmenter, pipeline.inpainter
+    assert len(seen) >= 5 and not any(seen)

@@ -6,31 +6,23 @@ The model never sees the whole photo. A window around the (dilated) mask is cut 
 is 0 is copied from the input, so it is bit-identical.
 
 A filler is anything with a ``native_size`` and a ``__call__(crop, mask, request)`` that returns a
-crop of the same size: the diffusers adapter here (which resizes to the model's native size and
-back), LaMa for removal, or a stand-in in tests.
+crop of the same size: the diffusers adapter (:mod:`textinpaint.diffusion`, which resizes to the
+model's native size and back), LaMa for removal (:mod:`textinpaint.removal`), or a stand-in in tests.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
 import logging
 import math
 import secrets
-import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
-import PIL.Image
-import torch
 
-from .errors import InvalidInputError, ModelKindError
+from .errors import InvalidInputError
 from .masks import blend_weights, bounding_box, distance_outside
-
-if TYPE_CHECKING:
-    from diffusers import DiffusionPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +52,9 @@ class FillRequest:
     guidance: float = DEFAULT_GUIDANCE
     strength: float = DEFAULT_STRENGTH
     seed: int = 0
+    scheduler: str | None = None  # a short name (see textinpaint.diffusion.SCHEDULERS); None keeps the model's
+    refine: bool = False  # a second, low-strength pass at a higher resolution
+    upscale: int | None = None  # 2 or 4: sharpen the painted crop with a diffusion upscaler
 
 
 class Filler(Protocol):
@@ -177,118 +172,3 @@ def paint(
     changed = np.zeros_like(mask)
     changed[y0:y1, x0:x1] = alpha > 0
     return Painted(out, changed, (x0, y0, x1, y1), dilation, feathering)
-
-
-@dataclass(frozen=True)
-class DiffusersInpainter:
-    """A diffusers inpainting pipeline as a :class:`Filler`.
-
-    The shared pipeline is never called directly: each call builds a light copy with
-    ``from_pipe`` (same weights, its own scheduler and call state), so threads do not interfere.
-    """
-
-    pipe: DiffusionPipeline
-    # SDXL pipelines cast their VAE to fp32 and back while encoding when it runs in fp16; that
-    # changes a shared module, so such calls take turns.
-    _lock: threading.Lock | None = field(default=None, compare=False)
-    # A float32 copy of the VAE, made the first time a low-precision decode overflows.
-    _fp32_vae_holder: list = field(default_factory=list, compare=False, repr=False)
-    _fp32_vae_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-
-    @classmethod
-    def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> DiffusersInpainter:
-        from diffusers import AutoPipelineForInpainting
-
-        pipe = AutoPipelineForInpainting.from_pretrained(source, dtype=dtype).to(device)
-        if getattr(pipe, "unet", None) is None or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL":
-            raise ModelKindError(
-                f"inpainter={source!r} loads as {type(pipe).__name__}; textinpaint paints with UNet-based "
-                "Stable Diffusion inpainting pipelines (SD 1.5, SD 2, SDXL and their fine-tunes)"
-            )
-        pipe.set_progress_bar_config(disable=True)
-        vae = getattr(pipe, "vae", None)
-        upcasts = "XL" in type(pipe).__name__ and vae is not None and vae.config.get("force_upcast", False)
-        return cls(pipe, threading.Lock() if upcasts and dtype == torch.float16 else None)
-
-    def _pipeline_for_call(self) -> DiffusionPipeline:
-        """A new pipeline object over the same modules, with its own scheduler.
-
-        (``DiffusionPipeline.from_pipe`` is not used: it casts the shared modules with ``.to()``.)
-        """
-        init = inspect.signature(type(self.pipe).__init__).parameters
-        settings = {k: self.pipe.config[k] for k in init if k not in self.pipe.components and k in self.pipe.config}
-        scheduler = self.pipe.scheduler.from_config(self.pipe.scheduler.config)
-        pipe = type(self.pipe)(**{**self.pipe.components, **settings, "scheduler": scheduler})
-        pipe.set_progress_bar_config(disable=True)
-        return pipe
-
-    @property
-    def native_size(self) -> int:
-        return int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
-
-    def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray:
-        height, width = mask.shape
-        gen_width, gen_height = generation_size(width, height, self.native_size, self.pipe.vae_scale_factor)
-        image = PIL.Image.fromarray(resize(crop, gen_width, gen_height))
-        small_mask = resize(mask.astype(np.uint8) * 255, gen_width, gen_height) > 0  # any coverage counts
-        pipe = self._pipeline_for_call()
-        arguments = dict(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            image=image,
-            mask_image=PIL.Image.fromarray(small_mask.astype(np.uint8) * 255),
-            height=gen_height,
-            width=gen_width,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            strength=request.strength,
-            generator=torch.Generator("cpu").manual_seed(request.seed),
-            output_type="latent",
-        )
-        if self._lock is None:
-            latents = pipe(**arguments).images
-        else:
-            with self._lock:
-                latents = pipe(**arguments).images
-        painted = np.rint(np.clip(self._decode(pipe, latents), 0.0, 1.0) * 255.0).astype(np.uint8)
-        return resize(painted, width, height)
-
-    def _decode(self, pipe: DiffusionPipeline, latents: torch.Tensor) -> np.ndarray:
-        """Latents to an HxWx3 float image in [0, 1], as the pipeline would, with an fp32 rescue.
-
-        A float16 VAE can overflow (NaN, a black picture). Then the latents are decoded again by a
-        float32 copy of the VAE, and a warning says so; the shared VAE is never cast.
-        """
-        image = _vae_decode(self.pipe.vae, latents)
-        if not torch.isfinite(image).all():
-            logger.warning("the %s VAE decode gave NaN or inf; decoding again in float32", self.pipe.vae.dtype)
-            image = _vae_decode(self._fp32_vae(), latents)
-        flagged = None
-        if getattr(pipe, "safety_checker", None) is not None:
-            image, flagged = pipe.run_safety_checker(image, image.device, image.dtype)
-            if any(flagged):
-                logger.warning("the model's safety checker replaced the painted region with black")
-        if getattr(pipe, "watermark", None) is not None:
-            image = pipe.watermark.apply_watermark(image)
-        denormalize = None if flagged is None else [not f for f in flagged]
-        return pipe.image_processor.postprocess(image.float(), output_type="np", do_denormalize=denormalize)[0]
-
-    def _fp32_vae(self) -> torch.nn.Module:
-        with self._fp32_vae_lock:
-            if not self._fp32_vae_holder:
-                self._fp32_vae_holder.append(copy.deepcopy(self.pipe.vae).to(torch.float32))
-            return self._fp32_vae_holder[0]
-
-
-def _vae_decode(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tensor:
-    """Undo the latent scaling (SDXL's mean/std where the config has them) and decode."""
-    latents = latents.to(vae.device, vae.dtype)
-    mean, std = vae.config.get("latents_mean"), vae.config.get("latents_std")
-    if mean is not None and std is not None:
-        mean = torch.tensor(mean).view(1, -1, 1, 1).to(latents)
-        std = torch.tensor(std).view(1, -1, 1, 1).to(latents)
-        latents = latents * std / vae.config.scaling_factor + mean
-    else:
-        latents = latents / vae.config.scaling_factor
-    with torch.inference_mode():
-        return vae.decode(latents, return_dict=False)[0]

@@ -30,6 +30,7 @@ from .detection import (
     empty_detections,
     parse_phrases,
 )
+from .diffusion import DiffusersInpainter
 from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
 from .images import DEFAULT_MAX_PIXELS, ImageInput, Picture, load_image
 from .inpainting import (
@@ -37,7 +38,6 @@ from .inpainting import (
     DEFAULT_NEGATIVE_PROMPT,
     DEFAULT_STEPS,
     DEFAULT_STRENGTH,
-    DiffusersInpainter,
     FillRequest,
     Filler,
     Painted,

@@ -1,0 +1,273 @@
+"""Diffusers pipelines as fillers: inpaint a crop, optionally under a ControlNet, refine, upscale.
+
+The shared pipeline is never called directly. Each call builds a light pipeline object over the
+same modules (its own scheduler and call state), so one loaded model serves several threads; a
+ControlNet pipeline is built the same way around the same UNet, VAE and text encoder.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import PIL.Image
+import torch
+
+from .errors import InvalidInputError, ModelKindError
+from .inpainting import FillRequest, generation_size, resize
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
+
+logger = logging.getLogger(__name__)
+
+# Short scheduler names -> (diffusers class name, extra config). Names are matched ignoring case,
+# spaces, "_" and "-", so "DPM++ 2M", "dpm++2m" and "dpmpp_2m" are the same.
+SCHEDULERS: dict[str, tuple[str, dict]] = {
+    "ddim": ("DDIMScheduler", {}),
+    "pndm": ("PNDMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "eulera": ("EulerAncestralDiscreteScheduler", {}),
+    "dpm++2m": ("DPMSolverMultistepScheduler", {}),
+    "dpm++2mkarras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "lms": ("LMSDiscreteScheduler", {}),
+}
+# The refine pass repaints at this many times the first pass's side, with this little strength:
+# enough resolution to add detail, little enough change to keep what the first pass painted.
+REFINE_SCALE = 1.5
+REFINE_STRENGTH = 0.3
+# The x4 upscaler's attention grows fast with its input; inputs are capped at this side.
+_UPSCALER_MAX_INPUT = 512
+# Base inpainting pipeline class -> its ControlNet counterpart in diffusers.
+_CONTROLNET_PIPELINES = {
+    "StableDiffusionInpaintPipeline": "StableDiffusionControlNetInpaintPipeline",
+    "StableDiffusionXLInpaintPipeline": "StableDiffusionXLControlNetInpaintPipeline",
+}
+
+
+def scheduler_key(name: str) -> str:
+    """Normalise a scheduler name; raise InvalidInputError naming the known ones."""
+    key = "".join(ch for ch in name.lower() if ch not in " _-").replace("pp", "++")
+    if key not in SCHEDULERS:
+        raise InvalidInputError(f"scheduler must be one of {sorted(SCHEDULERS)}; got {name!r}")
+    return key
+
+
+@dataclass(frozen=True)
+class DiffusersInpainter:
+    """A diffusers inpainting pipeline as a :class:`~textinpaint.inpainting.Filler`.
+
+    ``controlnet`` and ``upscaler`` are attached with :meth:`with_extras`; the copy shares every
+    module with the original.
+    """
+
+    pipe: DiffusionPipeline
+    controlnet: torch.nn.Module | None = None
+    upscaler: DiffusionPipeline | None = None
+    # SDXL pipelines cast their VAE to fp32 and back while encoding when it runs in fp16; that
+    # changes a shared module, so such calls take turns.
+    _lock: threading.Lock | None = field(default=None, compare=False)
+    # A float32 copy of the VAE, made the first time a low-precision decode overflows.
+    _fp32_vae_holder: list = field(default_factory=list, compare=False, repr=False)
+    _fp32_vae_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @classmethod
+    def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> DiffusersInpainter:
+        from diffusers import AutoPipelineForInpainting
+
+        pipe = AutoPipelineForInpainting.from_pretrained(source, dtype=dtype).to(device)
+        if type(pipe).__name__ not in _CONTROLNET_PIPELINES or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL":
+            raise ModelKindError(
+                f"inpainter={source!r} loads as {type(pipe).__name__}; textinpaint paints with UNet-based "
+                "Stable Diffusion inpainting pipelines (SD 1.5, SD 2, SDXL and their fine-tunes)"
+            )
+        pipe.set_progress_bar_config(disable=True)
+        upcasts = "XL" in type(pipe).__name__ and pipe.vae.config.get("force_upcast", False)
+        return cls(pipe, _lock=threading.Lock() if upcasts and dtype == torch.float16 else None)
+
+    def with_extras(
+        self, *, controlnet: torch.nn.Module | None = None, upscaler: DiffusionPipeline | None = None
+    ) -> DiffusersInpainter:
+        """The same inpainter (same modules, lock and fp32 rescue) with a ControlNet and/or upscaler."""
+        return dataclasses.replace(
+            self, controlnet=controlnet, upscaler=upscaler,
+            _fp32_vae_holder=self._fp32_vae_holder, _fp32_vae_lock=self._fp32_vae_lock,
+        )
+
+    @property
+    def native_size(self) -> int:
+        return int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
+
+    def __call__(
+        self, crop: np.ndarray, mask: np.ndarray, request: FillRequest, *, control: np.ndarray | None = None,
+        controlnet_scale: float = 1.0,
+    ) -> np.ndarray:
+        """Paint ``crop`` where ``mask`` is True.
+
+        Args:
+            crop: HxWx3 ``uint8``.
+            mask: HxW ``bool``.
+            request: prompt and settings.
+            control: HxWx3 ``uint8`` ControlNet condition (e.g. a depth map) aligned with ``crop``;
+                needs a ControlNet attached with :meth:`with_extras`.
+            controlnet_scale: the ControlNet's weight.
+
+        Returns:
+            HxWx3 ``uint8``, the crop's size.
+        """
+        height, width = mask.shape
+        gen_width, gen_height = generation_size(width, height, self.native_size, self.pipe.vae_scale_factor)
+        controls = {}
+        if control is not None:
+            if self.controlnet is None:
+                raise InvalidInputError("a control image was given but no ControlNet is attached")
+            controls = {"control": resize(control, gen_width, gen_height), "controlnet_scale": controlnet_scale}
+        painted = self._pass(crop, mask, request, gen_width, gen_height, request.strength, **controls)
+        if request.refine:
+            scale = min(REFINE_SCALE, max(1.0, width / gen_width, height / gen_height))
+            multiple = self.pipe.vae_scale_factor
+            fine_width, fine_height = (round(gen_width * scale / multiple) * multiple,
+                                       round(gen_height * scale / multiple) * multiple)
+            if control is not None:
+                controls["control"] = resize(control, fine_width, fine_height)
+            painted = self._pass(resize(painted, fine_width, fine_height), mask, request, fine_width, fine_height,
+                                 REFINE_STRENGTH, **controls)
+        if request.upscale:
+            painted = self._upscale(painted, request)
+        return resize(painted, width, height)
+
+    def generate(self, request: FillRequest, width: int, height: int) -> np.ndarray:
+        """Text to image with the same weights: inpaint a blank canvas under a full mask.
+
+        Returns:
+            ``height`` x ``width`` x 3 ``uint8``.
+        """
+        multiple = self.pipe.vae_scale_factor
+        gen_width, gen_height = max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple)
+        canvas = np.full((gen_height, gen_width, 3), 127, np.uint8)
+        full = np.ones((gen_height, gen_width), bool)
+        painted = self._pass(canvas, full, dataclasses.replace(request, strength=1.0), gen_width, gen_height, 1.0)
+        if request.upscale:
+            painted = self._upscale(painted, request)
+        return resize(painted, width, height)
+
+    def _pass(
+        self, image: np.ndarray, mask: np.ndarray, request: FillRequest, width: int, height: int, strength: float,
+        *, control: np.ndarray | None = None, controlnet_scale: float = 1.0,
+    ) -> np.ndarray:
+        """One denoising run at ``width`` x ``height``; returns that size, ``uint8``."""
+        pipe = self._pipeline_for_call(request.scheduler, with_controlnet=control is not None)
+        small_mask = resize(mask.astype(np.uint8) * 255, width, height) > 0  # any coverage counts
+        arguments = dict(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            image=PIL.Image.fromarray(resize(image, width, height)),
+            mask_image=PIL.Image.fromarray(small_mask.astype(np.uint8) * 255),
+            height=height,
+            width=width,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            strength=strength,
+            generator=torch.Generator("cpu").manual_seed(request.seed),
+            output_type="latent",
+        )
+        if control is not None:
+            arguments.update(control_image=PIL.Image.fromarray(control), controlnet_conditioning_scale=controlnet_scale)
+        if self._lock is None:
+            latents = pipe(**arguments).images
+        else:
+            with self._lock:
+                latents = pipe(**arguments).images
+        return np.rint(np.clip(self._decode(pipe, latents), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+    def _upscale(self, painted: np.ndarray, request: FillRequest) -> np.ndarray:
+        """Enlarge ``painted`` ``request.upscale`` times with the x4 diffusion upscaler."""
+        if self.upscaler is None:
+            raise InvalidInputError("upscale was asked for but no upscaler is attached")
+        height, width = painted.shape[:2]
+        # The x4 model always enlarges 4x: for 2x it is fed a half-size picture.
+        shrink = max(4 / request.upscale, max(width, height) / _UPSCALER_MAX_INPUT)
+        small = resize(painted, max(8, round(width / shrink)), max(8, round(height / shrink)))
+        pipe = _call_copy(self.upscaler, self.upscaler.scheduler.from_config(self.upscaler.scheduler.config))
+        result = pipe(
+            prompt=request.prompt, negative_prompt=request.negative_prompt or None, image=PIL.Image.fromarray(small),
+            num_inference_steps=request.steps, guidance_scale=request.guidance,
+            generator=torch.Generator("cpu").manual_seed(request.seed), output_type="np",
+        ).images[0]
+        return np.rint(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+    def _pipeline_for_call(self, scheduler: str | None = None, *, with_controlnet: bool = False) -> DiffusionPipeline:
+        """A new pipeline object over the same modules, with its own scheduler.
+
+        (``DiffusionPipeline.from_pipe`` is not used: it casts the shared modules with ``.to()``.)
+        """
+        import diffusers
+
+        config = self.pipe.scheduler.config
+        if scheduler is None:
+            fresh = self.pipe.scheduler.from_config(config)
+        else:
+            class_name, extra = SCHEDULERS[scheduler_key(scheduler)]
+            fresh = getattr(diffusers, class_name).from_config(config, **extra)
+        if not with_controlnet:
+            return _call_copy(self.pipe, fresh)
+        controlnet_class = getattr(diffusers, _CONTROLNET_PIPELINES[type(self.pipe).__name__])
+        return _call_copy(self.pipe, fresh, cls=controlnet_class, controlnet=self.controlnet)
+
+    def _decode(self, pipe: DiffusionPipeline, latents: torch.Tensor) -> np.ndarray:
+        """Latents to an HxWx3 float image in [0, 1], as the pipeline would, with an fp32 rescue.
+
+        A float16 VAE can overflow (NaN, a black picture). Then the latents are decoded again by a
+        float32 copy of the VAE, and a warning says so; the shared VAE is never cast.
+        """
+        image = _vae_decode(self.pipe.vae, latents)
+        if not torch.isfinite(image).all():
+            logger.warning("the %s VAE decode gave NaN or inf; decoding again in float32", self.pipe.vae.dtype)
+            image = _vae_decode(self._fp32_vae(), latents)
+        flagged = None
+        if getattr(pipe, "safety_checker", None) is not None:
+            image, flagged = pipe.run_safety_checker(image, image.device, image.dtype)
+            if any(flagged):
+                logger.warning("the model's safety checker replaced the painted region with black")
+        if getattr(pipe, "watermark", None) is not None:
+            image = pipe.watermark.apply_watermark(image)
+        denormalize = None if flagged is None else [not f for f in flagged]
+        return pipe.image_processor.postprocess(image.float(), output_type="np", do_denormalize=denormalize)[0]
+
+    def _fp32_vae(self) -> torch.nn.Module:
+        with self._fp32_vae_lock:
+            if not self._fp32_vae_holder:
+                self._fp32_vae_holder.append(copy.deepcopy(self.pipe.vae).to(torch.float32))
+            return self._fp32_vae_holder[0]
+
+
+def _call_copy(pipe: DiffusionPipeline, scheduler: object, *, cls: type | None = None, **extra: object) -> DiffusionPipeline:
+    """A pipeline of class ``cls`` (default: ``pipe``'s) over ``pipe``'s modules and settings."""
+    cls = cls or type(pipe)
+    init = inspect.signature(cls.__init__).parameters
+    components = {k: v for k, v in pipe.components.items() if k in init}
+    settings = {k: pipe.config[k] for k in init if k not in components and k in pipe.config and k not in extra}
+    copy_ = cls(**{**components, **settings, **extra, "scheduler": scheduler})
+    copy_.set_progress_bar_config(disable=True)
+    return copy_
+
+
+def _vae_decode(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tensor:
+    """Undo the latent scaling (SDXL's mean/std where the config has them) and decode."""
+    latents = latents.to(vae.device, vae.dtype)
+    mean, std = vae.config.get("latents_mean"), vae.config.get("latents_std")
+    if mean is not None and std is not None:
+        mean = torch.tensor(mean).view(1, -1, 1, 1).to(latents)
+        std = torch.tensor(std).view(1, -1, 1, 1).to(latents)
+        latents = latents * std / vae.config.scaling_factor + mean
+    else:
+        latents = latents / vae.config.scaling_factor
+    with torch.inference_mode():
+        return vae.decode(latents, return_dict=False)[0]
