@@ -94,7 +94,9 @@ def test_tiny_models_helper_writes_loadable_folders(tmp_path):
     result = subprocess.run([sys.executable, "-m", "textinpaint.testing", "tiny-models", tmp_path / "m"],
                             capture_output=True, text=True, check=True)
     assert "tiny models written" in result.stdout
-    assert {p.name for p in (tmp_path / "m").iterdir()} == {"detector", "segmenter", "inpainter"}
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {
+        "detector", "segmenter", "inpainter", "controlnet", "depth", "remover", "upscaler"
+    }
     assert (tmp_path / "m" / "inpainter" / "model_index.json").exists()
 
 

@@ -117,14 +117,18 @@ def test_replace_end_to_end_on_tiny_models_is_reproducible(pipe):
     np.testing.assert_array_equal(np.asarray(edit.image)[~edit.mask], image[~edit.mask])
 
 
-def test_empty_replacement_is_not_silently_a_random_object(scripted):
-    with pytest.raises(NotImplementedError, match="removing the object"):
-        scripted.replace(noise(20, 20), "dog", "  ")
+def test_empty_replacement_removes_with_the_fill_model_not_the_diffusion_model(tiny_models):
+    remover = ConstantFiller((0, 255, 0))
+    pipeline = Pipeline(detector=scripted_detector(tiny_models, PHRASES, ENTRIES), inpainter=FailingFiller(),
+                        remover=remover, models=tiny_models, device="cpu")
+    edit = pipeline.replace(noise(200, 200), "dog", "  ", mask_mode="box", select="best")
+    assert remover.calls == 1 and edit.found and "remove" in edit.timings
+    assert (np.asarray(edit.image)[35:45, 35:45] == [0, 255, 0]).all()
 
 
 def test_models_load_lazily_once_and_are_shared_between_pipelines(tiny_models):
     first = Pipeline(models=tiny_models, device="cpu")
-    assert first._detector is None and first._segmenter is None and first._inpainter is None
+    assert first._loaded == {}
     second = Pipeline(models=tiny_models, device="cpu")
     assert first.detector is second.detector and first.segmenter is second.segmenter
     assert first.inpainter is second.inpainter
@@ -142,13 +146,17 @@ def test_bad_dtype_is_named(tiny_models):
 
 
 def test_short_names_map_to_hub_ids():
-    pipeline = Pipeline(detector="base", segmenter="large", inpainter="sdxl", device="cpu")
-    assert pipeline.sources == {
-        "detector": "IDEA-Research/grounding-dino-base",
-        "segmenter": "facebook/sam-vit-large",
-        "inpainter": "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
-    }
-    assert Pipeline(device="cpu").sources["inpainter"] == "stable-diffusion-v1-5/stable-diffusion-inpainting"
+    pipeline = Pipeline(detector="base", segmenter="large", inpainter="sdxl", depth="dpt-large", device="cpu")
+    assert [pipeline.source(stage) for stage in ("detector", "segmenter", "inpainter", "depth")] == [
+        "IDEA-Research/grounding-dino-base",
+        "facebook/sam-vit-large",
+        "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+        "Intel/dpt-large",
+    ]
+    defaults = Pipeline(device="cpu")
+    assert defaults.source("inpainter") == "stable-diffusion-v1-5/stable-diffusion-inpainting"
+    assert defaults.source("remover") == "JosephCatrambone/big-lama-torchscript"
+    assert defaults.source("upscaler") == "stabilityai/stable-diffusion-x4-upscaler"
 
 
 def test_missing_weights_offline_name_the_model_and_the_way_out():
@@ -158,8 +166,9 @@ def test_missing_weights_offline_name_the_model_and_the_way_out():
 
 
 def test_models_folder_without_a_stage_subfolder(tmp_path):
+    pipeline = Pipeline(models=tmp_path, device="cpu")
     with pytest.raises(WeightsNotFoundError, match="has no detector/ subfolder"):
-        Pipeline(models=tmp_path, device="cpu")
+        pipeline.detector
 
 
 @pytest.mark.parametrize(

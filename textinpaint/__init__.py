@@ -24,7 +24,18 @@ from .errors import (
 )
 from .images import Picture, load_image
 from .inpainting import FillRequest, Filler
-from .pipeline import Edit, Pipeline, annotate, default_pipeline, detect, inpaint, replace, segment
+from .pipeline import (
+    Pipeline,
+    default_pipeline,
+    detect,
+    generate,
+    inpaint,
+    remove,
+    replace,
+    replace_background,
+    segment,
+)
+from .results import Edit, annotate
 
 __version__ = "0.1.0"
 
@@ -46,8 +57,11 @@ __all__ = [
     "annotate",
     "default_pipeline",
     "detect",
+    "generate",
     "inpaint",
     "load_image",
+    "remove",
     "replace",
+    "replace_background",
     "segment",
 ]

@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import Pipeline, annotate
+    from .pipeline import Pipeline
+    from .results import annotate
 
     pipe = Pipeline(
         args.detector, args.segmenter, args.inpainter, models=args.models, device=args.device, dtype=args.dtype

@@ -271,3 +271,19 @@ def _vae_decode(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tensor:
         latents = latents / vae.config.scaling_factor
     with torch.inference_mode():
         return vae.decode(latents, return_dict=False)[0]
+
+
+def load_controlnet(source: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """A diffusers ``ControlNetModel`` from a Hub id or folder."""
+    from diffusers import ControlNetModel
+
+    return ControlNetModel.from_pretrained(source, dtype=dtype).to(device).eval()
+
+
+def load_upscaler(source: str, device: torch.device, dtype: torch.dtype) -> DiffusionPipeline:
+    """A diffusers upscaler pipeline (``StableDiffusionUpscalePipeline``) from a Hub id or folder."""
+    from diffusers import StableDiffusionUpscalePipeline
+
+    pipe = StableDiffusionUpscalePipeline.from_pretrained(source, dtype=dtype).to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -36,11 +36,37 @@ INPAINTERS = {
     "sd2": "stabilityai/stable-diffusion-2-inpainting",
     "sdxl": "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
 }
-SHORT_NAMES = {"detector": DETECTORS, "segmenter": SEGMENTERS, "inpainter": INPAINTERS}
-DEFAULTS = {"detector": "tiny", "segmenter": "huge", "inpainter": "sd15"}
+CONTROLNETS = {
+    "sd15-depth": "lllyasviel/control_v11f1p_sd15_depth",
+    "sdxl-depth": "diffusers/controlnet-depth-sdxl-1.0",
+}
+DEPTH_MODELS = {
+    "depth-anything-small": "depth-anything/Depth-Anything-V2-Small-hf",
+    "depth-anything-base": "depth-anything/Depth-Anything-V2-Base-hf",
+    "dpt-large": "Intel/dpt-large",
+    "dpt-hybrid": "Intel/dpt-hybrid-midas",
+}
+REMOVERS = {"big-lama": "JosephCatrambone/big-lama-torchscript"}
+UPSCALERS = {"x4": "stabilityai/stable-diffusion-x4-upscaler"}
+SHORT_NAMES = {
+    "detector": DETECTORS, "segmenter": SEGMENTERS, "inpainter": INPAINTERS, "controlnet": CONTROLNETS,
+    "depth": DEPTH_MODELS, "remover": REMOVERS, "upscaler": UPSCALERS,
+}
+DEFAULTS = {
+    "detector": "tiny", "segmenter": "huge", "inpainter": "sd15", "controlnet": "sd15-depth",
+    "depth": "depth-anything-small", "remover": "big-lama", "upscaler": "x4",
+}
+STAGES = tuple(DEFAULTS)
 
-# The transformers `model_type` each stage accepts, so a wrong folder fails with a clear message.
-_MODEL_TYPES = {"detector": {"grounding-dino", "mm-grounding-dino"}, "segmenter": {"sam"}}
+# What each stage accepts, so a wrong folder fails with a clear message: transformers
+# `model_type`s, or the diffusers `_class_name`s (for folders holding one diffusers model).
+_MODEL_TYPES = {
+    "detector": {"grounding-dino", "mm-grounding-dino"},
+    "segmenter": {"sam"},
+    "depth": {"dpt", "depth_anything", "glpn", "zoedepth", "depth_pro", "prompt_depth_anything"},
+}
+_DIFFUSERS_CLASSES = {"controlnet": {"ControlNetModel"}}
+_PIPELINE_STAGES = {"inpainter": "a Stable Diffusion inpainting model", "upscaler": "a diffusers upscaler pipeline"}
 
 _DTYPES = {
     "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
@@ -99,18 +125,27 @@ def check_kind(stage: str, source: str) -> None:
     """Raise :class:`ModelKindError` when a local folder holds a model meant for another stage."""
     folder = Path(source)
     if not folder.is_dir():
-        return
+        return  # a Hub id: from_pretrained checks the class
     config, index = folder / "config.json", folder / "model_index.json"
-    if stage == "inpainter":
+    if stage in _PIPELINE_STAGES:
         if not index.exists():
             raise ModelKindError(
-                f"inpainter={source!r} is not a diffusers pipeline folder (no model_index.json); "
-                "give a Stable Diffusion inpainting model"
+                f"{stage}={source!r} is not a diffusers pipeline folder (no model_index.json); "
+                f"give {_PIPELINE_STAGES[stage]}"
             )
         return
-    if not config.exists():
+    if stage not in _MODEL_TYPES and stage not in _DIFFUSERS_CLASSES or not config.exists():
         return  # let the loader report what is missing
-    model_type = json.loads(config.read_text()).get("model_type")
+    settings = json.loads(config.read_text())
+    if stage in _DIFFUSERS_CLASSES:
+        found = settings.get("_class_name")
+        if found not in _DIFFUSERS_CLASSES[stage]:
+            raise ModelKindError(
+                f"{stage}={source!r} holds a {found or settings.get('model_type')!r}; the {stage} needs one of "
+                f"{sorted(_DIFFUSERS_CLASSES[stage])}"
+            )
+        return
+    model_type = settings.get("model_type")
     if model_type not in _MODEL_TYPES[stage]:
         raise ModelKindError(
             f"{stage}={source!r} holds a {model_type!r} model; the {stage} needs one of "

@@ -1,8 +1,8 @@
-"""The pipeline that chains the stages: detect -> segment -> inpaint, and ``replace`` on top.
+"""The pipeline that chains the stages, and the workflows built on them.
 
-A :class:`Pipeline` names its three models and loads each one the first time it is needed.
-The module-level :func:`detect`, :func:`segment`, :func:`inpaint` and :func:`replace` call the
-same methods on one shared default pipeline.
+A :class:`Pipeline` names its models and loads each one the first time it is needed. The
+module-level functions (:func:`detect`, :func:`replace`, :func:`remove`, ...) call the same
+methods on one shared default pipeline.
 """
 
 from __future__ import annotations
@@ -13,15 +13,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Concatenate, Literal, ParamSpec, TypeVar
+from typing import Concatenate, NamedTuple, ParamSpec, TypeVar
 
 import numpy as np
 import PIL.Image
 import supervision as sv
 import torch
 
+from .checks import (
+    MaskMode,
+    Select,
+    check_detections,
+    check_mask_mode,
+    check_painting,
+    check_select,
+    check_text,
+    check_unit,
+    select_indices,
+)
+from .depth import DEFAULT_CONTROLNET_SCALE, DepthControlled, DepthEstimator
 from .detection import (
     DEFAULT_BOX_THRESHOLD,
     DEFAULT_NMS_IOU,
@@ -30,7 +41,7 @@ from .detection import (
     empty_detections,
     parse_phrases,
 )
-from .diffusion import DiffusersInpainter
+from .diffusion import DiffusersInpainter, load_controlnet, load_upscaler
 from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
 from .images import DEFAULT_MAX_PIXELS, ImageInput, Picture, load_image
 from .inpainting import (
@@ -44,93 +55,46 @@ from .inpainting import (
     draw_seed,
     paint,
 )
-from .models import cached, resolve_device, resolve_dtype, resolve_source
-from .masks import auto_dilation, auto_feather, box_mask, load_mask
+from .masks import auto_dilation, auto_feather, box_mask, distance_outside, load_mask
+from .models import CONTROLNETS, cached, resolve_device, resolve_dtype, resolve_source
+from .removal import Lama
+from .results import Edit
 from .segmentation import OriginalSam, Sam, Segmenter
 
 logger = logging.getLogger(__name__)
 
-Select = Literal["all", "best", "largest"] | int | Sequence[int]
-MaskMode = Literal["mask", "box"]
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
-@dataclass
-class Edit:
-    """The result of :func:`replace`.
-
-    Attributes:
-        image: the edited image, the input's exact size; RGB, or RGBA when the input had alpha
-            (the alpha is the input's, unchanged). The input unchanged when nothing was found.
-        mask: HxW ``bool``, every pixel that may differ from the input (dilated mask plus the
-            feathered band). Pixels outside it are bit-identical to the input.
-        detections: every match, sorted by score: ``xyxy`` (float32 pixels), ``confidence``,
-            ``class_id`` (index of the phrase in the query), ``data["phrase"]``, and ``mask``
-            (NxHxW bool) when ``mask_mode="mask"``.
-        selected: indices into ``detections`` of the matches that were repainted.
-        seed: the seed the inpainter used (drawn at random when none was given).
-        found: whether anything matched the query.
-        timings: seconds spent per stage (``load``, ``detect``, ``segment``, ``inpaint``).
-        source: the input, upright, as loaded.
-    """
-
-    image: PIL.Image.Image
-    mask: np.ndarray
+class _Found(NamedTuple):
     detections: sv.Detections
     selected: list[int]
-    seed: int
-    found: bool
-    timings: dict[str, float] = field(default_factory=dict)
-    source: PIL.Image.Image | None = None
-
-    def annotate(self, *, on: Literal["source", "image"] = "source") -> PIL.Image.Image:
-        """Draw the detections (masks, boxes, "phrase score" labels) with supervision's annotators.
-
-        Args:
-            on: draw over the input (``"source"``) or over the edited image (``"image"``).
-
-        Returns:
-            A new RGB image; this edit is not changed.
-        """
-        scene = self.source if on == "source" and self.source is not None else self.image
-        return annotate(scene, self.detections)
-
-
-def annotate(image: ImageInput, detections: sv.Detections) -> PIL.Image.Image:
-    """Draw detections (masks when present, boxes, "phrase score" labels) with supervision's annotators.
-
-    Args:
-        image: the image the detections were made on (path, PIL or numpy).
-        detections: e.g. from :func:`detect` or :func:`segment`.
-
-    Returns:
-        A new RGB PIL image of the input's size.
-
-    Example:
-        >>> from textinpaint import annotate, detect
-        >>> annotate("street.jpg", detect("street.jpg", "car")).save("found.png")  # doctest: +SKIP
-    """
-    scene = load_image(image).to_pil().convert("RGB")
-    if len(detections) == 0:
-        return scene
-    labels = [f"{p} {c:.2f}" for p, c in zip(detections.data["phrase"], detections.confidence)]
-    if detections.mask is not None:
-        scene = sv.MaskAnnotator().annotate(scene, detections)
-    scene = sv.BoxAnnotator().annotate(scene, detections)
-    return sv.LabelAnnotator().annotate(scene, detections, labels=labels)
+    region: np.ndarray | None  # None when nothing matched
 
 
 class Pipeline:
-    """Detector, segmenter and inpainter, loaded lazily and shared.
+    """The models of every stage, loaded lazily, once, and shared.
+
+    Each model argument takes a short name, a Hub repo id, a local folder, or an already loaded
+    object. ``None`` means ``models/<stage>`` when ``models`` is given, else the default.
 
     Args:
-        detector: GroundingDINO: a short name (``"tiny"``, ``"base"``), a Hub repo id, a local
-            folder, or a loaded :class:`~textinpaint.detection.GroundingDino`.
-        segmenter: SAM: ``"base"``, ``"large"``, ``"huge"``, a Hub repo id, a local folder, an
-            original ``.pth`` checkpoint (``sam-original`` extra), or a loaded segmenter.
-        inpainter: ``"sd15"``, ``"sd2"``, ``"sdxl"``, any diffusers inpainting repo id or
-            folder, or any :class:`~textinpaint.inpainting.Filler`.
-        models: a folder with ``detector/``, ``segmenter/``, ``inpainter/`` in Hub layout, used
-            for every stage not named explicitly (offline and air-gapped installs).
+        detector: GroundingDINO: ``"tiny"`` (default), ``"base"``.
+        segmenter: SAM: ``"base"``, ``"large"``, ``"huge"`` (default), or an original ``.pth``
+            checkpoint (``sam-original`` extra).
+        inpainter: ``"sd15"`` (default), ``"sd2"``, ``"sdxl"``, any diffusers SD inpainting model,
+            or any :class:`~textinpaint.inpainting.Filler`.
+        controlnet: the depth ControlNet for :meth:`replace_background` (default ``"sd15-depth"``,
+            or ``"sdxl-depth"`` with an SDXL inpainter).
+        depth: the depth model: ``"depth-anything-small"`` (default), ``"depth-anything-base"``,
+            ``"dpt-large"``, ``"dpt-hybrid"``, or any transformers depth model.
+        remover: the LaMa TorchScript fill model for :meth:`remove` (default ``"big-lama"``), a
+            ``.pt`` file, a folder holding one, or any Filler.
+        upscaler: the diffusion upscaler for ``upscale=`` (default ``"x4"``).
+        models: a folder with one subfolder per stage (``detector/``, ``segmenter/``,
+            ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``)
+            in Hub layout, for offline and air-gapped installs.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
@@ -146,6 +110,10 @@ class Pipeline:
         segmenter: str | Path | Segmenter | None = None,
         inpainter: str | Path | Filler | None = None,
         *,
+        controlnet: str | Path | torch.nn.Module | None = None,
+        depth: str | Path | DepthEstimator | None = None,
+        remover: str | Path | Filler | None = None,
+        upscaler: str | Path | object | None = None,
         models: str | Path | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
@@ -154,44 +122,72 @@ class Pipeline:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.max_pixels = max_pixels
-        self._detector = detector if isinstance(detector, GroundingDino) else None
-        self._segmenter = segmenter if hasattr(segmenter, "masks") else None
-        self._inpainter = inpainter if _is_filler(inpainter) else None
-        self.sources = {
-            "detector": None if self._detector else resolve_source("detector", detector, models),  # type: ignore[arg-type]
-            "segmenter": None if self._segmenter else resolve_source("segmenter", segmenter, models),  # type: ignore[arg-type]
-            "inpainter": None if self._inpainter else resolve_source("inpainter", inpainter, models),  # type: ignore[arg-type]
+        self.models = models
+        given = {
+            "detector": detector, "segmenter": segmenter, "inpainter": inpainter, "controlnet": controlnet,
+            "depth": depth, "remover": remover, "upscaler": upscaler,
         }
+        self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
+        self._loaded: dict[str, object] = {stage: v for stage, v in given.items() if stage not in self._names}
 
     def __repr__(self) -> str:
-        return f"Pipeline({self.sources}, device={self.device}, dtype={self.dtype})"
+        return f"Pipeline({self._names}, models={self.models!r}, device={self.device}, dtype={self.dtype})"
+
+    def source(self, stage: str) -> str:
+        """The Hub repo id or local path the ``stage`` model is (or will be) loaded from."""
+        name = self._names[stage]
+        if stage == "controlnet" and name is None and self.models is None and self._is_sdxl():
+            name = "sdxl-depth"
+        return resolve_source(stage, name, self.models)
+
+    def _is_sdxl(self) -> bool:
+        inpainter = self.inpainter
+        return isinstance(inpainter, DiffusersInpainter) and "XL" in type(inpainter.pipe).__name__
+
+    def _model(self, stage: str, loader: Callable[[str, torch.device, torch.dtype], _T]) -> _T:
+        if stage not in self._loaded:
+            source = self.source(stage)
+            self._loaded[stage] = cached(stage, source, self.device, self.dtype, lambda: loader(source, self.device, self.dtype))
+        return self._loaded[stage]  # type: ignore[return-value]
 
     @property
     def detector(self) -> GroundingDino:
-        """The GroundingDINO model, loaded on first use."""
-        if self._detector is None:
-            self._detector = self._load("detector", GroundingDino.load)
-        return self._detector
+        """GroundingDINO, loaded on first use."""
+        return self._model("detector", GroundingDino.load)
 
     @property
     def segmenter(self) -> Segmenter:
-        """The SAM model, loaded on first use (an original ``.pth`` checkpoint through segment-anything)."""
-        if self._segmenter is None:
-            original = str(self.sources["segmenter"]).endswith(".pth")
-            self._segmenter = self._load("segmenter", OriginalSam.load if original else Sam.load)
-        return self._segmenter
+        """SAM, loaded on first use (an original ``.pth`` checkpoint through segment-anything)."""
+        if "segmenter" not in self._loaded and self.source("segmenter").endswith(".pth"):
+            return self._model("segmenter", OriginalSam.load)
+        return self._model("segmenter", Sam.load)
 
     @property
     def inpainter(self) -> Filler:
-        """The inpainting filler, loaded on first use."""
-        if self._inpainter is None:
-            self._inpainter = self._load("inpainter", DiffusersInpainter.load)
-        return self._inpainter
+        """The inpainting model, loaded on first use."""
+        return self._model("inpainter", DiffusersInpainter.load)
 
-    def _load(self, stage: str, loader: Callable[[str, torch.device, torch.dtype], _T]) -> _T:
-        source = self.sources[stage]
-        assert source is not None
-        return cached(stage, source, self.device, self.dtype, lambda: loader(source, self.device, self.dtype))
+    @property
+    def controlnet(self) -> torch.nn.Module:
+        """The depth ControlNet, loaded on first use."""
+        return self._model("controlnet", load_controlnet)
+
+    @property
+    def depth(self) -> DepthEstimator:
+        """The depth model, loaded on first use."""
+        return self._model("depth", DepthEstimator.load)
+
+    @property
+    def remover(self) -> Filler:
+        """The LaMa fill model, loaded on first use."""
+        return self._model("remover", Lama.load)
+
+    @property
+    def upscaler(self) -> object:
+        """The diffusion upscaler, loaded on first use."""
+        return self._model("upscaler", load_upscaler)
+
+    # ---- stages -----------------------------------------------------------------------------
 
     def detect(
         self,
@@ -205,7 +201,7 @@ class Pipeline:
         """Find every object matching ``find``.
 
         Args:
-            image: a path, PIL image or numpy array (see :func:`textinpaint.images.load_image`).
+            image: a path, PIL image or numpy array (see :func:`textinpaint.load_image`).
             find: one phrase, several separated by periods (``"dog. cat"``), or a list of phrases.
             box_threshold: keep a box whose best token probability for its phrase reaches this.
             text_threshold: ... and whose mean token probability over the phrase reaches this.
@@ -224,9 +220,9 @@ class Pipeline:
         """
         picture = self._picture(image)
         phrases = parse_phrases(find)
-        _check_unit("box_threshold", box_threshold)
-        _check_unit("text_threshold", text_threshold)
-        _check_unit("nms_iou", nms_iou)
+        check_unit("box_threshold", box_threshold)
+        check_unit("text_threshold", text_threshold)
+        check_unit("nms_iou", nms_iou)
         with _stage("detect", {}):
             return self.detector.detect(
                 picture, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
@@ -249,15 +245,9 @@ class Pipeline:
             >>> masks = segment("street.jpg", detect("street.jpg", "car")).mask  # doctest: +SKIP
         """
         picture = self._picture(image)
-        detections = _check_detections(detections)
+        detections = check_detections(detections)
         with _stage("segment", {}):
             return self._segment(picture, detections)
-
-    def _segment(self, picture: Picture, detections: sv.Detections) -> sv.Detections:
-        result = detections[np.arange(len(detections))]
-        result.mask = self.segmenter.masks(picture, detections.xyxy.astype(np.float64))
-        result.metadata = dict(detections.metadata)
-        return result
 
     def inpaint(
         self,
@@ -272,6 +262,9 @@ class Pipeline:
         seed: int | None = None,
         dilate: int | None = None,
         feather: int | None = None,
+        scheduler: str | None = None,
+        refine: bool = False,
+        upscale: int | None = None,
     ) -> PIL.Image.Image:
         """Repaint the masked region from ``prompt``, at the image's full resolution.
 
@@ -292,6 +285,11 @@ class Pipeline:
             dilate: grow the mask by this many pixels (default: ``max(4, longer side / 128)``).
             feather: width in pixels of the soft blend band outside the dilated mask
                 (default: half the dilation, at least 2).
+            scheduler: ``"ddim"``, ``"pndm"``, ``"euler"``, ``"euler a"``, ``"dpm++ 2m"``,
+                ``"dpm++ 2m karras"``, ``"unipc"``, ``"lms"``; None keeps the model's own.
+            refine: run a second, low-strength pass at 1.5x the resolution to add detail.
+            upscale: 2 or 4: sharpen the painted crop with the diffusion upscaler before it is
+                fitted back (only the repainted region changes; the output keeps its size).
 
         Returns:
             The edited image, same size as the input (RGBA when the input had alpha), with
@@ -305,40 +303,14 @@ class Pipeline:
         """
         picture = self._picture(image)
         region = load_mask(mask, picture.width, picture.height)
-        painted, seed = self._paint(
-            picture, region, prompt, negative_prompt, steps, guidance, strength, seed, dilate, feather, {}
-        )
+        request = _request(prompt, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale,
+                           dilate=dilate, feather=feather)
+        painted = self._paint(picture, region, lambda: self._painter(request), request, dilate, feather, {})
         result = picture.to_pil(painted.rgb)
-        result.info["seed"] = seed
+        result.info["seed"] = request.seed
         return result
 
-    def _paint(
-        self,
-        picture: Picture,
-        region: np.ndarray,
-        prompt: str,
-        negative_prompt: str,
-        steps: int,
-        guidance: float,
-        strength: float,
-        seed: int | None,
-        dilate: int | None,
-        feather: int | None,
-        timings: dict[str, float],
-    ) -> tuple[Painted, int]:
-        _check_text("prompt", prompt)
-        _check_options(steps, guidance, strength, seed, dilate, feather)
-        seed = draw_seed() if seed is None else seed
-        dilation = auto_dilation(picture.width, picture.height) if dilate is None else dilate
-        feathering = auto_feather(dilation) if feather is None else feather
-        request = FillRequest(prompt, negative_prompt, steps, guidance, strength, seed)
-        if not region.any():
-            return Painted(picture.rgb, region, None, dilation, feathering), seed
-        with _stage("load", timings):
-            filler = self.inpainter
-        with _stage("inpaint", timings):
-            painted = paint(picture.rgb, region, filler, request, dilation=dilation, feathering=feathering)
-        return painted, seed
+    # ---- workflows --------------------------------------------------------------------------
 
     def replace(
         self,
@@ -358,19 +330,22 @@ class Pipeline:
         seed: int | None = None,
         dilate: int | None = None,
         feather: int | None = None,
+        scheduler: str | None = None,
+        refine: bool = False,
+        upscale: int | None = None,
     ) -> Edit:
         """Find ``find`` in the image and repaint it as ``with_``.
 
         Args:
             image: a path, PIL image or numpy array.
             find: what to replace: a phrase, several (``"dog. cat"``) or a list.
-            with_: the prompt for what to paint instead.
+            with_: the prompt for what to paint instead; ``""`` removes the object (:meth:`remove`).
             select: which matches to repaint: ``"all"`` (their union), ``"best"`` (highest
                 score), ``"largest"`` (largest mask, or box in box mode), an index in score order,
                 or a list of indices.
             mask_mode: ``"mask"`` repaints SAM's outline (dilated); ``"box"`` repaints the whole
                 box, for replacements whose shape differs from the original's (SAM is not run).
-            strict: raise :class:`~textinpaint.errors.NothingFoundError` when nothing matches,
+            strict: raise :class:`~textinpaint.NothingFoundError` when nothing matches,
                 instead of returning the input with ``found=False``.
             box_threshold: see :meth:`detect`.
             text_threshold: see :meth:`detect`.
@@ -381,6 +356,9 @@ class Pipeline:
             seed: see :meth:`inpaint`; the seed used is in ``Edit.seed``.
             dilate: see :meth:`inpaint`.
             feather: see :meth:`inpaint`.
+            scheduler: see :meth:`inpaint`.
+            refine: see :meth:`inpaint`.
+            upscale: see :meth:`inpaint`.
 
         Returns:
             An :class:`Edit`. When nothing is found, ``found`` is False, ``image`` is the input
@@ -391,37 +369,216 @@ class Pipeline:
             >>> edit = replace("street.jpg", find="the red car", with_="a vintage blue pickup truck", seed=0)  # doctest: +SKIP
             >>> edit.image.save("out.png")  # doctest: +SKIP
         """
-        picture = self._picture(image)
-        phrases = parse_phrases(find)
         if isinstance(with_, str) and not with_.strip():
-            raise NotImplementedError(
-                "with_='' would mean removing the object, which needs a dedicated fill model (LaMa) that "
-                "textinpaint does not ship yet; describe the background to paint instead (e.g. with_='empty road')"
-            )
-        _check_text("with_", with_)
-        _check_select(select)
-        if mask_mode not in ("mask", "box"):
-            raise InvalidInputError(f"mask_mode must be 'mask' or 'box'; got {mask_mode!r}")
-        _check_unit("box_threshold", box_threshold)
-        _check_unit("text_threshold", text_threshold)
-        _check_options(steps, guidance, strength, seed, dilate, feather)
-        seed = draw_seed() if seed is None else seed
+            return self.remove(image, find, select=select, mask_mode=mask_mode, strict=strict,
+                               box_threshold=box_threshold, text_threshold=text_threshold, seed=seed,
+                               dilate=dilate, feather=feather)
+        picture = self._picture(image)
+        check_text("with_", with_)
+        request = _request(with_, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale,
+                           dilate=dilate, feather=feather)
         timings: dict[str, float] = {}
+        found = self._find(picture, find, select, mask_mode, strict, box_threshold, text_threshold, timings)
+        if found.region is None:
+            return _unchanged(picture, found, request.seed, timings)
+        painted = self._paint(picture, found.region, lambda: self._painter(request), request, dilate, feather, timings)
+        return _edit(picture, found, painted, request.seed, timings)
+
+    def remove(
+        self,
+        image: ImageInput,
+        find: str | Sequence[str],
+        *,
+        select: Select = "all",
+        mask_mode: MaskMode = "mask",
+        strict: bool = False,
+        box_threshold: float = DEFAULT_BOX_THRESHOLD,
+        text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+        seed: int | None = None,
+        dilate: int | None = None,
+        feather: int | None = None,
+    ) -> Edit:
+        """Erase what ``find`` names and fill the hole with plausible background (LaMa).
+
+        The diffusion model is not used: with an empty prompt it tends to paint a new object.
+        Arguments are as for :meth:`replace`; ``seed`` only matters to a random remover.
+
+        Example:
+            >>> from textinpaint import remove
+            >>> remove("beach.jpg", "the person").image.save("empty-beach.png")  # doctest: +SKIP
+        """
+        picture = self._picture(image)
+        request = _request("remove", "", 1, 0.0, 1.0, seed, None, False, None, dilate=dilate, feather=feather)
+        timings: dict[str, float] = {}
+        found = self._find(picture, find, select, mask_mode, strict, box_threshold, text_threshold, timings)
+        if found.region is None:
+            return _unchanged(picture, found, request.seed, timings)
+        painted = self._paint(picture, found.region, lambda: self.remover, request, dilate, feather, timings, "remove")
+        return _edit(picture, found, painted, request.seed, timings)
+
+    def replace_background(
+        self,
+        image: ImageInput,
+        keep: str | Sequence[str] | None,
+        with_: str,
+        *,
+        mask: object = None,
+        depth: bool = True,
+        controlnet_scale: float = DEFAULT_CONTROLNET_SCALE,
+        seam: int | None = None,
+        strict: bool = False,
+        box_threshold: float = DEFAULT_BOX_THRESHOLD,
+        text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+        negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+        steps: int = DEFAULT_STEPS,
+        guidance: float = DEFAULT_GUIDANCE,
+        strength: float = DEFAULT_STRENGTH,
+        seed: int | None = None,
+        scheduler: str | None = None,
+        refine: bool = False,
+        upscale: int | None = None,
+    ) -> Edit:
+        """Keep the subject, regenerate everything else from ``with_``.
+
+        The subject is every match of ``keep`` (detect + segment), or ``mask`` when given. Its
+        pixels stay bit-identical; the new background is blended in over a ``seam`` px band just
+        outside it. With ``depth=True`` a depth map of the input conditions the painting through
+        a depth ControlNet, so the new scene keeps the input's perspective.
+
+        Args:
+            image: a path, PIL image or numpy array.
+            keep: what to keep (phrases, as for :meth:`detect`); None when ``mask`` is given.
+            with_: the prompt for the new background.
+            mask: the subject as a ``bool`` HxW mask (or PIL / path), instead of ``keep``.
+            depth: condition on the input's depth through the ControlNet.
+            controlnet_scale: the ControlNet's weight (0 ignores it, 1 follows it closely).
+            seam: width in px of the blend band outside the subject (default: the automatic feather).
+            strict, box_threshold, text_threshold: as for :meth:`replace`.
+            negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale: as for
+                :meth:`inpaint`.
+
+        Returns:
+            An :class:`Edit`; ``mask`` is the repainted background, ``detections`` the subject.
+
+        Example:
+            >>> from textinpaint import replace_background
+            >>> edit = replace_background("car.jpg", keep="the car", with_="a mountain road at sunset", seed=0)  # doctest: +SKIP
+        """
+        picture = self._picture(image)
+        check_text("with_", with_)
+        if (keep is None) == (mask is None):
+            raise InvalidInputError("give exactly one of keep (what to find) or mask (the subject); got "
+                                    f"keep={keep!r} and mask={'an array' if mask is not None else None}")
+        if isinstance(controlnet_scale, bool) or not isinstance(controlnet_scale, (int, float)) or controlnet_scale < 0:
+            raise InvalidInputError(f"controlnet_scale must be a number >= 0; got {controlnet_scale!r}")
+        if seam is not None and (isinstance(seam, bool) or not isinstance(seam, int) or seam < 1):
+            raise InvalidInputError(f"seam must be None (automatic) or an integer >= 1 pixels; got {seam!r}")
+        request = _request(with_, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale)
+        timings: dict[str, float] = {}
+        if mask is not None:
+            subject = load_mask(mask, picture.width, picture.height)
+            found = _Found(empty_detections(picture.height, picture.width), [], subject)
+        else:
+            found = self._find(picture, keep, "all", "mask", strict, box_threshold, text_threshold, timings)
+            if found.region is None:
+                return _unchanged(picture, found, request.seed, timings)
+        seam = seam or auto_feather(auto_dilation(picture.width, picture.height))
+        background = distance_outside(found.region) > seam
+
+        def painter() -> Filler:
+            base = self._painter(request)
+            if not depth:
+                return base
+            return DepthControlled(base.with_extras(controlnet=self.controlnet, upscaler=base.upscaler),  # type: ignore[attr-defined]
+                                   self.depth, controlnet_scale)
+
+        painted = self._paint(picture, background, painter, request, 0, seam - 1, timings)
+        return _edit(picture, found._replace(region=background), painted, request.seed, timings)
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        size: tuple[int, int] | None = None,
+        negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+        steps: int = DEFAULT_STEPS,
+        guidance: float = DEFAULT_GUIDANCE,
+        seed: int | None = None,
+        scheduler: str | None = None,
+        upscale: int | None = None,
+    ) -> PIL.Image.Image:
+        """Make an image from text with the inpainting model's own weights (no second copy).
+
+        Args:
+            prompt: what to draw.
+            size: ``(width, height)`` of the result; default the model's native square.
+            negative_prompt, steps, guidance, seed, scheduler, upscale: as for :meth:`inpaint`.
+
+        Returns:
+            An RGB image of exactly ``size``, with ``info["seed"]``.
+
+        Example:
+            >>> from textinpaint import generate, replace
+            >>> edit = replace(generate("a woman in a park", seed=1), find="hair", with_="short pink hair")  # doctest: +SKIP
+        """
+        request = _request(prompt, negative_prompt, steps, guidance, 1.0, seed, scheduler, False, upscale)
+        if size is not None and not (
+            isinstance(size, (tuple, list)) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)
+        ):
+            raise InvalidInputError(f"size must be (width, height) in whole pixels >= 1; got {size!r}")
+        with _stage("load", {}):
+            painter = self._painter(request)
+        if not isinstance(painter, DiffusersInpainter):
+            raise InvalidInputError("generate needs a diffusers inpainting model as inpainter; got a custom filler")
+        width, height = size or (painter.native_size, painter.native_size)
+        with _stage("generate", {}):
+            pixels = painter.generate(request, width, height)
+        result = PIL.Image.fromarray(pixels)
+        result.info["seed"] = request.seed
+        return result
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _picture(self, image: ImageInput) -> Picture:
+        return load_image(image, max_pixels=self.max_pixels)
+
+    def _segment(self, picture: Picture, detections: sv.Detections) -> sv.Detections:
+        result = detections[np.arange(len(detections))]
+        result.mask = self.segmenter.masks(picture, detections.xyxy.astype(np.float64))
+        result.metadata = dict(detections.metadata)
+        return result
+
+    def _painter(self, request: FillRequest) -> Filler:
+        """The inpainter, with the upscaler attached when the request asks for it."""
+        inpainter = self.inpainter
+        if isinstance(inpainter, DiffusersInpainter) and request.upscale:
+            return inpainter.with_extras(upscaler=self.upscaler)
+        return inpainter
+
+    def _find(
+        self, picture: Picture, find: object, select: Select, mask_mode: MaskMode, strict: bool,
+        box_threshold: float, text_threshold: float, timings: dict[str, float],
+    ) -> _Found:
+        """Detect, segment (in mask mode) and select; ``region`` is None when nothing matched."""
+        phrases = parse_phrases(find)  # type: ignore[arg-type]
+        check_select(select)
+        check_mask_mode(mask_mode)
+        check_unit("box_threshold", box_threshold)
+        check_unit("text_threshold", text_threshold)
         with _stage("load", timings):
             detector = self.detector
         with _stage("detect", timings):
             detections = detector.detect(
                 picture, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=DEFAULT_NMS_IOU
             )
-        source = picture.to_pil()
         if len(detections) == 0:
             if strict:
                 raise NothingFoundError(" . ".join(phrases), detections.metadata.get("best_score"), box_threshold)
             logger.info("nothing matching %r was found; the image is returned unchanged", phrases)
             empty = empty_detections(picture.height, picture.width) if mask_mode == "mask" else empty_detections()
             empty.metadata = dict(detections.metadata)
-            nothing = np.zeros((picture.height, picture.width), dtype=bool)
-            return Edit(source.copy(), nothing, empty, [], seed, False, timings, source)
+            return _Found(empty, [], None)
         if mask_mode == "mask":
             with _stage("load", timings):
                 self.segmenter  # noqa: B018 - load outside the timed stage
@@ -432,93 +589,46 @@ class Pipeline:
             region = detections.mask[selected].any(axis=0)
         else:
             region = box_mask(detections.xyxy[selected], picture.width, picture.height)
-        painted, seed = self._paint(
-            picture, region, with_, negative_prompt, steps, guidance, strength, seed, dilate, feather, timings
-        )
-        return Edit(picture.to_pil(painted.rgb), painted.changed, detections, selected, seed, True, timings, source)
+        return _Found(detections, selected, region)
 
-    def _picture(self, image: ImageInput) -> Picture:
-        return load_image(image, max_pixels=self.max_pixels)
-
-
-_T = TypeVar("_T")
-_P = ParamSpec("_P")
-
-
-def select_indices(detections: sv.Detections, select: Select) -> list[int]:
-    """Indices (into ``detections``, sorted by score) of the matches ``select`` names.
-
-    ``"largest"`` compares mask areas when the detections have masks, else box areas.
-
-    Raises:
-        InvalidInputError: an index outside ``0..len(detections)-1``.
-    """
-    count = len(detections)
-    if select == "all":
-        return list(range(count))
-    if select == "best":
-        return [int(np.argmax(detections.confidence))]
-    if select == "largest":
-        areas = detections.mask.sum(axis=(1, 2)) if detections.mask is not None else detections.box_area
-        return [int(np.argmax(areas))]
-    indices = [select] if isinstance(select, int) else list(select)  # type: ignore[arg-type]
-    bad = [i for i in indices if not 0 <= i < count]
-    if bad or not indices:
-        raise InvalidInputError(
-            f"select indices must lie in 0..{count - 1} (there are {count} matches); got {select!r}"
-        )
-    return sorted(set(indices))
+    def _paint(
+        self, picture: Picture, region: np.ndarray, painter: Callable[[], Filler], request: FillRequest,
+        dilate: int | None, feather: int | None, timings: dict[str, float], stage: str = "inpaint",
+    ) -> Painted:
+        """Blend ``painter()``'s fill of ``region`` into ``picture``; the painter loads only if needed."""
+        dilation = auto_dilation(picture.width, picture.height) if dilate is None else dilate
+        feathering = auto_feather(dilation) if feather is None else feather
+        if not region.any():
+            return Painted(picture.rgb, region, None, dilation, feathering)
+        with _stage("load", timings):
+            filler = painter()
+        with _stage(stage, timings):
+            return paint(picture.rgb, region, filler, request, dilation=dilation, feathering=feathering)
 
 
-def _check_select(select: object) -> None:
-    if select in ("all", "best", "largest"):
-        return
-    items = [select] if isinstance(select, int) else select
-    if isinstance(items, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in items):
-        return
-    raise InvalidInputError(
-        f"select must be 'all', 'best', 'largest', an index or a list of indices; got {select!r}"
-    )
+def _request(
+    prompt: str, negative_prompt: str, steps: int, guidance: float, strength: float, seed: int | None,
+    scheduler: str | None, refine: bool, upscale: int | None, *, dilate: object = None, feather: object = None,
+) -> FillRequest:
+    """Validate painting options and fix the seed (drawn when None)."""
+    check_text("prompt", prompt)
+    if not isinstance(negative_prompt, str):
+        raise InvalidInputError(f"negative_prompt must be a string ('' for none); got {negative_prompt!r}")
+    check_painting(steps=steps, guidance=guidance, strength=strength, seed=seed, dilate=dilate, feather=feather,
+                   scheduler=scheduler, refine=refine, upscale=upscale)
+    seed = draw_seed() if seed is None else int(seed)
+    return FillRequest(prompt, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale)
 
 
-def _check_text(argument: str, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{argument} must be a non-empty string; got {value!r}")
+def _unchanged(picture: Picture, found: _Found, seed: int, timings: dict[str, float]) -> Edit:
+    source = picture.to_pil()
+    nothing = np.zeros((picture.height, picture.width), dtype=bool)
+    return Edit(source.copy(), nothing, found.detections, [], seed, False, timings, source)
 
 
-def _check_unit(argument: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise InvalidInputError(f"{argument} must be a number in [0, 1]; got {value!r}")
-
-
-def _check_options(
-    steps: object, guidance: object, strength: object, seed: object, dilate: object, feather: object
-) -> None:
-    """Validate the inpainting options in one place; each error names the argument and its value."""
-    def integer(value: object) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-    if not integer(steps) or steps < 1:  # type: ignore[operator]
-        raise InvalidInputError(f"steps must be an integer >= 1; got {steps!r}")
-    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or guidance < 0:
-        raise InvalidInputError(f"guidance must be a number >= 0; got {guidance!r}")
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 < strength <= 1.0:
-        raise InvalidInputError(f"strength must be a number in (0, 1]; got {strength!r}")
-    if seed is not None and (not integer(seed) or not 0 <= seed < 2**63):  # type: ignore[operator]
-        raise InvalidInputError(f"seed must be None or an integer in [0, 2**63); got {seed!r}")
-    for name, value in (("dilate", dilate), ("feather", feather)):
-        if value is not None and (not integer(value) or value < 0):  # type: ignore[operator]
-            raise InvalidInputError(f"{name} must be None (automatic) or an integer >= 0 pixels; got {value!r}")
-
-
-def _check_detections(detections: object) -> sv.Detections:
-    if not isinstance(detections, sv.Detections):
-        raise InvalidInputError(f"detections must be a supervision.Detections; got {type(detections).__name__}")
-    return detections
-
-
-def _is_filler(value: object) -> bool:
-    return callable(value) and hasattr(value, "native_size")
+def _edit(picture: Picture, found: _Found, painted: Painted, seed: int, timings: dict[str, float]) -> Edit:
+    return Edit(picture.to_pil(painted.rgb), painted.changed, found.detections, found.selected, seed, True,
+                timings, picture.to_pil())
 
 
 @contextmanager
@@ -565,3 +675,6 @@ detect = _on_default(Pipeline.detect)
 segment = _on_default(Pipeline.segment)
 inpaint = _on_default(Pipeline.inpaint)
 replace = _on_default(Pipeline.replace)
+remove = _on_default(Pipeline.remove)
+replace_background = _on_default(Pipeline.replace_background)
+generate = _on_default(Pipeline.generate)

@@ -132,8 +132,95 @@ def write_inpainter(folder: Path) -> Path:
     return folder
 
 
+def write_controlnet(folder: Path) -> Path:
+    """A ControlNet matching the tiny inpainter's UNet (conditioning downsampled 2x, like its VAE)."""
+    from diffusers import ControlNetModel
+
+    ControlNetModel(
+        block_out_channels=(32, 64), layers_per_block=1, in_channels=4, norm_num_groups=32,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), cross_attention_dim=32, attention_head_dim=(2, 4),
+        conditioning_embedding_out_channels=(16, 32),
+    ).save_pretrained(folder)
+    return folder
+
+
+def write_depth(folder: Path) -> Path:
+    """A DPT depth model with a 4-layer ViT of width 32 on 32-px inputs."""
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    config = DPTConfig(
+        hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=37, image_size=32,
+        patch_size=8, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[16, 16, 16, 16], fusion_hidden_size=16,
+        is_hybrid=False, head_in_index=-1,
+    )
+    DPTForDepthEstimation(config).save_pretrained(folder)
+    DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(folder)
+    return folder
+
+
+class TinyLama(torch.nn.Module):
+    """Stands in for LaMa with the same TorchScript signature: ``(image, mask) -> image``.
+
+    It fills the hole with a small convolution of the known pixels, so the result depends on
+    the surroundings and the file is a real TorchScript archive.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = torch.nn.Conv2d(4, 3, kernel_size=3, padding=1)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        known = image * (1 - mask)
+        fill = torch.sigmoid(self.mix(torch.cat([known, mask], dim=1)))
+        return known + fill * mask
+
+
+def write_remover(folder: Path) -> Path:
+    """A TorchScript ``big-lama.pt`` with LaMa's calling convention (see :class:`TinyLama`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.jit.script(TinyLama().eval()).save(str(folder / "big-lama.pt"))
+    return folder
+
+
+def write_upscaler(folder: Path) -> Path:
+    """A Stable Diffusion x4 upscaler (7-channel UNet 32/32/64, VAE scale 4)."""
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMScheduler,
+        StableDiffusionUpscalePipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 32, 64), layers_per_block=1, sample_size=32, in_channels=7, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+        attention_head_dim=8, use_linear_projection=True, only_cross_attention=(True, True, False),
+        num_class_embeds=400,  # one per noise level up to max_noise_level
+        norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 3,
+        up_block_types=["UpDecoderBlock2D"] * 3, latent_channels=4, norm_num_groups=32, scaling_factor=0.08333,
+    )
+    vocab = _clip_vocab()
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+        num_attention_heads=4, num_hidden_layers=2, vocab_size=len(vocab), layer_norm_eps=1e-5,
+    ))
+    StableDiffusionUpscalePipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77),
+        unet=unet, low_res_scheduler=DDPMScheduler(), scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        max_noise_level=350,
+    ).save_pretrained(folder)
+    return folder
+
+
 def write_tiny_models(directory: str | Path, *, seed: int = 0) -> Path:
-    """Write tiny ``detector/``, ``segmenter/`` and ``inpainter/`` folders under ``directory``.
+    """Write a tiny model for every stage under ``directory``: ``detector/``, ``segmenter/``,
+    ``inpainter/``, ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``.
 
     The weights are drawn from ``seed`` without disturbing the caller's random state, so the same
     seed writes the same models.
@@ -147,13 +234,17 @@ def write_tiny_models(directory: str | Path, *, seed: int = 0) -> Path:
         write_detector(root / "detector")
         write_segmenter(root / "segmenter")
         write_inpainter(root / "inpainter")
+        write_controlnet(root / "controlnet")
+        write_depth(root / "depth")
+        write_remover(root / "remover")
+        write_upscaler(root / "upscaler")
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m textinpaint.testing", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    tiny = commands.add_parser("tiny-models", help="write tiny detector/, segmenter/, inpainter/ folders to DIR")
+    tiny = commands.add_parser("tiny-models", help="write a tiny model for every stage to DIR")
     tiny.add_argument("directory", type=Path)
     tiny.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
