@@ -14,7 +14,7 @@ def cached(repo: str, filename: str) -> bool:
     return isinstance(try_to_load_from_cache(repo, filename), str)
 
 
-DEFAULT_IDS = {stage: SHORT_NAMES[stage][name] for stage, name in DEFAULTS.items()}
+DEFAULT_IDS = {stage: SHORT_NAMES[stage][DEFAULTS[stage]] for stage in ("detector", "segmenter", "inpainter")}
 HAVE_WEIGHTS = (
     cached(DEFAULT_IDS["detector"], "config.json")
     and cached(DEFAULT_IDS["segmenter"], "config.json")

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import inspect
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -105,6 +106,11 @@ class DiffusersInpainter:
     def native_size(self) -> int:
         return int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
 
+    @property
+    def _grid(self) -> int:
+        """Sides are multiples of this: the VAE's factor, and 8 at least (the pipelines require it)."""
+        return max(8, int(self.pipe.vae_scale_factor))
+
     def __call__(
         self, crop: np.ndarray, mask: np.ndarray, request: FillRequest, *, control: np.ndarray | None = None,
         controlnet_scale: float = 1.0,
@@ -123,7 +129,7 @@ class DiffusersInpainter:
             HxWx3 ``uint8``, the crop's size.
         """
         height, width = mask.shape
-        gen_width, gen_height = generation_size(width, height, self.native_size, self.pipe.vae_scale_factor)
+        gen_width, gen_height = generation_size(width, height, self.native_size, self._grid)
         controls = {}
         if control is not None:
             if self.controlnet is None:
@@ -132,12 +138,14 @@ class DiffusersInpainter:
         painted = self._pass(crop, mask, request, gen_width, gen_height, request.strength, **controls)
         if request.refine:
             scale = min(REFINE_SCALE, max(1.0, width / gen_width, height / gen_height))
-            multiple = self.pipe.vae_scale_factor
+            multiple = self._grid
             fine_width, fine_height = (round(gen_width * scale / multiple) * multiple,
                                        round(gen_height * scale / multiple) * multiple)
             if control is not None:
                 controls["control"] = resize(control, fine_width, fine_height)
-            painted = self._pass(resize(painted, fine_width, fine_height), mask, request, fine_width, fine_height,
+            # diffusers runs steps * strength of the schedule: keep at least one.
+            fine_request = dataclasses.replace(request, steps=max(request.steps, math.ceil(1 / REFINE_STRENGTH)))
+            painted = self._pass(resize(painted, fine_width, fine_height), mask, fine_request, fine_width, fine_height,
                                  REFINE_STRENGTH, **controls)
         if request.upscale:
             painted = self._upscale(painted, request)
@@ -149,7 +157,7 @@ class DiffusersInpainter:
         Returns:
             ``height`` x ``width`` x 3 ``uint8``.
         """
-        multiple = self.pipe.vae_scale_factor
+        multiple = self._grid
         gen_width, gen_height = max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple)
         canvas = np.full((gen_height, gen_width, 3), 127, np.uint8)
         full = np.ones((gen_height, gen_width), bool)

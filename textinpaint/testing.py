@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import string
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -178,7 +179,9 @@ class TinyLama(torch.nn.Module):
 def write_remover(folder: Path) -> Path:
     """A TorchScript ``big-lama.pt`` with LaMa's calling convention (see :class:`TinyLama`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    torch.jit.script(TinyLama().eval()).save(str(folder / "big-lama.pt"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated, but it is LaMa's format
+        torch.jit.script(TinyLama().eval()).save(str(folder / "big-lama.pt"))
     return folder
 
 
