@@ -42,7 +42,7 @@ def test_replace_writes_the_edit_the_mask_and_the_overlay(run, tiny_models, phot
                  "--models", tiny_models, "--device", "cpu", "--seed", "0", "--steps", "2", "--box-threshold", "0",
                  "--text-threshold", "0", "--save-mask", mask, "--save-overlay", overlay)
     assert result.returncode == 0, result.stderr
-    assert f"wrote {out} (seed 0; repainted" in result.stdout
+    assert f"wrote {out} (seed 0; used" in result.stdout
     edited, source = np.asarray(PIL.Image.open(out)), np.asarray(PIL.Image.open(photo))
     assert edited.shape == source.shape
     region = np.asarray(PIL.Image.open(mask)) > 0
@@ -111,3 +111,47 @@ def test_installed_console_script_runs_replace(tiny_models, photo, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert PIL.Image.open(out).size == (101, 75)
+
+
+def test_remove_subcommand(run, tiny_models, photo, tmp_path):
+    out = tmp_path / "removed.png"
+    result = run("remove", photo, "--find", "a dog", "-o", out, "--models", tiny_models, "--device", "cpu",
+                 "--box-threshold", "0", "--text-threshold", "0", "--select", "best", "--mask-mode", "box")
+    assert result.returncode == 0, result.stderr
+    assert PIL.Image.open(out).size == (101, 75)
+
+
+def test_background_subcommand_with_a_mask_file(run, tiny_models, photo, tmp_path):
+    mask = np.zeros((75, 101), np.uint8)
+    mask[20:50, 30:70] = 255
+    PIL.Image.fromarray(mask).save(tmp_path / "subject.png")
+    out = tmp_path / "background.png"
+    result = run("background", photo, "--keep-mask", tmp_path / "subject.png", "--with", "a mountain road", "-o", out,
+                 "--models", tiny_models, "--device", "cpu", "--steps", "2", "--seed", "1", "--controlnet-scale", "0.5")
+    assert result.returncode == 0, result.stderr
+    edited, source = np.asarray(PIL.Image.open(out)), np.asarray(PIL.Image.open(photo))
+    np.testing.assert_array_equal(edited[mask > 0], source[mask > 0])
+
+
+def test_generate_subcommand(run, tiny_models, tmp_path):
+    out = tmp_path / "gen.png"
+    result = run("generate", "a woman in a park", "-o", out, "--models", tiny_models, "--device", "cpu",
+                 "--size", "72x40", "--steps", "2", "--seed", "9", "--scheduler", "euler a")
+    assert result.returncode == 0, result.stderr
+    assert "(seed 9)" in result.stdout
+    assert PIL.Image.open(out).size == (72, 40)
+
+
+def test_replace_with_refine_upscale_and_scheduler(run, tiny_models, photo, tmp_path):
+    out = tmp_path / "fine.png"
+    result = run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", out, "--models", tiny_models,
+                 "--device", "cpu", "--steps", "2", "--seed", "0", "--box-threshold", "0", "--select", "best",
+                 "--refine", "--upscale", "2", "--scheduler", "dpm++ 2m")
+    assert result.returncode == 0, result.stderr
+    assert PIL.Image.open(out).size == (101, 75)
+
+
+def test_bad_option_values_are_reported_plainly(run, tiny_models, photo, tmp_path):
+    result = run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", tmp_path / "x.png", "--models",
+                 tiny_models, "--device", "cpu", "--scheduler", "fastest")
+    assert result.returncode == 1 and "scheduler must be one of" in result.stderr

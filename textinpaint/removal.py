@@ -11,6 +11,7 @@ published Big-LaMa TorchScript exports).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,9 @@ class Lama:
     def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> Lama:
         path = _lama_file(source)
         try:
-            model = torch.jit.load(str(path), map_location=device)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # deprecated, but TorchScript is how LaMa ships
+                model = torch.jit.load(str(path), map_location=device)
         except RuntimeError as error:
             raise ModelKindError(f"remover={source!r} is not a TorchScript LaMa file ({error})") from error
         return cls(model.eval(), device)
