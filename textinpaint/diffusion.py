@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 # spaces, "_" and "-", so "DPM++ 2M", "dpm++2m" and "dpmpp_2m" are the same.
 SCHEDULERS: dict[str, tuple[str, dict]] = {
     "ddim": ("DDIMScheduler", {}),
-    "pndm": ("PNDMScheduler", {}),
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),  # as Stable Diffusion ships it
     "euler": ("EulerDiscreteScheduler", {}),
     "eulera": ("EulerAncestralDiscreteScheduler", {}),
     "dpm++2m": ("DPMSolverMultistepScheduler", {}),
