@@ -17,7 +17,14 @@ import logging
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
+import PIL.Image
+
 from .errors import TextInpaintError
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 NOTHING_FOUND = 3
 
@@ -79,23 +86,27 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--upscaler", help="the upscaler: x4, a Hub id or a folder")
 
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("-o", "--output", type=Path, required=True, help="where to write the result")
-    output.add_argument("--save-mask", type=Path, help="also write the changed region as a PNG")
-    output.add_argument("--save-overlay", type=Path, help="also write the detections drawn on the input")
+    group = output.add_argument_group("inputs and outputs")
+    group.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or globs")
+    group.add_argument("-o", "--output", type=Path, required=True,
+                       help="the output file (one input) or folder (relative paths are kept)")
+    group.add_argument("--format", choices=["png", "jpg", "webp"], default="png",
+                       help="file type in an output folder (default png: untouched pixels stay exact)")
+    group.add_argument("--overwrite", action="store_true", help="redo inputs whose output and sidecar exist")
+    group.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    group.add_argument("--save-mask", action="store_true", help="also write NAME.mask.png: the changed region")
+    group.add_argument("--save-overlay", action="store_true", help="also write NAME.overlay.png: the detections")
 
     edit_parents = [models, finding, painting, output]
     replace = commands.add_parser("replace", parents=[*edit_parents, choosing], help="find an object and repaint it")
-    replace.add_argument("image", type=Path)
     replace.add_argument("--with", dest="with_", required=True, help='what to paint instead ("" removes)')
     replace.add_argument("--strength", type=float)
     replace.add_argument("--refine", action="store_true", help="a second, low-strength pass at higher resolution")
 
     remove = commands.add_parser("remove", parents=[models, finding, output, choosing], help="erase an object (LaMa)")
-    remove.add_argument("image", type=Path)
     remove.add_argument("--remover", help="LaMa: big-lama, a .pt file, a folder or a Hub id")
 
     background = commands.add_parser("background", parents=edit_parents, help="keep the subject, repaint the rest")
-    background.add_argument("image", type=Path)
     background.add_argument("--keep", help="what to keep, as for --find")
     background.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
     background.add_argument("--with", dest="with_", required=True, help="the new background")
@@ -110,6 +121,19 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("prompt")
     generate.add_argument("-o", "--output", type=Path, required=True)
     generate.add_argument("--size", type=_size, help="WIDTHxHEIGHT (default: the model's native square)")
+
+    segment = commands.add_parser("segment", parents=[models, finding, output, choosing],
+                                  help="find objects; write the selected masks as one PNG")
+    segment.set_defaults(format="png")
+
+    download = commands.add_parser("download", parents=[models], help="fetch models into the cache or --models DIR")
+    download.add_argument("--stages", default="detector,segmenter,inpainter",
+                          help="comma-separated stages (default detector,segmenter,inpainter; 'all' for every one)")
+    for stage in ("controlnet", "depth-model", "remover", "upscaler"):
+        download.add_argument(f"--{stage}")
+
+    info = commands.add_parser("info", parents=[models], help="versions, device, and which weights are present")
+    info.add_argument("--json", action="store_true")
 
     detect = commands.add_parser("detect", parents=[models, finding], help="find objects; print them as JSON")
     detect.add_argument("image", type=Path)
@@ -141,56 +165,155 @@ def _run(args: argparse.Namespace) -> int:
               "remover": getattr(args, "remover", None), "upscaler": getattr(args, "upscaler", None)}
     pipe = Pipeline(args.detector, args.segmenter, args.inpainter, models=args.models, device=args.device,
                     dtype=args.dtype, **stages)
+    if args.command == "info":
+        return _info(pipe, args.json)
+    if args.command == "download":
+        return _download(pipe, args)
     painting = ("negative_prompt", "steps", "guidance", "seed", "scheduler", "upscale")
     if args.command == "generate":
         image = pipe.generate(args.prompt, size=args.size, **_options(args, *painting))
         _write(image, args.output)
         print(f"wrote {args.output} (seed {image.info['seed']})")
         return 0
-
     thresholds = _options(args, "box_threshold", "text_threshold", "strict")
     if args.command == "detect":
         detections = pipe.detect(args.image, args.find, box_threshold=args.box_threshold,
                                  text_threshold=args.text_threshold)
-        rows = [
-            {"phrase": str(p), "confidence": round(float(c), 4), "xyxy": [round(float(v), 2) for v in box]}
-            for p, c, box in zip(detections.data["phrase"], detections.confidence, detections.xyxy)
-        ]
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(_rows(detections), indent=2))
         if args.save_overlay:
             annotate(args.image, detections).save(args.save_overlay)
-        return 0 if rows else NOTHING_FOUND
+        return 0 if len(detections) else NOTHING_FOUND
+    return _batch(pipe, args, thresholds, painting)
 
-    if args.output.resolve() == args.image.resolve():
-        print("textinpaint: error: --output must differ from the input image; inputs are never overwritten",
-              file=sys.stderr)
-        return 1
+
+def _batch(pipe: Pipeline, args: argparse.Namespace, thresholds: dict, painting: tuple[str, ...]) -> int:
+    """Run an edit command over every input; see :mod:`textinpaint.batch`."""
+    import inspect
+
+    from . import __version__, batch
+    from .checks import select_indices
+
     choosing = _options(args, "select", "mask_mode", "dilate", "feather")
     if args.command == "replace":
-        edit = pipe.replace(args.image, args.find, args.with_, refine=args.refine, **choosing, **thresholds,
-                            **_options(args, *painting, "strength"))
-    elif args.command == "remove":
-        edit = pipe.remove(args.image, args.find, **choosing, **thresholds)
+        given = {"find": args.find, "with_": args.with_, "refine": args.refine, **choosing, **thresholds,
+                 **_options(args, *painting, "strength")}
+    elif args.command in ("remove", "segment"):
+        given = {"find": args.find, **choosing, **thresholds}
     else:
-        query = args.keep
-        edit = pipe.replace_background(
-            args.image, query, args.with_, mask=args.keep_mask, depth=args.depth, controlnet_scale=args.controlnet_scale,
-            seam=args.seam, refine=args.refine, **thresholds, **_options(args, *painting),
-        )
-    if args.save_overlay:
-        edit.annotate().save(args.save_overlay)
-    if not edit.found:
-        best = edit.detections.metadata.get("best_score")
-        query = getattr(args, "find", None) or args.keep
-        print(f"nothing matching {query!r} was found (best score {best}); no output written", file=sys.stderr)
-        return NOTHING_FOUND
-    _write(edit.image, args.output)
-    if args.save_mask:
-        from PIL import Image
+        given = {"keep": args.keep, "with_": args.with_, "mask": str(args.keep_mask) if args.keep_mask else None,
+                 "depth": args.depth, "controlnet_scale": args.controlnet_scale, "seam": args.seam,
+                 "refine": args.refine, **thresholds, **_options(args, *painting)}
+    workflow = {"background": "replace_background", "segment": "replace"}.get(args.command, args.command)
+    method = getattr(pipe, workflow)
+    defaults = {n: p.default for n, p in inspect.signature(method).parameters.items() if p.default is not p.empty}
+    parameters = {**defaults, **given}
+    used_stages = {"replace": ("detector", "segmenter", "inpainter"), "remove": ("detector", "segmenter", "remover"),
+                   "segment": ("detector", "segmenter"),
+                   "background": ("detector", "segmenter", "inpainter", "controlnet", "depth")}[args.command]
 
-        Image.fromarray(edit.mask).save(args.save_mask)
-    used = ", ".join(f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected)
-    print(f"wrote {args.output} (seed {edit.seed}; used {len(edit.selected)} of {len(edit.detections)} matches: {used})")
+    def work(job: batch.Job) -> dict | None:
+        if args.command == "segment":
+            detections = pipe.detect(job.source, args.find, box_threshold=args.box_threshold,
+                                     text_threshold=args.text_threshold)
+            if len(detections) == 0:
+                return None
+            segmented = pipe.segment(job.source, detections)
+            chosen = select_indices(segmented, args.select)
+            _write(PIL.Image.fromarray(segmented.mask[chosen].any(axis=0)), job.output)
+            return {"workflow": "segment", "input": str(job.source), "output": str(job.output),
+                    "parameters": given, "detections": _rows(segmented), "selected": chosen}
+        edit = method(str(job.source), **parameters)
+        if not edit.found:
+            best = edit.detections.metadata.get("best_score")
+            print(f"{job.source}: nothing matching the query was found (best score {best}); no output written",
+                  file=sys.stderr)
+            return None
+        _write(edit.image if args.format == "png" else edit.image.convert("RGB"), job.output)
+        stem = job.output.with_suffix("")
+        if args.save_mask:
+            PIL.Image.fromarray(edit.mask).save(f"{stem}.mask.png")
+        if args.save_overlay:
+            edit.annotate().save(f"{stem}.overlay.png")
+        if not args.quiet:
+            used = ", ".join(f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})"
+                             for i in edit.selected)
+            print(f"wrote {job.output} (seed {edit.seed}; used {len(edit.selected)} of {len(edit.detections)} "
+                  f"matches: {used})")
+        return {
+            "workflow": workflow, "textinpaint": __version__, "input": str(job.source), "output": str(job.output),
+            "parameters": {**parameters, "seed": edit.seed},
+            "models": {stage: pipe.source(stage) if stage in pipe._names else "(object)" for stage in used_stages},
+            "device": str(pipe.device), "dtype": str(pipe.dtype).replace("torch.", ""),
+            "found": edit.found, "detections": _rows(edit.detections), "selected": edit.selected,
+            "timings": {k: round(v, 4) for k, v in edit.timings.items()},
+        }
+
+    jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
+    summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet)
+    if len(jobs) != 1 or summary.exit_code == 1 or not args.quiet and summary.count("skipped"):
+        print(summary.text(), file=sys.stderr)
+    return summary.exit_code
+
+
+def _rows(detections: object) -> list[dict]:
+    return [
+        {"phrase": str(p), "confidence": round(float(c), 4), "xyxy": [round(float(v), 2) for v in box]}
+        for p, c, box in zip(detections.data["phrase"], detections.confidence, detections.xyxy)  # type: ignore[attr-defined]
+    ]
+
+
+def _info(pipe: Pipeline, as_json: bool) -> int:
+    """Print versions, the device, and for every stage its source and whether it is on this machine."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .models import STAGES, present
+
+    versions = {}
+    for package in ("textinpaint", "torch", "transformers", "diffusers", "supervision", "opencv-python-headless"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    gpu = None
+    if pipe.device.type == "cuda":
+        import torch
+
+        gpu = torch.cuda.get_device_name(pipe.device)
+    stages = {}
+    for stage in STAGES:
+        try:
+            source = pipe.source(stage)
+        except TextInpaintError as error:
+            stages[stage] = {"source": None, "present": False, "problem": str(error)}
+            continue
+        stages[stage] = {"source": source, "present": present(stage, source)}
+    report = {"versions": versions, "device": str(pipe.device), "gpu": gpu, "dtype": str(pipe.dtype), "models": stages}
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print(f"device: {pipe.device}{f' ({gpu})' if gpu else ''}, dtype {report['dtype'].replace('torch.', '')}")
+    for stage, row in stages.items():
+        mark = "present" if row["present"] else "missing"
+        print(f"{stage:>10}: {mark:8} {row['source'] or row.get('problem')}")
+    return 0
+
+
+def _download(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """Fetch the named stages' models into the Hugging Face cache, or into ``--models DIR/<stage>``."""
+    from .models import DEFAULTS, SHORT_NAMES, STAGES, download
+
+    wanted = list(STAGES) if args.stages == "all" else [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in STAGES]
+    if unknown:
+        print(f"textinpaint: error: --stages must name stages among {list(STAGES)}; got {unknown}", file=sys.stderr)
+        return 1
+    for stage in wanted:
+        name = str(pipe._names[stage] or DEFAULTS[stage])
+        repo = SHORT_NAMES[stage].get(name, name)
+        target = None if args.models is None else Path(args.models) / stage
+        where = download(stage, repo, target)
+        print(f"{stage}: {repo} -> {where}")
     return 0
 
 

@@ -177,3 +177,34 @@ def clear_cache() -> None:
         _cache.clear()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+# The file whose presence says a Hub repository is in the local cache, per stage.
+_MARKER_FILES = {"inpainter": "model_index.json", "upscaler": "model_index.json", "remover": "lama.pt"}
+# What `download` fetches: the files from_pretrained reads (no duplicate fp16/ckpt/bin weights).
+_PIPELINE_FILES = ["model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/diffusion_pytorch_model.safetensors",
+                   "*/model.safetensors"]
+_DOWNLOAD_PATTERNS = {"inpainter": _PIPELINE_FILES, "upscaler": _PIPELINE_FILES, "remover": ["*.pt"]}
+
+
+def present(stage: str, source: str) -> bool:
+    """Whether ``source`` for ``stage`` can be loaded without the network (a local path, or cached)."""
+    if Path(source).exists():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(source, _MARKER_FILES.get(stage, "config.json")), str)
+
+
+def download(stage: str, repo: str, target: Path | None = None) -> str:
+    """Fetch ``repo`` for ``stage`` into the Hugging Face cache, or into the folder ``target``.
+
+    Returns:
+        Where the files are.
+    """
+    if Path(repo).exists():
+        return repo
+    from huggingface_hub import snapshot_download
+
+    patterns = _DOWNLOAD_PATTERNS.get(stage, ["*.json", "*.txt", "*.model", "*.safetensors"])
+    return snapshot_download(repo, local_dir=target, allow_patterns=patterns)

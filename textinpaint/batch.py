@@ -1,0 +1,149 @@
+"""Running a workflow over many files: input collection, output paths, sidecars, resume, failures.
+
+Nothing is lost: a bad file is reported and the batch goes on; every output gets a JSON sidecar
+with what is needed to make it again; re-running skips what is already done.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+SIDECAR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes."""
+
+    source: Path
+    output: Path
+
+    @property
+    def sidecar(self) -> Path:
+        return self.output.with_suffix(".json")
+
+
+@dataclass
+class Outcome:
+    """What happened to one job: ``done``, ``skipped`` (already done), ``nothing`` (no match) or ``failed``."""
+
+    job: Job
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when anything failed, else 3 when some input matched nothing, else 0."""
+        return 1 if self.count("failed") else 3 if self.count("nothing") else 0
+
+    def text(self) -> str:
+        counts = ", ".join(f"{self.count(s)} {s}" for s in ("done", "skipped", "nothing", "failed"))
+        lines = [f"{len(self.outcomes)} inputs: {counts}"]
+        lines += [f"  failed: {o.job.source}: {o.message}" for o in self.outcomes if o.status == "failed"]
+        lines += [f"  nothing found: {o.job.source}" for o in self.outcomes if o.status == "nothing"]
+        return "\n".join(lines)
+
+
+def collect(inputs: Iterable[str | Path]) -> list[tuple[Path, Path]]:
+    """Expand files, folders (recursively, by image suffix) and globs into ``(file, relative path)``.
+
+    A path that does not exist is kept, so that it is reported as failed rather than dropped.
+    """
+    found: dict[Path, Path] = {}
+    for entry in map(str, inputs):
+        path = Path(entry)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+                found.setdefault(file, file.relative_to(path))
+        elif any(ch in entry for ch in "*?[") and not path.exists():
+            for match in sorted(glob.glob(entry, recursive=True)):
+                if Path(match).is_file():
+                    found.setdefault(Path(match), Path(Path(match).name))
+        else:
+            found.setdefault(path, Path(path.name))
+    return list(found.items())
+
+
+def plan(inputs: list[str | Path], output: Path, *, suffix: str = ".png") -> list[Job]:
+    """Jobs for ``inputs``. One input file with an image-named ``output`` writes that file;
+    anything else writes ``output/<relative path>`` with ``suffix`` (PNG keeps untouched pixels exact).
+    """
+    files = collect(inputs)
+    single = len(inputs) == 1 and len(files) == 1 and not Path(inputs[0]).is_dir()
+    if single and output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():
+        return [Job(files[0][0], output)]
+    return [Job(source, output / relative.with_suffix(suffix)) for source, relative in files]
+
+
+def run(
+    jobs: list[Job],
+    work: Callable[[Job], dict | None],
+    *,
+    overwrite: bool = False,
+    quiet: bool = False,
+    stream=None,
+) -> Summary:
+    """Run ``work`` on each job, never stopping on a bad input.
+
+    ``work`` writes the job's output and returns its sidecar (a JSON-able dict), or None when the
+    input matched nothing. Jobs whose output and sidecar exist are skipped unless ``overwrite``.
+    Progress goes to ``stream`` (default stderr): a bar on a terminal, plain lines elsewhere.
+    """
+    stream = stream or sys.stderr
+    inputs = {job.source.resolve() for job in jobs}
+    summary = Summary()
+    bar = None
+    if not quiet and stream.isatty():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), file=stream, unit="image")
+    for index, job in enumerate(jobs, 1):
+        start = time.perf_counter()
+        outcome = _one(job, work, overwrite, inputs)
+        outcome.seconds = time.perf_counter() - start
+        summary.outcomes.append(outcome)
+        if bar is not None:
+            bar.set_postfix_str(f"{job.source.name}: {outcome.status}")
+            bar.update()
+        elif not quiet:
+            detail = f" ({outcome.message})" if outcome.message else ""
+            print(f"[{index}/{len(jobs)}] {job.source}: {outcome.status}{detail} {outcome.seconds:.1f}s", file=stream)
+    if bar is not None:
+        bar.close()
+    return summary
+
+
+def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: set[Path]) -> Outcome:
+    if job.output.resolve() in inputs:
+        return Outcome(job, "failed", "the output would overwrite an input; choose another output folder")
+    if not overwrite and job.output.exists() and job.sidecar.exists():
+        return Outcome(job, "skipped", "output and sidecar exist; --overwrite redoes it")
+    try:
+        sidecar = work(job)
+    except Exception as error:  # noqa: BLE001 - one bad input must not stop the batch
+        logger.debug("job %s failed", job.source, exc_info=True)
+        return Outcome(job, "failed", f"{type(error).__name__}: {error}")
+    if sidecar is None:
+        return Outcome(job, "nothing", "nothing matched; no output written")
+    job.sidecar.parent.mkdir(parents=True, exist_ok=True)
+    job.sidecar.write_text(json.dumps({"version": SIDECAR_VERSION, **sidecar}, indent=2, default=str))
+    return Outcome(job, "done")
