@@ -153,7 +153,10 @@ def test_short_names_map_to_hub_ids():
         "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
         "Intel/dpt-large",
     ]
+    assert pipeline.source("controlnet") == "diffusers/controlnet-depth-sdxl-1.0"
+    assert "inpainter" not in pipeline._loaded, "choosing the ControlNet does not load the inpainter"
     defaults = Pipeline(device="cpu")
+    assert defaults.source("controlnet") == "lllyasviel/control_v11f1p_sd15_depth"
     assert defaults.source("inpainter") == "stable-diffusion-v1-5/stable-diffusion-inpainting"
     assert defaults.source("remover") == "JosephCatrambone/big-lama-torchscript"
     assert defaults.source("upscaler") == "stabilityai/stable-diffusion-x4-upscaler"

@@ -141,8 +141,11 @@ class Pipeline:
         return resolve_source(stage, name, self.models)
 
     def _is_sdxl(self) -> bool:
-        inpainter = self.inpainter
-        return isinstance(inpainter, DiffusersInpainter) and "XL" in type(inpainter.pipe).__name__
+        """Whether the inpainter is SDXL: its class once loaded, its name before (never loads it)."""
+        inpainter = self._loaded.get("inpainter")
+        if inpainter is not None:
+            return isinstance(inpainter, DiffusersInpainter) and "XL" in type(inpainter.pipe).__name__
+        return "xl" in self.source("inpainter").lower()
 
     def _model(self, stage: str, loader: Callable[[str, torch.device, torch.dtype], _T]) -> _T:
         if stage not in self._loaded:
