@@ -456,9 +456,17 @@ class Pipeline:
             depth: condition on the input's depth through the ControlNet.
             controlnet_scale: the ControlNet's weight (0 ignores it, 1 follows it closely).
             seam: width in px of the blend band outside the subject (default: the automatic feather).
-            strict, box_threshold, text_threshold: as for :meth:`replace`.
-            negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale: as for
-                :meth:`inpaint`.
+            strict: as for :meth:`replace`.
+            box_threshold: as for :meth:`replace`.
+            text_threshold: as for :meth:`replace`.
+            negative_prompt: as for :meth:`inpaint`.
+            steps: as for :meth:`inpaint`.
+            guidance: as for :meth:`inpaint`.
+            strength: as for :meth:`inpaint`.
+            seed: as for :meth:`inpaint`.
+            scheduler: as for :meth:`inpaint`.
+            refine: as for :meth:`inpaint`.
+            upscale: as for :meth:`inpaint`.
 
         Returns:
             An :class:`Edit`; ``mask`` is the repainted background, ``detections`` the subject.
@@ -515,7 +523,12 @@ class Pipeline:
         Args:
             prompt: what to draw.
             size: ``(width, height)`` of the result; default the model's native square.
-            negative_prompt, steps, guidance, seed, scheduler, upscale: as for :meth:`inpaint`.
+            negative_prompt: as for :meth:`inpaint`.
+            steps: as for :meth:`inpaint`.
+            guidance: as for :meth:`inpaint`.
+            seed: as for :meth:`inpaint`.
+            scheduler: as for :meth:`inpaint`.
+            upscale: as for :meth:`inpaint`.
 
         Returns:
             An RGB image of exactly ``size``, with ``info["seed"]``.

@@ -1,0 +1,79 @@
+"""Draw the documentation's pictures from the library's own geometry (run: python docs/pictures.py).
+
+The pictures show what each stage does on a synthetic scene; they need no model weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+from PIL import Image, ImageDraw
+
+from textinpaint import annotate
+from textinpaint.inpainting import crop_window
+from textinpaint.masks import auto_feather, blend_weights, bounding_box, distance_outside
+
+HERE = Path(__file__).parent / "img"
+
+
+def scene() -> tuple[Image.Image, np.ndarray]:
+    image = Image.new("RGB", (640, 448), (170, 190, 210))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 300, 640, 448], fill=(90, 90, 95))
+    draw.rectangle([180, 220, 420, 330], fill=(200, 30, 40))
+    draw.ellipse([200, 305, 250, 355], fill=(20, 20, 20))
+    draw.ellipse([350, 305, 400, 355], fill=(20, 20, 20))
+    draw.rectangle([500, 120, 560, 330], fill=(60, 120, 60))
+    car = np.zeros((448, 640), bool)
+    car[220:331, 180:421] = True
+    yy, xx = np.mgrid[0:448, 0:640]
+    car |= ((xx - 225) ** 2 + (yy - 330) ** 2 <= 25**2) | ((xx - 375) ** 2 + (yy - 330) ** 2 <= 25**2)
+    return image, car
+
+
+def detection_picture(image: Image.Image, car: np.ndarray) -> Image.Image:
+    tree = np.zeros_like(car)
+    tree[120:331, 500:561] = True
+    detections = sv.Detections(
+        xyxy=np.array([[180, 220, 421, 356], [500, 120, 561, 331]], np.float32), mask=np.stack([car, tree]),
+        confidence=np.array([0.83, 0.61], np.float32), class_id=np.array([0, 1]),
+        data={"phrase": np.array(["the red car", "a tree"], dtype=object)},
+    )
+    return annotate(image, detections)
+
+
+def geometry_picture(image: Image.Image, car: np.ndarray) -> Image.Image:
+    dilation, feathering = 12, auto_feather(12)
+    distance = distance_outside(car)
+    weights = blend_weights(distance, dilation, feathering)
+    pixels = np.asarray(image).astype(float)
+    tint = np.zeros_like(pixels)
+    tint[distance <= dilation] = (255, 140, 0)  # the dilated mask: fully repainted
+    tint[car] = (220, 0, 0)  # SAM's mask
+    band = (weights > 0) & (weights < 1)
+    tint[band] = (255, 230, 0)  # the feather band: blended
+    shown = np.where(tint.any(axis=2, keepdims=True), 0.35 * pixels + 0.65 * tint, pixels).astype(np.uint8)
+    picture = Image.fromarray(shown)
+    x0, y0, x1, y1 = bounding_box(distance < dilation + feathering + 1)
+    window = crop_window((x0, y0, x1, y1), 640, 448, 512)
+    ImageDraw.Draw(picture).rectangle([window[0], window[1], window[2] - 1, window[3] - 1], outline=(0, 90, 255), width=3)
+    return picture
+
+
+def seam_picture(car: np.ndarray) -> Image.Image:
+    seam = 8
+    background = distance_outside(car) > seam
+    weights = blend_weights(distance_outside(background), 0, seam - 1)
+    return Image.fromarray((weights * 255).astype(np.uint8)).crop((150, 190, 450, 380)).resize((600, 380), Image.NEAREST)
+
+
+if __name__ == "__main__":
+    HERE.mkdir(exist_ok=True)
+    picture, car = scene()
+    picture.save(HERE / "scene.png")
+    detection_picture(picture, car).save(HERE / "detection.png")
+    geometry_picture(picture, car).save(HERE / "geometry.png")
+    seam_picture(car).save(HERE / "seam.png")
+    print("pictures written to", HERE)
