@@ -148,3 +148,41 @@ def test_files_are_never_written_next_to_inputs_by_default(album, tmp_path, tiny
     before = sorted(os.listdir(album))
     cli(capsys, *REPLACE, album / "a.png", "-o", tmp_path / "elsewhere", "--models", tiny_models)
     assert sorted(os.listdir(album)) == before
+
+
+def test_a_terminal_gets_a_progress_bar_showing_each_stage(album, tmp_path, tiny_models, monkeypatch):
+    import io
+
+    from textinpaint import batch
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    pipe = Pipeline(models=tiny_models, device="cpu")
+    stages = []
+
+    def work(job):
+        from textinpaint.pipeline import _stage_listener
+
+        listener = _stage_listener.get()
+        edit = pipe.replace(job.source, "a dog", "a cat", steps=1, seed=0, box_threshold=0.0)
+        assert listener is not None
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        edit.image.save(job.output)
+        return {"ok": True}
+
+    monkeypatch.setattr("tqdm.auto.tqdm.set_postfix_str", lambda self, text: stages.append(text))
+    terminal = Terminal()
+    summary = batch.run(batch.plan([album / "a.png"], tmp_path / "o"), work, stream=terminal)
+    assert summary.count("done") == 1 and "100%" in terminal.getvalue()
+    assert "a.png: detect" in stages and "a.png: inpaint" in stages and "a.png: done" in stages
+
+
+def test_stage_listener_is_per_thread_and_removed_after(tiny_models):
+    from textinpaint.pipeline import _stage_listener, listening
+
+    seen = []
+    with listening(seen.append):
+        Pipeline(models=tiny_models, device="cpu").detect(noise(20, 20), "a dog")
+    assert seen == ["detect"] and _stage_listener.get() is None

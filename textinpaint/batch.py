@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .pipeline import listening
+
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -105,7 +107,7 @@ def run(
     """Run ``work`` on each job, never stopping on a bad input.
 
     ``work`` writes the job's output and returns its sidecar (a JSON-able dict), or None when the
-    input matched nothing. Jobs whose output and sidecar exist are skipped unless ``overwrite``.
+    input matched nothing. Each stage the library starts during ``work`` is shown on the bar. Jobs whose output and sidecar exist are skipped unless ``overwrite``.
     Progress goes to ``stream`` (default stderr): a bar on a terminal, plain lines elsewhere.
     """
     stream = stream or sys.stderr
@@ -118,7 +120,13 @@ def run(
         bar = tqdm(total=len(jobs), file=stream, unit="image")
     for index, job in enumerate(jobs, 1):
         start = time.perf_counter()
-        outcome = _one(job, work, overwrite, inputs)
+
+        def show(stage: str, job: Job = job) -> None:
+            if bar is not None:
+                bar.set_postfix_str(f"{job.source.name}: {stage}")
+
+        with listening(show):
+            outcome = _one(job, work, overwrite, inputs)
         outcome.seconds = time.perf_counter() - start
         summary.outcomes.append(outcome)
         if bar is not None:

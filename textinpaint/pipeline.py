@@ -7,6 +7,7 @@ methods on one shared default pipeline.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import threading
@@ -65,6 +66,27 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
+
+# Called with each stage's name as it starts, in this thread or task only (see `listening`).
+_stage_listener: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "textinpaint_stage_listener", default=None
+)
+
+
+@contextmanager
+def listening(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call ``callback(stage)`` as each stage starts (``"load"``, ``"detect"``, ``"segment"``,
+    ``"inpaint"``, ...) in calls made inside this block, in this thread only.
+
+    Example:
+        >>> with listening(print):  # doctest: +SKIP
+        ...     replace("street.jpg", "car", "a bus")
+    """
+    token = _stage_listener.set(callback)
+    try:
+        yield
+    finally:
+        _stage_listener.reset(token)
 
 
 class _Found(NamedTuple):
@@ -650,6 +672,9 @@ def _edit(picture: Picture, found: _Found, painted: Painted, seed: int, timings:
 @contextmanager
 def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     """Time a stage into ``timings[name]``; turn CUDA out-of-memory into a typed, helpful error."""
+    listener = _stage_listener.get()
+    if listener is not None:
+        listener(name)
     start = time.perf_counter()
     try:
         yield
