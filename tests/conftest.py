@@ -7,6 +7,7 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # before any Hugging Face library reads it
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import math
 import socket
@@ -25,11 +26,11 @@ from textinpaint.testing import write_tiny_models
 
 @pytest.fixture(autouse=True, scope="session")
 def no_network():
-    """Fail any attempt to open a network connection (Unix sockets stay allowed)."""
+    """Fail any attempt to reach the network; this machine's own loopback (the app test) stays allowed."""
     original = socket.socket.connect
 
     def guarded(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1", "localhost"):
             raise RuntimeError(f"tests must not touch the network (tried to connect to {address!r})")
         return original(self, address)
 

@@ -135,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", parents=[models], help="versions, device, and which weights are present")
     info.add_argument("--json", action="store_true")
 
+    app = commands.add_parser("app", parents=[models], help="start the web app (needs the app extra)")
+    app.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    app.add_argument("--port", type=int, default=7860)
+    app.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    for stage in ("controlnet", "depth-model", "remover", "upscaler"):
+        app.add_argument(f"--{stage}")
+
     detect = commands.add_parser("detect", parents=[models, finding], help="find objects; print them as JSON")
     detect.add_argument("image", type=Path)
     detect.add_argument("--find", required=True)
@@ -167,6 +174,12 @@ def _run(args: argparse.Namespace) -> int:
                     dtype=args.dtype, **stages)
     if args.command == "info":
         return _info(pipe, args.json)
+    if args.command == "app":
+        from .app import serve
+
+        print(f"textinpaint app on http://{args.host}:{args.port} (Ctrl+C to stop)")
+        serve(pipe, host=args.host, port=args.port, share=args.share)
+        return 0
     if args.command == "download":
         return _download(pipe, args)
     painting = ("negative_prompt", "steps", "guidance", "seed", "scheduler", "upscale")

@@ -1,0 +1,110 @@
+"""The web app end to end in a real headless Chromium, on the tiny models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+
+import numpy as np
+import PIL.Image
+import pytest
+from conftest import noise
+
+gradio = pytest.importorskip("gradio", reason="the app extra (gradio) is not installed")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium (.ci/run does)"
+)
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_models):
+    from textinpaint import Pipeline
+    from textinpaint.app import serve
+
+    port = free_port()
+    app = serve(Pipeline(models=tiny_models, device="cpu"), port=port, block=False)
+    yield f"http://127.0.0.1:{port}"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def test_upload_detect_select_run_and_download(page, app_url, tmp_path):
+    photo = tmp_path / "street.png"
+    PIL.Image.fromarray(noise(70, 110)).save(photo)
+    page.goto(app_url)
+    page.locator("#replace-image input[type=file]").set_input_files(str(photo))
+    page.locator("#replace-find textarea, #replace-find input").first.fill("the red car. a dog")
+    page.locator("#replace-box-threshold input[type=number]").fill("0")
+    page.locator("#replace-box-threshold input[type=number]").press("Enter")
+    page.locator("#replace-detect").click()
+    boxes = page.locator("#replace-instances input[type=checkbox]")
+    boxes.first.wait_for()
+    count = boxes.count()
+    assert count >= 2, "several instances were found on the noise picture"
+    boxes.nth(count - 1).uncheck()  # pick instances: all but the last
+    page.locator("#replace-mask img").first.wait_for()
+    page.locator("#replace-prompt textarea, #replace-prompt input").first.fill("a blue truck")
+    page.locator("#replace-steps input[type=number]").fill("2")
+    page.locator("#replace-steps input[type=number]").press("Enter")
+    page.locator("#replace-seed input").fill("7")
+    page.locator("#replace-run").click()
+    link = page.locator("#replace-sidecar a").first
+    link.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        link.click()
+    sidecar = json.loads(open(download.value.path()).read())
+    assert sidecar["parameters"]["seed"] == 7 and sidecar["prompt"] == "a blue truck"
+    assert len(sidecar["selected"]) == count - 1
+    with page.expect_download() as download:
+        page.locator("#replace-file a").first.click()
+    result = PIL.Image.open(download.value.path())
+    assert result.size == (110, 70)
+    shown = page.locator("#replace-result img")
+    assert shown.count() >= 1
+    sizes = shown.evaluate_all("images => images.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert [110, 70] in sizes, "the before/after view shows the result at the input's size"
+
+
+def test_a_bad_request_shows_the_library_message_not_a_traceback(page, app_url):
+    page.goto(app_url)
+    page.locator("#replace-detect").click()
+    message = page.get_by_text("upload an image first")
+    message.first.wait_for()
+    assert page.get_by_text("Traceback").count() == 0
+
+
+def test_the_background_tab_runs(page, app_url, tmp_path):
+    photo = tmp_path / "car.png"
+    PIL.Image.fromarray(noise(64, 96, seed=3)).save(photo)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Background").click()
+    page.locator("#background-image input[type=file]").set_input_files(str(photo))
+    page.locator("#background-keep textarea, #background-keep input").first.fill("the car")
+    page.locator("#background-prompt textarea, #background-prompt input").first.fill("a beach")
+    page.locator("#background-steps input[type=number]").fill("1")
+    page.locator("#background-steps input[type=number]").press("Enter")
+    page.locator("#background-run").click()
+    page.locator("#background-file a").first.wait_for(timeout=120_000)
+    assert np.asarray(PIL.Image.open(photo)).shape == (64, 96, 3)
