@@ -33,6 +33,7 @@ ImageInput = Union[str, "os.PathLike[str]", PIL.Image.Image, np.ndarray]
 # 120 megapixels: above a 100 MP panorama, far below what exhausts 24 GB of RAM in the pipeline.
 DEFAULT_MAX_PIXELS = 120_000_000
 
+_ORIENTATION = 0x0112  # the EXIF tag
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 
@@ -131,7 +132,8 @@ def _check_pixels(width: int, height: int, max_pixels: int, argument: str) -> No
 
 def _from_pil(image: PIL.Image.Image, max_pixels: int, argument: str) -> Picture:
     _check_pixels(image.width, image.height, max_pixels, argument)
-    image = PIL.ImageOps.exif_transpose(image)
+    if image.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even when nothing turns
+        image = PIL.ImageOps.exif_transpose(image)
     mode = image.mode
     if mode in _SIXTEEN_BIT_MODES:
         return _from_array(np.asarray(image), max_pixels, argument, sixteen_bit=True)
@@ -142,7 +144,8 @@ def _from_pil(image: PIL.Image.Image, max_pixels: int, argument: str) -> Picture
     if mode in _ALPHA_MODES or (mode == "P" and "transparency" in image.info):
         rgba = np.asarray(image.convert("RGBA"))
         return Picture(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]))
-    return Picture(np.asarray(image.convert("RGB")).copy())
+    # One copy out of PIL; the array is read-only, and no stage writes into a Picture.
+    return Picture(np.asarray(image if mode == "RGB" else image.convert("RGB")))
 
 
 def _from_array(array: np.ndarray, max_pixels: int, argument: str, sixteen_bit: bool = False) -> Picture:

@@ -76,11 +76,14 @@ def draw_seed() -> int:
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize with area averaging when shrinking and Lanczos when enlarging."""
+    """Resize with area averaging when shrinking and bicubic interpolation when enlarging.
+
+    (Lanczos is sharper by a hair but costs about three times as much on a 12-megapixel window.)
+    """
     if pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     shrinking = width * height < pixels.shape[0] * pixels.shape[1]
-    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
 def generation_size(width: int, height: int, native: int, multiple: int) -> tuple[int, int]:
@@ -156,19 +159,24 @@ def paint(
     reach = dilation + feathering
     support = (max(0, box[0] - reach), max(0, box[1] - reach), min(width, box[2] + reach), min(height, box[3] + reach))
     x0, y0, x1, y1 = crop_window(support, width, height, filler.native_size)
-    crop = rgb[y0:y1, x0:x1]
-    distance = distance_outside(mask[y0:y1, x0:x1])  # the window holds the whole mask
-    grown = distance <= dilation
-    if grown.all() and (x0, y0, x1, y1) == (0, 0, width, height):
-        logger.warning("the mask covers the whole image: the result is text-to-image, nothing of the input is kept")
+    sx0, sy0, sx1, sy1 = support
+    # One exact distance transform over the support box (it holds the whole mask, and every pixel
+    # with a weight above 0): the grown mask and the blend weights both come from it.
+    distance = distance_outside(mask[sy0:sy1, sx0:sx1])
     alpha = blend_weights(distance, dilation, feathering)
+    grown = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    inner = (slice(sy0 - y0, sy1 - y0), slice(sx0 - x0, sx1 - x0))
+    grown[inner] = distance <= dilation
+    if support == (0, 0, width, height) and grown.all():
+        logger.warning("the mask covers the whole image: the result is text-to-image, nothing of the input is kept")
+    crop = rgb[y0:y1, x0:x1]
     filled = filler(crop, grown, request)
     if filled.shape != crop.shape or filled.dtype != np.uint8:
         raise InvalidInputError(
             f"the filler returned {filled.dtype} {filled.shape}; expected uint8 {crop.shape}, the crop's shape"
         )
     out = rgb.copy()
-    out[y0:y1, x0:x1] = cv2.blendLinear(filled, crop, alpha, 1.0 - alpha)
+    out[sy0:sy1, sx0:sx1] = cv2.blendLinear(filled[inner], rgb[sy0:sy1, sx0:sx1], alpha, 1.0 - alpha)
     changed = np.zeros_like(mask)
-    changed[y0:y1, x0:x1] = alpha > 0
+    changed[sy0:sy1, sx0:sx1] = alpha > 0
     return Painted(out, changed, (x0, y0, x1, y1), dilation, feathering)
