@@ -72,7 +72,10 @@ class TopDetections:
         self.detector, self.k, self.model = detector, k, detector.model
 
     def detect(self, picture, phrases, **options):
-        return self.detector.detect(picture, phrases, **options)[: self.k]
+        return self.detect_many([picture], phrases, **options)[0]
+
+    def detect_many(self, pictures, phrases, **options):
+        return [found[: self.k] for found in self.detector.detect_many(pictures, phrases, **options)]
 
 
 def scene(width: int, height: int) -> np.ndarray:

@@ -106,11 +106,12 @@ class ScriptedDino(torch.nn.Module):
         offsets = self.tokenizer(prompt, return_offsets_mapping=True)["offset_mapping"]
         token_spans = _token_spans(offsets, spans)
         rows = [e for e in self.entries if self.phrases[e[0]] in window]
-        logits = torch.full((1, max(len(rows), 1), self.config.max_text_len), -20.0)
-        boxes = torch.full((1, max(len(rows), 1), 4), 0.5)
+        batch = input_ids.shape[0]
+        logits = torch.full((batch, max(len(rows), 1), self.config.max_text_len), -20.0)
+        boxes = torch.full((batch, max(len(rows), 1), 4), 0.5)
         for q, (phrase, probability, box) in enumerate(rows):
-            logits[0, q, token_spans[window.index(self.phrases[phrase])]] = math.log(probability / (1 - probability))
-            boxes[0, q] = torch.tensor(box)
+            logits[:, q, token_spans[window.index(self.phrases[phrase])]] = math.log(probability / (1 - probability))
+            boxes[:, q] = torch.tensor(box)
         return SimpleNamespace(logits=logits, pred_boxes=boxes)
 
 

@@ -119,15 +119,15 @@ class EchoPipe:
         self.sizes = []
 
     def __call__(self, image, mask_image, height, width, **_):
-        self.sizes.append((width, height, image.size, mask_image.size))
-        return type("O", (), {"images": np.asarray(image, np.float32) / 255.0})()
+        self.sizes.append((width, height, image[0].size, mask_image[0].size))
+        return type("O", (), {"images": np.stack([np.asarray(i, np.float32) / 255.0 for i in image])})()
 
 
 def test_diffusers_adapter_resizes_without_shifting_content(monkeypatch):
     echo = EchoPipe()
     inpainter = DiffusersInpainter(echo)  # type: ignore[arg-type]
     monkeypatch.setattr(DiffusersInpainter, "_pipeline_for_call", lambda self, *a, **k: echo)
-    monkeypatch.setattr(DiffusersInpainter, "_decode", lambda self, pipe, latents: latents)
+    monkeypatch.setattr(DiffusersInpainter, "_decode", lambda self, pipe, latents: latents[0])
     height, width = 301, 777
     yy, xx = np.mgrid[0:height, 0:width]
     blob = np.exp(-((xx - 400.3) ** 2 + (yy - 150.7) ** 2) / (2 * 30.0**2))

@@ -103,12 +103,18 @@ def run(
     overwrite: bool = False,
     quiet: bool = False,
     stream=None,
+    work_many: Callable[[list[Job]], list[dict | None]] | None = None,
+    batch_size: int = 1,
 ) -> Summary:
     """Run ``work`` on each job, never stopping on a bad input.
 
     ``work`` writes the job's output and returns its sidecar (a JSON-able dict), or None when the
     input matched nothing. Each stage the library starts during ``work`` is shown on the bar. Jobs whose output and sidecar exist are skipped unless ``overwrite``.
     Progress goes to ``stream`` (default stderr): a bar on a terminal, plain lines elsewhere.
+
+    With ``work_many`` and ``batch_size`` > 1, jobs still to do go ``batch_size`` at a time
+    through ``work_many`` (one result per job); a chunk whose batched call fails is done again one
+    job at a time, so a bad file costs only its own result.
     """
     stream = stream or sys.stderr
     inputs = {job.source.resolve() for job in jobs}
@@ -118,6 +124,7 @@ def run(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), file=stream, unit="image")
+    batched = _batched(jobs, work_many, batch_size, overwrite, inputs) if work_many and batch_size > 1 else {}
     for index, job in enumerate(jobs, 1):
         start = time.perf_counter()
 
@@ -126,8 +133,9 @@ def run(
                 bar.set_postfix_str(f"{job.source.name}: {stage}")
 
         with listening(show):
-            outcome = _one(job, work, overwrite, inputs)
-        outcome.seconds = time.perf_counter() - start
+            outcome = batched.get(index - 1) or _one(job, work, overwrite, inputs)
+        if index - 1 not in batched:
+            outcome.seconds = time.perf_counter() - start
         summary.outcomes.append(outcome)
         if bar is not None:
             bar.set_postfix_str(f"{job.source.name}: {outcome.status}")
@@ -140,6 +148,36 @@ def run(
     return summary
 
 
+def _batched(
+    jobs: list[Job], work_many: Callable[[list[Job]], list[dict | None]], size: int, overwrite: bool, inputs: set[Path]
+) -> dict[int, Outcome]:
+    """Outcomes of the jobs that went through ``work_many`` together (others are left to ``run``)."""
+    todo = [i for i, job in enumerate(jobs) if job.output.resolve() not in inputs
+            and (overwrite or not (job.output.exists() and job.sidecar.exists()))]
+    outcomes: dict[int, Outcome] = {}
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
+        began = time.perf_counter()
+        try:
+            sidecars = work_many([jobs[i] for i in chunk])
+        except Exception:  # noqa: BLE001 - redo this chunk one by one; the bad file is reported then
+            logger.debug("a batch failed; its jobs are redone one at a time", exc_info=True)
+            continue
+        share = (time.perf_counter() - began) / len(chunk)
+        for i, sidecar in zip(chunk, sidecars):
+            outcomes[i] = _record(jobs[i], sidecar)
+            outcomes[i].seconds = share
+    return outcomes
+
+
+def _record(job: Job, sidecar: dict | None) -> Outcome:
+    if sidecar is None:
+        return Outcome(job, "nothing", "nothing matched; no output written")
+    job.sidecar.parent.mkdir(parents=True, exist_ok=True)
+    job.sidecar.write_text(json.dumps({"version": SIDECAR_VERSION, **sidecar}, indent=2, default=str))
+    return Outcome(job, "done")
+
+
 def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: set[Path]) -> Outcome:
     if job.output.resolve() in inputs:
         return Outcome(job, "failed", "the output would overwrite an input; choose another output folder")
@@ -150,8 +188,4 @@ def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: 
     except Exception as error:  # noqa: BLE001 - one bad input must not stop the batch
         logger.debug("job %s failed", job.source, exc_info=True)
         return Outcome(job, "failed", f"{type(error).__name__}: {error}")
-    if sidecar is None:
-        return Outcome(job, "nothing", "nothing matched; no output written")
-    job.sidecar.parent.mkdir(parents=True, exist_ok=True)
-    job.sidecar.write_text(json.dumps({"version": SIDECAR_VERSION, **sidecar}, indent=2, default=str))
-    return Outcome(job, "done")
+    return _record(job, sidecar)

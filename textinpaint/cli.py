@@ -101,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     replace = commands.add_parser("replace", parents=[*edit_parents, choosing], help="find an object and repaint it")
     replace.add_argument("--with", dest="with_", required=True, help='what to paint instead ("" removes)')
     replace.add_argument("--strength", type=float)
+    replace.add_argument("--batch-size", type=int, default=1,
+                         help="edit N images per model call (same-size images share the detector and UNet passes)")
     replace.add_argument("--refine", action="store_true", help="a second, low-strength pass at higher resolution")
 
     remove = commands.add_parser("remove", parents=[models, finding, output, choosing], help="erase an object (LaMa)")
@@ -205,6 +207,7 @@ def _batch(pipe: Pipeline, args: argparse.Namespace, thresholds: dict, painting:
 
     from . import __version__, batch
     from .checks import select_indices
+    from .results import Edit
 
     choosing = _options(args, "select", "mask_mode", "dilate", "feather")
     if args.command == "replace":
@@ -235,7 +238,14 @@ def _batch(pipe: Pipeline, args: argparse.Namespace, thresholds: dict, painting:
             _write(PIL.Image.fromarray(segmented.mask[chosen].any(axis=0)), job.output)
             return {"workflow": "segment", "input": str(job.source), "output": str(job.output),
                     "parameters": given, "detections": _rows(segmented), "selected": chosen}
-        edit = method(str(job.source), **parameters)
+        return emit(job, method(str(job.source), **parameters))
+
+    def work_many(jobs: list[batch.Job]) -> list[dict | None]:
+        edits = pipe.replace([str(job.source) for job in jobs], **parameters)
+        return [emit(job, edit) for job, edit in zip(jobs, edits)]
+
+    def emit(job: batch.Job, edit: Edit) -> dict | None:
+        """Write one edit's outputs; return its sidecar (None when nothing matched)."""
         if not edit.found:
             best = edit.detections.metadata.get("best_score")
             print(f"{job.source}: nothing matching the query was found (best score {best}); no output written",
@@ -262,7 +272,11 @@ def _batch(pipe: Pipeline, args: argparse.Namespace, thresholds: dict, painting:
         }
 
     jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
-    summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet)
+    many = {"work_many": work_many, "batch_size": args.batch_size} if args.command == "replace" else {}
+    if args.command == "replace" and args.batch_size < 1:
+        print(f"textinpaint: error: --batch-size must be 1 or more; got {args.batch_size}", file=sys.stderr)
+        return 1
+    summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, **many)
     if len(jobs) != 1 or summary.exit_code == 1 or not args.quiet and summary.count("skipped"):
         print(summary.text(), file=sys.stderr)
     return summary.exit_code

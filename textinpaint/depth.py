@@ -71,5 +71,8 @@ class DepthControlled:
         return self.inpainter.native_size
 
     def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray:
-        control = depth_image(self.depth(crop))
-        return self.inpainter(crop, mask, request, control=control, controlnet_scale=self.controlnet_scale)
+        return self.fill_many([crop], [mask], [request])[0]
+
+    def fill_many(self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]) -> list[np.ndarray]:
+        controls: list[np.ndarray | None] = [depth_image(self.depth(crop)) for crop in crops]
+        return self.inpainter.fill_many(crops, masks, requests, controls=controls, controlnet_scale=self.controlnet_scale)

@@ -81,10 +81,33 @@ class GroundingDino:
         nms_iou: float,
     ) -> sv.Detections:
         """Detect ``phrases`` in ``picture``; see :meth:`textinpaint.Pipeline.detect`."""
-        found = [
-            self._detect_window(picture, window, box_threshold, text_threshold)
-            for window in self._windows(phrases)
-        ]
+        return self.detect_many([picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold,
+                                nms_iou=nms_iou)[0]
+
+    def detect_many(
+        self,
+        pictures: list[Picture],
+        phrases: list[str],
+        *,
+        box_threshold: float,
+        text_threshold: float,
+        nms_iou: float,
+    ) -> list[sv.Detections]:
+        """:meth:`detect` for several pictures: one forward pass per group of same-size pictures."""
+        results: list[list[tuple[sv.Detections, float | None]]] = [[] for _ in pictures]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, picture in enumerate(pictures):
+            groups.setdefault((picture.width, picture.height), []).append(index)
+        for window in self._windows(phrases):
+            for members in groups.values():
+                found = self._detect_window([pictures[i] for i in members], window, box_threshold, text_threshold)
+                for index, result in zip(members, found):
+                    results[index].append(result)
+        return [self._combine(found, phrases, nms_iou) for found in results]
+
+    @staticmethod
+    def _combine(found: list[tuple[sv.Detections, float | None]], phrases: list[str], nms_iou: float) -> sv.Detections:
+        """Merge one picture's windows: phrase indices over the whole query, NMS, sorted by score."""
         best = max((score for _, score in found if score is not None), default=None)
         detections = sv.Detections.merge([d for d, _ in found])
         detections = _remap_classes(detections, phrases)
@@ -111,10 +134,12 @@ class GroundingDino:
 
     @torch.inference_mode()
     def _detect_window(
-        self, picture: Picture, phrases: list[str], box_threshold: float, text_threshold: float
-    ) -> tuple[sv.Detections, float | None]:
+        self, pictures: list[Picture], phrases: list[str], box_threshold: float, text_threshold: float
+    ) -> list[tuple[sv.Detections, float | None]]:
+        """One forward pass over same-size ``pictures`` for one window of phrases."""
         text, char_spans = _prompt(phrases)
-        inputs = self.processor(images=picture.to_pil().convert("RGB"), text=text, return_tensors="pt")
+        images = [picture.to_pil().convert("RGB") for picture in pictures]
+        inputs = self.processor(images=images, text=[text] * len(images), return_tensors="pt")
         inputs = {
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in inputs.items()
@@ -122,9 +147,12 @@ class GroundingDino:
         outputs = self.model(**inputs)
         offsets = self.processor.tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
         spans = _token_spans(offsets, char_spans)
-        probs = outputs.logits[0].float().sigmoid().cpu().numpy()
-        boxes = outputs.pred_boxes[0].float().cpu().numpy()
-        return decode(probs, boxes, spans, phrases, picture.width, picture.height, box_threshold, text_threshold)
+        probs = outputs.logits.float().sigmoid().cpu().numpy()
+        boxes = outputs.pred_boxes.float().cpu().numpy()
+        return [
+            decode(probs[i], boxes[i], spans, phrases, picture.width, picture.height, box_threshold, text_threshold)
+            for i, picture in enumerate(pictures)
+        ]
 
 
 def _prompt(phrases: list[str]) -> tuple[str, list[tuple[int, int]]]:

@@ -128,25 +128,52 @@ class DiffusersInpainter:
         Returns:
             HxWx3 ``uint8``, the crop's size.
         """
+        return self.fill_many([crop], [mask], [request], controls=[control], controlnet_scale=controlnet_scale)[0]
+
+    def fill_many(
+        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest], *,
+        controls: list[np.ndarray | None] | None = None, controlnet_scale: float = 1.0,
+    ) -> list[np.ndarray]:
+        """:meth:`__call__` for several crops: those painted at the same size with the same settings
+        share one denoising run (one batch through the UNet), each with its own prompt and seed."""
+        controls = controls or [None] * len(crops)
+        if any(c is not None for c in controls) and self.controlnet is None:
+            raise InvalidInputError("a control image was given but no ControlNet is attached")
+        sizes = [generation_size(m.shape[1], m.shape[0], self.native_size, self._grid) for m in masks]
+        groups: dict[tuple, list[int]] = {}
+        for i, request in enumerate(requests):
+            key = (sizes[i], request.steps, request.guidance, request.strength, request.scheduler, controls[i] is None)
+            groups.setdefault(key, []).append(i)
+        results: list[np.ndarray | None] = [None] * len(crops)
+        for ((gen_width, gen_height), *_), members in groups.items():
+            first = requests[members[0]]
+            group_controls = None
+            if controls[members[0]] is not None:
+                group_controls = [resize(controls[i], gen_width, gen_height) for i in members]  # type: ignore[arg-type]
+            painted = self._pass([crops[i] for i in members], [masks[i] for i in members], [requests[i] for i in members],
+                                 gen_width, gen_height, first.strength, controls=group_controls,
+                                 controlnet_scale=controlnet_scale)
+            for i, picture in zip(members, painted):
+                results[i] = self._finish(picture, masks[i], requests[i], controls[i], controlnet_scale)
+        return results  # type: ignore[return-value]
+
+    def _finish(
+        self, painted: np.ndarray, mask: np.ndarray, request: FillRequest, control: np.ndarray | None,
+        controlnet_scale: float,
+    ) -> np.ndarray:
+        """The optional refine and upscale passes, then back to the crop's size."""
         height, width = mask.shape
-        gen_width, gen_height = generation_size(width, height, self.native_size, self._grid)
-        controls = {}
-        if control is not None:
-            if self.controlnet is None:
-                raise InvalidInputError("a control image was given but no ControlNet is attached")
-            controls = {"control": resize(control, gen_width, gen_height), "controlnet_scale": controlnet_scale}
-        painted = self._pass(crop, mask, request, gen_width, gen_height, request.strength, **controls)
+        gen_height, gen_width = painted.shape[:2]
         if request.refine:
             scale = min(REFINE_SCALE, max(1.0, width / gen_width, height / gen_height))
             multiple = self._grid
             fine_width, fine_height = (round(gen_width * scale / multiple) * multiple,
                                        round(gen_height * scale / multiple) * multiple)
-            if control is not None:
-                controls["control"] = resize(control, fine_width, fine_height)
             # diffusers runs steps * strength of the schedule: keep at least one.
             fine_request = dataclasses.replace(request, steps=max(request.steps, math.ceil(1 / REFINE_STRENGTH)))
-            painted = self._pass(resize(painted, fine_width, fine_height), mask, fine_request, fine_width, fine_height,
-                                 REFINE_STRENGTH, **controls)
+            fine_controls = None if control is None else [resize(control, fine_width, fine_height)]
+            painted = self._pass([resize(painted, fine_width, fine_height)], [mask], [fine_request], fine_width,
+                                 fine_height, REFINE_STRENGTH, controls=fine_controls, controlnet_scale=controlnet_scale)[0]
         if request.upscale:
             painted = self._upscale(painted, request)
         return resize(painted, width, height)
@@ -161,39 +188,42 @@ class DiffusersInpainter:
         gen_width, gen_height = max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple)
         canvas = np.full((gen_height, gen_width, 3), 127, np.uint8)
         full = np.ones((gen_height, gen_width), bool)
-        painted = self._pass(canvas, full, dataclasses.replace(request, strength=1.0), gen_width, gen_height, 1.0)
+        painted = self._pass([canvas], [full], [dataclasses.replace(request, strength=1.0)], gen_width, gen_height,
+                             1.0)[0]
         if request.upscale:
             painted = self._upscale(painted, request)
         return resize(painted, width, height)
 
     def _pass(
-        self, image: np.ndarray, mask: np.ndarray, request: FillRequest, width: int, height: int, strength: float,
-        *, control: np.ndarray | None = None, controlnet_scale: float = 1.0,
-    ) -> np.ndarray:
-        """One denoising run at ``width`` x ``height``; returns that size, ``uint8``."""
-        pipe = self._pipeline_for_call(request.scheduler, with_controlnet=control is not None)
-        small_mask = resize(mask.astype(np.uint8) * 255, width, height) > 0  # any coverage counts
+        self, images: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest], width: int, height: int,
+        strength: float, *, controls: list[np.ndarray] | None = None, controlnet_scale: float = 1.0,
+    ) -> list[np.ndarray]:
+        """One denoising run over a batch at ``width`` x ``height``; returns ``uint8`` pictures of that size."""
+        pipe = self._pipeline_for_call(requests[0].scheduler, with_controlnet=controls is not None)
+        small_masks = [resize(m.astype(np.uint8) * 255, width, height) > 0 for m in masks]  # any coverage counts
         arguments = dict(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            image=PIL.Image.fromarray(resize(image, width, height)),
-            mask_image=PIL.Image.fromarray(small_mask.astype(np.uint8) * 255),
+            prompt=[r.prompt for r in requests],
+            negative_prompt=[r.negative_prompt for r in requests],
+            image=[PIL.Image.fromarray(resize(image, width, height)) for image in images],
+            mask_image=[PIL.Image.fromarray(m.astype(np.uint8) * 255) for m in small_masks],
             height=height,
             width=width,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
+            num_inference_steps=requests[0].steps,
+            guidance_scale=requests[0].guidance,
             strength=strength,
-            generator=torch.Generator("cpu").manual_seed(request.seed),
+            generator=[torch.Generator("cpu").manual_seed(r.seed) for r in requests],
             output_type="latent",
         )
-        if control is not None:
-            arguments.update(control_image=PIL.Image.fromarray(control), controlnet_conditioning_scale=controlnet_scale)
+        if controls is not None:
+            arguments.update(control_image=[PIL.Image.fromarray(c) for c in controls],
+                             controlnet_conditioning_scale=controlnet_scale)
         if self._lock is None:
             latents = pipe(**arguments).images
         else:
             with self._lock:
                 latents = pipe(**arguments).images
-        return np.rint(np.clip(self._decode(pipe, latents), 0.0, 1.0) * 255.0).astype(np.uint8)
+        decoded = [self._decode(pipe, latents[i : i + 1]) for i in range(len(requests))]
+        return [np.rint(np.clip(d, 0.0, 1.0) * 255.0).astype(np.uint8) for d in decoded]
 
     def _upscale(self, painted: np.ndarray, request: FillRequest) -> np.ndarray:
         """Enlarge ``painted`` ``request.upscale`` times with the x4 diffusion upscaler."""

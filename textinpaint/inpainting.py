@@ -130,6 +130,17 @@ class Painted:
     feathering: int
 
 
+@dataclass(frozen=True)
+class PaintJob:
+    """One image to repaint: ``rgb`` HxWx3 ``uint8``, ``mask`` HxW ``bool`` (not empty), and how."""
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    request: FillRequest
+    dilation: int
+    feathering: int
+
+
 def paint(
     rgb: np.ndarray,
     mask: np.ndarray,
@@ -145,20 +156,39 @@ def paint(
         rgb: HxWx3 ``uint8`` image.
         mask: HxW ``bool``, the pixels to repaint (before dilation); at least one must be True.
         filler: what paints the crop.
-        request: prompt and sampler settings.
+        request: prompt and settings.
         dilation: grow the mask by this many pixels first.
         feathering: width in pixels of the soft band outside the dilated mask.
 
     Returns:
         The new image; pixels outside ``changed`` are bit-identical to ``rgb``.
     """
+    return paint_many([PaintJob(rgb, mask, request, dilation, feathering)], filler)[0]
+
+
+def paint_many(jobs: list[PaintJob], filler: Filler) -> list[Painted]:
+    """:func:`paint` for several images; a filler with ``fill_many`` paints their crops together."""
+    prepared = [_prepare(job, filler.native_size) for job in jobs]
+    crops = [job.rgb[y0:y1, x0:x1] for job, (_, (x0, y0, x1, y1), *_) in zip(jobs, prepared)]
+    masks = [grown for _, _, _, grown, _ in prepared]
+    requests = [job.request for job in jobs]
+    if hasattr(filler, "fill_many"):
+        filled = filler.fill_many(crops, masks, requests)
+    else:
+        filled = [filler(crop, grown, request) for crop, grown, request in zip(crops, masks, requests)]
+    return [_blend(job, plan, crop, fill) for job, plan, crop, fill in zip(jobs, prepared, crops, filled)]
+
+
+def _prepare(job: PaintJob, native: int) -> tuple:
+    """The support box, window, inner slices, grown window mask and blend weights of one job."""
+    mask, dilation, feathering = job.mask, job.dilation, job.feathering
     height, width = mask.shape
     box = bounding_box(mask)
     if box is None:
         raise InvalidInputError("mask is empty: there is nothing to repaint")
     reach = dilation + feathering
     support = (max(0, box[0] - reach), max(0, box[1] - reach), min(width, box[2] + reach), min(height, box[3] + reach))
-    x0, y0, x1, y1 = crop_window(support, width, height, filler.native_size)
+    x0, y0, x1, y1 = crop_window(support, width, height, native)
     sx0, sy0, sx1, sy1 = support
     # One exact distance transform over the support box (it holds the whole mask, and every pixel
     # with a weight above 0): the grown mask and the blend weights both come from it.
@@ -169,14 +199,17 @@ def paint(
     grown[inner] = distance <= dilation
     if support == (0, 0, width, height) and grown.all():
         logger.warning("the mask covers the whole image: the result is text-to-image, nothing of the input is kept")
-    crop = rgb[y0:y1, x0:x1]
-    filled = filler(crop, grown, request)
+    return support, (x0, y0, x1, y1), inner, grown, alpha
+
+
+def _blend(job: PaintJob, prepared: tuple, crop: np.ndarray, filled: np.ndarray) -> Painted:
+    (sx0, sy0, sx1, sy1), window, inner, _, alpha = prepared
     if filled.shape != crop.shape or filled.dtype != np.uint8:
         raise InvalidInputError(
             f"the filler returned {filled.dtype} {filled.shape}; expected uint8 {crop.shape}, the crop's shape"
         )
-    out = rgb.copy()
-    out[sy0:sy1, sx0:sx1] = cv2.blendLinear(filled[inner], rgb[sy0:sy1, sx0:sx1], alpha, 1.0 - alpha)
-    changed = np.zeros_like(mask)
+    out = job.rgb.copy()
+    out[sy0:sy1, sx0:sx1] = cv2.blendLinear(filled[inner], job.rgb[sy0:sy1, sx0:sx1], alpha, 1.0 - alpha)
+    changed = np.zeros_like(job.mask)
     changed[sy0:sy1, sx0:sx1] = alpha > 0
-    return Painted(out, changed, (x0, y0, x1, y1), dilation, feathering)
+    return Painted(out, changed, window, job.dilation, job.feathering)

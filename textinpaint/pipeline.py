@@ -8,6 +8,7 @@ methods on one shared default pipeline.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import logging
 import threading
@@ -53,8 +54,9 @@ from .inpainting import (
     FillRequest,
     Filler,
     Painted,
+    PaintJob,
     draw_seed,
-    paint,
+    paint_many,
 )
 from .masks import auto_dilation, auto_feather, box_mask, distance_outside, load_mask
 from .models import CONTROLNETS, cached, resolve_device, resolve_dtype, resolve_source
@@ -339,7 +341,7 @@ class Pipeline:
 
     def replace(
         self,
-        image: ImageInput,
+        image: ImageInput | Sequence[ImageInput],
         find: str | Sequence[str],
         with_: str,
         *,
@@ -361,8 +363,15 @@ class Pipeline:
     ) -> Edit:
         """Find ``find`` in the image and repaint it as ``with_``.
 
+        Given a list of images, every one is checked before any work starts; then they go through
+        the detector (one pass per image size), SAM's encoder (one pass) and the UNet (one run per
+        group of crops painted at the same size) together, and a list of edits comes back. A given
+        ``seed`` is used for every image, as if each were edited alone (without one, each image
+        draws its own); a list of one gives exactly the single call's edit.
+        ``timings`` are then the whole batch's.
+
         Args:
-            image: a path, PIL image or numpy array.
+            image: a path, PIL image or numpy array, or a list of them.
             find: what to replace: a phrase, several (``"dog. cat"``) or a list.
             with_: the prompt for what to paint instead; ``""`` removes the object (:meth:`remove`).
             select: which matches to repaint: ``"all"`` (their union), ``"best"`` (highest
@@ -386,8 +395,8 @@ class Pipeline:
             upscale: see :meth:`inpaint`.
 
         Returns:
-            An :class:`Edit`. When nothing is found, ``found`` is False, ``image`` is the input
-            unchanged and only the detector has run.
+            An :class:`Edit` (a list of them for a list of images). When nothing is found,
+            ``found`` is False, ``image`` is the input unchanged and only the detector has run.
 
         Example:
             >>> from textinpaint import replace
@@ -395,19 +404,26 @@ class Pipeline:
             >>> edit.image.save("out.png")  # doctest: +SKIP
         """
         if isinstance(with_, str) and not with_.strip():
-            return self.remove(image, find, select=select, mask_mode=mask_mode, strict=strict,
+            return self.remove(image, find, select=select, mask_mode=mask_mode, strict=strict,  # type: ignore[arg-type]
                                box_threshold=box_threshold, text_threshold=text_threshold, seed=seed,
                                dilate=dilate, feather=feather)
-        picture = self._picture(image)
+        batch = isinstance(image, (list, tuple))
+        pictures = [self._picture(one) for one in (image if batch else [image])]  # all checked before any work
         check_text("with_", with_)
-        request = _request(with_, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale,
-                           dilate=dilate, feather=feather)
+        first = _request(with_, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale,
+                         dilate=dilate, feather=feather)
+        requests = [first] + [
+            dataclasses.replace(first, seed=draw_seed() if seed is None else first.seed) for _ in pictures[1:]
+        ]
         timings: dict[str, float] = {}
-        found = self._find(picture, find, select, mask_mode, strict, box_threshold, text_threshold, timings)
-        if found.region is None:
-            return _unchanged(picture, found, request.seed, timings)
-        painted = self._paint(picture, found.region, lambda: self._painter(request), request, dilate, feather, timings)
-        return _edit(picture, found, painted, request.seed, timings)
+        found = self._find_many(pictures, find, select, mask_mode, strict, box_threshold, text_threshold, timings)
+        hit = [i for i, f in enumerate(found) if f.region is not None]
+        painted = self._paint_many([pictures[i] for i in hit], [found[i].region for i in hit],  # type: ignore[misc]
+                                   lambda: self._painter(first), [requests[i] for i in hit], dilate, feather, timings)
+        edits = [_unchanged(p, f, r.seed, timings) for p, f, r in zip(pictures, found, requests)]
+        for i, result in zip(hit, painted):
+            edits[i] = _edit(pictures[i], found[i], result, requests[i].seed, timings)
+        return edits if batch else edits[0]  # type: ignore[return-value]
 
     def remove(
         self,
@@ -599,6 +615,13 @@ class Pipeline:
         box_threshold: float, text_threshold: float, timings: dict[str, float],
     ) -> _Found:
         """Detect, segment (in mask mode) and select; ``region`` is None when nothing matched."""
+        return self._find_many([picture], find, select, mask_mode, strict, box_threshold, text_threshold, timings)[0]
+
+    def _find_many(
+        self, pictures: list[Picture], find: object, select: Select, mask_mode: MaskMode, strict: bool,
+        box_threshold: float, text_threshold: float, timings: dict[str, float],
+    ) -> list[_Found]:
+        """:meth:`_find` for several pictures: one detector pass per image size, one SAM encoder pass."""
         phrases = parse_phrases(find)  # type: ignore[arg-type]
         check_select(select)
         check_mask_mode(mask_mode)
@@ -607,41 +630,67 @@ class Pipeline:
         with _stage("load", timings):
             detector = self.detector
         with _stage("detect", timings):
-            detections = detector.detect(
-                picture, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=DEFAULT_NMS_IOU
+            found = detector.detect_many(
+                pictures, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=DEFAULT_NMS_IOU
             )
-        if len(detections) == 0:
-            if strict:
-                raise NothingFoundError(" . ".join(phrases), detections.metadata.get("best_score"), box_threshold)
-            logger.info("nothing matching %r was found; the image is returned unchanged", phrases)
-            empty = empty_detections(picture.height, picture.width) if mask_mode == "mask" else empty_detections()
-            empty.metadata = dict(detections.metadata)
-            return _Found(empty, [], None)
-        if mask_mode == "mask":
+        empty = [i for i, detections in enumerate(found) if len(detections) == 0]
+        if strict and empty:
+            best = found[empty[0]].metadata.get("best_score")
+            raise NothingFoundError(" . ".join(phrases), best, box_threshold)
+        if mask_mode == "mask" and len(empty) < len(found):
             with _stage("load", timings):
-                self.segmenter  # noqa: B018 - load outside the timed stage
+                segmenter = self.segmenter
             with _stage("segment", timings):
-                detections = self._segment(picture, detections)
-        selected = select_indices(detections, select)
-        if detections.mask is not None:
-            region = detections.mask[selected].any(axis=0)
-        else:
-            region = box_mask(detections.xyxy[selected], picture.width, picture.height)
-        return _Found(detections, selected, region)
+                masks = segmenter.masks_many(pictures, [d.xyxy.astype(np.float64) for d in found])
+            for detections, stack in zip(found, masks):
+                if len(detections):
+                    detections.mask = stack
+        results = []
+        for picture, detections in zip(pictures, found):
+            if len(detections) == 0:
+                logger.info("nothing matching %r was found; the image is returned unchanged", phrases)
+                nothing = empty_detections(picture.height, picture.width) if mask_mode == "mask" else empty_detections()
+                nothing.metadata = dict(detections.metadata)
+                results.append(_Found(nothing, [], None))
+                continue
+            selected = select_indices(detections, select)
+            if detections.mask is not None:
+                region = detections.mask[selected].any(axis=0)
+            else:
+                region = box_mask(detections.xyxy[selected], picture.width, picture.height)
+            results.append(_Found(detections, selected, region))
+        return results
 
     def _paint(
         self, picture: Picture, region: np.ndarray, painter: Callable[[], Filler], request: FillRequest,
         dilate: int | None, feather: int | None, timings: dict[str, float], stage: str = "inpaint",
     ) -> Painted:
         """Blend ``painter()``'s fill of ``region`` into ``picture``; the painter loads only if needed."""
-        dilation = auto_dilation(picture.width, picture.height) if dilate is None else dilate
-        feathering = auto_feather(dilation) if feather is None else feather
-        if not region.any():
-            return Painted(picture.rgb, region, None, dilation, feathering)
-        with _stage("load", timings):
-            filler = painter()
-        with _stage(stage, timings):
-            return paint(picture.rgb, region, filler, request, dilation=dilation, feathering=feathering)
+        return self._paint_many([picture], [region], painter, [request], dilate, feather, timings, stage)[0]
+
+    def _paint_many(
+        self, pictures: list[Picture], regions: list[np.ndarray], painter: Callable[[], Filler],
+        requests: list[FillRequest], dilate: int | None, feather: int | None, timings: dict[str, float],
+        stage: str = "inpaint",
+    ) -> list[Painted]:
+        """:meth:`_paint` for several pictures; their crops are painted together where sizes allow."""
+        results: list[Painted | None] = [None] * len(pictures)
+        jobs, where = [], []
+        for i, (picture, region, request) in enumerate(zip(pictures, regions, requests)):
+            dilation = auto_dilation(picture.width, picture.height) if dilate is None else dilate
+            feathering = auto_feather(dilation) if feather is None else feather
+            if region.any():
+                jobs.append(PaintJob(picture.rgb, region, request, dilation, feathering))
+                where.append(i)
+            else:
+                results[i] = Painted(picture.rgb, region, None, dilation, feathering)
+        if jobs:
+            with _stage("load", timings):
+                filler = painter()
+            with _stage(stage, timings):
+                for i, painted in zip(where, paint_many(jobs, filler)):
+                    results[i] = painted
+        return results  # type: ignore[return-value]
 
 
 def _request(

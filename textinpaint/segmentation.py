@@ -27,6 +27,8 @@ class Segmenter(Protocol):
 
     def masks(self, picture: Picture, xyxy: np.ndarray) -> np.ndarray: ...
 
+    def masks_many(self, pictures: list[Picture], boxes: list[np.ndarray]) -> list[np.ndarray]: ...
+
 
 @dataclass(frozen=True)
 class Sam:
@@ -45,7 +47,6 @@ class Sam:
         model = SamModel.from_pretrained(source, dtype=dtype).to(device).eval()
         return cls(processor, model, device, dtype)
 
-    @torch.inference_mode()
     def masks(self, picture: Picture, xyxy: np.ndarray) -> np.ndarray:
         """Masks for boxes.
 
@@ -56,26 +57,37 @@ class Sam:
         Returns:
             NxHxW ``bool`` masks at the input's resolution, one per box, in box order.
         """
-        height, width = picture.height, picture.width
-        if len(xyxy) == 0:
-            return np.zeros((0, height, width), dtype=bool)
-        inputs = self.processor(images=picture.rgb, return_tensors="pt")
+        return self.masks_many([picture], [xyxy])[0]
+
+    @torch.inference_mode()
+    def masks_many(self, pictures: list[Picture], boxes: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`masks` for several pictures: one encoder pass for all (SAM pads every image to
+        its square), then each picture's boxes decoded from its own embedding."""
+        results = [np.zeros((0, p.height, p.width), dtype=bool) for p in pictures]
+        todo = [i for i, xyxy in enumerate(boxes) if len(xyxy)]
+        if not todo:
+            return results
+        inputs = self.processor(images=[pictures[i].rgb for i in todo], return_tensors="pt")
         embeddings = self.model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
-        resized_height, resized_width = inputs["reshaped_input_sizes"][0].tolist()
-        scale = np.array([resized_width / width, resized_height / height] * 2)
-        chunks = []
-        for start in range(0, len(xyxy), _DECODE_BATCH):
-            boxes = torch.as_tensor(xyxy[start : start + _DECODE_BATCH] * scale)[None]
-            outputs = self.model(
-                image_embeddings=embeddings,
-                input_boxes=boxes.to(self.device, self.dtype),
-                multimask_output=False,
-            )
-            masks = self.processor.image_processor.post_process_masks(
-                outputs.pred_masks.float().cpu(), inputs["original_sizes"], inputs["reshaped_input_sizes"]
-            )[0]
-            chunks.append(masks[:, 0].numpy())
-        return np.concatenate(chunks).astype(bool)
+        for row, index in enumerate(todo):
+            picture, xyxy = pictures[index], boxes[index]
+            resized_height, resized_width = inputs["reshaped_input_sizes"][row].tolist()
+            scale = np.array([resized_width / picture.width, resized_height / picture.height] * 2)
+            chunks = []
+            for start in range(0, len(xyxy), _DECODE_BATCH):
+                batch = torch.as_tensor(xyxy[start : start + _DECODE_BATCH] * scale)[None]
+                outputs = self.model(
+                    image_embeddings=embeddings[row : row + 1],
+                    input_boxes=batch.to(self.device, self.dtype),
+                    multimask_output=False,
+                )
+                masks = self.processor.image_processor.post_process_masks(
+                    outputs.pred_masks.float().cpu(), inputs["original_sizes"][row : row + 1],
+                    inputs["reshaped_input_sizes"][row : row + 1],
+                )[0]
+                chunks.append(masks[:, 0].numpy())
+            results[index] = np.concatenate(chunks).astype(bool)
+        return results
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,10 @@ class OriginalSam:
         )
         model.load_state_dict(state)
         return cls(model.to(device, dtype).eval(), device, dtype)
+
+    def masks_many(self, pictures: list[Picture], boxes: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`masks` for each picture in turn."""
+        return [self.masks(picture, xyxy) for picture, xyxy in zip(pictures, boxes)]
 
     @torch.inference_mode()
     def masks(self, picture: Picture, xyxy: np.ndarray) -> np.ndarray:
