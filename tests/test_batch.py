@@ -163,7 +163,7 @@ def test_a_terminal_gets_a_progress_bar_showing_each_stage(album, tmp_path, tiny
     stages = []
 
     def work(job):
-        from textinpaint.pipeline import _stage_listener
+        from textinpaint.runtime import stage_listener as _stage_listener
 
         listener = _stage_listener.get()
         edit = pipe.replace(job.source, "a dog", "a cat", steps=1, seed=0, box_threshold=0.0)
@@ -180,7 +180,7 @@ def test_a_terminal_gets_a_progress_bar_showing_each_stage(album, tmp_path, tiny
 
 
 def test_stage_listener_is_per_thread_and_removed_after(tiny_models):
-    from textinpaint.pipeline import _stage_listener, listening
+    from textinpaint.runtime import listening, stage_listener as _stage_listener
 
     seen = []
     with listening(seen.append):

@@ -20,7 +20,8 @@ from .diffusion import SCHEDULERS
 from .errors import MissingDependencyError, TextInpaintError
 from .inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS
 from .masks import auto_dilation, auto_feather, blend_weights, distance_outside
-from .pipeline import Pipeline, listening
+from .pipeline import Pipeline
+from .runtime import listening
 from .results import annotate
 
 _SCHEDULER_CHOICES = ["model default", "ddim", "pndm", "euler", "euler a", "dpm++ 2m", "dpm++ 2m karras", "unipc", "lms"]

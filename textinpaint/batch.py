@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pipeline import listening
+from .runtime import listening
 
 logger = logging.getLogger(__name__)
 
