@@ -29,14 +29,20 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_models):
+def served(tiny_models):
     from textinpaint import Pipeline
     from textinpaint.app import serve
 
     port = free_port()
-    app = serve(Pipeline(models=tiny_models, device="cpu"), port=port, block=False)
-    yield f"http://127.0.0.1:{port}"
+    pipeline = Pipeline(models=tiny_models, device="cpu")
+    app = serve(pipeline, port=port, block=False)
+    yield f"http://127.0.0.1:{port}", pipeline
     app.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +114,38 @@ def test_the_background_tab_runs(page, app_url, tmp_path):
     page.locator("#background-run").click()
     page.locator("#background-file a").first.wait_for(timeout=120_000)
     assert np.asarray(PIL.Image.open(photo)).shape == (64, 96, 3)
+
+
+def test_a_second_click_while_running_is_queued_not_lost(page, served, tmp_path, monkeypatch):
+    import time
+
+    url, pipeline = served
+    runs = []
+    original = pipeline.inpaint
+
+    def slow_inpaint(*args, **kwargs):
+        runs.append(time.perf_counter())
+        time.sleep(1.0)  # long enough for the second click to arrive while this one runs
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "inpaint", slow_inpaint)
+    photo = tmp_path / "twice.png"
+    PIL.Image.fromarray(noise(40, 60, seed=5)).save(photo)
+    page.goto(url)
+    page.locator("#replace-image input[type=file]").set_input_files(str(photo))
+    page.locator("#replace-find textarea, #replace-find input").first.fill("a dog")
+    page.locator("#replace-box-threshold input[type=number]").fill("0")
+    page.locator("#replace-box-threshold input[type=number]").press("Enter")
+    page.locator("#replace-detect").click()
+    page.locator("#replace-instances input[type=checkbox]").first.wait_for()
+    page.locator("#replace-prompt textarea, #replace-prompt input").first.fill("a cat")
+    page.locator("#replace-steps input[type=number]").fill("1")
+    page.locator("#replace-steps input[type=number]").press("Enter")
+    page.locator("#replace-run").click()
+    page.wait_for_timeout(300)
+    page.locator("#replace-run").click()
+    deadline = time.time() + 120
+    while len(runs) < 2 and time.time() < deadline:
+        page.wait_for_timeout(200)
+    assert len(runs) == 2, "both clicks ran"
+    assert runs[1] - runs[0] >= 1.0, "one after the other: the second waited in the queue"

@@ -1,8 +1,9 @@
 """A Gradio app for trying edits interactively (the ``app`` extra): ``textinpaint app``.
 
-One :class:`~textinpaint.Pipeline` serves every request; models load once per process. Work is
-queued, so a second click while a run is going waits its turn instead of being lost, and
-errors show the library's message in the page.
+One :class:`~textinpaint.Pipeline` serves every request; models load once per process. Runs are
+queued one at a time, and run buttons take every click (``trigger_mode="multiple"``; Gradio's
+default drops clicks while a run is pending), so a second click waits its turn instead of being
+lost. Errors show the library's message in the page.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def build_app(pipe: Pipeline) -> Any:
 
             run.click(on_replace, [panel["image"], panel["state"], panel["instances"], panel["dilate"], panel["feather"],
                                    paint["prompt"], paint["negative"], paint["steps"], paint["guidance"], paint["seed"],
-                                   paint["scheduler"]], result)
+                                   paint["scheduler"]], result, trigger_mode="multiple")
 
         with gr.Tab("Background"):
             with gr.Row():
@@ -199,7 +200,8 @@ def build_app(pipe: Pipeline) -> Any:
                 return ((picture, edit.image), *_save(edit.image, sidecar))
 
             run.click(on_background, [image, keep, depth, scale, paint["prompt"], paint["negative"], paint["steps"],
-                                      paint["guidance"], paint["seed"], paint["scheduler"]], result)
+                                      paint["guidance"], paint["seed"], paint["scheduler"]], result,
+                          trigger_mode="multiple")
 
         with gr.Tab("Remove"):
             panel = detection_panel("remove")
@@ -219,7 +221,7 @@ def build_app(pipe: Pipeline) -> Any:
                 return ((picture, edit.image), *_save(edit.image, sidecar))
 
             run.click(on_remove, [panel["image"], panel["find"], panel["box"], panel["text"], panel["instances"],
-                                  panel["dilate"], panel["feather"]], result)
+                                  panel["dilate"], panel["feather"]], result, trigger_mode="multiple")
     return app
 
 
