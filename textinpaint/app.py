@@ -166,8 +166,7 @@ def build_app(pipe: Pipeline) -> Any:
                                scheduler=None if scheduler == "model default" else scheduler)
                 edited = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
                 sidecar = {"workflow": "inpaint", "prompt": prompt, "parameters": {**options, "seed": edited.info["seed"]},
-                           "selected": chosen, "models": {s: pipe.source(s) for s in ("detector", "segmenter", "inpainter")
-                                                          if s in pipe._names}}
+                           "selected": chosen, "models": pipe.model_sources("detector", "segmenter", "inpainter")}
                 return ((picture, edited), *_save(edited, sidecar))
 
             run.click(on_replace, [panel["image"], panel["state"], panel["instances"], panel["dilate"], panel["feather"],

@@ -162,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _stage_names(args: argparse.Namespace) -> dict[str, str | None]:
+    """The model named for each stage on the command line (None: the default or ``--models``)."""
+    return {"detector": args.detector, "segmenter": args.segmenter, "inpainter": args.inpainter,
+            "controlnet": getattr(args, "controlnet", None), "depth": getattr(args, "depth_model", None),
+            "remover": getattr(args, "remover", None), "upscaler": getattr(args, "upscaler", None)}
+
+
 def _options(args: argparse.Namespace, *names: str) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
@@ -170,10 +177,7 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
     from .results import annotate
 
-    stages = {"controlnet": getattr(args, "controlnet", None), "depth": getattr(args, "depth_model", None),
-              "remover": getattr(args, "remover", None), "upscaler": getattr(args, "upscaler", None)}
-    pipe = Pipeline(args.detector, args.segmenter, args.inpainter, models=args.models, device=args.device,
-                    dtype=args.dtype, **stages)
+    pipe = Pipeline(**_stage_names(args), models=args.models, device=args.device, dtype=args.dtype)
     if args.command == "info":
         return _info(pipe, args.json)
     if args.command == "app":
@@ -265,7 +269,7 @@ def _batch(pipe: Pipeline, args: argparse.Namespace, thresholds: dict, painting:
         return {
             "workflow": workflow, "textinpaint": __version__, "input": str(job.source), "output": str(job.output),
             "parameters": {**parameters, "seed": edit.seed},
-            "models": {stage: pipe.source(stage) if stage in pipe._names else "(object)" for stage in used_stages},
+            "models": pipe.model_sources(*used_stages),
             "device": str(pipe.device), "dtype": str(pipe.dtype).replace("torch.", ""),
             "found": edit.found, "detections": _rows(edit.detections), "selected": edit.selected,
             "timings": {k: round(v, 4) for k, v in edit.timings.items()},
@@ -328,16 +332,16 @@ def _info(pipe: Pipeline, as_json: bool) -> int:
 
 def _download(pipe: Pipeline, args: argparse.Namespace) -> int:
     """Fetch the named stages' models into the Hugging Face cache, or into ``--models DIR/<stage>``."""
-    from .models import DEFAULTS, SHORT_NAMES, STAGES, download
+    from .models import STAGES, download, resolve_source
 
     wanted = list(STAGES) if args.stages == "all" else [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in STAGES]
     if unknown:
         print(f"textinpaint: error: --stages must name stages among {list(STAGES)}; got {unknown}", file=sys.stderr)
         return 1
+    names = _stage_names(args)
     for stage in wanted:
-        name = str(pipe._names[stage] or DEFAULTS[stage])
-        repo = SHORT_NAMES[stage].get(name, name)
+        repo = resolve_source(stage, names[stage], None)  # the Hub id, even when --models is the target
         target = None if args.models is None else Path(args.models) / stage
         where = download(stage, repo, target)
         print(f"{stage}: {repo} -> {where}")

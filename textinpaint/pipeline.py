@@ -130,6 +130,12 @@ class Pipeline(Workflows):
             name = "sdxl-depth"
         return resolve_source(stage, name, self.models)
 
+    def model_sources(self, *stages: str) -> dict[str, str]:
+        """Where each of ``stages`` (default: all) comes from: a Hub id or path, or ``"(object)"``
+        for a model given already loaded. For sidecars and reports; loads nothing."""
+        wanted = stages or (*self._names, *(s for s in self._loaded if s not in self._names))
+        return {stage: self.source(stage) if stage in self._names else "(object)" for stage in wanted}
+
     def _is_sdxl(self) -> bool:
         """Whether the inpainter is SDXL: its class once loaded, its name before (never loads it)."""
         inpainter = self._loaded.get("inpainter")
