@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                  # CUDA: full-size random-weight models; CPU: tiny models (smoke test)
     python benchmarks/run.py --sdxl           # SDXL inpainting at 1024x1024 (CUDA)
+    python benchmarks/run.py --compile        # torch.compile: the cold row holds the compile cost
     python benchmarks/run.py --device cpu --overhead-megapixels 12
 
 Prints Markdown tables: median and spread (25th-75th percentile) over warm runs, the first
@@ -30,6 +31,7 @@ import architectures  # noqa: E402
 
 from textinpaint import Pipeline  # noqa: E402
 from textinpaint.images import load_image  # noqa: E402
+from textinpaint.diffusion import Speed, optimize  # noqa: E402
 from textinpaint.inpainting import FillRequest, paint, resize  # noqa: E402
 from textinpaint.masks import auto_dilation, auto_feather  # noqa: E402
 from textinpaint.models import resolve_device, resolve_dtype  # noqa: E402
@@ -105,6 +107,7 @@ def build(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) ->
         detector = architectures.grounding_dino_tiny(device, dtype)
         segmenter = architectures.sam(args.sam, device, dtype)
         inpainter = (architectures.sdxl_inpainting if args.sdxl else architectures.sd15_inpainting)(device, dtype)
+        optimize(inpainter.pipe, Speed(compile=args.compile, channels_last=args.channels_last), device)
         fast = Pipeline(TopDetections(detector), segmenter, inpainter, device=device, dtype=dtype)
         slow = Pipeline(TopDetections(architectures.grounding_dino_tiny(device, torch.float32)),
                         architectures.sam(args.sam, device, torch.float32), inpainter, device=device, dtype=torch.float32)
@@ -271,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="denoising steps (default 25 on CUDA, 2 on CPU)")
     parser.add_argument("--sam", choices=["base", "huge"], default="huge")
     parser.add_argument("--sdxl", action="store_true", help="SDXL inpainting instead of SD 1.5 (CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE decoder (CUDA run)")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last UNet and VAE (CUDA run)")
     parser.add_argument("--models", type=Path, help="tiny models folder for the CPU run (default: written afresh)")
     parser.add_argument("--overhead-megapixels", type=float, default=12.0)
     args = parser.parse_args(argv)

@@ -234,3 +234,25 @@ def test_no_loader_ever_trusts_remote_code(tiny_models, monkeypatch):
     pipeline = Pipeline(models=tiny_models, device="cpu")
     pipeline.detector, pipeline.segmenter, pipeline.inpainter
     assert len(seen) >= 5 and not any(seen)
+
+
+def test_speed_modes_apply_at_load_and_get_their_own_cached_copy(tiny_models, monkeypatch):
+    from textinpaint import Speed
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(module) or module)
+    plain = Pipeline(models=tiny_models, device="cpu").inpainter
+    fast = Pipeline(models=tiny_models, device="cpu", speed=Speed(compile=True, channels_last=True, vae_tiling=True))
+    inpainter = fast.inpainter
+    assert inpainter is not plain and not plain.pipe.vae.use_tiling
+    assert inpainter.pipe.vae.use_tiling and len(compiled) == 2
+    assert inpainter.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    out = fast.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=1, seed=0)
+    assert out.size == (40, 40)
+
+
+def test_offload_needs_cuda(tiny_models):
+    from textinpaint import Speed
+
+    with pytest.raises(InvalidInputError, match="offload=True needs a CUDA device; got device=cpu"):
+        Pipeline(models=tiny_models, device="cpu", speed=Speed(offload=True)).inpainter

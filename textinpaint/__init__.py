@@ -22,6 +22,7 @@ from .errors import (
     TextInpaintError,
     WeightsNotFoundError,
 )
+from .diffusion import Speed
 from .images import Picture, load_image
 from .inpainting import FillRequest, Filler
 from .pipeline import (
@@ -52,6 +53,7 @@ __all__ = [
     "OutOfMemoryError",
     "Picture",
     "Pipeline",
+    "Speed",
     "TextInpaintError",
     "WeightsNotFoundError",
     "annotate",

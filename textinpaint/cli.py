@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--inpainter", help="sd15, sd2, sdxl, a Hub id or a folder (default sd15)")
     group.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     group.add_argument("--dtype", help="float16, bfloat16 or float32 (default float16 on CUDA)")
+    group.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE decoder (slow first call)")
+    group.add_argument("--offload", action="store_true", help="keep models on the CPU until they run (CUDA; small cards)")
+    group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles (less memory)")
 
     finding = argparse.ArgumentParser(add_help=False)
     group = finding.add_argument_group("detection")
@@ -177,7 +180,10 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
     from .results import annotate
 
-    pipe = Pipeline(**_stage_names(args), models=args.models, device=args.device, dtype=args.dtype)
+    from .diffusion import Speed
+
+    speed = Speed(compile=args.compile, offload=args.offload, vae_tiling=args.vae_tiling)
+    pipe = Pipeline(**_stage_names(args), models=args.models, device=args.device, dtype=args.dtype, speed=speed)
     if args.command == "info":
         return _info(pipe, args.json)
     if args.command == "app":

@@ -62,6 +62,40 @@ def scheduler_key(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Speed:
+    """Opt-in speed and memory modes, applied once when the model loads.
+
+    Attributes:
+        compile: ``torch.compile`` the UNet and the VAE decoder (the first call pays the compile).
+        channels_last: keep the UNet's and VAE's convolutions in channels-last memory order.
+        vae_tiling: decode and encode large crops tile by tile (less memory, tiny seams risk).
+        offload: keep each model on the CPU until it runs (``enable_model_cpu_offload``; CUDA only),
+            so the SD 1.5 chain fits small cards.
+    """
+
+    compile: bool = False
+    channels_last: bool = False
+    vae_tiling: bool = False
+    offload: bool = False
+
+
+def optimize(pipe: DiffusionPipeline, speed: Speed, device: torch.device) -> None:
+    """Apply ``speed`` to a freshly loaded pipeline (never to one in use: it changes the modules)."""
+    if speed.offload:
+        if device.type != "cuda":
+            raise InvalidInputError(f"offload=True needs a CUDA device; got device={device}")
+        pipe.enable_model_cpu_offload(device=device)
+    if speed.vae_tiling:
+        pipe.vae.enable_tiling()
+    if speed.channels_last:
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+    if speed.compile:
+        pipe.unet = torch.compile(pipe.unet)
+        pipe.vae.decoder = torch.compile(pipe.vae.decoder)
+
+
+@dataclass(frozen=True)
 class DiffusersInpainter:
     """A diffusers inpainting pipeline as a :class:`~textinpaint.inpainting.Filler`.
 
@@ -80,16 +114,21 @@ class DiffusersInpainter:
     _fp32_vae_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
-    def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> DiffusersInpainter:
+    def load(
+        cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None
+    ) -> DiffusersInpainter:
         from diffusers import AutoPipelineForInpainting
 
-        pipe = AutoPipelineForInpainting.from_pretrained(source, dtype=dtype).to(device)
+        pipe = AutoPipelineForInpainting.from_pretrained(source, dtype=dtype)
+        if not (speed and speed.offload):
+            pipe = pipe.to(device)
         if type(pipe).__name__ not in _CONTROLNET_PIPELINES or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL":
             raise ModelKindError(
                 f"inpainter={source!r} loads as {type(pipe).__name__}; textinpaint paints with UNet-based "
                 "Stable Diffusion inpainting pipelines (SD 1.5, SD 2, SDXL and their fine-tunes)"
             )
         pipe.set_progress_bar_config(disable=True)
+        optimize(pipe, speed or Speed(), device)
         upcasts = "XL" in type(pipe).__name__ and pipe.vae.config.get("force_upcast", False)
         return cls(pipe, _lock=threading.Lock() if upcasts and dtype == torch.float16 else None)
 

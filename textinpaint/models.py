@@ -74,7 +74,7 @@ _DTYPES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
 }
 
-_cache: dict[tuple[str, str, str, str], object] = {}
+_cache: dict[tuple[str, str, str, str, str], object] = {}
 _cache_lock = threading.Lock()
 
 
@@ -153,12 +153,15 @@ def check_kind(stage: str, source: str) -> None:
         )
 
 
-def cached(stage: str, source: str, device: torch.device, dtype: torch.dtype, load: Callable[[], T]) -> T:
+def cached(
+    stage: str, source: str, device: torch.device, dtype: torch.dtype, load: Callable[[], T], variant: str = ""
+) -> T:
     """Return the model for this key, calling ``load`` only the first time.
 
+    ``variant`` tells apart copies loaded with different options (speed modes, say).
     Errors from the loader that mean "files not there" become :class:`WeightsNotFoundError`.
     """
-    key = (stage, source, str(device), str(dtype))
+    key = (stage, source, str(device), str(dtype), variant)
     with _cache_lock:
         if key not in _cache:
             check_kind(stage, source)

@@ -37,7 +37,7 @@ from .detection import (
     empty_detections,
     parse_phrases,
 )
-from .diffusion import DiffusersInpainter, load_controlnet, load_upscaler
+from .diffusion import DiffusersInpainter, Speed, load_controlnet, load_upscaler
 from .errors import NothingFoundError
 from .images import DEFAULT_MAX_PIXELS, ImageInput, Picture, load_image
 from .inpainting import (
@@ -88,6 +88,8 @@ class Pipeline(Workflows):
         device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
+        speed: opt-in modes for the inpainter: ``Speed(compile=True)``, ``channels_last``,
+            ``vae_tiling``, ``offload`` (see :class:`~textinpaint.diffusion.Speed`).
 
     Example:
         >>> pipe = Pipeline(models="tiny-models", device="cpu")  # doctest: +SKIP
@@ -108,11 +110,13 @@ class Pipeline(Workflows):
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        speed: Speed | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.max_pixels = max_pixels
         self.models = models
+        self.speed = speed or Speed()
         given = {
             "detector": detector, "segmenter": segmenter, "inpainter": inpainter, "controlnet": controlnet,
             "depth": depth, "remover": remover, "upscaler": upscaler,
@@ -143,10 +147,11 @@ class Pipeline(Workflows):
             return isinstance(inpainter, DiffusersInpainter) and "XL" in type(inpainter.pipe).__name__
         return "xl" in self.source("inpainter").lower()
 
-    def _model(self, stage: str, loader: Callable[[str, torch.device, torch.dtype], _T]) -> _T:
+    def _model(self, stage: str, loader: Callable[..., _T], **options: object) -> _T:
         if stage not in self._loaded:
             source = self.source(stage)
-            self._loaded[stage] = cached(stage, source, self.device, self.dtype, lambda: loader(source, self.device, self.dtype))
+            self._loaded[stage] = cached(stage, source, self.device, self.dtype,
+                                         lambda: loader(source, self.device, self.dtype, **options), repr(options))
         return self._loaded[stage]  # type: ignore[return-value]
 
     @property
@@ -164,7 +169,8 @@ class Pipeline(Workflows):
     @property
     def inpainter(self) -> Filler:
         """The inpainting model, loaded on first use."""
-        return self._model("inpainter", DiffusersInpainter.load)
+        speed = {} if self.speed == Speed() else {"speed": self.speed}
+        return self._model("inpainter", DiffusersInpainter.load, **speed)
 
     @property
     def controlnet(self) -> torch.nn.Module:
