@@ -56,17 +56,23 @@ def page(app_url):
         browser.close()
 
 
-def test_upload_detect_select_run_and_download(page, app_url, tmp_path):
-    photo = tmp_path / "street.png"
-    PIL.Image.fromarray(noise(70, 110)).save(photo)
-    page.goto(app_url)
+def upload_and_detect(page, url, photo, find):
+    """Open the app, upload ``photo``, look for ``find`` with no box threshold; the instance boxes."""
+    page.goto(url)
     page.locator("#replace-image input[type=file]").set_input_files(str(photo))
-    page.locator("#replace-find textarea, #replace-find input").first.fill("the red car. a dog")
+    page.locator("#replace-find textarea, #replace-find input").first.fill(find)
     page.locator("#replace-box-threshold input[type=number]").fill("0")
     page.locator("#replace-box-threshold input[type=number]").press("Enter")
     page.locator("#replace-detect").click()
     boxes = page.locator("#replace-instances input[type=checkbox]")
     boxes.first.wait_for()
+    return boxes
+
+
+def test_upload_detect_select_run_and_download(page, app_url, tmp_path):
+    photo = tmp_path / "street.png"
+    PIL.Image.fromarray(noise(70, 110)).save(photo)
+    boxes = upload_and_detect(page, app_url, photo, "the red car. a dog")
     count = boxes.count()
     assert count >= 2, "several instances were found on the noise picture"
     boxes.nth(count - 1).uncheck()  # pick instances: all but the last
@@ -131,13 +137,7 @@ def test_a_second_click_while_running_is_queued_not_lost(page, served, tmp_path,
     monkeypatch.setattr(pipeline, "inpaint", slow_inpaint)
     photo = tmp_path / "twice.png"
     PIL.Image.fromarray(noise(40, 60, seed=5)).save(photo)
-    page.goto(url)
-    page.locator("#replace-image input[type=file]").set_input_files(str(photo))
-    page.locator("#replace-find textarea, #replace-find input").first.fill("a dog")
-    page.locator("#replace-box-threshold input[type=number]").fill("0")
-    page.locator("#replace-box-threshold input[type=number]").press("Enter")
-    page.locator("#replace-detect").click()
-    page.locator("#replace-instances input[type=checkbox]").first.wait_for()
+    upload_and_detect(page, url, photo, "a dog")
     page.locator("#replace-prompt textarea, #replace-prompt input").first.fill("a cat")
     page.locator("#replace-steps input[type=number]").fill("1")
     page.locator("#replace-steps input[type=number]").press("Enter")
