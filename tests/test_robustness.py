@@ -71,3 +71,49 @@ def test_unicode_queries_and_prompts_work(pipe):
     assert len(found) > 0 and set(found.data["phrase"]) <= set(phrases)
     out = pipe.inpaint(noise(50, 60), np.ones((50, 60), bool), "一辆蓝色的卡车 🚚", steps=1, seed=0)
     assert out.size == (60, 50)
+
+
+def test_each_thread_gets_its_own_tokenizer_copy_once(pipe):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from textinpaint.models import thread_copy
+
+    tokenizer = pipe.inpainter.pipe.tokenizer
+    mine = thread_copy(tokenizer)
+    assert mine is not tokenizer and thread_copy(tokenizer) is mine
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(thread_copy, tokenizer).result()
+    assert theirs is not mine and theirs is not tokenizer
+    assert mine("a red car").input_ids == tokenizer("a red car").input_ids
+
+
+def test_threads_stay_correct_under_repetition_each_with_its_own_tokenizer(tiny_models, monkeypatch):
+    import threading
+
+    from textinpaint import diffusion
+
+    pipe = Pipeline(models=tiny_models, device="cpu")
+    used = set()
+    original = diffusion._call_copy
+
+    def spy(*args, **kwargs):
+        built = original(*args, **kwargs)
+        used.add((threading.get_ident(), id(built.tokenizer)))
+        return built
+
+    monkeypatch.setattr(diffusion, "_call_copy", spy)
+    image, mask = noise(40, 48), np.ones((40, 48), bool)
+    prompts = [f"prompt number {i} " * (1 + i % 5) for i in range(12)]  # different lengths stress the tokenizer
+    expected = [np.asarray(pipe.inpaint(image, mask, p, steps=1, seed=i)) for i, p in enumerate(prompts)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda ip: np.asarray(pipe.inpaint(image, mask, ip[1], steps=1, seed=ip[0])),
+                            enumerate(prompts)))
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    shared = id(pipe.inpainter.pipe.tokenizer)
+    tokenizers = {}
+    for thread, tokenizer in used:
+        tokenizers.setdefault(thread, set()).add(tokenizer)
+    assert len(tokenizers) >= 2 and all(len(t) == 1 for t in tokenizers.values()), "one tokenizer per thread"
+    assert shared not in {t for ts in tokenizers.values() for t in ts}, "no call uses the shared tokenizer"
+    assert len({next(iter(t)) for t in tokenizers.values()}) == len(tokenizers), "no two threads share one"

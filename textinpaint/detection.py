@@ -18,6 +18,7 @@ import torch
 
 from .errors import InvalidInputError
 from .images import Picture
+from .models import thread_copy
 
 # GroundingDINO's published demo uses 0.35 / 0.25: high enough to drop stray boxes on random clutter.
 DEFAULT_BOX_THRESHOLD = 0.35
@@ -120,14 +121,15 @@ class GroundingDino:
     def _windows(self, phrases: list[str]) -> list[list[str]]:
         """Group phrases into runs whose prompt fits the model's text window (one pass each)."""
         limit = self.max_text_tokens
+        tokenizer = thread_copy(self.processor).tokenizer
         windows: list[list[str]] = [[]]
         for phrase in phrases:
-            if _token_count(self.processor.tokenizer, [phrase]) > limit:
+            if _token_count(tokenizer, [phrase]) > limit:
                 raise InvalidInputError(
                     f"find: the phrase {phrase[:60]!r}... is longer than the detector's text window of "
                     f"{limit} tokens; shorten it"
                 )
-            if windows[-1] and _token_count(self.processor.tokenizer, windows[-1] + [phrase]) > limit:
+            if windows[-1] and _token_count(tokenizer, windows[-1] + [phrase]) > limit:
                 windows.append([])
             windows[-1].append(phrase)
         return windows
@@ -138,14 +140,15 @@ class GroundingDino:
     ) -> list[tuple[sv.Detections, float | None]]:
         """One forward pass over same-size ``pictures`` for one window of phrases."""
         text, char_spans = _prompt(phrases)
+        processor = thread_copy(self.processor)  # its tokenizer keeps per-call state
         images = [picture.to_pil().convert("RGB") for picture in pictures]
-        inputs = self.processor(images=images, text=[text] * len(images), return_tensors="pt")
+        inputs = processor(images=images, text=[text] * len(images), return_tensors="pt")
         inputs = {
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in inputs.items()
         }
         outputs = self.model(**inputs)
-        offsets = self.processor.tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+        offsets = processor.tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
         spans = _token_spans(offsets, char_spans)
         probs = outputs.logits.float().sigmoid().cpu().numpy()
         boxes = outputs.pred_boxes.float().cpu().numpy()

@@ -22,6 +22,7 @@ import torch
 
 from .errors import InvalidInputError, ModelKindError
 from .inpainting import FillRequest, generation_size, resize
+from .models import thread_copy
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -329,7 +330,10 @@ def _call_copy(pipe: DiffusionPipeline, scheduler: object, *, cls: type | None =
     """A pipeline of class ``cls`` (default: ``pipe``'s) over ``pipe``'s modules and settings."""
     cls = cls or type(pipe)
     init = inspect.signature(cls.__init__).parameters
-    components = {k: v for k, v in pipe.components.items() if k in init}
+    components = {
+        k: thread_copy(v) if k.startswith("tokenizer") and v is not None else v  # tokenizers are stateful
+        for k, v in pipe.components.items() if k in init
+    }
     settings = {k: pipe.config[k] for k in init if k not in components and k in pipe.config and k not in extra}
     copy_ = cls(**{**components, **settings, **extra, "scheduler": scheduler})
     copy_.set_progress_bar_config(disable=True)

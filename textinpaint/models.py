@@ -211,3 +211,24 @@ def download(stage: str, repo: str, target: Path | None = None) -> str:
 
     patterns = _DOWNLOAD_PATTERNS.get(stage, ["*.json", "*.txt", "*.model", "*.safetensors"])
     return snapshot_download(repo, local_dir=target, allow_patterns=patterns)
+
+
+_per_thread = threading.local()
+
+
+def thread_copy(shared: T) -> T:
+    """This thread's own copy of ``shared``, made on first use.
+
+    Hugging Face fast tokenizers keep each call's padding and truncation settings on one shared
+    Rust object, so two threads tokenizing with different settings corrupt each other's output
+    (sequences of the wrong length). Tokenizers and processors are small; each thread gets one.
+    """
+    copies = getattr(_per_thread, "copies", None)
+    if copies is None:
+        copies = _per_thread.copies = {}
+    entry = copies.get(id(shared))
+    if entry is None or entry[0] is not shared:
+        import copy
+
+        entry = copies[id(shared)] = (shared, copy.deepcopy(shared))
+    return entry[1]
