@@ -115,8 +115,8 @@ def build(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) ->
     from textinpaint.testing import write_tiny_models
 
     folder = args.models or write_tiny_models(tempfile.mkdtemp(prefix="textinpaint-bench-"))
-    fast = Pipeline(models=folder, device=device, dtype=dtype)
-    fast._loaded["detector"] = TopDetections(fast.detector)
+    loaded = Pipeline(models=folder, device=device, dtype=dtype)
+    fast = Pipeline(TopDetections(loaded.detector), models=folder, device=device, dtype=dtype)
     return fast, fast
 
 

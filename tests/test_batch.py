@@ -56,14 +56,15 @@ def test_sidecars_hold_everything_to_reproduce_the_image(album, tmp_path, tiny_m
     out = tmp_path / "out"
     cli(capsys, *REPLACE, album / "trip" / "c.png", album / "a.png", "-o", out, "--models", tiny_models)
     sidecar = json.loads((out / "c.json").read_text())
-    assert sidecar["workflow"] == "replace" and sidecar["input"].endswith("c.png")
+    assert sidecar["workflow"] == "replace" and sidecar["input"]["path"].endswith("c.png")
+    assert sidecar["version"] == 2 and sidecar["input"]["hash_of"] == "file" and len(sidecar["input"]["sha256"]) == 64
     assert sidecar["parameters"]["seed"] == 5 and sidecar["parameters"]["find"] == "a dog"
     assert sidecar["parameters"]["steps"] == 2 and "guidance" in sidecar["parameters"]
     assert set(sidecar["models"]) == {"detector", "segmenter", "inpainter"}
     assert sidecar["detections"] and {"phrase", "confidence", "xyxy"} <= set(sidecar["detections"][0])
     assert {"detect", "segment", "inpaint"} <= set(sidecar["timings"])
     again = getattr(Pipeline(models=tiny_models, device="cpu"), sidecar["workflow"])(
-        sidecar["input"], **sidecar["parameters"]
+        sidecar["input"]["path"], **sidecar["parameters"]
     )
     np.testing.assert_array_equal(np.asarray(again.image), np.asarray(PIL.Image.open(out / "c.png")))
 

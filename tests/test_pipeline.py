@@ -128,7 +128,7 @@ def test_empty_replacement_removes_with_the_fill_model_not_the_diffusion_model(t
 
 def test_models_load_lazily_once_and_are_shared_between_pipelines(tiny_models):
     first = Pipeline(models=tiny_models, device="cpu")
-    assert first._loaded == {}
+    assert first.loaded() == []
     second = Pipeline(models=tiny_models, device="cpu")
     assert first.detector is second.detector and first.segmenter is second.segmenter
     assert first.inpainter is second.inpainter
@@ -154,7 +154,7 @@ def test_short_names_map_to_hub_ids():
         "Intel/dpt-large",
     ]
     assert pipeline.source("controlnet") == "diffusers/controlnet-depth-sdxl-1.0"
-    assert "inpainter" not in pipeline._loaded, "choosing the ControlNet does not load the inpainter"
+    assert "inpainter" not in pipeline.loaded(), "choosing the ControlNet does not load the inpainter"
     defaults = Pipeline(device="cpu")
     assert defaults.source("controlnet") == "lllyasviel/control_v11f1p_sd15_depth"
     assert defaults.source("inpainter") == "stable-diffusion-v1-5/stable-diffusion-inpainting"
@@ -211,8 +211,6 @@ def test_no_loader_ever_trusts_remote_code(tiny_models, monkeypatch):
     import diffusers
     import transformers
 
-    from textinpaint import models
-
     seen = []
 
     def recording(original):
@@ -230,8 +228,7 @@ def test_no_loader_ever_trusts_remote_code(tiny_models, monkeypatch):
         (diffusers.AutoPipelineForInpainting, "from_pretrained"),
     ]:
         monkeypatch.setattr(owner, name, recording(getattr(owner, name)))
-    monkeypatch.setattr(models, "_cache", {})
-    pipeline = Pipeline(models=tiny_models, device="cpu")
+    pipeline = Pipeline(models=tiny_models, device="cpu", dtype="bfloat16")  # a copy no other test has loaded
     pipeline.detector, pipeline.segmenter, pipeline.inpainter
     assert len(seen) >= 5 and not any(seen)
 

@@ -7,14 +7,14 @@ import pytest
 from huggingface_hub import try_to_load_from_cache
 
 from textinpaint import Pipeline
-from textinpaint.models import DEFAULTS, SHORT_NAMES
+from textinpaint.stages import STAGES
 
 
 def cached(repo: str, filename: str) -> bool:
     return isinstance(try_to_load_from_cache(repo, filename), str)
 
 
-DEFAULT_IDS = {stage: SHORT_NAMES[stage][DEFAULTS[stage]] for stage in ("detector", "segmenter", "inpainter")}
+DEFAULT_IDS = {stage: STAGES[stage].default_repo for stage in ("detector", "segmenter", "inpainter")}
 HAVE_WEIGHTS = (
     cached(DEFAULT_IDS["detector"], "config.json")
     and cached(DEFAULT_IDS["segmenter"], "config.json")

@@ -85,7 +85,7 @@ def test_depth_map_reaches_the_controlnet(tiny_models, monkeypatch):
 def test_without_depth_no_controlnet_or_depth_model_loads(tiny_models):
     pipeline = Pipeline(models=tiny_models, device="cpu")
     pipeline.replace_background(noise(40, 40), None, "a sky", mask=subject_mask(40, 40)[:40, :40], depth=False, steps=1)
-    assert "controlnet" not in pipeline._loaded and "depth" not in pipeline._loaded
+    assert "controlnet" not in pipeline.loaded() and "depth" not in pipeline.loaded()
 
 
 @pytest.mark.parametrize(

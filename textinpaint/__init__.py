@@ -24,7 +24,8 @@ from .errors import (
 )
 from .diffusion import Speed
 from .images import Picture, load_image
-from .inpainting import FillRequest, Filler
+from .inpainting import BatchFiller, ControlFiller, FillRequest, Filler
+from .options import BackgroundOptions, FindOptions, PaintOptions
 from .pipeline import (
     Pipeline,
     default_pipeline,
@@ -36,14 +37,19 @@ from .pipeline import (
     replace_background,
     segment,
 )
-from .results import Edit, annotate
+from .replay import read_sidecar, replay
+from .results import Edit, Record, annotate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackgroundOptions",
+    "BatchFiller",
+    "ControlFiller",
     "Edit",
     "FillRequest",
     "Filler",
+    "FindOptions",
     "ImageLoadError",
     "ImageTooLargeError",
     "InvalidInputError",
@@ -51,8 +57,10 @@ __all__ = [
     "ModelKindError",
     "NothingFoundError",
     "OutOfMemoryError",
+    "PaintOptions",
     "Picture",
     "Pipeline",
+    "Record",
     "Speed",
     "TextInpaintError",
     "WeightsNotFoundError",
@@ -62,8 +70,10 @@ __all__ = [
     "generate",
     "inpaint",
     "load_image",
+    "read_sidecar",
     "remove",
     "replace",
     "replace_background",
+    "replay",
     "segment",
 ]

@@ -8,7 +8,7 @@ lost. Errors show the library's message in the page.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,16 +17,17 @@ from typing import Any
 import numpy as np
 import PIL.Image
 
-from .diffusion import SCHEDULERS
 from .errors import MissingDependencyError, TextInpaintError
-from .inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS
 from .masks import auto_dilation, auto_feather, blend_weights, distance_outside
+from .options import BackgroundOptions, FindOptions, PaintOptions
+from .outputs import save_image, write_json
 from .pipeline import Pipeline
+from .results import Edit, annotate
 from .runtime import listening
-from .results import annotate
+from .schedulers import SCHEDULERS
 
-_SCHEDULER_CHOICES = ["model default", "ddim", "pndm", "euler", "euler a", "dpm++ 2m", "dpm++ 2m karras", "unipc", "lms"]
-assert all(c == "model default" or c.replace(" ", "") in SCHEDULERS for c in _SCHEDULER_CHOICES)
+_MODEL_DEFAULT = "model default"
+_SCHEDULER_CHOICES = [_MODEL_DEFAULT, *SCHEDULERS]
 
 
 def _gradio() -> Any:
@@ -73,10 +74,12 @@ def _preview(image: PIL.Image.Image, region: np.ndarray, dilate: int, feather: i
     return PIL.Image.fromarray((rgb * (1 - 0.6 * weights) + np.array([255, 0, 0]) * 0.6 * weights).astype(np.uint8))
 
 
-def _save(image: PIL.Image.Image, sidecar: dict) -> tuple[str, str]:
+def _save(edit: Edit) -> tuple[str, str]:
+    """The result PNG (its sidecar inside as a text chunk) and the sidecar JSON, for download."""
     folder = Path(tempfile.mkdtemp(prefix="textinpaint-app-"))
-    image.save(folder / "result.png")
-    (folder / "result.json").write_text(json.dumps(sidecar, indent=2, default=str))
+    sidecar = edit.to_dict()
+    save_image(edit.image, folder / "result.png", sidecar)
+    write_json(folder / "result.json", sidecar)
     return str(folder / "result.png"), str(folder / "result.json")
 
 
@@ -84,15 +87,17 @@ def build_app(pipe: Pipeline) -> Any:
     """The Gradio Blocks app over ``pipe``; call ``.queue().launch()`` on it (see :func:`serve`)."""
     gr = _gradio()
 
+    paint_defaults, find_defaults, scene_defaults = PaintOptions(), FindOptions(), BackgroundOptions()
+
     def painting_controls(prefix: str) -> dict[str, Any]:
         with gr.Accordion("Painting", open=True):
             return {
                 "prompt": gr.Textbox(label="Prompt", elem_id=f"{prefix}-prompt"),
-                "negative": gr.Textbox(label="Negative prompt", value=DEFAULT_NEGATIVE_PROMPT),
-                "steps": gr.Slider(1, 100, value=DEFAULT_STEPS, step=1, label="Steps", elem_id=f"{prefix}-steps"),
-                "guidance": gr.Slider(0, 20, value=DEFAULT_GUIDANCE, step=0.5, label="Guidance"),
+                "negative": gr.Textbox(label="Negative prompt", value=paint_defaults.negative_prompt),
+                "steps": gr.Slider(1, 100, value=paint_defaults.steps, step=1, label="Steps", elem_id=f"{prefix}-steps"),
+                "guidance": gr.Slider(0, 20, value=paint_defaults.guidance, step=0.5, label="Guidance"),
                 "seed": gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id=f"{prefix}-seed"),
-                "scheduler": gr.Dropdown(_SCHEDULER_CHOICES, value="model default", label="Scheduler"),
+                "scheduler": gr.Dropdown(_SCHEDULER_CHOICES, value=_MODEL_DEFAULT, label="Scheduler"),
             }
 
     def outputs(prefix: str) -> list[Any]:
@@ -108,8 +113,10 @@ def build_app(pipe: Pipeline) -> Any:
             shown = gr.Image(label="Detections", interactive=False, elem_id=f"{prefix}-detections")
         find = gr.Textbox(label="Find", placeholder="the red car. a dog", elem_id=f"{prefix}-find")
         with gr.Row():
-            box = gr.Slider(0, 1, value=0.35, step=0.01, label="Box threshold", elem_id=f"{prefix}-box-threshold")
-            text = gr.Slider(0, 1, value=0.25, step=0.01, label="Text threshold", elem_id=f"{prefix}-text-threshold")
+            box = gr.Slider(0, 1, value=find_defaults.box_threshold, step=0.01, label="Box threshold",
+                            elem_id=f"{prefix}-box-threshold")
+            text = gr.Slider(0, 1, value=find_defaults.text_threshold, step=0.01, label="Text threshold",
+                             elem_id=f"{prefix}-text-threshold")
         button = gr.Button("Detect", elem_id=f"{prefix}-detect")
         instances = gr.CheckboxGroup(label="Instances to edit", choices=[], elem_id=f"{prefix}-instances")
         with gr.Row():
@@ -163,11 +170,11 @@ def build_app(pipe: Pipeline) -> Any:
                 region = _region(found, chosen)
                 options = dict(negative_prompt=negative, steps=int(steps), guidance=float(guidance),
                                seed=None if seed is None or seed < 0 else int(seed), dilate=int(grow), feather=int(soft),
-                               scheduler=None if scheduler == "model default" else scheduler)
+                               scheduler=None if scheduler == _MODEL_DEFAULT else scheduler)
                 edited = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
-                sidecar = {"workflow": "inpaint", "prompt": prompt, "parameters": {**options, "seed": edited.info["seed"]},
-                           "selected": chosen, "models": pipe.model_sources("detector", "segmenter", "inpainter")}
-                return ((picture, edited), *_save(edited, sidecar))
+                chosen_indices = [int(label.split(":")[0]) for label in chosen]
+                edit = dataclasses.replace(edited.info["edit"], detections=found, selected=chosen_indices)
+                return ((picture, edited), *_save(edit))
 
             run.click(on_replace, [panel["image"], panel["state"], panel["instances"], panel["dilate"], panel["feather"],
                                    paint["prompt"], paint["negative"], paint["steps"], paint["guidance"], paint["seed"],
@@ -179,7 +186,7 @@ def build_app(pipe: Pipeline) -> Any:
                 keep = gr.Textbox(label="Keep", placeholder="the car", elem_id="background-keep")
             with gr.Row():
                 depth = gr.Checkbox(value=True, label="Depth ControlNet")
-                scale = gr.Slider(0, 2, value=0.8, step=0.05, label="ControlNet scale")
+                scale = gr.Slider(0, 2, value=scene_defaults.controlnet_scale, step=0.05, label="ControlNet scale")
             paint = painting_controls("background")
             run = gr.Button("Replace background", variant="primary", elem_id="background-run")
             result = outputs("background")
@@ -190,13 +197,11 @@ def build_app(pipe: Pipeline) -> Any:
                 picture = _need(picture)
                 options = dict(depth=use_depth, controlnet_scale=float(weight), negative_prompt=negative, steps=int(steps),
                                guidance=float(guidance), seed=None if seed is None or seed < 0 else int(seed),
-                               scheduler=None if scheduler == "model default" else scheduler)
+                               scheduler=None if scheduler == _MODEL_DEFAULT else scheduler)
                 edit = run_with_progress(progress, lambda: pipe.replace_background(picture, subject, prompt, **options))
                 if not edit.found:
                     raise TextInpaintError(f"nothing matching {subject!r} was found to keep")
-                sidecar = {"workflow": "replace_background", "parameters": {"keep": subject, "with_": prompt, **options,
-                                                                           "seed": edit.seed}}
-                return ((picture, edit.image), *_save(edit.image, sidecar))
+                return ((picture, edit.image), *_save(edit))
 
             run.click(on_background, [image, keep, depth, scale, paint["prompt"], paint["negative"], paint["steps"],
                                       paint["guidance"], paint["seed"], paint["scheduler"]], result,
@@ -216,8 +221,7 @@ def build_app(pipe: Pipeline) -> Any:
                 options = dict(select=selected, box_threshold=box_threshold, text_threshold=text_threshold,
                                dilate=int(grow), feather=int(soft))
                 edit = run_with_progress(progress, lambda: pipe.remove(picture, query, **options))
-                sidecar = {"workflow": "remove", "parameters": {"find": query, **options}}
-                return ((picture, edit.image), *_save(edit.image, sidecar))
+                return ((picture, edit.image), *_save(edit))
 
             run.click(on_remove, [panel["image"], panel["find"], panel["box"], panel["text"], panel["instances"],
                                   panel["dilate"], panel["feather"]], result, trigger_mode="multiple")

@@ -7,7 +7,6 @@ with what is needed to make it again; re-running skips what is already done.
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import sys
 import time
@@ -15,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .outputs import write_json
 from .runtime import listening
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-SIDECAR_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -173,8 +172,7 @@ def _batched(
 def _record(job: Job, sidecar: dict | None) -> Outcome:
     if sidecar is None:
         return Outcome(job, "nothing", "nothing matched; no output written")
-    job.sidecar.parent.mkdir(parents=True, exist_ok=True)
-    job.sidecar.write_text(json.dumps({"version": SIDECAR_VERSION, **sidecar}, indent=2, default=str))
+    write_json(job.sidecar, sidecar)
     return Outcome(job, "done")
 
 

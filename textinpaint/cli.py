@@ -5,8 +5,13 @@
     textinpaint background car.jpg --keep "the car" --with "a mountain road at sunset" -o new.png
     textinpaint generate "a woman in a park" -o park.png
     textinpaint detect street.jpg --find "car. person"
+    textinpaint replay edited/street.json -o again.png
 
 Exit status: 0 done, 1 an error (the message says what to change), 3 nothing matched the query.
+
+Model flags, their short names and defaults come from the stage table
+(:data:`textinpaint.stages.STAGES`); option defaults from the option objects
+(:mod:`textinpaint.options`); scheduler names from :data:`textinpaint.schedulers.SCHEDULERS`.
 """
 
 from __future__ import annotations
@@ -16,17 +21,35 @@ import json
 import logging
 import sys
 from pathlib import Path
-
-from typing import TYPE_CHECKING
-
-import PIL.Image
+from typing import TYPE_CHECKING, Any
 
 from .errors import TextInpaintError
+from .options import BackgroundOptions, FindOptions, PaintOptions
+from .schedulers import SCHEDULERS
+from .stages import STAGES
 
 if TYPE_CHECKING:
+    from . import batch
     from .pipeline import Pipeline
+    from .results import Edit
 
 NOTHING_FOUND = 3
+
+# The stages each subcommand loads: it offers a model flag for each of these only.
+COMMAND_STAGES = {
+    "replace": ("detector", "segmenter", "inpainter", "upscaler"),
+    "remove": ("detector", "segmenter", "remover"),
+    "background": ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler"),
+    "generate": ("inpainter", "upscaler"),
+    "segment": ("detector", "segmenter"),
+    "detect": ("detector",),
+    "replay": (),
+    "download": tuple(STAGES),
+    "info": tuple(STAGES),
+    "app": tuple(STAGES),
+}
+# The workflow behind each editing subcommand, as its sidecar names it.
+WORKFLOW = {"replace": "replace", "remove": "remove", "background": "replace_background", "segment": "segment"}
 
 
 def _select(text: str) -> str | int | list[int]:
@@ -47,110 +70,148 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="textinpaint", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    models = argparse.ArgumentParser(add_help=False)
-    group = models.add_argument_group("models")
+def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...]) -> None:
+    """The model flags, one per stage the subcommand uses, written from the stage table."""
+    group = parser.add_argument_group("models")
     group.add_argument("--models", type=Path, help="folder with one subfolder per stage (offline use)")
-    group.add_argument("--detector", help="GroundingDINO: tiny, base, a Hub id or a folder (default tiny)")
-    group.add_argument("--segmenter", help="SAM: base, large, huge, a Hub id, a folder or a .pth (default huge)")
-    group.add_argument("--inpainter", help="sd15, sd2, sdxl, a Hub id or a folder (default sd15)")
+    for name in stages:
+        stage = STAGES[name]
+        names = ", ".join(stage.names)
+        group.add_argument(stage.flag, dest=f"model_{name}", metavar="MODEL",
+                           help=f"the {name}, which {stage.summary}: {names}, a Hub id or a folder "
+                                f"(default {stage.default})")
     group.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     group.add_argument("--dtype", help="float16, bfloat16 or float32 (default float16 on CUDA)")
-    group.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE decoder (slow first call)")
-    group.add_argument("--offload", action="store_true", help="keep models on the CPU until they run (CUDA; small cards)")
-    group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles (less memory)")
+    if "inpainter" in stages:
+        group.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE decoder")
+        group.add_argument("--offload", action="store_true", help="keep models on the CPU until they run (CUDA)")
+        group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles")
 
-    finding = argparse.ArgumentParser(add_help=False)
-    group = finding.add_argument_group("detection")
-    group.add_argument("--box-threshold", type=float, default=0.35)
-    group.add_argument("--text-threshold", type=float, default=0.25)
+
+def _finding_group(parser: argparse.ArgumentParser, *, choose: bool, find: bool = True) -> None:
+    found = FindOptions()
+    group = parser.add_argument_group("finding")
+    if find:
+        group.add_argument("--find", required=True, help='what to find: "the red car", or several: "dog. cat"')
+    group.add_argument("--box-threshold", type=float, default=found.box_threshold, help="(default %(default)s)")
+    group.add_argument("--text-threshold", type=float, default=found.text_threshold, help="(default %(default)s)")
+    group.add_argument("--nms-iou", type=float, default=found.nms_iou,
+                       help="boxes overlapping more are one object (default %(default)s)")
     group.add_argument("--strict", action="store_true", help="treat nothing found as an error")
+    if choose:
+        group.add_argument("--select", type=_select, default=found.select,
+                           help="all, best, largest, N or N,M (default %(default)s)")
 
-    choosing = argparse.ArgumentParser(add_help=False)
-    group = choosing.add_argument_group("which matches")
-    group.add_argument("--find", required=True, help='what to find: "the red car", or several: "dog. cat"')
-    group.add_argument("--select", type=_select, default="all", help="all, best, largest, N or N,M (default all)")
-    group.add_argument("--mask-mode", choices=["mask", "box"], default="mask")
-    group.add_argument("--dilate", type=int, help="grow the mask by N px (default: automatic)")
-    group.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
 
-    painting = argparse.ArgumentParser(add_help=False)
-    group = painting.add_argument_group("painting")
-    group.add_argument("--negative-prompt")
-    group.add_argument("--steps", type=int)
-    group.add_argument("--guidance", type=float)
-    group.add_argument("--seed", type=int, help="random seed (default: drawn and printed)")
-    group.add_argument("--scheduler", help="ddim, pndm, euler, 'euler a', 'dpm++ 2m', unipc, lms")
+def _painting_group(parser: argparse.ArgumentParser, *, strength: bool = True, dilate: bool = True) -> None:
+    paint = PaintOptions()
+    group = parser.add_argument_group("painting")
+    group.add_argument("--negative-prompt", default=paint.negative_prompt, help="(default %(default)r)")
+    group.add_argument("--steps", type=int, default=paint.steps, help="(default %(default)s)")
+    group.add_argument("--guidance", type=float, default=paint.guidance, help="(default %(default)s)")
+    if strength:
+        group.add_argument("--strength", type=float, default=paint.strength, help="(default %(default)s)")
+    group.add_argument("--seed", type=int, help="random seed (default: drawn, and written to the sidecar)")
+    group.add_argument("--scheduler", help=f"{', '.join(SCHEDULERS)} (default: the model's own)")
     group.add_argument("--upscale", type=int, choices=[2, 4], help="sharpen the painted region with the x4 upscaler")
-    group.add_argument("--upscaler", help="the upscaler: x4, a Hub id or a folder")
+    if dilate:
+        group.add_argument("--dilate", type=int, help="grow the mask by N px (default: automatic)")
+        group.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
 
-    output = argparse.ArgumentParser(add_help=False)
-    group = output.add_argument_group("inputs and outputs")
+
+def _outputs_group(parser: argparse.ArgumentParser, *, image_options: bool = True) -> None:
+    group = parser.add_argument_group("inputs and outputs")
     group.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or globs")
     group.add_argument("-o", "--output", type=Path, required=True,
                        help="the output file (one input) or folder (relative paths are kept)")
-    group.add_argument("--format", choices=["png", "jpg", "webp"], default="png",
-                       help="file type in an output folder (default png: untouched pixels stay exact)")
+    if image_options:
+        group.add_argument("--format", choices=["png", "jpg", "webp"], default="png",
+                           help="file type in an output folder (default png: untouched pixels stay exact)")
     group.add_argument("--overwrite", action="store_true", help="redo inputs whose output and sidecar exist")
     group.add_argument("--quiet", action="store_true", help="no progress, only the summary")
-    group.add_argument("--save-mask", action="store_true", help="also write NAME.mask.png: the changed region")
-    group.add_argument("--save-overlay", action="store_true", help="also write NAME.overlay.png: the detections")
+    if image_options:
+        group.add_argument("--save-mask", action="store_true", help="also write NAME.mask.png: the changed region")
+        group.add_argument("--save-overlay", action="store_true", help="also write NAME.overlay.png: the detections")
 
-    edit_parents = [models, finding, painting, output]
-    replace = commands.add_parser("replace", parents=[*edit_parents, choosing], help="find an object and repaint it")
+
+def _parser() -> argparse.ArgumentParser:
+    description = "textinpaint: edit photos from text (find, cut out, repaint at full resolution)."
+    parser = argparse.ArgumentParser(prog="textinpaint", description=description,
+                                     epilog="exit status: 0 done, 1 an error, 3 nothing matched the query")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        _models_group(sub, COMMAND_STAGES[name])
+        return sub
+
+    replace = command("replace", "find an object and repaint it")
     replace.add_argument("--with", dest="with_", required=True, help='what to paint instead ("" removes)')
-    replace.add_argument("--strength", type=float)
+    replace.add_argument("--mask-mode", choices=["mask", "box"], default=FindOptions().mask_mode)
     replace.add_argument("--batch-size", type=int, default=1,
                          help="edit N images per model call (same-size images share the detector and UNet passes)")
     replace.add_argument("--refine", action="store_true", help="a second, low-strength pass at higher resolution")
+    _finding_group(replace, choose=True)
+    _painting_group(replace)
+    _outputs_group(replace)
 
-    remove = commands.add_parser("remove", parents=[models, finding, output, choosing], help="erase an object (LaMa)")
-    remove.add_argument("--remover", help="LaMa: big-lama, a .pt file, a folder or a Hub id")
+    remove = command("remove", "erase an object (LaMa)")
+    remove.add_argument("--mask-mode", choices=["mask", "box"], default=FindOptions().mask_mode)
+    remove.add_argument("--seed", type=int, help="only for a random remover of your own")
+    remove.add_argument("--dilate", type=int, help="grow the mask by N px (default: automatic)")
+    remove.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
+    _finding_group(remove, choose=True)
+    _outputs_group(remove)
 
-    background = commands.add_parser("background", parents=edit_parents, help="keep the subject, repaint the rest")
+    scene = BackgroundOptions()
+    background = command("background", "keep the subject, repaint the rest")
     background.add_argument("--keep", help="what to keep, as for --find")
     background.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
     background.add_argument("--with", dest="with_", required=True, help="the new background")
     background.add_argument("--no-depth", dest="depth", action="store_false", help="no depth ControlNet")
-    background.add_argument("--controlnet-scale", type=float, default=0.8)
+    background.add_argument("--controlnet-scale", type=float, default=scene.controlnet_scale)
     background.add_argument("--seam", type=int, help="blend band outside the subject, px (default: automatic)")
     background.add_argument("--refine", action="store_true")
-    background.add_argument("--controlnet", help="the depth ControlNet: sd15-depth, sdxl-depth, a Hub id or a folder")
-    background.add_argument("--depth-model", help="depth-anything-small, dpt-large, ..., a Hub id or a folder")
+    _finding_group(background, choose=False, find=False)
+    _painting_group(background, dilate=False)
+    _outputs_group(background)
 
-    generate = commands.add_parser("generate", parents=[models, painting], help="make an image from text")
+    generate = command("generate", "make an image from text")
     generate.add_argument("prompt")
-    generate.add_argument("-o", "--output", type=Path, required=True)
+    generate.add_argument("-o", "--output", type=Path, required=True, help="the image file (a sidecar goes beside it)")
     generate.add_argument("--size", type=_size, help="WIDTHxHEIGHT (default: the model's native square)")
+    _painting_group(generate, strength=False, dilate=False)
 
-    segment = commands.add_parser("segment", parents=[models, finding, output, choosing],
-                                  help="find objects; write the selected masks as one PNG")
-    segment.set_defaults(format="png")
+    segment = command("segment", "find objects; write the selected masks as one PNG")
+    _finding_group(segment, choose=True)
+    _outputs_group(segment, image_options=False)
+    segment.set_defaults(format="png", save_mask=False, save_overlay=False)
 
-    download = commands.add_parser("download", parents=[models], help="fetch models into the cache or --models DIR")
+    detect = command("detect", "find objects; print them as JSON")
+    detect.add_argument("image", type=Path)
+    _finding_group(detect, choose=False)
+    detect.add_argument("-o", "--output", type=Path, help="also write the sidecar (JSON) to this file")
+    detect.add_argument("--save-overlay", type=Path, help="also write the detections drawn on the image")
+
+    replay = command("replay", "make edits again from their sidecars (JSON files or PNGs textinpaint wrote)")
+    replay.add_argument("sidecars", nargs="+", type=Path)
+    replay.add_argument("-o", "--output", type=Path, required=True,
+                        help="the output file (one sidecar) or folder (one file per sidecar, by its name)")
+    replay.add_argument("--image", type=Path, help="the input, when the sidecar's path is not there")
+
+    download = command("download", "fetch models into the cache or --models DIR")
     download.add_argument("--stages", default="detector,segmenter,inpainter",
-                          help="comma-separated stages (default detector,segmenter,inpainter; 'all' for every one)")
-    for stage in ("controlnet", "depth-model", "remover", "upscaler"):
-        download.add_argument(f"--{stage}")
+                          help="comma-separated stages, or 'all' for every one")
 
-    info = commands.add_parser("info", parents=[models], help="versions, device, and which weights are present")
+    info = command("info", "versions, device, and which weights are present")
     info.add_argument("--json", action="store_true")
 
-    app = commands.add_parser("app", parents=[models], help="start the web app (needs the app extra)")
-    app.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    app = command("app", "start the web app (needs the app extra)")
+    app.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
     app.add_argument("--port", type=int, default=7860)
-    app.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
-    for stage in ("controlnet", "depth-model", "remover", "upscaler"):
-        app.add_argument(f"--{stage}")
-
-    detect = commands.add_parser("detect", parents=[models, finding], help="find objects; print them as JSON")
-    detect.add_argument("image", type=Path)
-    detect.add_argument("--find", required=True)
-    detect.add_argument("--save-overlay", type=Path, help="also write the detections drawn on the image")
+    app.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     return parser
 
 
@@ -165,25 +226,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _stage_names(args: argparse.Namespace) -> dict[str, str | None]:
+def stage_names(args: argparse.Namespace) -> dict[str, Any]:
     """The model named for each stage on the command line (None: the default or ``--models``)."""
-    return {"detector": args.detector, "segmenter": args.segmenter, "inpainter": args.inpainter,
-            "controlnet": getattr(args, "controlnet", None), "depth": getattr(args, "depth_model", None),
-            "remover": getattr(args, "remover", None), "upscaler": getattr(args, "upscaler", None)}
+    return {stage: getattr(args, f"model_{stage}", None) for stage in STAGES}
 
 
-def _options(args: argparse.Namespace, *names: str) -> dict:
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    from .diffusion import Speed
+    from .pipeline import Pipeline
+
+    speed = Speed(compile=getattr(args, "compile", False), offload=getattr(args, "offload", False),
+                  vae_tiling=getattr(args, "vae_tiling", False))
+    return Pipeline(**stage_names(args), models=args.models, device=args.device, dtype=args.dtype, speed=speed)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import Pipeline
-    from .results import annotate
-
-    from .diffusion import Speed
-
-    speed = Speed(compile=args.compile, offload=args.offload, vae_tiling=args.vae_tiling)
-    pipe = Pipeline(**_stage_names(args), models=args.models, device=args.device, dtype=args.dtype, speed=speed)
+    if args.command == "replay":
+        return _replay(args)
+    if args.command == "download":
+        return _download(args)
+    pipe = _pipeline(args)
     if args.command == "info":
         return _info(pipe, args.json)
     if args.command == "app":
@@ -192,131 +254,170 @@ def _run(args: argparse.Namespace) -> int:
         print(f"textinpaint app on http://{args.host}:{args.port} (Ctrl+C to stop)")
         serve(pipe, host=args.host, port=args.port, share=args.share)
         return 0
-    if args.command == "download":
-        return _download(pipe, args)
-    painting = ("negative_prompt", "steps", "guidance", "seed", "scheduler", "upscale")
     if args.command == "generate":
-        image = pipe.generate(args.prompt, size=args.size, **_options(args, *painting))
-        _write(image, args.output)
-        print(f"wrote {args.output} (seed {image.info['seed']})")
-        return 0
-    thresholds = _options(args, "box_threshold", "text_threshold", "strict")
+        return _generate(pipe, args)
     if args.command == "detect":
-        detections = pipe.detect(args.image, args.find, box_threshold=args.box_threshold,
-                                 text_threshold=args.text_threshold)
-        print(json.dumps(_rows(detections), indent=2))
-        if args.save_overlay:
-            annotate(args.image, detections).save(args.save_overlay)
-        return 0 if len(detections) else NOTHING_FOUND
-    return _batch(pipe, args, thresholds, painting)
+        return _detect(pipe, args)
+    return _batch(pipe, args)
 
 
-def _batch(pipe: Pipeline, args: argparse.Namespace, thresholds: dict, painting: tuple[str, ...]) -> int:
+def _painting(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("negative_prompt", "steps", "guidance", "strength", "seed", "scheduler", "upscale", "refine", "dilate",
+             "feather")
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+def _finding(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("box_threshold", "text_threshold", "nms_iou", "strict", "select", "mask_mode")
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+def _generate(pipe: Pipeline, args: argparse.Namespace) -> int:
+    from .outputs import save_image, write_json
+
+    image = pipe.generate(args.prompt, size=args.size, **_painting(args))
+    sidecar = {**image.info["edit"].to_dict(), "output": str(args.output)}
+    save_image(image, args.output, sidecar)
+    write_json(args.output.with_suffix(".json"), sidecar)
+    print(f"wrote {args.output} (seed {image.info['seed']})")
+    return 0
+
+
+def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
+    from .outputs import save_image, write_json
+    from .results import detection_rows
+    from .workflows.find import find_boxes
+
+    finding = _finding(args)
+    finding.pop("strict")
+    edit = find_boxes(pipe, args.image, args.find, **finding)
+    print(json.dumps(detection_rows(edit.detections), indent=2))
+    if args.output:
+        write_json(args.output, edit.to_dict())
+    if args.save_overlay:
+        save_image(edit.annotate(), args.save_overlay)
+    if args.strict and not edit.found:
+        from .errors import NothingFoundError
+
+        raise NothingFoundError(args.find, edit.detections.metadata.get("best_score"), args.box_threshold)
+    return 0 if edit.found else NOTHING_FOUND
+
+
+def _quiet() -> None:
+    """No loading bars from the model libraries (``--quiet``)."""
+    import diffusers.utils.logging
+    import transformers.utils.logging
+
+    transformers.utils.logging.disable_progress_bar()
+    diffusers.utils.logging.disable_progress_bar()
+
+
+def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     """Run an edit command over every input; see :mod:`textinpaint.batch`."""
-    import inspect
+    from . import batch
 
-    from . import __version__, batch
-    from .checks import select_indices
-    from .results import Edit
+    if args.quiet:
+        _quiet()
+    from .workflows.find import find_masks
 
-    choosing = _options(args, "select", "mask_mode", "dilate", "feather")
     if args.command == "replace":
-        given = {"find": args.find, "with_": args.with_, "refine": args.refine, **choosing, **thresholds,
-                 **_options(args, *painting, "strength")}
-    elif args.command in ("remove", "segment"):
-        given = {"find": args.find, **choosing, **thresholds}
+        given = {"find": args.find, "with_": args.with_, **_finding(args), **_painting(args)}
+    elif args.command == "remove":
+        given = {"find": args.find, **_finding(args), **_painting(args)}
+    elif args.command == "segment":
+        given = {"find": args.find, **_finding(args)}
     else:
-        given = {"keep": args.keep, "with_": args.with_, "mask": str(args.keep_mask) if args.keep_mask else None,
-                 "depth": args.depth, "controlnet_scale": args.controlnet_scale, "seam": args.seam,
-                 "refine": args.refine, **thresholds, **_options(args, *painting)}
-    workflow = {"background": "replace_background", "segment": "replace"}.get(args.command, args.command)
-    method = getattr(pipe, workflow)
-    defaults = {n: p.default for n, p in inspect.signature(method).parameters.items() if p.default is not p.empty}
-    parameters = {**defaults, **given}
-    used_stages = {"replace": ("detector", "segmenter", "inpainter"), "remove": ("detector", "segmenter", "remover"),
-                   "segment": ("detector", "segmenter"),
-                   "background": ("detector", "segmenter", "inpainter", "controlnet", "depth")}[args.command]
+        given = {"keep": args.keep, "with_": args.with_, "depth": args.depth, "controlnet_scale": args.controlnet_scale,
+                 "seam": args.seam, **_finding(args), **_painting(args)}
+        if args.keep_mask:
+            given["mask"] = str(args.keep_mask)
+    run = {"replace": pipe.replace, "remove": pipe.remove, "background": pipe.replace_background,
+           "segment": lambda image, **options: find_masks(pipe, image, **options)}[args.command]
 
     def work(job: batch.Job) -> dict | None:
-        if args.command == "segment":
-            detections = pipe.detect(job.source, args.find, box_threshold=args.box_threshold,
-                                     text_threshold=args.text_threshold)
-            if len(detections) == 0:
-                return None
-            segmented = pipe.segment(job.source, detections)
-            chosen = select_indices(segmented, args.select)
-            _write(PIL.Image.fromarray(segmented.mask[chosen].any(axis=0)), job.output)
-            return {"workflow": "segment", "input": str(job.source), "output": str(job.output),
-                    "parameters": given, "detections": _rows(segmented), "selected": chosen}
-        return emit(job, method(str(job.source), **parameters))
+        return _emit(args, job, run(str(job.source), **given))
 
     def work_many(jobs: list[batch.Job]) -> list[dict | None]:
-        edits = pipe.replace([str(job.source) for job in jobs], **parameters)
-        return [emit(job, edit) for job, edit in zip(jobs, edits)]
+        edits = pipe.replace([str(job.source) for job in jobs], **given)
+        return [_emit(args, job, edit) for job, edit in zip(jobs, edits)]
 
-    def emit(job: batch.Job, edit: Edit) -> dict | None:
-        """Write one edit's outputs; return its sidecar (None when nothing matched)."""
-        if not edit.found:
-            best = edit.detections.metadata.get("best_score")
-            print(f"{job.source}: nothing matching the query was found (best score {best}); no output written",
-                  file=sys.stderr)
-            return None
-        _write(edit.image if args.format == "png" else edit.image.convert("RGB"), job.output)
-        stem = job.output.with_suffix("")
-        if args.save_mask:
-            PIL.Image.fromarray(edit.mask).save(f"{stem}.mask.png")
-        if args.save_overlay:
-            edit.annotate().save(f"{stem}.overlay.png")
-        if not args.quiet:
-            used = ", ".join(f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})"
-                             for i in edit.selected)
-            print(f"wrote {job.output} (seed {edit.seed}; used {len(edit.selected)} of {len(edit.detections)} "
-                  f"matches: {used})")
-        return {
-            "workflow": workflow, "textinpaint": __version__, "input": str(job.source), "output": str(job.output),
-            "parameters": {**parameters, "seed": edit.seed},
-            "models": pipe.model_sources(*used_stages),
-            "device": str(pipe.device), "dtype": str(pipe.dtype).replace("torch.", ""),
-            "found": edit.found, "detections": _rows(edit.detections), "selected": edit.selected,
-            "timings": {k: round(v, 4) for k, v in edit.timings.items()},
-        }
-
-    jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
-    many = {"work_many": work_many, "batch_size": args.batch_size} if args.command == "replace" else {}
     if args.command == "replace" and args.batch_size < 1:
         print(f"textinpaint: error: --batch-size must be 1 or more; got {args.batch_size}", file=sys.stderr)
         return 1
+    jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
+    many = {"work_many": work_many, "batch_size": args.batch_size} if args.command == "replace" else {}
     summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, **many)
     if len(jobs) != 1 or summary.exit_code == 1 or not args.quiet and summary.count("skipped"):
         print(summary.text(), file=sys.stderr)
     return summary.exit_code
 
 
-def _rows(detections: object) -> list[dict]:
-    return [
-        {"phrase": str(p), "confidence": round(float(c), 4), "xyxy": [round(float(v), 2) for v in box]}
-        for p, c, box in zip(detections.data["phrase"], detections.confidence, detections.xyxy)  # type: ignore[attr-defined]
-    ]
+def _emit(args: argparse.Namespace, job: batch.Job, edit: Edit) -> dict | None:
+    """Write one edit's outputs; return its sidecar (None when nothing matched)."""
+    from .outputs import save_image
+
+    if not edit.found:
+        best = edit.detections.metadata.get("best_score")
+        print(f"{job.source}: nothing matching the query was found (best score {best}); no output written",
+              file=sys.stderr)
+        return None
+    sidecar = {**edit.to_dict(), "output": str(job.output)}
+    save_image(edit.image, job.output, sidecar)
+    stem = job.output.with_suffix("")
+    if args.save_mask:
+        import PIL.Image
+
+        save_image(PIL.Image.fromarray(edit.mask), Path(f"{stem}.mask.png"))
+    if args.save_overlay:
+        save_image(edit.annotate(), Path(f"{stem}.overlay.png"))
+    if not args.quiet and args.command != "segment":
+        used = ", ".join(f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})"
+                         for i in edit.selected)
+        seed = "" if edit.seed is None else f"seed {edit.seed}; "
+        print(f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used})")
+    return sidecar
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Make each sidecar's edit again and write it: the image, the mask (segment) or the sidecar (detect)."""
+    import supervision as sv
+
+    from .outputs import save_image, write_json
+    from .replay import read_sidecar, replay
+
+    single = len(args.sidecars) == 1 and args.output.suffix != ""
+    failed = 0
+    for path in args.sidecars:
+        try:
+            document = read_sidecar(path)
+            result = replay(document, image=args.image, device=args.device)
+        except TextInpaintError as error:
+            print(f"textinpaint: error: {path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        suffix = ".json" if isinstance(result, sv.Detections) else ".png"
+        target = args.output if single else args.output / f"{Path(path).stem}{suffix}"
+        if isinstance(result, sv.Detections):
+            from .results import detection_rows
+
+            write_json(target, {**document, "detections": detection_rows(result)})
+        else:
+            save_image(result.image, target, result.to_dict())
+        print(f"wrote {target}")
+    return 1 if failed else 0
 
 
 def _info(pipe: Pipeline, as_json: bool) -> int:
     """Print versions, the device, and for every stage its source and whether it is on this machine."""
-    from importlib.metadata import PackageNotFoundError, version
+    from .models import present
+    from .results import versions
 
-    from .models import STAGES, present
-
-    versions = {}
-    for package in ("textinpaint", "torch", "transformers", "diffusers", "supervision", "opencv-python-headless"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
     gpu = None
     if pipe.device.type == "cuda":
         import torch
 
         gpu = torch.cuda.get_device_name(pipe.device)
-    stages = {}
+    stages: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
         try:
             source = pipe.source(stage)
@@ -324,39 +425,35 @@ def _info(pipe: Pipeline, as_json: bool) -> int:
             stages[stage] = {"source": None, "present": False, "problem": str(error)}
             continue
         stages[stage] = {"source": source, "present": present(stage, source)}
-    report = {"versions": versions, "device": str(pipe.device), "gpu": gpu, "dtype": str(pipe.dtype), "models": stages}
+    report = {"versions": versions(), "device": str(pipe.device), "gpu": gpu, "dtype": str(pipe.dtype),
+              "models": stages}
     if as_json:
         print(json.dumps(report, indent=2))
         return 0
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print(f"device: {pipe.device}{f' ({gpu})' if gpu else ''}, dtype {report['dtype'].replace('torch.', '')}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))  # type: ignore[attr-defined]  # a dict, built above
+    print(f"device: {pipe.device}{f' ({gpu})' if gpu else ''}, dtype {str(pipe.dtype).replace('torch.', '')}")
     for stage, row in stages.items():
         mark = "present" if row["present"] else "missing"
         print(f"{stage:>10}: {mark:8} {row['source'] or row.get('problem')}")
     return 0
 
 
-def _download(pipe: Pipeline, args: argparse.Namespace) -> int:
+def _download(args: argparse.Namespace) -> int:
     """Fetch the named stages' models into the Hugging Face cache, or into ``--models DIR/<stage>``."""
-    from .models import STAGES, download, resolve_source
+    from .models import download, resolve_source
 
     wanted = list(STAGES) if args.stages == "all" else [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in STAGES]
     if unknown:
         print(f"textinpaint: error: --stages must name stages among {list(STAGES)}; got {unknown}", file=sys.stderr)
         return 1
-    names = _stage_names(args)
+    names = stage_names(args)
     for stage in wanted:
         repo = resolve_source(stage, names[stage], None)  # the Hub id, even when --models is the target
         target = None if args.models is None else Path(args.models) / stage
         where = download(stage, repo, target)
         print(f"{stage}: {repo} -> {where}")
     return 0
-
-
-def _write(image: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -13,11 +13,9 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .diffusion import DiffusersInpainter
-from .inpainting import FillRequest
+from .inpainting import ControlFiller, FillRequest
+from .options import DEFAULT_CONTROLNET_SCALE
 
-# A ControlNet weight of 0.8 keeps the layout without copying the old scene's every edge.
-DEFAULT_CONTROLNET_SCALE = 0.8
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,10 @@ def depth_image(depth: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DepthControlled:
-    """A :class:`~textinpaint.inpainting.Filler` that paints under a depth ControlNet."""
+    """A :class:`~textinpaint.inpainting.Filler` that paints under a depth map of each crop, through
+    any :class:`~textinpaint.inpainting.ControlFiller` (the diffusers inpainter with its ControlNet)."""
 
-    inpainter: DiffusersInpainter
+    inpainter: ControlFiller
     depth: DepthEstimator
     controlnet_scale: float = DEFAULT_CONTROLNET_SCALE
 
@@ -74,5 +73,5 @@ class DepthControlled:
         return self.fill_many([crop], [mask], [request])[0]
 
     def fill_many(self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]) -> list[np.ndarray]:
-        controls: list[np.ndarray | None] = [depth_image(self.depth(crop)) for crop in crops]
-        return self.inpainter.fill_many(crops, masks, requests, controls=controls, controlnet_scale=self.controlnet_scale)
+        controls = [depth_image(self.depth(crop)) for crop in crops]
+        return self.inpainter.fill_controlled(crops, masks, requests, controls, self.controlnet_scale)

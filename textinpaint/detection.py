@@ -20,12 +20,6 @@ from .errors import InvalidInputError
 from .images import Picture
 from .models import thread_copy
 
-# GroundingDINO's published demo uses 0.35 / 0.25: high enough to drop stray boxes on random clutter.
-DEFAULT_BOX_THRESHOLD = 0.35
-DEFAULT_TEXT_THRESHOLD = 0.25
-# Boxes overlapping more than this are the same object found twice (often under two phrases).
-DEFAULT_NMS_IOU = 0.8
-
 # A period splits phrases unless it sits between two digits ("3.5 inch screw" stays one phrase).
 _PHRASE_SPLIT = re.compile(r"(?<!\d)\.|\.(?!\d)")
 

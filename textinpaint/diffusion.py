@@ -23,24 +23,13 @@ import torch
 from .errors import InvalidInputError, ModelKindError
 from .inpainting import FillRequest, generation_size, resize
 from .models import thread_copy
+from .schedulers import SCHEDULERS, scheduler_key
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
 
 logger = logging.getLogger(__name__)
 
-# Short scheduler names -> (diffusers class name, extra config). Names are matched ignoring case,
-# spaces, "_" and "-", so "DPM++ 2M", "dpm++2m" and "dpmpp_2m" are the same.
-SCHEDULERS: dict[str, tuple[str, dict]] = {
-    "ddim": ("DDIMScheduler", {}),
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),  # as Stable Diffusion ships it
-    "euler": ("EulerDiscreteScheduler", {}),
-    "eulera": ("EulerAncestralDiscreteScheduler", {}),
-    "dpm++2m": ("DPMSolverMultistepScheduler", {}),
-    "dpm++2mkarras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
-    "unipc": ("UniPCMultistepScheduler", {}),
-    "lms": ("LMSDiscreteScheduler", {}),
-}
 # The refine pass repaints at this many times the first pass's side, with this little strength:
 # enough resolution to add detail, little enough change to keep what the first pass painted.
 REFINE_SCALE = 1.5
@@ -52,14 +41,6 @@ _CONTROLNET_PIPELINES = {
     "StableDiffusionInpaintPipeline": "StableDiffusionControlNetInpaintPipeline",
     "StableDiffusionXLInpaintPipeline": "StableDiffusionXLControlNetInpaintPipeline",
 }
-
-
-def scheduler_key(name: str) -> str:
-    """Normalise a scheduler name; raise InvalidInputError naming the known ones."""
-    key = "".join(ch for ch in name.lower() if ch not in " _-").replace("pp", "++")
-    if key not in SCHEDULERS:
-        raise InvalidInputError(f"scheduler must be one of {sorted(SCHEDULERS)}; got {name!r}")
-    return key
 
 
 @dataclass(frozen=True)
@@ -151,34 +132,31 @@ class DiffusersInpainter:
         """Sides are multiples of this: the VAE's factor, and 8 at least (the pipelines require it)."""
         return max(8, int(self.pipe.vae_scale_factor))
 
-    def __call__(
-        self, crop: np.ndarray, mask: np.ndarray, request: FillRequest, *, control: np.ndarray | None = None,
-        controlnet_scale: float = 1.0,
-    ) -> np.ndarray:
-        """Paint ``crop`` where ``mask`` is True.
+    def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray:
+        """Paint ``crop`` (HxWx3 ``uint8``) where ``mask`` (HxW ``bool``) is True; returns the crop's shape."""
+        return self.fill_many([crop], [mask], [request])[0]
 
-        Args:
-            crop: HxWx3 ``uint8``.
-            mask: HxW ``bool``.
-            request: prompt and settings.
-            control: HxWx3 ``uint8`` ControlNet condition (e.g. a depth map) aligned with ``crop``;
-                needs a ControlNet attached with :meth:`with_extras`.
-            controlnet_scale: the ControlNet's weight.
-
-        Returns:
-            HxWx3 ``uint8``, the crop's size.
-        """
-        return self.fill_many([crop], [mask], [request], controls=[control], controlnet_scale=controlnet_scale)[0]
+    def fill_controlled(
+        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest],
+        controls: list[np.ndarray], controlnet_scale: float,
+    ) -> list[np.ndarray]:
+        """:meth:`fill_many` under the attached ControlNet: ``controls`` are HxWx3 ``uint8``
+        conditions (depth maps) aligned with the crops."""
+        if self.controlnet is None:
+            raise InvalidInputError("a control image was given but no ControlNet is attached (with_extras)")
+        return self._fill(crops, masks, requests, list(controls), controlnet_scale)
 
     def fill_many(
-        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest], *,
-        controls: list[np.ndarray | None] | None = None, controlnet_scale: float = 1.0,
+        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]
     ) -> list[np.ndarray]:
         """:meth:`__call__` for several crops: those painted at the same size with the same settings
         share one denoising run (one batch through the UNet), each with its own prompt and seed."""
-        controls = controls or [None] * len(crops)
-        if any(c is not None for c in controls) and self.controlnet is None:
-            raise InvalidInputError("a control image was given but no ControlNet is attached")
+        return self._fill(crops, masks, requests, [None] * len(crops), 1.0)
+
+    def _fill(
+        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest],
+        controls: list[np.ndarray | None], controlnet_scale: float,
+    ) -> list[np.ndarray]:
         sizes = [generation_size(m.shape[1], m.shape[0], self.native_size, self._grid) for m in masks]
         groups: dict[tuple, list[int]] = {}
         for i, request in enumerate(requests):

@@ -17,6 +17,7 @@ orientation, RGB, or RGBA carrying the input's alpha unchanged, whatever form th
 from __future__ import annotations
 
 import os
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,12 @@ class Picture:
     Attributes:
         rgb: HxWx3 ``uint8`` array in [0, 255], RGB order.
         alpha: HxW ``uint8`` alpha channel when the input had one, else ``None``.
+        path: the file it was read from, when it was given as a path.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
+    path: str | None = None
 
     @property
     def width(self) -> int:
@@ -88,7 +91,8 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, argum
         (4, 6, 3)
     """
     if isinstance(image, (str, os.PathLike)):
-        return _from_pil(_open(Path(image), max_pixels, argument), max_pixels, argument)
+        picture = _from_pil(_open(Path(image), max_pixels, argument), max_pixels, argument)
+        return dataclasses.replace(picture, path=os.fspath(image))
     if isinstance(image, PIL.Image.Image):
         return _from_pil(image, max_pixels, argument)
     if isinstance(image, np.ndarray):

@@ -5,8 +5,8 @@ The model never sees the whole photo. A window around the (dilated) mask is cut 
 1 on the dilated mask and falls to exactly 0 a few pixels outside it. Every pixel where the alpha
 is 0 is copied from the input, so it is bit-identical.
 
-A filler is anything with a ``native_size`` and a ``__call__(crop, mask, request)`` that returns a
-crop of the same size: the diffusers adapter (:mod:`textinpaint.diffusion`, which resizes to the
+A filler (:class:`Filler`) is anything with a ``native_size`` and a ``__call__(crop, mask, request)``
+that returns a crop of the same size: the diffusers adapter (:mod:`textinpaint.diffusion`, which resizes to the
 model's native size and back), LaMa for removal (:mod:`textinpaint.removal`), or a stand-in in tests.
 """
 
@@ -16,7 +16,7 @@ import logging
 import math
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -58,16 +58,71 @@ class FillRequest:
 
 
 class Filler(Protocol):
-    """Fills the masked pixels of a crop.
+    """Fills the masked pixels of a crop: the one thing every inpainter and remover does.
 
     ``native_size`` is the side of the square the model was trained at (512 for SD 1.5); windows
-    are chosen around it. ``__call__`` gets an HxWx3 ``uint8`` crop at full resolution and an HxW
-    ``bool`` mask and returns an HxWx3 ``uint8`` crop of the same size.
+    are chosen around it. ``__call__`` gets an HxWx3 ``uint8`` crop at full resolution, an HxW
+    ``bool`` mask and the request, and returns an HxWx3 ``uint8`` crop of the same size. Any
+    object with these two works with every workflow except those that need more (see
+    :class:`BatchFiller` and :class:`ControlFiller`), which refuse it up front, saying why.
     """
 
     native_size: int
 
     def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray: ...
+
+
+@runtime_checkable
+class BatchFiller(Protocol):
+    """A :class:`Filler` that paints several crops in one call (optional: a speed-up for batches).
+
+    ``fill_many`` returns one ``uint8`` crop per input crop, each the shape of its input.
+    """
+
+    native_size: int
+
+    def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray: ...
+
+    def fill_many(
+        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]
+    ) -> list[np.ndarray]: ...
+
+
+@runtime_checkable
+class ControlFiller(Protocol):
+    """A filler that paints under a control image (a depth map), as background replacement needs.
+
+    ``controls`` are HxWx3 ``uint8`` pictures aligned with their crops; ``controlnet_scale`` is
+    how closely to follow them.
+    """
+
+    native_size: int
+
+    def fill_controlled(
+        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest],
+        controls: list[np.ndarray], controlnet_scale: float,
+    ) -> list[np.ndarray]: ...
+
+
+def check_filler(filler: object, argument: str) -> Filler:
+    """``filler`` if it is a :class:`Filler`; else a typed error naming what it lacks."""
+    lacks = []
+    native = getattr(filler, "native_size", None)
+    if not isinstance(native, int) or isinstance(native, bool) or native < 8:
+        lacks.append(f"an integer native_size >= 8 (has {native!r})")
+    if not callable(filler):
+        lacks.append("__call__(crop, mask, request)")
+    if lacks:
+        raise InvalidInputError(f"{argument} must be a Filler (see textinpaint.Filler); "
+                                f"{type(filler).__name__} lacks {' and '.join(lacks)}")
+    return filler  # type: ignore[return-value]  # checked just above
+
+
+def fill_all(filler: Filler, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]) -> list[np.ndarray]:
+    """Paint every crop: in one call when the filler is a :class:`BatchFiller`, else one by one."""
+    if isinstance(filler, BatchFiller):
+        return filler.fill_many(crops, masks, requests)
+    return [filler(crop, mask, request) for crop, mask, request in zip(crops, masks, requests)]
 
 
 def draw_seed() -> int:
@@ -167,15 +222,12 @@ def paint(
 
 
 def paint_many(jobs: list[PaintJob], filler: Filler) -> list[Painted]:
-    """:func:`paint` for several images; a filler with ``fill_many`` paints their crops together."""
+    """:func:`paint` for several images; a :class:`BatchFiller` paints their crops together."""
     prepared = [_prepare(job, filler.native_size) for job in jobs]
     crops = [job.rgb[y0:y1, x0:x1] for job, (_, (x0, y0, x1, y1), *_) in zip(jobs, prepared)]
     masks = [grown for _, _, _, grown, _ in prepared]
     requests = [job.request for job in jobs]
-    if hasattr(filler, "fill_many"):
-        filled = filler.fill_many(crops, masks, requests)
-    else:
-        filled = [filler(crop, grown, request) for crop, grown, request in zip(crops, masks, requests)]
+    filled = fill_all(filler, crops, masks, requests)
     return [_blend(job, plan, crop, fill) for job, plan, crop, fill in zip(jobs, prepared, crops, filled)]
 
 

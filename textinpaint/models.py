@@ -1,81 +1,42 @@
-"""Where models come from: short names, devices, dtypes, and a load-once cache.
+"""Where models come from and where they live: sources, backends, devices, dtypes, the model container.
 
-A model is loaded the first time a stage needs it and kept in a process-wide cache keyed by
-(stage, source, device, dtype), so every :class:`~textinpaint.Pipeline` asking for the same model
-shares one copy. Loaded models are never mutated per call.
+A source is a short name (``"tiny"``), a Hub repo id, or a local path; :func:`resolve` turns it
+into a path or id and picks the :class:`~textinpaint.stages.Backend` that loads it, refusing a
+folder that holds another stage's model before anything is read.
+
+Each :class:`~textinpaint.Pipeline` holds its models in one :class:`ModelStore`. Stores share
+what they load through a process-wide table of *weak* references, so two pipelines asking for
+the same (stage, source, device, dtype, options) get one copy, and the memory is freed once no
+pipeline holds it (:meth:`ModelStore.clear`). A load holds a lock for its own key only, so loads
+of different models never wait on each other.
 """
 
 from __future__ import annotations
 
+import copy
+import gc
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
 from .errors import InvalidInputError, ModelKindError, WeightsNotFoundError
+from .stages import STAGES, Backend, Stage
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-DETECTORS = {
-    "tiny": "IDEA-Research/grounding-dino-tiny",
-    "base": "IDEA-Research/grounding-dino-base",
-}
-SEGMENTERS = {
-    "base": "facebook/sam-vit-base",
-    "large": "facebook/sam-vit-large",
-    "huge": "facebook/sam-vit-huge",
-}
-INPAINTERS = {
-    "sd15": "stable-diffusion-v1-5/stable-diffusion-inpainting",
-    "sd2": "stabilityai/stable-diffusion-2-inpainting",
-    "sdxl": "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
-}
-CONTROLNETS = {
-    "sd15-depth": "lllyasviel/control_v11f1p_sd15_depth",
-    "sdxl-depth": "diffusers/controlnet-depth-sdxl-1.0",
-}
-DEPTH_MODELS = {
-    "depth-anything-small": "depth-anything/Depth-Anything-V2-Small-hf",
-    "depth-anything-base": "depth-anything/Depth-Anything-V2-Base-hf",
-    "dpt-large": "Intel/dpt-large",
-    "dpt-hybrid": "Intel/dpt-hybrid-midas",
-}
-REMOVERS = {"big-lama": "JosephCatrambone/big-lama-torchscript"}
-UPSCALERS = {"x4": "stabilityai/stable-diffusion-x4-upscaler"}
-SHORT_NAMES = {
-    "detector": DETECTORS, "segmenter": SEGMENTERS, "inpainter": INPAINTERS, "controlnet": CONTROLNETS,
-    "depth": DEPTH_MODELS, "remover": REMOVERS, "upscaler": UPSCALERS,
-}
-DEFAULTS = {
-    "detector": "tiny", "segmenter": "huge", "inpainter": "sd15", "controlnet": "sd15-depth",
-    "depth": "depth-anything-small", "remover": "big-lama", "upscaler": "x4",
-}
-STAGES = tuple(DEFAULTS)
-
-# What each stage accepts, so a wrong folder fails with a clear message: transformers
-# `model_type`s, or the diffusers `_class_name`s (for folders holding one diffusers model).
-_MODEL_TYPES = {
-    "detector": {"grounding-dino", "mm-grounding-dino"},
-    "segmenter": {"sam"},
-    "depth": {"dpt", "depth_anything", "glpn", "zoedepth", "depth_pro", "prompt_depth_anything"},
-}
-_DIFFUSERS_CLASSES = {"controlnet": {"ControlNetModel"}}
-_PIPELINE_STAGES = {"inpainter": "a Stable Diffusion inpainting model", "upscaler": "a diffusers upscaler pipeline"}
 
 _DTYPES = {
     "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
     "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
 }
-
-_cache: dict[tuple[str, str, str, str, str], object] = {}
-_cache_lock = threading.Lock()
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -103,100 +64,203 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     raise InvalidInputError(f"dtype must be one of float16, bfloat16, float32 (or a torch dtype); got {dtype!r}")
 
 
+def stage_of(name: str) -> Stage:
+    """The :class:`~textinpaint.stages.Stage` called ``name``; a typed error for an unknown one."""
+    if name not in STAGES:
+        raise InvalidInputError(f"stage must be one of {list(STAGES)}; got {name!r}")
+    return STAGES[name]
+
+
 def resolve_source(stage: str, name: str | Path | None, models: str | Path | None) -> str:
-    """Turn a stage's model argument into a Hub repo id or a local folder path.
+    """Turn a stage's model argument into a Hub repo id or a local path.
 
     ``None`` means ``models/<stage>`` when a models folder is given, else the stage's default.
     A short name (``"tiny"``, ``"huge"``, ``"sd15"``, ...) maps to its Hub id; anything else is
     taken as a Hub repo id or a local path as it is.
     """
+    table = stage_of(stage)
     if name is None:
         if models is not None:
             folder = Path(models) / stage
             if not folder.is_dir():
                 raise WeightsNotFoundError(stage, str(folder), f"models={str(models)!r} has no {stage}/ subfolder")
             return str(folder)
-        name = DEFAULTS[stage]
+        name = table.default
     name = str(name)
-    return SHORT_NAMES[stage].get(name, name)
+    return table.names[name].repo if name in table.names else name
 
 
-def check_kind(stage: str, source: str) -> None:
-    """Raise :class:`ModelKindError` when a local folder holds a model meant for another stage."""
-    folder = Path(source)
-    if not folder.is_dir():
-        return  # a Hub id: from_pretrained checks the class
-    config, index = folder / "config.json", folder / "model_index.json"
-    if stage in _PIPELINE_STAGES:
-        if not index.exists():
-            raise ModelKindError(
-                f"{stage}={source!r} is not a diffusers pipeline folder (no model_index.json); "
-                f"give {_PIPELINE_STAGES[stage]}"
-            )
-        return
-    if stage not in _MODEL_TYPES and stage not in _DIFFUSERS_CLASSES or not config.exists():
-        return  # let the loader report what is missing
-    settings = json.loads(config.read_text())
-    if stage in _DIFFUSERS_CLASSES:
-        found = settings.get("_class_name")
-        if found not in _DIFFUSERS_CLASSES[stage]:
-            raise ModelKindError(
-                f"{stage}={source!r} holds a {found or settings.get('model_type')!r}; the {stage} needs one of "
-                f"{sorted(_DIFFUSERS_CLASSES[stage])}"
-            )
-        return
-    model_type = settings.get("model_type")
-    if model_type not in _MODEL_TYPES[stage]:
-        raise ModelKindError(
-            f"{stage}={source!r} holds a {model_type!r} model; the {stage} needs one of "
-            f"{sorted(_MODEL_TYPES[stage])}"
-        )
-
-
-def cached(
-    stage: str, source: str, device: torch.device, dtype: torch.dtype, load: Callable[[], T], variant: str = ""
-) -> T:
-    """Return the model for this key, calling ``load`` only the first time.
-
-    ``variant`` tells apart copies loaded with different options (speed modes, say).
-    Errors from the loader that mean "files not there" become :class:`WeightsNotFoundError`.
-    """
-    key = (stage, source, str(device), str(dtype), variant)
-    with _cache_lock:
-        if key not in _cache:
-            check_kind(stage, source)
-            logger.info("loading %s %s on %s as %s", stage, source, device, dtype)
+def _describe(folder: Path) -> tuple[str | None, bool]:
+    """What a model folder says it holds (``model_type`` or ``_class_name``), and whether it is a pipeline."""
+    index, config = folder / "model_index.json", folder / "config.json"
+    for file, is_index in ((index, True), (config, False)):
+        if file.is_file():
             try:
-                _cache[key] = load()
-            except OSError as error:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise WeightsNotFoundError(stage, source, reason) from error
-        return _cache[key]  # type: ignore[return-value]
+                settings = json.loads(file.read_text())
+            except (OSError, ValueError) as error:
+                raise ModelKindError(f"{file} is not readable JSON ({error})") from error
+            if not isinstance(settings, dict):
+                raise ModelKindError(f"{file} does not hold a model configuration")
+            return settings.get("_class_name") or settings.get("model_type"), is_index
+    return None, False
 
 
-def clear_cache() -> None:
-    """Forget every loaded model (frees their memory once no pipeline holds them)."""
-    with _cache_lock:
-        _cache.clear()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+def _cached_folder(repo: str, stage: Stage) -> Path | None:
+    """The local snapshot folder of Hub repo ``repo`` when its config is in the cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - a dependency
+        return None
+    for name in ("model_index.json", "config.json", *(f for b in stage.backends for f in b.files)):
+        try:
+            found = try_to_load_from_cache(repo, name)
+        except Exception:  # noqa: BLE001 - not a valid repo id: from_pretrained will say so
+            return None
+        if isinstance(found, str):
+            return Path(found).parent
+    return None
 
 
-# The file whose presence says a Hub repository is in the local cache, per stage.
-_MARKER_FILES = {"inpainter": "model_index.json", "upscaler": "model_index.json", "remover": "lama.pt"}
-# What `download` fetches: the files from_pretrained reads (no duplicate fp16/ckpt/bin weights).
-_PIPELINE_FILES = ["model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/diffusion_pytorch_model.safetensors",
-                   "*/model.safetensors"]
-_DOWNLOAD_PATTERNS = {"inpainter": _PIPELINE_FILES, "upscaler": _PIPELINE_FILES, "remover": ["*.pt"]}
+def backend_for(stage: str, source: str, name: str | Path | None = None) -> Backend:
+    """The backend that loads ``source`` for ``stage``, read off the name, the file or the folder.
+
+    Raises:
+        ModelKindError: a local file or folder holds a model meant for another stage.
+        WeightsNotFoundError: a local folder holds no model at all.
+    """
+    table = stage_of(stage)
+    if name is not None and str(name) in table.names:
+        return table.backend(table.names[str(name)].backend)
+    path = Path(source)
+    if path.is_file():
+        for backend in table.backends:
+            if path.suffix.lower() in backend.suffixes:
+                return backend
+        wanted = [s for b in table.backends for s in b.suffixes]
+        raise ModelKindError(f"{stage}={source!r} is a file; the {stage} takes a model folder"
+                             + (f" or a {' / '.join(wanted)} file" if wanted else ""))
+    if not path.exists():
+        for backend in table.backends:
+            if path.suffix.lower() in backend.suffixes:
+                return backend  # a missing file: its loader says so
+    folder = path if path.is_dir() else _cached_folder(source, table)
+    if folder is None:
+        return table.backends[0]  # a Hub id not cached yet: from_pretrained reports what is missing
+    for backend in table.backends:
+        if any((folder / file).is_file() for file in backend.files):
+            return backend
+    kind, is_index = _describe(folder)
+    for backend in table.backends:
+        if kind in backend.kinds and backend.index == is_index:
+            return backend
+    if kind is None:
+        if any(b.files for b in table.backends):
+            wanted = " or ".join(f for b in table.backends for f in b.files)
+            raise WeightsNotFoundError(stage, source, f"the folder holds no {wanted}")
+        raise WeightsNotFoundError(stage, source, "the folder holds no config.json or model_index.json")
+    if all(b.index for b in table.backends) and not is_index:
+        raise ModelKindError(f"{stage}={source!r} is not a diffusers pipeline folder (no model_index.json); "
+                             f"the {stage} {table.summary}")
+    kinds = sorted(k for b in table.backends for k in b.kinds)
+    raise ModelKindError(f"{stage}={source!r} holds a {kind!r} model; the {stage} needs one of {kinds}")
+
+
+def revision(source: str) -> str | None:
+    """The commit of a cached Hub repository's snapshot (None for a local path or an uncached id)."""
+    if Path(source).exists():
+        return None
+    for stage in STAGES.values():
+        folder = _cached_folder(source, stage)
+        if folder is not None:
+            return folder.name if folder.parent.name == "snapshots" else None
+    return None
+
+
+# Process-wide: the one copy of each model while any store holds it (weak, so clear() frees it).
+_shared: weakref.WeakValueDictionary[tuple[str, ...], Any] = weakref.WeakValueDictionary()
+_key_locks: dict[tuple[str, ...], threading.Lock] = {}
+_key_locks_guard = threading.Lock()
+
+
+def _lock_for(key: tuple[str, ...]) -> threading.Lock:
+    with _key_locks_guard:
+        return _key_locks.setdefault(key, threading.Lock())
+
+
+class ModelStore:
+    """The models one pipeline has loaded (or was given), one per stage.
+
+    Models given as objects stay until the store is dropped; loaded ones go with :meth:`clear`.
+    """
+
+    def __init__(self, given: dict[str, object]) -> None:
+        self._given = dict(given)
+        self._loaded: dict[str, object] = {}
+        self._keys: dict[str, tuple[str, ...]] = {}  # what each loaded model was loaded as
+        self._guard = threading.Lock()
+
+    def loaded(self) -> list[str]:
+        """The stages whose model is in memory now (loaded, or given as an object), in table order."""
+        with self._guard:
+            held = {**self._loaded, **self._given}
+        return [stage for stage in STAGES if stage in held]
+
+    def given(self, stage: str) -> object | None:
+        return self._given.get(stage)
+
+    def peek(self, stage: str) -> object | None:
+        """The stage's model if it is in memory, without loading it."""
+        with self._guard:
+            return self._given.get(stage, self._loaded.get(stage))
+
+    def get(self, stage: str, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        """The stage's model: the given object, this store's copy, a shared copy, or ``load()``.
+
+        ``key`` identifies the copy (source, device, dtype, options); errors from ``load`` that
+        mean "files not there" become :class:`WeightsNotFoundError`.
+        """
+        with self._guard:
+            if stage in self._given:
+                return self._given[stage]  # type: ignore[return-value]  # the stage's object, typed by the caller
+            held = self._loaded.get(stage)
+            if held is not None and self._keys.get(stage) == key:
+                return held  # type: ignore[return-value]  # as above
+        with _lock_for(key):
+            model = _shared.get(key)
+            if model is None:
+                logger.info("loading %s %s on %s as %s", stage, key[1], key[2], key[3])
+                try:
+                    model = load()
+                except OSError as error:
+                    if isinstance(error, WeightsNotFoundError):
+                        raise
+                    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    raise WeightsNotFoundError(stage, key[1], reason) from error
+                except ValueError as error:
+                    if type(error).__name__ != "HFValidationError":
+                        raise
+                    raise WeightsNotFoundError(stage, key[1], "no such folder, and not a valid Hub repo id") from error
+                _shared[key] = model
+        with self._guard:
+            self._loaded[stage] = model
+            self._keys[stage] = key
+        return model  # type: ignore[no-any-return]  # the loader's type, checked by the caller
+
+    def clear(self) -> None:
+        """Drop every loaded model; its memory (GPU memory too) is freed once no other pipeline holds it."""
+        with self._guard:
+            self._loaded.clear()
+            self._keys.clear()
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def present(stage: str, source: str) -> bool:
     """Whether ``source`` for ``stage`` can be loaded without the network (a local path, or cached)."""
     if Path(source).exists():
         return True
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(source, _MARKER_FILES.get(stage, "config.json")), str)
+    return _cached_folder(source, stage_of(stage)) is not None
 
 
 def download(stage: str, repo: str, target: Path | None = None) -> str:
@@ -209,8 +273,7 @@ def download(stage: str, repo: str, target: Path | None = None) -> str:
         return repo
     from huggingface_hub import snapshot_download
 
-    patterns = _DOWNLOAD_PATTERNS.get(stage, ["*.json", "*.txt", "*.model", "*.safetensors"])
-    return snapshot_download(repo, local_dir=target, allow_patterns=patterns)
+    return str(snapshot_download(repo, local_dir=target, allow_patterns=list(stage_of(stage).download)))
 
 
 _per_thread = threading.local()
@@ -227,8 +290,10 @@ def thread_copy(shared: T) -> T:
     if copies is None:
         copies = _per_thread.copies = {}
     entry = copies.get(id(shared))
-    if entry is None or entry[0] is not shared:
-        import copy
-
-        entry = copies[id(shared)] = (shared, copy.deepcopy(shared))
-    return entry[1]
+    if entry is None or entry[0]() is not shared:
+        try:
+            reference: Callable[[], object] = weakref.ref(shared)
+        except TypeError:
+            reference = lambda: shared  # noqa: E731 - an object that takes no weak reference is kept
+        entry = copies[id(shared)] = (reference, copy.deepcopy(shared))
+    return entry[1]  # type: ignore[no-any-return]  # a deep copy has the original's type

@@ -1,73 +1,54 @@
-"""The pipeline that chains the stages, and the workflows built on them.
+"""The pipeline: the models of every stage, loaded lazily, and the workflows that use them.
 
-A :class:`Pipeline` names its models and loads each one the first time it is needed. The
-module-level functions (:func:`detect`, :func:`replace`, :func:`remove`, ...) call the same
-methods on one shared default pipeline.
+A :class:`Pipeline` names its models and loads each one the first time it is needed (see
+:mod:`textinpaint.models`). Its first two methods are the stages users call on their own
+(:meth:`~Pipeline.detect`, :meth:`~Pipeline.segment`); the workflows (:meth:`~Pipeline.replace`,
+:meth:`~Pipeline.remove`, ...) are plain functions, one file each in :mod:`textinpaint.workflows`,
+attached here as methods. The module-level functions call the same methods on one shared
+default pipeline.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import numpy as np
-import PIL.Image
 import supervision as sv
 import torch
 
-from .checks import (
-    MaskMode,
-    Select,
-    check_detections,
-    check_mask_mode,
-    check_select,
-    check_unit,
-    select_indices,
-)
-from .depth import DepthEstimator
-from .detection import (
-    DEFAULT_BOX_THRESHOLD,
-    DEFAULT_NMS_IOU,
-    DEFAULT_TEXT_THRESHOLD,
-    GroundingDino,
-    empty_detections,
-    parse_phrases,
-)
-from .diffusion import DiffusersInpainter, Speed, load_controlnet, load_upscaler
-from .errors import NothingFoundError
-from .images import DEFAULT_MAX_PIXELS, ImageInput, Picture, load_image
-from .inpainting import (
-    DEFAULT_GUIDANCE,
-    DEFAULT_NEGATIVE_PROMPT,
-    DEFAULT_STEPS,
-    DEFAULT_STRENGTH,
-    FillRequest,
-    Filler,
-    Painted,
-    PaintJob,
-    paint_many,
-)
-from .masks import auto_dilation, auto_feather, box_mask, load_mask
-from .models import cached, resolve_device, resolve_dtype, resolve_source
-from .removal import Lama
-from .runtime import Found, fill_request, timed
-from .workflows import Workflows
-from .segmentation import OriginalSam, Sam, Segmenter
+from .detection import parse_phrases
+from .diffusion import Speed
+from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from .inpainting import Filler, check_filler
+from .models import ModelStore, backend_for, resolve_device, resolve_dtype, resolve_source
+from .options import DEFAULT_BOX_THRESHOLD, DEFAULT_NMS_IOU, DEFAULT_TEXT_THRESHOLD, FindOptions, check_detections
+from .runtime import timed
+from .stages import STAGES
+from .workflows.background import replace_background as _replace_background
+from .workflows.generate import generate as _generate
+from .workflows.inpaint import inpaint as _inpaint
+from .workflows.remove import remove as _remove
+from .workflows.replace import replace as _replace
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from .depth import DepthEstimator
+    from .detection import GroundingDino
+    from .segmentation import Segmenter
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
-class Pipeline(Workflows):
+
+class Pipeline:
     """The models of every stage, loaded lazily, once, and shared.
 
     Each model argument takes a short name, a Hub repo id, a local folder, or an already loaded
-    object. ``None`` means ``models/<stage>`` when ``models`` is given, else the default.
+    object. ``None`` means ``models/<stage>`` when ``models`` is given, else the default. The
+    stages, their short names and defaults are listed in :data:`textinpaint.stages.STAGES`.
 
     Args:
         detector: GroundingDINO: ``"tiny"`` (default), ``"base"``.
@@ -89,7 +70,7 @@ class Pipeline(Workflows):
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
         speed: opt-in modes for the inpainter: ``Speed(compile=True)``, ``channels_last``,
-            ``vae_tiling``, ``offload`` (see :class:`~textinpaint.diffusion.Speed`).
+            ``vae_tiling``, ``offload`` (see :class:`~textinpaint.Speed`).
 
     Example:
         >>> pipe = Pipeline(models="tiny-models", device="cpu")  # doctest: +SKIP
@@ -122,75 +103,101 @@ class Pipeline(Workflows):
             "depth": depth, "remover": remover, "upscaler": upscaler,
         }
         self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
-        self._loaded: dict[str, object] = {stage: v for stage, v in given.items() if stage not in self._names}
+        objects = {stage: v for stage, v in given.items() if stage not in self._names}
+        for stage in ("inpainter", "remover"):
+            if stage in objects:
+                check_filler(objects[stage], stage)
+        self.store = ModelStore(objects)
 
     def __repr__(self) -> str:
         return f"Pipeline({self._names}, models={self.models!r}, device={self.device}, dtype={self.dtype})"
 
     def source(self, stage: str) -> str:
-        """The Hub repo id or local path the ``stage`` model is (or will be) loaded from."""
+        """The Hub repo id or local path the ``stage`` model is (or will be) loaded from;
+        ``"(object)"`` for a model given already loaded. Loads nothing."""
+        if stage not in STAGES:
+            from .errors import InvalidInputError
+
+            raise InvalidInputError(f"stage must be one of {list(STAGES)}; got {stage!r}")
+        if stage not in self._names:
+            return "(object)"
         name = self._names[stage]
         if stage == "controlnet" and name is None and self.models is None and self._is_sdxl():
             name = "sdxl-depth"
         return resolve_source(stage, name, self.models)
 
     def model_sources(self, *stages: str) -> dict[str, str]:
-        """Where each of ``stages`` (default: all) comes from: a Hub id or path, or ``"(object)"``
-        for a model given already loaded. For sidecars and reports; loads nothing."""
-        wanted = stages or (*self._names, *(s for s in self._loaded if s not in self._names))
-        return {stage: self.source(stage) if stage in self._names else "(object)" for stage in wanted}
+        """Where each of ``stages`` (default: all) comes from: a Hub id or an absolute path, or
+        ``"(object)"`` for a model given already loaded. For sidecars and reports; loads nothing."""
+        sources = {stage: self.source(stage) for stage in (stages or tuple(STAGES))}
+        return {stage: str(Path(src).resolve()) if Path(src).exists() else src for stage, src in sources.items()}
+
+    def loaded(self) -> list[str]:
+        """The stages whose model is in memory now (loaded, or given as an object)."""
+        return self.store.loaded()
+
+    def clear(self) -> None:
+        """Free every model this pipeline loaded (models given as objects stay).
+
+        Memory (GPU memory too) is released once no other pipeline holds the same model; the
+        next use loads it again.
+        """
+        self.store.clear()
 
     def _is_sdxl(self) -> bool:
         """Whether the inpainter is SDXL: its class once loaded, its name before (never loads it)."""
-        inpainter = self._loaded.get("inpainter")
+        inpainter = self.store.peek("inpainter")
         if inpainter is not None:
-            return isinstance(inpainter, DiffusersInpainter) and "XL" in type(inpainter.pipe).__name__
+            pipe = getattr(inpainter, "pipe", None)
+            return "XL" in type(pipe).__name__
         return "xl" in self.source("inpainter").lower()
 
-    def _model(self, stage: str, loader: Callable[..., _T], **options: object) -> _T:
-        if stage not in self._loaded:
-            source = self.source(stage)
-            self._loaded[stage] = cached(stage, source, self.device, self.dtype,
-                                         lambda: loader(source, self.device, self.dtype, **options), repr(options))
-        return self._loaded[stage]  # type: ignore[return-value]
+    def model(self, stage: str) -> Any:
+        """The ``stage`` model (see :data:`textinpaint.stages.STAGES`), loaded on first use."""
+        given = self.store.given(stage)
+        if given is not None:
+            return given
+        source = self.source(stage)
+        backend = backend_for(stage, source, self._names[stage])
+        options = {"speed": self.speed} if stage == "inpainter" and self.speed != Speed() else {}
+        key = (stage, source, str(self.device), str(self.dtype), backend.name, repr(options))
+        load = backend.load_function()
+        return self.store.get(stage, key, lambda: load(source, self.device, self.dtype, **options))
 
     @property
     def detector(self) -> GroundingDino:
-        """GroundingDINO, loaded on first use."""
-        return self._model("detector", GroundingDino.load)
+        """The detector, loaded on first use."""
+        return cast("GroundingDino", self.model("detector"))
 
     @property
     def segmenter(self) -> Segmenter:
-        """SAM, loaded on first use (an original ``.pth`` checkpoint through segment-anything)."""
-        if "segmenter" not in self._loaded and self.source("segmenter").endswith(".pth"):
-            return self._model("segmenter", OriginalSam.load)
-        return self._model("segmenter", Sam.load)
+        """The segmenter (SAM, or an original ``.pth`` through segment-anything), loaded on first use."""
+        return cast("Segmenter", self.model("segmenter"))
 
     @property
     def inpainter(self) -> Filler:
         """The inpainting model, loaded on first use."""
-        speed = {} if self.speed == Speed() else {"speed": self.speed}
-        return self._model("inpainter", DiffusersInpainter.load, **speed)
+        return cast("Filler", self.model("inpainter"))
 
     @property
     def controlnet(self) -> torch.nn.Module:
         """The depth ControlNet, loaded on first use."""
-        return self._model("controlnet", load_controlnet)
+        return cast("torch.nn.Module", self.model("controlnet"))
 
     @property
     def depth(self) -> DepthEstimator:
         """The depth model, loaded on first use."""
-        return self._model("depth", DepthEstimator.load)
+        return cast("DepthEstimator", self.model("depth"))
 
     @property
     def remover(self) -> Filler:
-        """The LaMa fill model, loaded on first use."""
-        return self._model("remover", Lama.load)
+        """The fill model for removal, loaded on first use."""
+        return cast("Filler", self.model("remover"))
 
     @property
-    def upscaler(self) -> object:
+    def upscaler(self) -> Any:
         """The diffusion upscaler, loaded on first use."""
-        return self._model("upscaler", load_upscaler)
+        return self.model("upscaler")
 
     # ---- stages -----------------------------------------------------------------------------
 
@@ -223,11 +230,9 @@ class Pipeline(Workflows):
             >>> found = detect("street.jpg", "car. person")  # doctest: +SKIP
             >>> found.xyxy, found.data["phrase"]  # doctest: +SKIP
         """
-        picture = self._picture(image)
+        picture = load_image(image, max_pixels=self.max_pixels)
         phrases = parse_phrases(find)
-        check_unit("box_threshold", box_threshold)
-        check_unit("text_threshold", text_threshold)
-        check_unit("nms_iou", nms_iou)
+        FindOptions(box_threshold, text_threshold, nms_iou)
         with timed("detect", {}):
             return self.detector.detect(
                 picture, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
@@ -249,171 +254,21 @@ class Pipeline(Workflows):
             >>> from textinpaint import detect, segment
             >>> masks = segment("street.jpg", detect("street.jpg", "car")).mask  # doctest: +SKIP
         """
-        picture = self._picture(image)
+        picture = load_image(image, max_pixels=self.max_pixels)
         detections = check_detections(detections)
         with timed("segment", {}):
-            return self._segment(picture, detections)
+            result = detections[np.arange(len(detections))]
+            result.mask = self.segmenter.masks(picture, detections.xyxy.astype(np.float64))
+            result.metadata = dict(detections.metadata)
+            return result
 
-    def inpaint(
-        self,
-        image: ImageInput,
-        mask: object,
-        prompt: str,
-        *,
-        negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
-        steps: int = DEFAULT_STEPS,
-        guidance: float = DEFAULT_GUIDANCE,
-        strength: float = DEFAULT_STRENGTH,
-        seed: int | None = None,
-        dilate: int | None = None,
-        feather: int | None = None,
-        scheduler: str | None = None,
-        refine: bool = False,
-        upscale: int | None = None,
-    ) -> PIL.Image.Image:
-        """Repaint the masked region from ``prompt``, at the image's full resolution.
+    # ---- workflows (one file each in textinpaint/workflows) -----------------------------------
 
-        A window around the dilated mask is painted at the model's native size and blended back
-        with a feathered edge. Pixels farther than ``dilate + feather`` from the mask are
-        bit-identical to the input. An empty mask returns the input unchanged without running
-        the model.
-
-        Args:
-            image: a path, PIL image or numpy array.
-            mask: HxW ``bool`` array (or a PIL image / path; white = repaint), the image's size.
-            prompt: what to paint in the region.
-            negative_prompt: what to steer away from ("" for none).
-            steps: denoising steps.
-            guidance: classifier-free guidance scale.
-            strength: 1.0 repaints from noise; lower keeps more of the original.
-            seed: random seed; a fresh one is drawn when None. The seed used is in ``image.info["seed"]``.
-            dilate: grow the mask by this many pixels (default: ``max(4, longer side / 128)``).
-            feather: width in pixels of the soft blend band outside the dilated mask
-                (default: half the dilation, at least 2).
-            scheduler: ``"ddim"``, ``"pndm"``, ``"euler"``, ``"euler a"``, ``"dpm++ 2m"``,
-                ``"dpm++ 2m karras"``, ``"unipc"``, ``"lms"``; None keeps the model's own.
-            refine: run a second, low-strength pass at 1.5x the resolution to add detail.
-            upscale: 2 or 4: sharpen the painted crop with the diffusion upscaler before it is
-                fitted back (only the repainted region changes; the output keeps its size).
-
-        Returns:
-            The edited image, same size as the input (RGBA when the input had alpha), with
-            ``info["seed"]`` set.
-
-        Example:
-            >>> import numpy as np
-            >>> from textinpaint import inpaint
-            >>> mask = np.zeros((512, 768), bool); mask[100:300, 200:400] = True
-            >>> out = inpaint("room.jpg", mask, "a green armchair", seed=1)  # doctest: +SKIP
-        """
-        picture = self._picture(image)
-        region = load_mask(mask, picture.width, picture.height)
-        request = fill_request(prompt, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale,
-                           dilate=dilate, feather=feather)
-        painted = self._paint(picture, region, lambda: self._painter(request), request, dilate, feather, {})
-        result = picture.to_pil(painted.rgb)
-        result.info["seed"] = request.seed
-        return result
-
-    # ---- internals ---------------------------------------------------------------------------
-
-    def _picture(self, image: ImageInput) -> Picture:
-        return load_image(image, max_pixels=self.max_pixels)
-
-    def _segment(self, picture: Picture, detections: sv.Detections) -> sv.Detections:
-        result = detections[np.arange(len(detections))]
-        result.mask = self.segmenter.masks(picture, detections.xyxy.astype(np.float64))
-        result.metadata = dict(detections.metadata)
-        return result
-
-    def _painter(self, request: FillRequest) -> Filler:
-        """The inpainter, with the upscaler attached when the request asks for it."""
-        inpainter = self.inpainter
-        if isinstance(inpainter, DiffusersInpainter) and request.upscale:
-            return inpainter.with_extras(upscaler=self.upscaler)
-        return inpainter
-
-    def _find(
-        self, picture: Picture, find: object, select: Select, mask_mode: MaskMode, strict: bool,
-        box_threshold: float, text_threshold: float, timings: dict[str, float],
-    ) -> Found:
-        """Detect, segment (in mask mode) and select; ``region`` is None when nothing matched."""
-        return self._find_many([picture], find, select, mask_mode, strict, box_threshold, text_threshold, timings)[0]
-
-    def _find_many(
-        self, pictures: list[Picture], find: object, select: Select, mask_mode: MaskMode, strict: bool,
-        box_threshold: float, text_threshold: float, timings: dict[str, float],
-    ) -> list[Found]:
-        """:meth:`_find` for several pictures: one detector pass per image size, one SAM encoder pass."""
-        phrases = parse_phrases(find)  # type: ignore[arg-type]
-        check_select(select)
-        check_mask_mode(mask_mode)
-        check_unit("box_threshold", box_threshold)
-        check_unit("text_threshold", text_threshold)
-        with timed("load", timings):
-            detector = self.detector
-        with timed("detect", timings):
-            found = detector.detect_many(
-                pictures, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=DEFAULT_NMS_IOU
-            )
-        empty = [i for i, detections in enumerate(found) if len(detections) == 0]
-        if strict and empty:
-            best = found[empty[0]].metadata.get("best_score")
-            raise NothingFoundError(" . ".join(phrases), best, box_threshold)
-        if mask_mode == "mask" and len(empty) < len(found):
-            with timed("load", timings):
-                segmenter = self.segmenter
-            with timed("segment", timings):
-                masks = segmenter.masks_many(pictures, [d.xyxy.astype(np.float64) for d in found])
-            for detections, stack in zip(found, masks):
-                if len(detections):
-                    detections.mask = stack
-        results = []
-        for picture, detections in zip(pictures, found):
-            if len(detections) == 0:
-                logger.info("nothing matching %r was found; the image is returned unchanged", phrases)
-                nothing = empty_detections(picture.height, picture.width) if mask_mode == "mask" else empty_detections()
-                nothing.metadata = dict(detections.metadata)
-                results.append(Found(nothing, [], None))
-                continue
-            selected = select_indices(detections, select)
-            if detections.mask is not None:
-                region = detections.mask[selected].any(axis=0)
-            else:
-                region = box_mask(detections.xyxy[selected], picture.width, picture.height)
-            results.append(Found(detections, selected, region))
-        return results
-
-    def _paint(
-        self, picture: Picture, region: np.ndarray, painter: Callable[[], Filler], request: FillRequest,
-        dilate: int | None, feather: int | None, timings: dict[str, float], stage: str = "inpaint",
-    ) -> Painted:
-        """Blend ``painter()``'s fill of ``region`` into ``picture``; the painter loads only if needed."""
-        return self._paint_many([picture], [region], painter, [request], dilate, feather, timings, stage)[0]
-
-    def _paint_many(
-        self, pictures: list[Picture], regions: list[np.ndarray], painter: Callable[[], Filler],
-        requests: list[FillRequest], dilate: int | None, feather: int | None, timings: dict[str, float],
-        stage: str = "inpaint",
-    ) -> list[Painted]:
-        """:meth:`_paint` for several pictures; their crops are painted together where sizes allow."""
-        results: list[Painted | None] = [None] * len(pictures)
-        jobs, where = [], []
-        for i, (picture, region, request) in enumerate(zip(pictures, regions, requests)):
-            dilation = auto_dilation(picture.width, picture.height) if dilate is None else dilate
-            feathering = auto_feather(dilation) if feather is None else feather
-            if region.any():
-                jobs.append(PaintJob(picture.rgb, region, request, dilation, feathering))
-                where.append(i)
-            else:
-                results[i] = Painted(picture.rgb, region, None, dilation, feathering)
-        if jobs:
-            with timed("load", timings):
-                filler = painter()
-            with timed(stage, timings):
-                for i, painted in zip(where, paint_many(jobs, filler)):
-                    results[i] = painted
-        return results  # type: ignore[return-value]
+    inpaint = _inpaint
+    replace = _replace
+    remove = _remove
+    replace_background = _replace_background
+    generate = _generate
 
 
 _default: Pipeline | None = None
@@ -442,7 +297,7 @@ def _on_default(method: Callable[Concatenate[Pipeline, _P], _T]) -> Callable[_P,
 detect = _on_default(Pipeline.detect)
 segment = _on_default(Pipeline.segment)
 inpaint = _on_default(Pipeline.inpaint)
-replace = _on_default(Pipeline.replace)
-remove = _on_default(Pipeline.remove)
-replace_background = _on_default(Pipeline.replace_background)
+replace = _on_default(Pipeline.replace)  # type: ignore[arg-type]
+remove = _on_default(Pipeline.remove)  # type: ignore[arg-type]
+replace_background = _on_default(Pipeline.replace_background)  # type: ignore[arg-type]
 generate = _on_default(Pipeline.generate)

@@ -1,15 +1,54 @@
-"""What the workflows return: :class:`Edit`, and drawing detections with supervision."""
+"""What the workflows return: :class:`Edit` with its :class:`Record`, and drawing detections.
+
+Every edit knows how it was made (:class:`Record`), and :meth:`Edit.to_dict` writes that down as
+one versioned sidecar (the schema is in ``docs/sidecar.md``), which :func:`textinpaint.replay`
+turns back into the same image.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 from dataclasses import dataclass, field
-from typing import Literal
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import PIL.Image
 import supervision as sv
 
 from .images import ImageInput, load_image
+
+SIDECAR_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Record:
+    """How an edit was made: everything a sidecar needs to make it again.
+
+    Attributes:
+        workflow: ``"replace"``, ``"remove"``, ``"replace_background"``, ``"inpaint"``,
+            ``"generate"``, ``"detect"`` or ``"segment"``.
+        parameters: every option by its keyword name (the seed as used), JSON-able.
+        models: where each model the workflow used came from: stage -> Hub id or path.
+        device: the device it ran on.
+        dtype: the compute dtype.
+        input_path: the input file, when it was given as a path.
+        mask: the HxW ``bool`` mask the user gave (inpaint, background with ``mask=``), else None.
+        batch: for an edit made as part of a list: the index, every input's path and every seed,
+            since a batched run can differ from a single one in the last bits.
+    """
+
+    workflow: str
+    parameters: dict[str, Any]
+    models: dict[str, str]
+    device: str
+    dtype: str
+    input_path: str | None = None
+    mask: np.ndarray | None = None
+    batch: dict[str, Any] | None = None
 
 
 @dataclass
@@ -25,20 +64,23 @@ class Edit:
             ``class_id`` (index of the phrase in the query), ``data["phrase"]``, and ``mask``
             (NxHxW bool) when SAM ran.
         selected: indices into ``detections`` of the matches that were used.
-        seed: the seed the painter used (drawn at random when none was given).
+        seed: the seed the painter used (drawn at random when none was given); None for a
+            workflow that draws no random numbers (removal with LaMa).
         found: whether anything matched the query (always True when a mask was given).
         timings: seconds spent per stage (``load``, ``detect``, ``segment``, ``inpaint``, ...).
         source: the input, upright, as loaded.
+        record: how it was made (see :meth:`to_dict`).
     """
 
     image: PIL.Image.Image
     mask: np.ndarray
     detections: sv.Detections
     selected: list[int]
-    seed: int
+    seed: int | None
     found: bool
     timings: dict[str, float] = field(default_factory=dict)
     source: PIL.Image.Image | None = None
+    record: Record | None = None
 
     def annotate(self, *, on: Literal["source", "image"] = "source") -> PIL.Image.Image:
         """Draw the detections (masks, boxes, "phrase score" labels) with supervision's annotators.
@@ -51,6 +93,118 @@ class Edit:
         """
         scene = self.source if on == "source" and self.source is not None else self.image
         return annotate(scene, self.detections)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sidecar: a strict-JSON-able dict holding everything needed to make this edit again.
+
+        Keys: ``version``, ``workflow``, ``input`` (path, sha256 of the file or of the pixels,
+        size), ``parameters`` (every option, the seed included), ``mask`` (a given mask as
+        base64 PNG, else None), ``batch``, ``models`` (stage -> source and revision), ``device``,
+        ``dtype``, ``versions``, and the outcome: ``found``, ``seed``, ``selected``,
+        ``detections``, ``timings``. :func:`textinpaint.replay` reads it back.
+
+        Example:
+            >>> import json
+            >>> edit = replace("street.jpg", "car", "a bus", seed=1)  # doctest: +SKIP
+            >>> json.dumps(edit.to_dict(), allow_nan=False)  # doctest: +SKIP
+        """
+        if self.record is None:
+            raise ValueError("this Edit was built by hand and has no record to write")
+        return sidecar(self.record, self.source, self.detections, found=self.found, seed=self.seed,
+                       selected=self.selected, timings=self.timings)
+
+
+def sidecar(
+    record: Record, source: PIL.Image.Image | None, detections: sv.Detections | None, *, found: bool = True,
+    seed: int | None = None, selected: list[int] | None = None, timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The versioned sidecar of ``record`` and an outcome (see :meth:`Edit.to_dict`)."""
+    from .models import revision
+
+    return {
+        "version": SIDECAR_VERSION,
+        "workflow": record.workflow,
+        "input": None if source is None else describe_input(record.input_path, source),
+        "parameters": _plain(record.parameters),
+        "mask": None if record.mask is None else encode_mask(record.mask),
+        "batch": _plain(record.batch),
+        "models": {stage: {"source": src, "revision": revision(src)} for stage, src in record.models.items()},
+        "device": record.device,
+        "dtype": record.dtype,
+        "versions": versions(),
+        "found": found,
+        "seed": seed,
+        "selected": list(selected or []),
+        "detections": detection_rows(detections),
+        "timings": {name: round(seconds, 4) for name, seconds in (timings or {}).items()},
+    }
+
+
+def describe_input(path: str | None, source: PIL.Image.Image | np.ndarray) -> dict[str, Any]:
+    """An input as the sidecar holds it: its path (absolute) and the sha256 of its file, or of its
+    pixels when it was given in memory (or its file is gone)."""
+    pixels = np.asarray(source)
+    if path is not None and Path(path).is_file():
+        digest, of = file_digest(path), "file"
+    else:
+        digest, of = hashlib.sha256(pixels.tobytes()).hexdigest(), "pixels"
+    return {"path": None if path is None else str(Path(path).resolve()), "sha256": digest, "hash_of": of,
+            "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}
+
+
+def file_digest(path: str | Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def encode_mask(mask: np.ndarray) -> dict[str, Any]:
+    """A ``bool`` mask as a base64 PNG (1 bit per pixel), for a sidecar."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(mask.astype(bool)).save(buffer, format="PNG", optimize=True)
+    return {"png_base64": base64.b64encode(buffer.getvalue()).decode("ascii"),
+            "width": int(mask.shape[1]), "height": int(mask.shape[0])}
+
+
+def decode_mask(entry: dict[str, Any]) -> np.ndarray:
+    """The ``bool`` mask of :func:`encode_mask`."""
+    with PIL.Image.open(io.BytesIO(base64.b64decode(entry["png_base64"]))) as image:
+        return np.asarray(image.convert("1"), dtype=bool)
+
+
+def versions() -> dict[str, str | None]:
+    """The versions of textinpaint and the libraries that decide its pixels."""
+    found: dict[str, str | None] = {}
+    for package in ("textinpaint", "torch", "diffusers", "transformers", "supervision", "opencv-python-headless",
+                    "numpy", "pillow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def detection_rows(detections: sv.Detections | None) -> list[dict[str, Any]]:
+    """Detections as JSON rows: phrase, confidence, xyxy (pixels)."""
+    if detections is None or len(detections) == 0:
+        return []
+    confidence = detections.confidence if detections.confidence is not None else np.ones(len(detections))
+    return [
+        {"phrase": str(p), "confidence": round(float(c), 4), "xyxy": [round(float(v), 2) for v in box]}
+        for p, c, box in zip(detections.data["phrase"], confidence, detections.xyxy)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able: numpy scalars to Python, tuples to lists, paths to strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def annotate(image: ImageInput, detections: sv.Detections) -> PIL.Image.Image:

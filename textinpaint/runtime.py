@@ -1,23 +1,33 @@
-"""What every workflow shares: timing stages, validating painting options, assembling edits."""
+"""The steps every workflow shares: load the inputs, find the regions, paint them, record the edit.
+
+Each workflow file (:mod:`textinpaint.workflows`) reads top to bottom as numbered calls of these
+steps. They use only the pipeline's public surface: its stage models and its settings.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import supervision as sv
 import torch
 
-from .checks import check_painting, check_text
-from .errors import InvalidInputError, OutOfMemoryError
-from .images import Picture
-from .inpainting import FillRequest, Painted, draw_seed
-from .results import Edit
+from .detection import empty_detections, parse_phrases
+from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
+from .images import ImageInput, Picture, load_image
+from .inpainting import Filler, FillRequest, Painted, PaintJob, paint_many
+from .masks import auto_dilation, auto_feather, box_mask
+from .options import FindOptions, PaintOptions, check_seed, fields_of
+from .results import Edit, Record
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -52,31 +62,6 @@ def listening(callback: Callable[[str], None]) -> Iterator[None]:
         stage_listener.reset(token)
 
 
-def fill_request(
-    prompt: str, negative_prompt: str, steps: int, guidance: float, strength: float, seed: int | None,
-    scheduler: str | None, refine: bool, upscale: int | None, *, dilate: object = None, feather: object = None,
-) -> FillRequest:
-    """Validate painting options and fix the seed (drawn when None)."""
-    check_text("prompt", prompt)
-    if not isinstance(negative_prompt, str):
-        raise InvalidInputError(f"negative_prompt must be a string ('' for none); got {negative_prompt!r}")
-    check_painting(steps=steps, guidance=guidance, strength=strength, seed=seed, dilate=dilate, feather=feather,
-                   scheduler=scheduler, refine=refine, upscale=upscale)
-    seed = draw_seed() if seed is None else int(seed)
-    return FillRequest(prompt, negative_prompt, steps, guidance, strength, seed, scheduler, refine, upscale)
-
-
-def unchanged_edit(picture: Picture, found: Found, seed: int, timings: dict[str, float]) -> Edit:
-    source = picture.to_pil()
-    nothing = np.zeros((picture.height, picture.width), dtype=bool)
-    return Edit(source.copy(), nothing, found.detections, [], seed, False, timings, source)
-
-
-def painted_edit(picture: Picture, found: Found, painted: Painted, seed: int, timings: dict[str, float]) -> Edit:
-    return Edit(picture.to_pil(painted.rgb), painted.changed, found.detections, found.selected, seed, True,
-                timings, picture.to_pil())
-
-
 @contextmanager
 def timed(name: str, timings: dict[str, float]) -> Iterator[None]:
     """Time a stage into ``timings[name]``; turn CUDA out-of-memory into a typed, helpful error."""
@@ -95,3 +80,194 @@ def timed(name: str, timings: dict[str, float]) -> Iterator[None]:
         ) from error
     finally:
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+# ---- step 1: inputs -------------------------------------------------------------------------
+
+
+def load_pictures(pipeline: Pipeline, image: ImageInput | Sequence[ImageInput]) -> tuple[list[Picture], bool]:
+    """Every input loaded and checked before any work; and whether a list was given."""
+    batch = isinstance(image, (list, tuple))
+    images = list(image) if batch else [image]  # type: ignore[arg-type]  # a list here, checked just above
+    if batch and not images:
+        raise InvalidInputError("image must be an image or a non-empty list of images; got an empty list")
+    return [load_image(one, max_pixels=pipeline.max_pixels) for one in images], batch
+
+
+def seeds_for(seed: int | Sequence[int] | None, count: int) -> list[int | None]:
+    """One seed per image: the one given for all, a list of one per image, or None (each draws its own)."""
+    if isinstance(seed, (list, tuple)):
+        if len(seed) != count:
+            raise InvalidInputError(f"seed must be one integer, or a list of {count} (one per image); got {seed!r}")
+        for one in seed:
+            check_seed(one)
+        return [None if one is None else int(one) for one in seed]
+    check_seed(seed)
+    return [None if seed is None else int(seed)] * count  # type: ignore[call-overload]  # check_seed checked it
+
+
+# ---- step 2: find ---------------------------------------------------------------------------
+
+
+def find_regions(
+    pipeline: Pipeline, pictures: list[Picture], find: object, options: FindOptions, timings: dict[str, float]
+) -> list[Found]:
+    """Detect (one pass per image size), segment in mask mode (one SAM encoder pass), select."""
+    phrases = parse_phrases(find)  # type: ignore[arg-type]  # parse_phrases checks the type itself
+    with timed("load", timings):
+        detector = pipeline.detector
+    with timed("detect", timings):
+        found = detector.detect_many(pictures, phrases, box_threshold=options.box_threshold,
+                                     text_threshold=options.text_threshold, nms_iou=options.nms_iou)
+    empty = [i for i, detections in enumerate(found) if len(detections) == 0]
+    if options.strict and empty:
+        best = found[empty[0]].metadata.get("best_score")
+        raise NothingFoundError(" . ".join(phrases), best, options.box_threshold)
+    if options.mask_mode == "mask" and len(empty) < len(found):
+        with timed("load", timings):
+            segmenter = pipeline.segmenter
+        with timed("segment", timings):
+            masks = segmenter.masks_many(pictures, [d.xyxy.astype(np.float64) for d in found])
+        for detections, stack in zip(found, masks):
+            if len(detections):
+                detections.mask = stack
+    results = []
+    for picture, detections in zip(pictures, found):
+        if len(detections) == 0:
+            logger.info("nothing matching %r was found; the image is returned unchanged", phrases)
+            sized = options.mask_mode == "mask"
+            nothing = empty_detections(picture.height, picture.width) if sized else empty_detections()
+            nothing.metadata = dict(detections.metadata)
+            results.append(Found(nothing, [], None))
+            continue
+        selected = options.select_indices(detections)
+        if detections.mask is not None:
+            region = detections.mask[selected].any(axis=0)
+        else:
+            region = box_mask(detections.xyxy[selected], picture.width, picture.height)
+        results.append(Found(detections, selected, region))
+    return results
+
+
+# ---- step 3: paint --------------------------------------------------------------------------
+
+
+def painter(pipeline: Pipeline, options: PaintOptions) -> Filler:
+    """The inpainter, with the upscaler attached when ``options`` ask for it."""
+    from .diffusion import DiffusersInpainter
+
+    inpainter = pipeline.inpainter
+    if options.upscale and isinstance(inpainter, DiffusersInpainter):
+        return inpainter.with_extras(upscaler=pipeline.upscaler)
+    return inpainter
+
+
+def check_painter(pipeline: Pipeline, options: PaintOptions, *, control: bool = False) -> None:
+    """Refuse, before any work, a custom inpainter that cannot do what ``options`` ask."""
+    from .diffusion import DiffusersInpainter
+    from .inpainting import ControlFiller
+
+    custom = pipeline.store.given("inpainter")
+    if custom is None or isinstance(custom, DiffusersInpainter):
+        return
+    name = type(custom).__name__
+    if options.upscale:
+        raise InvalidInputError(f"upscale={options.upscale} runs the diffusion upscaler inside the diffusers "
+                                f"inpainter; the inpainter here is a custom {name}: leave upscale=None")
+    if control and not isinstance(custom, ControlFiller):
+        raise InvalidInputError(f"depth=True paints under a depth map, which needs an inpainter with "
+                                f"fill_controlled(crops, masks, requests, controls, controlnet_scale) "
+                                f"(textinpaint.inpainting.ControlFiller); the custom {name} has none: "
+                                "pass depth=False")
+
+
+def paint_regions(
+    pictures: list[Picture], regions: list[np.ndarray], make_painter: Callable[[], Filler],
+    requests: list[FillRequest], options: PaintOptions, timings: dict[str, float], stage: str = "inpaint",
+    feathers: Sequence[int] | None = None,
+) -> list[Painted]:
+    """Blend ``make_painter()``'s fill of each region into its picture; crops of the same size are
+    painted together. The painter is loaded only when some region is not empty. ``feathers``
+    overrides ``options.feather`` per picture."""
+    results: list[Painted | None] = [None] * len(pictures)
+    jobs, where = [], []
+    for i, (picture, region, request) in enumerate(zip(pictures, regions, requests)):
+        dilation = auto_dilation(picture.width, picture.height) if options.dilate is None else int(options.dilate)
+        feathering = auto_feather(dilation) if options.feather is None else int(options.feather)
+        if feathers is not None:
+            feathering = feathers[i]
+        if region.any():
+            jobs.append(PaintJob(picture.rgb, region, request, dilation, feathering))
+            where.append(i)
+        else:
+            results[i] = Painted(picture.rgb, region, None, dilation, feathering)
+    if jobs:
+        with timed("load", timings):
+            filler = make_painter()
+        with timed(stage, timings):
+            for i, painted in zip(where, paint_many(jobs, filler)):
+                results[i] = painted
+    return [r for r in results if r is not None]
+
+
+def paint_found(
+    pictures: list[Picture], found: list[Found], make_painter: Callable[[], Filler], requests: list[FillRequest],
+    options: PaintOptions, timings: dict[str, float], stage: str = "inpaint", feathers: Sequence[int] | None = None,
+) -> dict[int, Painted]:
+    """:func:`paint_regions` over the pictures where something was found, by picture index."""
+    hit = [i for i, f in enumerate(found) if f.region is not None]
+    regions = [found[i].region for i in hit]
+    painted = paint_regions([pictures[i] for i in hit], regions, make_painter,  # type: ignore[arg-type]  # hit holds regions
+                            [requests[i] for i in hit], options, timings, stage,
+                            None if feathers is None else [feathers[i] for i in hit])
+    return dict(zip(hit, painted))
+
+
+# ---- step 4: record -------------------------------------------------------------------------
+
+
+def record(
+    pipeline: Pipeline, workflow: str, parameters: dict[str, Any], stages: Sequence[str], picture: Picture | None,
+    *, mask: np.ndarray | None = None, batch: dict[str, Any] | None = None,
+) -> Record:
+    """The :class:`~textinpaint.results.Record` of one edit."""
+    return Record(workflow, parameters, pipeline.model_sources(*stages), str(pipeline.device),
+                  str(pipeline.dtype).replace("torch.", ""), None if picture is None else picture.path, mask, batch)
+
+
+def batch_record(pictures: list[Picture], seeds: Sequence[int | None], index: int) -> dict[str, Any] | None:
+    """How one edit of a list was made with the others (None for a list of one: it equals the single call)."""
+    if len(pictures) < 2:
+        return None
+    paths = [None if p.path is None else str(Path(p.path).resolve()) for p in pictures]
+    return {"index": index, "inputs": paths, "seeds": list(seeds)}
+
+
+def assemble(
+    pipeline: Pipeline, workflow: str, stages: Sequence[str], pictures: list[Picture], found: list[Found],
+    painted: dict[int, Painted], seeds: Sequence[int | None], parameters: dict[str, Any], timings: dict[str, float],
+    masks: Sequence[np.ndarray] | None = None,
+) -> list[Edit]:
+    """One :class:`~textinpaint.Edit` per picture, each with its record (and the mask the user gave)."""
+    edits = []
+    for i, (picture, result) in enumerate(zip(pictures, found)):
+        note = record(pipeline, workflow, {**parameters, "seed": seeds[i]}, stages, picture,
+                      mask=None if masks is None else masks[i], batch=batch_record(pictures, seeds, i))
+        if i in painted:
+            edits.append(painted_edit(picture, result, painted[i], seeds[i], timings, note))
+        else:
+            edits.append(unchanged_edit(picture, result, seeds[i], timings, note))
+    return edits
+
+
+def unchanged_edit(picture: Picture, found: Found, seed: int | None, timings: dict[str, float], note: Record) -> Edit:
+    source = picture.to_pil()
+    nothing = np.zeros((picture.height, picture.width), dtype=bool)
+    return Edit(source.copy(), nothing, found.detections, [], seed, False, timings, source, note)
+
+
+def painted_edit(
+    picture: Picture, found: Found, painted: Painted, seed: int | None, timings: dict[str, float], note: Record
+) -> Edit:
+    return Edit(picture.to_pil(painted.rgb), painted.changed, found.detections, found.selected, seed, True,
+                timings, picture.to_pil(), note)

@@ -1,0 +1,242 @@
+"""The options of every workflow, as frozen dataclasses that validate themselves, in one place.
+
+The flat keyword API (``replace(..., box_threshold=0.3, steps=20)``) builds these objects first,
+so every option is checked once, before any work, with an error that names the argument and its
+value. The CLI and the app take their defaults from the same objects (``FindOptions().box_threshold``).
+
+Example:
+    >>> FindOptions(box_threshold=0.3).text_threshold
+    0.25
+    >>> PaintOptions(steps=0)
+    Traceback (most recent call last):
+    ...
+    textinpaint.errors.InvalidInputError: steps must be an integer >= 1; got 0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import supervision as sv
+
+from .errors import InvalidInputError
+from .inpainting import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_NEGATIVE_PROMPT,
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
+    FillRequest,
+    draw_seed,
+)
+from .schedulers import scheduler_key
+
+Select = Literal["all", "best", "largest"] | int | Sequence[int]
+MaskMode = Literal["mask", "box"]
+
+# GroundingDINO's published demo uses 0.35 / 0.25: high enough to drop stray boxes on random clutter.
+DEFAULT_BOX_THRESHOLD = 0.35
+DEFAULT_TEXT_THRESHOLD = 0.25
+# Boxes overlapping more than this are the same object found twice (often under two phrases).
+DEFAULT_NMS_IOU = 0.8
+# A ControlNet weight of 0.8 keeps the layout without copying the old scene's every edge.
+DEFAULT_CONTROLNET_SCALE = 0.8
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    """A real, finite number (NaN and infinities are refused: they poison every comparison)."""
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and math.isfinite(float(value)))
+
+
+def check_text(argument: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{argument} must be a non-empty string; got {value!r}")
+
+
+def check_unit(argument: str, value: object) -> None:
+    if not _number(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]  # _number checked it
+        raise InvalidInputError(f"{argument} must be a number in [0, 1]; got {value!r}")
+
+
+def check_bool(argument: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{argument} must be True or False; got {value!r}")
+
+
+def check_pixels(argument: str, value: object, *, minimum: int = 0) -> None:
+    """None (automatic) or a whole number of pixels >= ``minimum``."""
+    if value is not None and (not _integer(value) or int(value) < minimum):  # type: ignore[call-overload]  # _integer checked it
+        raise InvalidInputError(f"{argument} must be None (automatic) or an integer >= {minimum} pixels; got {value!r}")
+
+
+def check_seed(value: object, argument: str = "seed") -> None:
+    if value is not None and (not _integer(value) or not 0 <= int(value) < 2**63):  # type: ignore[call-overload]  # _integer checked it
+        raise InvalidInputError(f"{argument} must be None or an integer in [0, 2**63); got {value!r}")
+
+
+def check_detections(detections: object) -> sv.Detections:
+    if not isinstance(detections, sv.Detections):
+        raise InvalidInputError(f"detections must be a supervision.Detections; got {type(detections).__name__}")
+    return detections
+
+
+@dataclass(frozen=True)
+class FindOptions:
+    """How text becomes a region: detection thresholds, which matches, mask or box.
+
+    Attributes:
+        box_threshold: keep a box whose best token probability for its phrase reaches this.
+        text_threshold: ... and whose mean token probability over the phrase reaches this.
+        nms_iou: boxes overlapping more than this IoU are one object; the best-scored stays.
+        select: ``"all"`` (their union), ``"best"``, ``"largest"``, an index in score order, or a list.
+        mask_mode: ``"mask"`` repaints SAM's outline; ``"box"`` the whole box (SAM is not run).
+        strict: raise :class:`~textinpaint.NothingFoundError` when nothing matches.
+    """
+
+    box_threshold: float = DEFAULT_BOX_THRESHOLD
+    text_threshold: float = DEFAULT_TEXT_THRESHOLD
+    nms_iou: float = DEFAULT_NMS_IOU
+    select: Select = "all"
+    mask_mode: MaskMode = "mask"
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("box_threshold", "text_threshold", "nms_iou"):
+            check_unit(name, getattr(self, name))
+        select = self.select
+        items = [select] if _integer(select) else select
+        if select not in ("all", "best", "largest") and not (
+            isinstance(items, (list, tuple)) and all(_integer(i) for i in items)
+        ):
+            raise InvalidInputError(
+                f"select must be 'all', 'best', 'largest', an index or a list of indices; got {select!r}"
+            )
+        if self.mask_mode not in ("mask", "box"):
+            raise InvalidInputError(f"mask_mode must be 'mask' or 'box'; got {self.mask_mode!r}")
+        check_bool("strict", self.strict)
+
+    def select_indices(self, detections: sv.Detections) -> list[int]:
+        """Indices (into ``detections``, sorted by score) of the matches ``select`` names.
+
+        ``"largest"`` compares mask areas when the detections have masks, else box areas.
+
+        Raises:
+            InvalidInputError: an index outside ``0..len(detections)-1``.
+        """
+        return select_indices(detections, self.select)
+
+
+def select_indices(detections: sv.Detections, select: Select) -> list[int]:
+    """See :meth:`FindOptions.select_indices`."""
+    count = len(detections)
+    if select == "all":
+        return list(range(count))
+    if select == "best":
+        return [int(np.argmax(detections.confidence))]
+    if select == "largest":
+        areas = detections.mask.sum(axis=(1, 2)) if detections.mask is not None else detections.box_area
+        return [int(np.argmax(areas))]
+    indices = [int(select)] if _integer(select) else [int(i) for i in select]  # type: ignore[union-attr, arg-type, call-overload]  # FindOptions checked the form
+    bad = [i for i in indices if not 0 <= i < count]
+    if bad or not indices:
+        raise InvalidInputError(f"select indices must lie in 0..{count - 1} (there are {count} matches); got {select!r}")
+    return sorted(set(indices))
+
+
+@dataclass(frozen=True)
+class PaintOptions:
+    """How a region is repainted: sampler settings, seed, mask growth, extra passes.
+
+    Attributes:
+        negative_prompt: what to steer away from (``""`` for none).
+        steps: denoising steps.
+        guidance: classifier-free guidance scale.
+        strength: 1.0 repaints from noise; lower keeps more of the original.
+        seed: the random seed; None draws a fresh one per image.
+        dilate: grow the mask by this many pixels (None: ``max(4, longer side / 128)``).
+        feather: width in pixels of the soft blend band outside the grown mask (None: half the dilation, >= 2).
+        scheduler: a short name (see :data:`textinpaint.schedulers.SCHEDULERS`); None keeps the model's own.
+        refine: a second, low-strength pass at 1.5x the resolution.
+        upscale: 2 or 4: sharpen the painted crop with the diffusion upscaler.
+    """
+
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    steps: int = DEFAULT_STEPS
+    guidance: float = DEFAULT_GUIDANCE
+    strength: float = DEFAULT_STRENGTH
+    seed: int | None = None
+    dilate: int | None = None
+    feather: int | None = None
+    scheduler: str | None = None
+    refine: bool = False
+    upscale: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.negative_prompt, str):
+            raise InvalidInputError(f"negative_prompt must be a string ('' for none); got {self.negative_prompt!r}")
+        if not _integer(self.steps) or self.steps < 1:
+            raise InvalidInputError(f"steps must be an integer >= 1; got {self.steps!r}")
+        if not _number(self.guidance) or self.guidance < 0:
+            raise InvalidInputError(f"guidance must be a finite number >= 0; got {self.guidance!r}")
+        if not _number(self.strength) or not 0.0 < self.strength <= 1.0:
+            raise InvalidInputError(f"strength must be a number in (0, 1]; got {self.strength!r}")
+        check_seed(self.seed)
+        check_pixels("dilate", self.dilate)
+        check_pixels("feather", self.feather)
+        if self.scheduler is not None:
+            if not isinstance(self.scheduler, str):
+                raise InvalidInputError(f"scheduler must be a name such as 'ddim' or 'dpm++ 2m'; got {self.scheduler!r}")
+            scheduler_key(self.scheduler)
+        check_bool("refine", self.refine)
+        if self.upscale is not None and (not _integer(self.upscale) or self.upscale not in (2, 4)):
+            raise InvalidInputError(f"upscale must be None, 2 or 4; got {self.upscale!r}")
+
+    def request(self, prompt: str, seed: int | None = None) -> FillRequest:
+        """The :class:`~textinpaint.inpainting.FillRequest` for ``prompt``, with ``seed`` (else
+        this object's seed, else a freshly drawn one)."""
+        check_text("prompt", prompt)
+        chosen = seed if seed is not None else self.seed
+        return FillRequest(prompt, self.negative_prompt, int(self.steps), float(self.guidance), float(self.strength),
+                           draw_seed() if chosen is None else int(chosen), self.scheduler, self.refine,
+                           None if self.upscale is None else int(self.upscale))
+
+
+@dataclass(frozen=True)
+class BackgroundOptions:
+    """How a background is repainted around a kept subject.
+
+    Attributes:
+        depth: condition on the input's depth through the ControlNet.
+        controlnet_scale: the ControlNet's weight (0 ignores it, 1 follows it closely).
+        seam: width in px of the blend band outside the subject (None: the automatic feather).
+    """
+
+    depth: bool = True
+    controlnet_scale: float = DEFAULT_CONTROLNET_SCALE
+    seam: int | None = None
+
+    def __post_init__(self) -> None:
+        check_bool("depth", self.depth)
+        if not _number(self.controlnet_scale) or self.controlnet_scale < 0:
+            raise InvalidInputError(f"controlnet_scale must be a finite number >= 0; got {self.controlnet_scale!r}")
+        check_pixels("seam", self.seam, minimum=1)
+
+
+def fields_of(options: Any) -> dict[str, Any]:
+    """An option object's values by name (lists for tuples), for sidecars."""
+    return {f.name: list(v) if isinstance(v := getattr(options, f.name), tuple) else v
+            for f in dataclasses.fields(options)}
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """The default of every field of an option class: what the CLI and the app show."""
+    return fields_of(cls())

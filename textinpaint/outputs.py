@@ -1,0 +1,73 @@
+"""Writing results: images and sidecars go to a temporary file first and are renamed into place.
+
+An interrupt, a full disk or a crash therefore never leaves a truncated file that looks finished.
+A PNG also carries its sidecar as a ``textinpaint`` text chunk, so the image alone can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import PIL.Image
+import PIL.PngImagePlugin
+
+# The PNG text chunk holding the sidecar.
+PNG_KEY = "textinpaint"
+
+
+def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def to_json(document: dict[str, Any]) -> str:
+    """Strict JSON (no NaN or infinity), indented."""
+    return json.dumps(document, indent=2, allow_nan=False)
+
+
+def write_json(path: str | Path, document: dict[str, Any]) -> None:
+    """Write ``document`` as strict JSON to ``path``, atomically."""
+    text = to_json(document).encode()
+    _atomic(Path(path), lambda stream: stream.write(text) and None)
+
+
+def save_image(image: PIL.Image.Image, path: str | Path, sidecar: dict[str, Any] | None = None) -> None:
+    """Save ``image`` to ``path`` (its suffix picks the format), atomically.
+
+    A PNG gets ``sidecar`` as a text chunk. A format without alpha (JPEG) gets the image
+    flattened onto white first.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    options: dict[str, Any] = {}
+    if suffix == ".png" and sidecar is not None:
+        chunk = PIL.PngImagePlugin.PngInfo()
+        chunk.add_text(PNG_KEY, json.dumps(sidecar, allow_nan=False), zip=True)
+        options["pnginfo"] = chunk
+    if suffix in (".jpg", ".jpeg") and image.mode not in ("RGB", "L", "1"):
+        flat = PIL.Image.new("RGB", image.size, (255, 255, 255))
+        flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        image = flat
+    file_format = PIL.Image.registered_extensions().get(suffix, "PNG")
+    _atomic(path, lambda stream: image.save(stream, format=file_format, **options))
+
+
+def read_png_sidecar(path: str | Path) -> dict[str, Any] | None:
+    """The sidecar a PNG written by :func:`save_image` carries, or None."""
+    with PIL.Image.open(path) as image:
+        text = getattr(image, "text", {}).get(PNG_KEY)
+    return None if text is None else json.loads(text)

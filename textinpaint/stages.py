@@ -1,0 +1,213 @@
+"""The one table of stages: what each stage is, its models, and how each kind of model loads.
+
+Everything that lists stages or models reads this table: :class:`~textinpaint.Pipeline`'s
+per-stage access, the CLI's model flags, ``textinpaint info`` and ``download``, the app, and the
+weights guide's table (``python -m textinpaint.stages`` prints it).
+
+A *backend* is one kind of model for a stage (GroundingDINO for the detector, transformers SAM or
+Meta's original SAM for the segmenter, ...). Adding one is one :class:`Backend` entry here (and a
+:class:`Model` row for each short name) plus its loader file. Which backend loads a source is
+read off the source: a short name names it, a file's suffix or a folder's ``config.json`` /
+``model_index.json`` tells it, and a Hub id that is not cached takes the stage's first backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One kind of model a stage can run.
+
+    Attributes:
+        name: a short label (``"grounding-dino"``).
+        loader: ``"module:Class.method"`` or ``"module:function"`` inside textinpaint, called as
+            ``loader(source, device, dtype)`` (imported only when a model loads).
+        kinds: what a folder's ``config.json`` says (``model_type``, or diffusers' ``_class_name``),
+            or, for whole pipelines, ``model_index.json``'s ``_class_name``.
+        index: True when the model is a diffusers pipeline folder (``model_index.json``).
+        suffixes: file suffixes this backend loads (``".pth"``), for single-file models.
+        files: file names looked for in a folder or Hub repository, for single-file models.
+    """
+
+    name: str
+    loader: str
+    kinds: frozenset[str] = frozenset()
+    index: bool = False
+    suffixes: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def load_function(self) -> Callable[..., object]:
+        """The loader, imported now."""
+        module, _, attribute = self.loader.partition(":")
+        target: object = importlib.import_module(f"textinpaint.{module}")
+        for part in attribute.split("."):
+            target = getattr(target, part)
+        return target  # type: ignore[return-value]  # a loader entry always names a callable
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model known by a short name.
+
+    Attributes:
+        name: the short name (``"tiny"``).
+        repo: its Hugging Face Hub id.
+        backend: the name of the :class:`Backend` that loads it.
+        size: the download size of the files textinpaint reads, for the weights guide.
+        licence: the weights' licence.
+        note: a few words for the weights guide ("for SDXL inpainters").
+    """
+
+    name: str
+    repo: str
+    backend: str
+    size: str
+    licence: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the chain.
+
+    Attributes:
+        name: the stage (``"detector"``); also the ``models=DIR`` subfolder and the CLI flag.
+        summary: what it does, for help texts and the docs.
+        default: the short name used when none is given.
+        models: the models known by short name.
+        backends: the kinds of model it runs; the first is assumed for an uncached Hub id.
+        flag: the CLI flag naming it (``--depth-model`` for ``depth``, which ``--depth`` would clash with).
+        used_by: the workflows that load it, for the docs and ``download``'s default.
+        download: the file patterns ``download`` fetches (the files from_pretrained reads).
+    """
+
+    name: str
+    summary: str
+    default: str
+    models: tuple[Model, ...]
+    backends: tuple[Backend, ...]
+    flag: str = ""
+    used_by: str = ""
+    download: tuple[str, ...] = ("*.json", "*.txt", "*.model", "*.safetensors")
+    names: dict[str, Model] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", {model.name: model for model in self.models})
+        object.__setattr__(self, "flag", self.flag or f"--{self.name}")
+
+    def backend(self, name: str) -> Backend:
+        return next(backend for backend in self.backends if backend.name == name)
+
+    @property
+    def default_repo(self) -> str:
+        return self.names[self.default].repo
+
+
+# The files a diffusers pipeline's from_pretrained reads: configs, tokenizers and the safetensors
+# weights (no duplicate .bin, .ckpt or fp16-variant copies).
+_PIPELINE_FILES = ("model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/diffusion_pytorch_model.safetensors",
+                   "*/model.safetensors")
+
+_SD_PIPELINES = frozenset({"StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline"})
+
+STAGES: dict[str, Stage] = {
+    stage.name: stage
+    for stage in (
+        Stage(
+            "detector", "finds objects from text (open-vocabulary detection)", "tiny",
+            (
+                Model("tiny", "IDEA-Research/grounding-dino-tiny", "grounding-dino", "0.7 GB", "Apache-2.0"),
+                Model("base", "IDEA-Research/grounding-dino-base", "grounding-dino", "0.9 GB", "Apache-2.0"),
+            ),
+            (Backend("grounding-dino", "detection:GroundingDino.load",
+                     frozenset({"grounding-dino", "mm-grounding-dino"})),),
+            used_by="every workflow that finds by text",
+        ),
+        Stage(
+            "segmenter", "cuts each found box out as a mask", "huge",
+            (
+                Model("base", "facebook/sam-vit-base", "sam", "0.4 GB", "Apache-2.0"),
+                Model("large", "facebook/sam-vit-large", "sam", "1.2 GB", "Apache-2.0"),
+                Model("huge", "facebook/sam-vit-huge", "sam", "2.6 GB", "Apache-2.0"),
+            ),
+            (
+                Backend("sam", "segmentation:Sam.load", frozenset({"sam"})),
+                Backend("sam-original", "segmentation:OriginalSam.load", suffixes=(".pth",)),
+            ),
+            used_by="mask mode (the default) and background replacement",
+        ),
+        Stage(
+            "inpainter", "repaints the masked region from a prompt", "sd15",
+            (
+                Model("sd15", "stable-diffusion-v1-5/stable-diffusion-inpainting", "stable-diffusion",
+                      "2.1 GB (fp16)", "CreativeML OpenRAIL-M"),
+                Model("sd2", "stabilityai/stable-diffusion-2-inpainting", "stable-diffusion", "2.6 GB (fp16)",
+                      "CreativeML OpenRAIL++-M"),
+                Model("sdxl", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "stable-diffusion", "5.1 GB (fp16)",
+                      "CreativeML OpenRAIL++-M"),
+            ),
+            (Backend("stable-diffusion", "diffusion:DiffusersInpainter.load", _SD_PIPELINES, index=True),),
+            used_by="replace, inpaint, background, generate",
+            download=_PIPELINE_FILES,
+        ),
+        Stage(
+            "controlnet", "keeps the scene's layout when the background is repainted (depth)", "sd15-depth",
+            (
+                Model("sd15-depth", "lllyasviel/control_v11f1p_sd15_depth", "controlnet", "1.4 GB", "OpenRAIL"),
+                Model("sdxl-depth", "diffusers/controlnet-depth-sdxl-1.0", "controlnet", "2.5 GB (fp16)",
+                      "OpenRAIL++-M", "the default with an SDXL inpainter"),
+            ),
+            (Backend("controlnet", "diffusion:load_controlnet", frozenset({"ControlNetModel"})),),
+            used_by="background (depth=True)",
+        ),
+        Stage(
+            "depth", "estimates depth for the ControlNet", "depth-anything-small",
+            (
+                Model("depth-anything-small", "depth-anything/Depth-Anything-V2-Small-hf", "depth", "0.1 GB",
+                      "Apache-2.0"),
+                Model("depth-anything-base", "depth-anything/Depth-Anything-V2-Base-hf", "depth", "0.4 GB",
+                      "CC-BY-NC-4.0"),
+                Model("dpt-large", "Intel/dpt-large", "depth", "1.4 GB", "Apache-2.0"),
+                Model("dpt-hybrid", "Intel/dpt-hybrid-midas", "depth", "0.5 GB", "Apache-2.0"),
+            ),
+            (Backend("depth", "depth:DepthEstimator.load",
+                     frozenset({"dpt", "depth_anything", "glpn", "zoedepth", "depth_pro", "prompt_depth_anything"})),),
+            flag="--depth-model",
+            used_by="background (depth=True)",
+        ),
+        Stage(
+            "remover", "fills a removed object's hole with background (LaMa)", "big-lama",
+            (Model("big-lama", "JosephCatrambone/big-lama-torchscript", "lama", "0.2 GB", "Apache-2.0"),),
+            (Backend("lama", "removal:Lama.load", suffixes=(".pt",), files=("big-lama.pt", "lama.pt")),),
+            used_by="remove",
+            download=("*.pt",),
+        ),
+        Stage(
+            "upscaler", "sharpens a painted region (upscale=2 or 4)", "x4",
+            (Model("x4", "stabilityai/stable-diffusion-x4-upscaler", "upscaler", "1.7 GB (fp16)", "OpenRAIL++-M"),),
+            (Backend("upscaler", "diffusion:load_upscaler", frozenset({"StableDiffusionUpscalePipeline"}), index=True),),
+            used_by="upscale=2 or 4",
+            download=_PIPELINE_FILES,
+        ),
+    )
+}
+
+
+def markdown_table() -> str:
+    """The weights guide's table of every stage's short names, Hub ids, sizes and licences."""
+    rows = ["| stage | short name | Hub id | size | licence | used by |", "|---|---|---|---|---|---|"]
+    for stage in STAGES.values():
+        for model in stage.models:
+            default = " (default)" if model.name == stage.default else ""
+            note = f" ({model.note})" if model.note else ""
+            rows.append(f"| {stage.name} | `{model.name}`{default}{note} | `{model.repo}` | {model.size} | "
+                        f"{model.licence} | {stage.used_by} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

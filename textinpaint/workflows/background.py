@@ -1,0 +1,152 @@
+"""replace_background: keep the subject bit for bit, regenerate everything else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, overload
+
+from ..depth import DepthControlled
+from ..detection import empty_detections
+from ..errors import InvalidInputError
+from ..images import ImageInput
+from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH, Filler
+from ..masks import auto_dilation, auto_feather, distance_outside, load_mask
+from ..options import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_CONTROLNET_SCALE,
+    DEFAULT_NMS_IOU,
+    DEFAULT_TEXT_THRESHOLD,
+    BackgroundOptions,
+    FindOptions,
+    PaintOptions,
+    check_text,
+    fields_of,
+)
+from ..results import Edit
+from ..runtime import Found, assemble, check_painter, find_regions, load_pictures, paint_found, painter, seeds_for
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+
+STAGES = ("detector", "segmenter", "inpainter")
+
+
+@overload
+def replace_background(pipeline: Pipeline, image: ImageInput, keep: str | Sequence[str] | None, with_: str, *,
+                       mask: object = ..., depth: bool = ..., controlnet_scale: float = ..., seam: int | None = ...,
+                       strict: bool = ..., box_threshold: float = ..., text_threshold: float = ...,
+                       nms_iou: float = ..., negative_prompt: str = ..., steps: int = ..., guidance: float = ...,
+                       strength: float = ..., seed: int | Sequence[int] | None = ..., scheduler: str | None = ...,
+                       refine: bool = ..., upscale: int | None = ...) -> Edit: ...
+@overload
+def replace_background(pipeline: Pipeline, image: list[ImageInput] | tuple[ImageInput, ...],
+                       keep: str | Sequence[str] | None, with_: str, *, mask: object = ..., depth: bool = ...,
+                       controlnet_scale: float = ..., seam: int | None = ..., strict: bool = ...,
+                       box_threshold: float = ..., text_threshold: float = ..., nms_iou: float = ...,
+                       negative_prompt: str = ..., steps: int = ..., guidance: float = ..., strength: float = ...,
+                       seed: int | Sequence[int] | None = ..., scheduler: str | None = ..., refine: bool = ...,
+                       upscale: int | None = ...) -> list[Edit]: ...
+def replace_background(
+    pipeline: Pipeline,
+    image: ImageInput | Sequence[ImageInput],
+    keep: str | Sequence[str] | None,
+    with_: str,
+    *,
+    mask: object = None,
+    depth: bool = True,
+    controlnet_scale: float = DEFAULT_CONTROLNET_SCALE,
+    seam: int | None = None,
+    strict: bool = False,
+    box_threshold: float = DEFAULT_BOX_THRESHOLD,
+    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+    nms_iou: float = DEFAULT_NMS_IOU,
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+    steps: int = DEFAULT_STEPS,
+    guidance: float = DEFAULT_GUIDANCE,
+    strength: float = DEFAULT_STRENGTH,
+    seed: int | Sequence[int] | None = None,
+    scheduler: str | None = None,
+    refine: bool = False,
+    upscale: int | None = None,
+) -> Edit | list[Edit]:
+    """Keep the subject, regenerate everything else from ``with_``.
+
+    The subject is every match of ``keep`` (detect + segment), or ``mask`` when given. Its
+    pixels stay bit-identical; the new background is blended in over a ``seam`` px band just
+    outside it. With ``depth=True`` a depth map of the input conditions the painting through
+    a depth ControlNet, so the new scene keeps the input's perspective.
+
+    Args:
+        image: a path, PIL image or numpy array, or a list of them.
+        keep: what to keep (phrases, as for :meth:`detect`); None when ``mask`` is given.
+        with_: the prompt for the new background.
+        mask: the subject as a ``bool`` HxW mask (or PIL / path), instead of ``keep``; with a
+            list of images, one mask for all of them (they must share its size).
+        depth: condition on the input's depth through the ControlNet.
+        controlnet_scale: the ControlNet's weight (0 ignores it, 1 follows it closely).
+        seam: width in px of the blend band outside the subject (default: the automatic feather).
+        strict: as for :meth:`replace`.
+        box_threshold: as for :meth:`replace`.
+        text_threshold: as for :meth:`replace`.
+        nms_iou: as for :meth:`replace`.
+        negative_prompt: as for :meth:`inpaint`.
+        steps: as for :meth:`inpaint`.
+        guidance: as for :meth:`inpaint`.
+        strength: as for :meth:`inpaint`.
+        seed: as for :meth:`replace`.
+        scheduler: as for :meth:`inpaint`.
+        refine: as for :meth:`inpaint`.
+        upscale: as for :meth:`inpaint`.
+
+    Returns:
+        An :class:`Edit` (a list for a list of images); ``mask`` is the repainted background,
+        ``detections`` the subject.
+
+    Example:
+        >>> from textinpaint import replace_background
+        >>> edit = replace_background("car.jpg", keep="the car", with_="a mountain road at sunset", seed=0)  # doctest: +SKIP
+    """
+    # 1. Check every input and option before any work.
+    pictures, batch = load_pictures(pipeline, image)
+    check_text("with_", with_)
+    if (keep is None) == (mask is None):
+        raise InvalidInputError("give exactly one of keep (what to find) or mask (the subject); got "
+                                f"keep={keep!r} and mask={'an array' if mask is not None else None}")
+    finding = FindOptions(box_threshold, text_threshold, nms_iou, "all", "mask", strict)
+    scene = BackgroundOptions(depth, controlnet_scale, seam)
+    painting = PaintOptions(negative_prompt, steps, guidance, strength, None, 0, None, scheduler, refine, upscale)
+    check_painter(pipeline, painting, control=depth)
+    requests = [painting.request(with_, one) for one in seeds_for(seed, len(pictures))]
+    subject = None if mask is None else [load_mask(mask, p.width, p.height) for p in pictures]
+    # 2. Find the subject: the given mask, or detect and segment every match of `keep`.
+    timings: dict[str, float] = {}
+    if subject is not None:
+        found = [Found(empty_detections(p.height, p.width), [], region) for p, region in zip(pictures, subject)]
+    else:
+        found = find_regions(pipeline, pictures, keep, finding, timings)
+    # 3. The background is everything farther than the seam from the subject; paint it.
+    seams = [scene.seam or auto_feather(auto_dilation(p.width, p.height)) for p in pictures]
+    backgrounds = [f if f.region is None else f._replace(region=distance_outside(f.region) > band)
+                   for f, band in zip(found, seams)]
+
+    def make_painter() -> Filler:
+        base = painter(pipeline, painting)
+        if not scene.depth:
+            return base
+        from ..diffusion import DiffusersInpainter
+
+        if isinstance(base, DiffusersInpainter):
+            base = base.with_extras(controlnet=pipeline.controlnet, upscaler=base.upscaler)
+        return DepthControlled(base, pipeline.depth, scene.controlnet_scale)  # type: ignore[arg-type]  # check_painter checked it takes a control image
+
+    painted = paint_found(pictures, backgrounds, make_painter, requests, painting, timings,
+                          feathers=[band - 1 for band in seams])
+    # 4. Record how each edit was made.
+    parameters = {"keep": keep, "with_": with_, **fields_of(scene), "strict": strict, "box_threshold": box_threshold,
+                  "text_threshold": text_threshold, "nms_iou": nms_iou,
+                  **{k: v for k, v in fields_of(painting).items() if k not in ("dilate", "feather")}}
+    stages = (*STAGES, "controlnet", "depth") if scene.depth else STAGES
+    edits = assemble(pipeline, "replace_background", stages, pictures, backgrounds, painted,
+                     [r.seed for r in requests], parameters, timings, subject)
+    return edits if batch else edits[0]
+

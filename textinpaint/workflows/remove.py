@@ -1,0 +1,84 @@
+"""remove: erase what the text names and fill the hole with background (LaMa)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, overload
+
+from ..images import ImageInput
+from ..inpainting import FillRequest
+from ..options import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_NMS_IOU,
+    DEFAULT_TEXT_THRESHOLD,
+    FindOptions,
+    MaskMode,
+    PaintOptions,
+    Select,
+    fields_of,
+)
+from ..results import Edit
+from ..runtime import (
+    assemble,
+    find_regions,
+    load_pictures,
+    paint_found,
+    seeds_for,
+)
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+
+STAGES = ("detector", "segmenter", "remover")
+
+
+@overload
+def remove(pipeline: Pipeline, image: ImageInput, find: str | Sequence[str], *, select: Select = ...,
+           mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ..., text_threshold: float = ...,
+           nms_iou: float = ..., seed: int | Sequence[int] | None = ..., dilate: int | None = ...,
+           feather: int | None = ...) -> Edit: ...
+@overload
+def remove(pipeline: Pipeline, image: list[ImageInput] | tuple[ImageInput, ...], find: str | Sequence[str], *,
+           select: Select = ..., mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ...,
+           text_threshold: float = ..., nms_iou: float = ..., seed: int | Sequence[int] | None = ...,
+           dilate: int | None = ..., feather: int | None = ...) -> list[Edit]: ...
+def remove(
+    pipeline: Pipeline,
+    image: ImageInput | Sequence[ImageInput],
+    find: str | Sequence[str],
+    *,
+    select: Select = "all",
+    mask_mode: MaskMode = "mask",
+    strict: bool = False,
+    box_threshold: float = DEFAULT_BOX_THRESHOLD,
+    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+    nms_iou: float = DEFAULT_NMS_IOU,
+    seed: int | Sequence[int] | None = None,
+    dilate: int | None = None,
+    feather: int | None = None,
+) -> Edit | list[Edit]:
+    """Erase what ``find`` names and fill the hole with plausible background (LaMa).
+
+    The diffusion model is not used: with an empty prompt it tends to paint a new object.
+    Arguments are as for :meth:`replace`. LaMa draws no random numbers, so ``seed`` matters only
+    to a random remover of your own; ``Edit.seed`` is the seed given (None when none was).
+
+    Example:
+        >>> from textinpaint import remove
+        >>> remove("beach.jpg", "the person").image.save("empty-beach.png")  # doctest: +SKIP
+    """
+    # 1. Check every input and option before any work.
+    pictures, batch = load_pictures(pipeline, image)
+    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict)
+    painting = PaintOptions(dilate=dilate, feather=feather)
+    seeds = seeds_for(seed, len(pictures))
+    requests = [FillRequest("remove", "", 1, 0.0, 1.0, 0 if one is None else one) for one in seeds]
+    # 2. Find: detect, segment, select.
+    timings: dict[str, float] = {}
+    found = find_regions(pipeline, pictures, find, finding, timings)
+    # 3. Fill every region found with the remover.
+    painted = paint_found(pictures, found, lambda: pipeline.remover, requests, painting, timings, "remove")
+    # 4. Record how each edit was made.
+    parameters = {"find": find, **fields_of(finding), "dilate": dilate, "feather": feather}
+    edits = assemble(pipeline, "remove", STAGES, pictures, found, painted, seeds, parameters, timings)
+    return edits if batch else edits[0]

@@ -1,0 +1,162 @@
+"""replace: find an object by text and repaint it from a prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, overload
+
+from ..images import ImageInput
+from ..options import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_NMS_IOU,
+    DEFAULT_TEXT_THRESHOLD,
+    FindOptions,
+    MaskMode,
+    PaintOptions,
+    Select,
+    check_text,
+    fields_of,
+)
+from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH
+from ..errors import InvalidInputError
+from ..results import Edit
+from ..runtime import (
+    assemble,
+    check_painter,
+    find_regions,
+    load_pictures,
+    paint_found,
+    painter,
+    seeds_for,
+)
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
+
+STAGES = ("detector", "segmenter", "inpainter")
+
+
+@overload
+def replace(pipeline: Pipeline, image: ImageInput, find: str | Sequence[str], with_: str, *, select: Select = ...,
+            mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ..., text_threshold: float = ...,
+            nms_iou: float = ..., negative_prompt: str = ..., steps: int = ..., guidance: float = ...,
+            strength: float = ..., seed: int | Sequence[int] | None = ..., dilate: int | None = ...,
+            feather: int | None = ..., scheduler: str | None = ..., refine: bool = ..., upscale: int | None = ...,
+            ) -> Edit: ...
+@overload
+def replace(pipeline: Pipeline, image: list[ImageInput] | tuple[ImageInput, ...], find: str | Sequence[str], with_: str,
+            *, select: Select = ..., mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ...,
+            text_threshold: float = ..., nms_iou: float = ..., negative_prompt: str = ..., steps: int = ...,
+            guidance: float = ..., strength: float = ..., seed: int | Sequence[int] | None = ...,
+            dilate: int | None = ..., feather: int | None = ..., scheduler: str | None = ..., refine: bool = ...,
+            upscale: int | None = ...) -> list[Edit]: ...
+def replace(
+    pipeline: Pipeline,
+    image: ImageInput | Sequence[ImageInput],
+    find: str | Sequence[str],
+    with_: str,
+    *,
+    select: Select = "all",
+    mask_mode: MaskMode = "mask",
+    strict: bool = False,
+    box_threshold: float = DEFAULT_BOX_THRESHOLD,
+    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+    nms_iou: float = DEFAULT_NMS_IOU,
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+    steps: int = DEFAULT_STEPS,
+    guidance: float = DEFAULT_GUIDANCE,
+    strength: float = DEFAULT_STRENGTH,
+    seed: int | Sequence[int] | None = None,
+    dilate: int | None = None,
+    feather: int | None = None,
+    scheduler: str | None = None,
+    refine: bool = False,
+    upscale: int | None = None,
+) -> Edit | list[Edit]:
+    """Find ``find`` in the image and repaint it as ``with_``.
+
+    Given a list of images, every one is checked before any work starts; then they go through
+    the detector (one pass per image size), SAM's encoder (one pass) and the UNet (one run per
+    group of crops painted at the same size) together, and a list of edits comes back. A given
+    ``seed`` is used for every image, as if each were edited alone (a list gives one seed per
+    image; without one, each image draws its own); a list of one gives exactly the single call's
+    edit. ``timings`` are then the whole batch's.
+
+    Args:
+        image: a path, PIL image or numpy array, or a list of them.
+        find: what to replace: a phrase, several (``"dog. cat"``) or a list.
+        with_: the prompt for what to paint instead; ``""`` removes the object (:meth:`remove`),
+            which takes only the finding options, ``seed``, ``dilate`` and ``feather``.
+        select: which matches to repaint: ``"all"`` (their union), ``"best"`` (highest
+            score), ``"largest"`` (largest mask, or box in box mode), an index in score order,
+            or a list of indices.
+        mask_mode: ``"mask"`` repaints SAM's outline (dilated); ``"box"`` repaints the whole
+            box, for replacements whose shape differs from the original's (SAM is not run).
+        strict: raise :class:`~textinpaint.NothingFoundError` when nothing matches,
+            instead of returning the input with ``found=False``.
+        box_threshold: see :meth:`detect`.
+        text_threshold: see :meth:`detect`.
+        nms_iou: see :meth:`detect`.
+        negative_prompt: see :meth:`inpaint`.
+        steps: see :meth:`inpaint`.
+        guidance: see :meth:`inpaint`.
+        strength: see :meth:`inpaint`.
+        seed: see :meth:`inpaint`; the seed used is in ``Edit.seed``. For a list of images, also
+            a list of seeds, one per image.
+        dilate: see :meth:`inpaint`.
+        feather: see :meth:`inpaint`.
+        scheduler: see :meth:`inpaint`.
+        refine: see :meth:`inpaint`.
+        upscale: see :meth:`inpaint`.
+
+    Returns:
+        An :class:`Edit` (a list of them for a list of images). When nothing is found,
+        ``found`` is False, ``image`` is the input unchanged and only the detector has run.
+
+    Example:
+        >>> from textinpaint import replace
+        >>> edit = replace("street.jpg", find="the red car", with_="a vintage blue pickup truck", seed=0)  # doctest: +SKIP
+        >>> edit.image.save("out.png")  # doctest: +SKIP
+    """
+    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict)
+    if isinstance(with_, str) and not with_.strip():
+        return _remove_instead(pipeline, image, find, finding, negative_prompt=negative_prompt, steps=steps,
+                               guidance=guidance, strength=strength, seed=seed, dilate=dilate, feather=feather,
+                               scheduler=scheduler, refine=refine, upscale=upscale)
+    # 1. Check every input and option before any work.
+    pictures, batch = load_pictures(pipeline, image)
+    check_text("with_", with_)
+    seeds = seeds_for(seed, len(pictures))
+    painting = PaintOptions(negative_prompt, steps, guidance, strength, None, dilate, feather, scheduler, refine,
+                            upscale)
+    check_painter(pipeline, painting)
+    requests = [painting.request(with_, one) for one in seeds]
+    # 2. Find: detect, segment, select.
+    timings: dict[str, float] = {}
+    found = find_regions(pipeline, pictures, find, finding, timings)
+    # 3. Paint every region found, crops of one size together.
+    painted = paint_found(pictures, found, lambda: painter(pipeline, painting), requests, painting, timings)
+    # 4. Record how each edit was made.
+    parameters = {"find": find, "with_": with_, **fields_of(finding), **fields_of(painting)}
+    edits = assemble(pipeline, "replace", STAGES, pictures, found, painted, [r.seed for r in requests], parameters,
+                     timings)
+    return edits if batch else edits[0]
+
+
+def _remove_instead(
+    pipeline: Pipeline, image: ImageInput | Sequence[ImageInput], find: str | Sequence[str], finding: FindOptions,
+    *, seed: int | Sequence[int] | None, dilate: int | None, feather: int | None, **painting: object,
+) -> Edit | list[Edit]:
+    """``with_=""``: removal with the fill model. Painting options it cannot honour are refused."""
+    from .remove import remove
+
+    unused = PaintOptions(**painting)  # type: ignore[arg-type]  # PaintOptions checks each value
+    changed = [name for name, value in fields_of(unused).items() if value != fields_of(PaintOptions())[name]]
+    if changed:
+        raise InvalidInputError(
+            f"with_='' removes the object with the fill model, which takes no {', '.join(changed)}; "
+            "drop them, or give with_ a prompt to repaint the region"
+        )
+    return remove(pipeline, image, find, select=finding.select, mask_mode=finding.mask_mode, strict=finding.strict,
+                  box_threshold=finding.box_threshold, text_threshold=finding.text_threshold,
+                  nms_iou=finding.nms_iou, seed=seed, dilate=dilate, feather=feather)
