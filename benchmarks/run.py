@@ -27,14 +27,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import architectures  # noqa: E402
+import architectures
 
-from textinpaint import Pipeline  # noqa: E402
-from textinpaint.images import load_image  # noqa: E402
-from textinpaint.diffusion import Speed, optimize  # noqa: E402
-from textinpaint.inpainting import FillRequest, paint, resize  # noqa: E402
-from textinpaint.masks import auto_dilation, auto_feather  # noqa: E402
-from textinpaint.models import resolve_device, resolve_dtype  # noqa: E402
+from textinpaint import Pipeline
+from textinpaint.diffusion import Speed, optimize
+from textinpaint.images import load_image
+from textinpaint.inpainting import FillRequest, paint, resize
+from textinpaint.masks import auto_dilation, auto_feather
+from textinpaint.models import resolve_device, resolve_dtype
 
 
 def synchronize(device: torch.device) -> None:
@@ -109,8 +109,13 @@ def build(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) ->
         inpainter = (architectures.sdxl_inpainting if args.sdxl else architectures.sd15_inpainting)(device, dtype)
         optimize(inpainter.pipe, Speed(compile=args.compile, channels_last=args.channels_last), device)
         fast = Pipeline(TopDetections(detector), segmenter, inpainter, device=device, dtype=dtype)
-        slow = Pipeline(TopDetections(architectures.grounding_dino_tiny(device, torch.float32)),
-                        architectures.sam(args.sam, device, torch.float32), inpainter, device=device, dtype=torch.float32)
+        slow = Pipeline(
+            TopDetections(architectures.grounding_dino_tiny(device, torch.float32)),
+            architectures.sam(args.sam, device, torch.float32),
+            inpainter,
+            device=device,
+            dtype=torch.float32,
+        )
         return fast, slow
     from textinpaint.testing import write_tiny_models
 
@@ -193,7 +198,9 @@ def chain_benchmark(args: argparse.Namespace) -> list[str]:
         base_cold = base_cold if index else time.perf_counter() - start
 
     model = "SDXL inpainting" if args.sdxl else "SD 1.5 inpainting"
-    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    machine = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    )
     weights = "full-size, random weights" if device.type == "cuda" else "tiny random models (smoke test)"
     lines = [
         f"### {model}, {side}x{side}, {steps} steps, SAM {args.sam}, GroundingDINO tiny; {machine}; {weights}; {dtype}",
@@ -202,14 +209,28 @@ def chain_benchmark(args: argparse.Namespace) -> list[str]:
         "|---|---|---|---|---|",
         row("replace() end to end", cold, warm, f"peak GPU memory {peak:.2f} GiB" if peak is not None else ""),
     ]
-    for name in ("detector", "sam image encoder", "sam mask decoder", "text encoding", "unet", "vae encode", "vae decode"):
+    for name in (
+        "detector",
+        "sam image encoder",
+        "sam mask decoder",
+        "text encoding",
+        "unet",
+        "vae encode",
+        "vae decode",
+    ):
         if name in parts:
             lines.append(row(name, cold_parts.get(name), parts[name], "UNet: all steps" if name == "unet" else ""))
     lines.append(row("crop, resize, blend, paste", geometry[0], geometry[1:], "library geometry (CPU)"))
     ratio = statistics.median(base_warm) / statistics.median(warm)
-    lines.append(row("baseline (Grounded-SAM demo style)", base_cold, base_warm,
-                     f"whole frame at {inpainter.native_size}px, fp32 detector+SAM, 50 steps; ours is {ratio:.2f}x faster"
-                     + ("" if device.type == "cuda" else " (smoke run: not a like-for-like comparison)")))
+    lines.append(
+        row(
+            "baseline (Grounded-SAM demo style)",
+            base_cold,
+            base_warm,
+            f"whole frame at {inpainter.native_size}px, fp32 detector+SAM, 50 steps; ours is {ratio:.2f}x faster"
+            + ("" if device.type == "cuda" else " (smoke run: not a like-for-like comparison)"),
+        )
+    )
     return lines
 
 
@@ -237,8 +258,9 @@ def overhead_benchmark(megapixels: float, repeats: int) -> list[str]:
         marks.append(time.perf_counter())
         region = masks.any(axis=0)
         marks.append(time.perf_counter())
-        painted = paint(picture.rgb, region, identity, FillRequest("x"), dilation=dilation,
-                        feathering=auto_feather(dilation))
+        painted = paint(
+            picture.rgb, region, identity, FillRequest("x"), dilation=dilation, feathering=auto_feather(dilation)
+        )
         marks.append(time.perf_counter())
         x0, y0, x1, y1 = painted.window
         small = resize(picture.rgb[y0:y1, x0:x1], native, native)
@@ -247,8 +269,15 @@ def overhead_benchmark(megapixels: float, repeats: int) -> list[str]:
         picture.to_pil(painted.rgb)
         marks.append(time.perf_counter())
         for name, (a, b) in zip(
-            ["decode JPEG + normalise", "normalise (already decoded)", "mask union", "dilate, feather, crop, blend, paste",
-             "resize window to 512 and back", "to PIL"], zip(marks, marks[1:])
+            [
+                "decode JPEG + normalise",
+                "normalise (already decoded)",
+                "mask union",
+                "dilate, feather, crop, blend, paste",
+                "resize window to 512 and back",
+                "to PIL",
+            ],
+            zip(marks, marks[1:]),
         ):
             timings[name].append(b - a)
     lines = [

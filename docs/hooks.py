@@ -19,8 +19,13 @@ def _cli_reference() -> str:
 
     parser = _parser()
     parser.prog = "textinpaint"
-    parts = ["# CLI reference\n", "Generated from the command's own `--help` at every docs build.\n",
-             "```text", parser.format_help().rstrip(), "```\n"]
+    parts = [
+        "# CLI reference\n",
+        "Generated from the command's own `--help` at every docs build.\n",
+        "```text",
+        parser.format_help().rstrip(),
+        "```\n",
+    ]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():

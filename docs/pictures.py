@@ -37,8 +37,10 @@ def detection_picture(image: Image.Image, car: np.ndarray) -> Image.Image:
     tree = np.zeros_like(car)
     tree[120:331, 500:561] = True
     detections = sv.Detections(
-        xyxy=np.array([[180, 220, 421, 356], [500, 120, 561, 331]], np.float32), mask=np.stack([car, tree]),
-        confidence=np.array([0.83, 0.61], np.float32), class_id=np.array([0, 1]),
+        xyxy=np.array([[180, 220, 421, 356], [500, 120, 561, 331]], np.float32),
+        mask=np.stack([car, tree]),
+        confidence=np.array([0.83, 0.61], np.float32),
+        class_id=np.array([0, 1]),
         data={"phrase": np.array(["the red car", "a tree"], dtype=object)},
     )
     return annotate(image, detections)
@@ -58,7 +60,9 @@ def geometry_picture(image: Image.Image, car: np.ndarray) -> Image.Image:
     picture = Image.fromarray(shown)
     x0, y0, x1, y1 = bounding_box(distance < dilation + feathering + 1)
     window = crop_window((x0, y0, x1, y1), 640, 448, 512)
-    ImageDraw.Draw(picture).rectangle([window[0], window[1], window[2] - 1, window[3] - 1], outline=(0, 90, 255), width=3)
+    ImageDraw.Draw(picture).rectangle(
+        [window[0], window[1], window[2] - 1, window[3] - 1], outline=(0, 90, 255), width=3
+    )
     return picture
 
 
@@ -66,7 +70,9 @@ def seam_picture(car: np.ndarray) -> Image.Image:
     seam = 8
     background = distance_outside(car) > seam
     weights = blend_weights(distance_outside(background), 0, seam - 1)
-    return Image.fromarray((weights * 255).astype(np.uint8)).crop((150, 190, 450, 380)).resize((600, 380), Image.NEAREST)
+    return (
+        Image.fromarray((weights * 255).astype(np.uint8)).crop((150, 190, 450, 380)).resize((600, 380), Image.NEAREST)
+    )
 
 
 if __name__ == "__main__":

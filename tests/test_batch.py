@@ -35,8 +35,23 @@ def cli(capsys, *args):
     return status, captured.out, captured.err
 
 
-REPLACE = ["replace", "--find", "a dog", "--with", "a cat", "--steps", "2", "--seed", "5", "--box-threshold", "0",
-           "--text-threshold", "0", "--device", "cpu"]
+REPLACE = [
+    "replace",
+    "--find",
+    "a dog",
+    "--with",
+    "a cat",
+    "--steps",
+    "2",
+    "--seed",
+    "5",
+    "--box-threshold",
+    "0",
+    "--text-threshold",
+    "0",
+    "--device",
+    "cpu",
+]
 
 
 def test_a_folder_batch_reports_bad_files_and_keeps_going(album, tmp_path, tiny_models, capsys):
@@ -86,24 +101,55 @@ def test_a_rerun_skips_done_work_and_overwrite_redoes_it(album, tmp_path, tiny_m
 
 def test_globs_and_quiet(album, tmp_path, tiny_models, capsys):
     out = tmp_path / "out"
-    status, stdout, stderr = cli(capsys, *REPLACE, str(album / "**" / "*.png"), "-o", out, "--models", tiny_models,
-                                 "--quiet")
+    status, stdout, stderr = cli(
+        capsys, *REPLACE, str(album / "**" / "*.png"), "-o", out, "--models", tiny_models, "--quiet"
+    )
     assert status == 1  # broken.png matches the glob
     assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "c.png"]
     assert stdout == "" and "[" not in stderr
 
 
 def test_nothing_found_in_a_batch_is_counted_not_failed(album, tmp_path, tiny_models, capsys):
-    status, _, stderr = cli(capsys, "replace", album / "a.png", album / "trip" / "c.png", "--find", "a dog", "--with",
-                            "a cat", "-o", tmp_path / "out", "--models", tiny_models, "--box-threshold", "1",
-                            "--device", "cpu")
+    status, _, stderr = cli(
+        capsys,
+        "replace",
+        album / "a.png",
+        album / "trip" / "c.png",
+        "--find",
+        "a dog",
+        "--with",
+        "a cat",
+        "-o",
+        tmp_path / "out",
+        "--models",
+        tiny_models,
+        "--box-threshold",
+        "1",
+        "--device",
+        "cpu",
+    )
     assert status == 3 and "2 nothing" in stderr
 
 
 def test_segment_writes_mask_pngs(album, tmp_path, tiny_models, capsys):
     out = tmp_path / "masks"
-    status, _, _ = cli(capsys, "segment", album / "a.png", "--find", "a dog", "-o", out, "--models", tiny_models,
-                       "--device", "cpu", "--box-threshold", "0", "--select", "best")
+    status, _, _ = cli(
+        capsys,
+        "segment",
+        album / "a.png",
+        "--find",
+        "a dog",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--box-threshold",
+        "0",
+        "--select",
+        "best",
+    )
     mask = np.asarray(PIL.Image.open(out / "a.png"))
     assert status == 0 and mask.shape == (60, 80) and mask.dtype == bool
     assert json.loads((out / "a.json").read_text())["selected"] == [0]
@@ -112,7 +158,9 @@ def test_segment_writes_mask_pngs(album, tmp_path, tiny_models, capsys):
 def test_collect_and_plan(album, tmp_path):
     files = dict(collect([album]))
     assert {str(r) for r in files.values()} == {"a.png", "notes.jpg", "trip/b.jpg", "trip/c.png", "trip/broken.png"}
-    assert collect([tmp_path / "missing.png"]) == [(tmp_path / "missing.png", tmp_path.joinpath("missing.png").relative_to(tmp_path))]
+    assert collect([tmp_path / "missing.png"]) == [
+        (tmp_path / "missing.png", tmp_path.joinpath("missing.png").relative_to(tmp_path))
+    ]
     (job,) = plan([album / "a.png"], tmp_path / "edit.jpg")
     assert job.output == tmp_path / "edit.jpg" and job.sidecar == tmp_path / "edit.json"
     jobs = plan([album], tmp_path / "o", suffix=".webp")
@@ -132,13 +180,22 @@ def test_download_fetches_each_stage_into_the_models_folder(monkeypatch, tmp_pat
     import huggingface_hub
 
     calls = []
-    monkeypatch.setattr(huggingface_hub, "snapshot_download",
-                        lambda repo, local_dir=None, allow_patterns=None: calls.append((repo, local_dir, allow_patterns)) or str(local_dir))
-    status, stdout, _ = cli(capsys, "download", "--models", tmp_path / "models", "--stages", "detector,inpainter,remover")
+    monkeypatch.setattr(
+        huggingface_hub,
+        "snapshot_download",
+        lambda repo, local_dir=None, allow_patterns=None: (
+            calls.append((repo, local_dir, allow_patterns)) or str(local_dir)
+        ),
+    )
+    status, stdout, _ = cli(
+        capsys, "download", "--models", tmp_path / "models", "--stages", "detector,inpainter,remover"
+    )
     assert status == 0
-    assert [c[0] for c in calls] == ["IDEA-Research/grounding-dino-tiny",
-                                     "stable-diffusion-v1-5/stable-diffusion-inpainting",
-                                     "JosephCatrambone/big-lama-torchscript"]
+    assert [c[0] for c in calls] == [
+        "IDEA-Research/grounding-dino-tiny",
+        "stable-diffusion-v1-5/stable-diffusion-inpainting",
+        "JosephCatrambone/big-lama-torchscript",
+    ]
     assert calls[0][1] == tmp_path / "models" / "detector"
     assert "*/diffusion_pytorch_model.safetensors" in calls[1][2] and calls[2][2] == ["*.pt"]
     status, _, stderr = cli(capsys, "download", "--stages", "detector,wizard")
@@ -181,7 +238,8 @@ def test_a_terminal_gets_a_progress_bar_showing_each_stage(album, tmp_path, tiny
 
 
 def test_stage_listener_is_per_thread_and_removed_after(tiny_models):
-    from textinpaint.runtime import listening, stage_listener as _stage_listener
+    from textinpaint.runtime import listening
+    from textinpaint.runtime import stage_listener as _stage_listener
 
     seen = []
     with listening(seen.append):

@@ -83,9 +83,30 @@ def test_cli_batch_size_batches_and_still_reports_a_bad_file(tiny_models, tmp_pa
         return original(self, image, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "replace", spy)
-    status = main(["replace", str(folder), "--find", "a dog", "--with", "a cat", "-o", str(tmp_path / "out"),
-                   "--models", str(tiny_models), "--device", "cpu", "--steps", "2", "--seed", "1", "--box-threshold",
-                   "0", "--batch-size", "2"])
+    status = main(
+        [
+            "replace",
+            str(folder),
+            "--find",
+            "a dog",
+            "--with",
+            "a cat",
+            "-o",
+            str(tmp_path / "out"),
+            "--models",
+            str(tiny_models),
+            "--device",
+            "cpu",
+            "--steps",
+            "2",
+            "--seed",
+            "1",
+            "--box-threshold",
+            "0",
+            "--batch-size",
+            "2",
+        ]
+    )
     stderr = capsys.readouterr().err
     assert status == 1 and "4 inputs: 3 done, 0 skipped, 0 nothing, 1 failed" in stderr and "3.png" in stderr
     assert sizes[0] == 2, "the first two images went through together"

@@ -49,8 +49,22 @@ def test_grounding_dino_tiny_has_the_published_size():
 
 
 def test_cpu_smoke_run_prints_the_tables(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--device", "cpu", "--repeats", "2",
-                             "--overhead-megapixels", "1"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--device",
+            "cpu",
+            "--repeats",
+            "2",
+            "--overhead-megapixels",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "| replace() end to end |" in out and "| baseline (Grounded-SAM demo style) |" in out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import shutil
+import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -37,10 +37,35 @@ def photo(tmp_path_factory):
 
 
 def test_replace_writes_the_edit_the_mask_and_the_overlay(run, tiny_models, photo, tmp_path):
-    out, mask, overlay = tmp_path / "out" / "edit.png", tmp_path / "out" / "edit.mask.png", tmp_path / "out" / "edit.overlay.png"
-    result = run("replace", photo, "--find", "the red car", "--with", "a vintage blue pickup truck", "-o", out,
-                 "--models", tiny_models, "--device", "cpu", "--seed", "0", "--steps", "2", "--box-threshold", "0",
-                 "--text-threshold", "0", "--save-mask", "--save-overlay")
+    out, mask, overlay = (
+        tmp_path / "out" / "edit.png",
+        tmp_path / "out" / "edit.mask.png",
+        tmp_path / "out" / "edit.overlay.png",
+    )
+    result = run(
+        "replace",
+        photo,
+        "--find",
+        "the red car",
+        "--with",
+        "a vintage blue pickup truck",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--seed",
+        "0",
+        "--steps",
+        "2",
+        "--box-threshold",
+        "0",
+        "--text-threshold",
+        "0",
+        "--save-mask",
+        "--save-overlay",
+    )
     assert result.returncode == 0, result.stderr
     assert f"wrote {out} (seed 0; used" in result.stdout
     edited, source = np.asarray(PIL.Image.open(out)), np.asarray(PIL.Image.open(photo))
@@ -53,16 +78,52 @@ def test_replace_writes_the_edit_the_mask_and_the_overlay(run, tiny_models, phot
 
 def test_cli_and_api_give_the_same_image_for_the_same_seed(run, tiny_models, photo, tmp_path, pipe):
     out = tmp_path / "edit.png"
-    run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", out, "--models", tiny_models, "--device", "cpu",
-        "--seed", "4", "--steps", "2", "--box-threshold", "0", "--text-threshold", "0", "--select", "best")
+    run(
+        "replace",
+        photo,
+        "--find",
+        "a dog",
+        "--with",
+        "a cat",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--seed",
+        "4",
+        "--steps",
+        "2",
+        "--box-threshold",
+        "0",
+        "--text-threshold",
+        "0",
+        "--select",
+        "best",
+    )
     edit = pipe.replace(photo, "a dog", "a cat", seed=4, steps=2, box_threshold=0, text_threshold=0, select="best")
     np.testing.assert_array_equal(np.asarray(PIL.Image.open(out)), np.asarray(edit.image))
 
 
 def test_nothing_found_exits_3_and_writes_nothing(run, tiny_models, photo, tmp_path):
     out = tmp_path / "edit.png"
-    result = run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", out, "--models", tiny_models,
-                 "--device", "cpu", "--box-threshold", "1")
+    result = run(
+        "replace",
+        photo,
+        "--find",
+        "a dog",
+        "--with",
+        "a cat",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--box-threshold",
+        "1",
+    )
     assert result.returncode == 3 and "nothing matching the query was found" in result.stderr
     assert not out.exists()
 
@@ -75,15 +136,37 @@ def test_the_input_is_never_overwritten(run, tiny_models, photo):
 
 
 def test_errors_are_one_clear_line_not_a_traceback(run, tiny_models, tmp_path):
-    result = run("replace", tmp_path / "missing.jpg", "--find", "a dog", "--with", "a cat", "-o", tmp_path / "o.png",
-                 "--models", tiny_models)
+    result = run(
+        "replace",
+        tmp_path / "missing.jpg",
+        "--find",
+        "a dog",
+        "--with",
+        "a cat",
+        "-o",
+        tmp_path / "o.png",
+        "--models",
+        tiny_models,
+    )
     assert result.returncode == 1
     assert "ImageLoadError: image: no file at" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_detect_prints_json(run, tiny_models, photo):
-    result = run("detect", photo, "--find", "a dog. the red car", "--models", tiny_models, "--device", "cpu",
-                 "--box-threshold", "0", "--text-threshold", "0")
+    result = run(
+        "detect",
+        photo,
+        "--find",
+        "a dog. the red car",
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--box-threshold",
+        "0",
+        "--text-threshold",
+        "0",
+    )
     assert result.returncode == 0
     rows = json.loads(result.stdout)
     assert rows and {row["phrase"] for row in rows} <= {"a dog", "the red car"}
@@ -91,11 +174,21 @@ def test_detect_prints_json(run, tiny_models, photo):
 
 
 def test_tiny_models_helper_writes_loadable_folders(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "textinpaint.testing", "tiny-models", tmp_path / "m"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "textinpaint.testing", "tiny-models", tmp_path / "m"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "tiny models written" in result.stdout
     assert {p.name for p in (tmp_path / "m").iterdir()} == {
-        "detector", "segmenter", "inpainter", "controlnet", "depth", "remover", "upscaler"
+        "detector",
+        "segmenter",
+        "inpainter",
+        "controlnet",
+        "depth",
+        "remover",
+        "upscaler",
     }
     assert (tmp_path / "m" / "inpainter" / "model_index.json").exists()
 
@@ -105,9 +198,30 @@ def test_installed_console_script_runs_replace(tiny_models, photo, tmp_path):
     command = [script] if script else [sys.executable, "-m", "textinpaint"]
     out = tmp_path / "edit.png"
     result = subprocess.run(
-        [*command, "replace", str(photo), "--find", "the red car", "--with", "a blue truck", "-o", str(out),
-         "--models", str(tiny_models), "--device", "cpu", "--seed", "0", "--steps", "1", "--box-threshold", "0"],
-        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [
+            *command,
+            "replace",
+            str(photo),
+            "--find",
+            "the red car",
+            "--with",
+            "a blue truck",
+            "-o",
+            str(out),
+            "--models",
+            str(tiny_models),
+            "--device",
+            "cpu",
+            "--seed",
+            "0",
+            "--steps",
+            "1",
+            "--box-threshold",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr
     assert PIL.Image.open(out).size == (101, 75)
@@ -115,8 +229,26 @@ def test_installed_console_script_runs_replace(tiny_models, photo, tmp_path):
 
 def test_remove_subcommand(run, tiny_models, photo, tmp_path):
     out = tmp_path / "removed.png"
-    result = run("remove", photo, "--find", "a dog", "-o", out, "--models", tiny_models, "--device", "cpu",
-                 "--box-threshold", "0", "--text-threshold", "0", "--select", "best", "--mask-mode", "box")
+    result = run(
+        "remove",
+        photo,
+        "--find",
+        "a dog",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--box-threshold",
+        "0",
+        "--text-threshold",
+        "0",
+        "--select",
+        "best",
+        "--mask-mode",
+        "box",
+    )
     assert result.returncode == 0, result.stderr
     assert PIL.Image.open(out).size == (101, 75)
 
@@ -126,8 +258,26 @@ def test_background_subcommand_with_a_mask_file(run, tiny_models, photo, tmp_pat
     mask[20:50, 30:70] = 255
     PIL.Image.fromarray(mask).save(tmp_path / "subject.png")
     out = tmp_path / "background.png"
-    result = run("background", photo, "--keep-mask", tmp_path / "subject.png", "--with", "a mountain road", "-o", out,
-                 "--models", tiny_models, "--device", "cpu", "--steps", "2", "--seed", "1", "--controlnet-scale", "0.5")
+    result = run(
+        "background",
+        photo,
+        "--keep-mask",
+        tmp_path / "subject.png",
+        "--with",
+        "a mountain road",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--seed",
+        "1",
+        "--controlnet-scale",
+        "0.5",
+    )
     assert result.returncode == 0, result.stderr
     edited, source = np.asarray(PIL.Image.open(out)), np.asarray(PIL.Image.open(photo))
     np.testing.assert_array_equal(edited[mask > 0], source[mask > 0])
@@ -135,8 +285,24 @@ def test_background_subcommand_with_a_mask_file(run, tiny_models, photo, tmp_pat
 
 def test_generate_subcommand(run, tiny_models, tmp_path):
     out = tmp_path / "gen.png"
-    result = run("generate", "a woman in a park", "-o", out, "--models", tiny_models, "--device", "cpu",
-                 "--size", "72x40", "--steps", "2", "--seed", "9", "--scheduler", "euler a")
+    result = run(
+        "generate",
+        "a woman in a park",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--size",
+        "72x40",
+        "--steps",
+        "2",
+        "--seed",
+        "9",
+        "--scheduler",
+        "euler a",
+    )
     assert result.returncode == 0, result.stderr
     assert "(seed 9)" in result.stdout
     assert PIL.Image.open(out).size == (72, 40)
@@ -144,14 +310,52 @@ def test_generate_subcommand(run, tiny_models, tmp_path):
 
 def test_replace_with_refine_upscale_and_scheduler(run, tiny_models, photo, tmp_path):
     out = tmp_path / "fine.png"
-    result = run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", out, "--models", tiny_models,
-                 "--device", "cpu", "--steps", "2", "--seed", "0", "--box-threshold", "0", "--select", "best",
-                 "--refine", "--upscale", "2", "--scheduler", "dpm++ 2m")
+    result = run(
+        "replace",
+        photo,
+        "--find",
+        "a dog",
+        "--with",
+        "a cat",
+        "-o",
+        out,
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--seed",
+        "0",
+        "--box-threshold",
+        "0",
+        "--select",
+        "best",
+        "--refine",
+        "--upscale",
+        "2",
+        "--scheduler",
+        "dpm++ 2m",
+    )
     assert result.returncode == 0, result.stderr
     assert PIL.Image.open(out).size == (101, 75)
 
 
 def test_bad_option_values_are_reported_plainly(run, tiny_models, photo, tmp_path):
-    result = run("replace", photo, "--find", "a dog", "--with", "a cat", "-o", tmp_path / "x.png", "--models",
-                 tiny_models, "--device", "cpu", "--scheduler", "fastest")
+    result = run(
+        "replace",
+        photo,
+        "--find",
+        "a dog",
+        "--with",
+        "a cat",
+        "-o",
+        tmp_path / "x.png",
+        "--models",
+        tiny_models,
+        "--device",
+        "cpu",
+        "--scheduler",
+        "fastest",
+    )
     assert result.returncode == 1 and "scheduler must be one of" in result.stderr

@@ -109,8 +109,13 @@ def test_a_query_longer_than_the_text_window_runs_in_several_passes(tiny_models)
 def test_a_single_phrase_longer_than_the_window_is_refused(tiny_models):
     detector = scripted_detector(tiny_models, ["x"], [], max_text_len=5)
     with pytest.raises(InvalidInputError, match="longer than the detector's text window of 5 tokens"):
-        detector.detect(load_image(noise(10, 10)), ["a very long red car phrase"], box_threshold=0.3,
-                        text_threshold=0.2, nms_iou=0.8)
+        detector.detect(
+            load_image(noise(10, 10)),
+            ["a very long red car phrase"],
+            box_threshold=0.3,
+            text_threshold=0.2,
+            nms_iou=0.8,
+        )
 
 
 @pytest.mark.parametrize("argument", ["box_threshold", "text_threshold", "nms_iou"])

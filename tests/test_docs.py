@@ -12,7 +12,9 @@ ROOT = Path(__file__).parent.parent
 def test_docs_build_strict(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     api = (tmp_path / "site" / "api" / "index.html").read_text()

@@ -153,7 +153,9 @@ def test_rgba_in_gives_rgba_out_with_the_same_alpha():
 
 def test_pixel_limit_is_configurable_and_named():
     with pytest.raises(ImageTooLargeError, match="20x20 = 400 pixels, more than max_pixels=100"):
-        Pipeline(inpainter=IdentityFiller(), device="cpu", max_pixels=100).inpaint(noise(20, 20), np.ones((20, 20), bool), "x")
+        Pipeline(inpainter=IdentityFiller(), device="cpu", max_pixels=100).inpaint(
+            noise(20, 20), np.ones((20, 20), bool), "x"
+        )
 
 
 def png_header(width, height):

@@ -65,7 +65,7 @@ def test_filler_gets_the_full_resolution_crop_around_the_mask():
     mask = np.zeros((3000, 4000), bool)
     mask[1000:1010, 2000:2030] = True
     painted = paint(noise(3000, 4000), mask, filler, FillRequest("x"), dilation=0, feathering=0)
-    (crop_shape, masked, _), = filler.calls
+    ((crop_shape, masked, _),) = filler.calls
     x0, y0, x1, y1 = painted.window
     assert crop_shape == (y1 - y0, x1 - x0, 3) and masked == 300
     assert x0 <= 2000 and x1 >= 2030 and y0 <= 1000 and y1 >= 1010
@@ -133,7 +133,7 @@ def test_diffusers_adapter_resizes_without_shifting_content(monkeypatch):
     blob = np.exp(-((xx - 400.3) ** 2 + (yy - 150.7) ** 2) / (2 * 30.0**2))
     crop = np.repeat((blob * 255).round().astype(np.uint8)[..., None], 3, axis=2)
     out = inpainter(crop, np.ones((height, width), bool), FillRequest("x"))
-    (gen_width, gen_height, image_size, mask_size), = echo.sizes
+    ((gen_width, gen_height, image_size, mask_size),) = echo.sizes
     assert image_size == mask_size == (gen_width, gen_height) and gen_width % 8 == gen_height % 8 == 0
     assert out.shape == crop.shape and out.dtype == np.uint8
     weights = out[..., 0].astype(np.float64)
@@ -169,7 +169,9 @@ def test_seed_is_drawn_when_none_and_reported(pipe):
     out = pipe.inpaint(image, mask, "a red car", steps=2)
     seed = out.info["seed"]
     assert isinstance(seed, int) and 0 <= seed < 2**32
-    np.testing.assert_array_equal(np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=seed)), np.asarray(out))
+    np.testing.assert_array_equal(
+        np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=seed)), np.asarray(out)
+    )
 
 
 def test_empty_mask_returns_input_unchanged_without_running_the_model():
@@ -201,12 +203,23 @@ def test_filler_returning_a_wrong_shape_is_reported():
 
 @pytest.mark.parametrize(
     "option,value",
-    [("steps", 0), ("steps", 2.5), ("guidance", -1), ("strength", 0), ("strength", 1.5), ("seed", -1),
-     ("seed", "1"), ("dilate", -2), ("feather", 1.5)],
+    [
+        ("steps", 0),
+        ("steps", 2.5),
+        ("guidance", -1),
+        ("strength", 0),
+        ("strength", 1.5),
+        ("seed", -1),
+        ("seed", "1"),
+        ("dilate", -2),
+        ("feather", 1.5),
+    ],
 )
 def test_bad_options_are_named(option, value):
     with pytest.raises(InvalidInputError, match=option):
-        Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(noise(8, 8), centre_mask(8, 8), "x", **{option: value})
+        Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(
+            noise(8, 8), centre_mask(8, 8), "x", **{option: value}
+        )
 
 
 def test_a_vae_overflow_is_decoded_again_in_float32(pipe, monkeypatch, caplog):

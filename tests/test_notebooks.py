@@ -26,6 +26,13 @@ def test_notebook_runs(path, tiny_models, monkeypatch):
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "outputs stripped"
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    shown = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") in ("execute_result", "display_data")]
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    shown = [
+        o
+        for cell in notebook.cells
+        for o in cell.get("outputs", [])
+        if o.get("output_type") in ("execute_result", "display_data")
+    ]
     assert any("image/png" in o.get("data", {}) for o in shown), "the notebook shows pictures"

@@ -28,7 +28,9 @@ PIXEL_BOXES = [(30, 30, 50, 50), (100, 100, 180, 180), (20, 130, 60, 170)]  # th
 @pytest.fixture
 def scripted(tiny_models):
     return Pipeline(
-        detector=scripted_detector(tiny_models, PHRASES, ENTRIES), inpainter=ConstantFiller(), models=tiny_models,
+        detector=scripted_detector(tiny_models, PHRASES, ENTRIES),
+        inpainter=ConstantFiller(),
+        models=tiny_models,
         device="cpu",
     )
 
@@ -93,8 +95,9 @@ def test_edit_reports_detections_seed_and_timings(scripted):
 
 
 def test_nothing_found_returns_the_input_and_runs_only_the_detector(tiny_models):
-    lonely = Pipeline(detector=tiny_models / "detector", segmenter=tiny_models / "nowhere", inpainter=FailingFiller(),
-                      device="cpu")
+    lonely = Pipeline(
+        detector=tiny_models / "detector", segmenter=tiny_models / "nowhere", inpainter=FailingFiller(), device="cpu"
+    )
     image = noise(60, 90)
     edit = lonely.replace(image, "a dog", "a cat", box_threshold=1.0)
     assert not edit.found and edit.selected == [] and len(edit.detections) == 0
@@ -110,8 +113,12 @@ def test_nothing_found_with_strict_raises_naming_query_and_best_score(pipe):
 
 def test_replace_end_to_end_on_tiny_models_is_reproducible(pipe):
     image = noise(97, 131)
-    edit = pipe.replace(image, "the red car. a dog", "a blue truck", seed=11, box_threshold=0.0, text_threshold=0.0, steps=2)
-    again = pipe.replace(image, "the red car. a dog", "a blue truck", seed=11, box_threshold=0.0, text_threshold=0.0, steps=2)
+    edit = pipe.replace(
+        image, "the red car. a dog", "a blue truck", seed=11, box_threshold=0.0, text_threshold=0.0, steps=2
+    )
+    again = pipe.replace(
+        image, "the red car. a dog", "a blue truck", seed=11, box_threshold=0.0, text_threshold=0.0, steps=2
+    )
     assert edit.image.size == (131, 97) and edit.found
     np.testing.assert_array_equal(np.asarray(edit.image), np.asarray(again.image))
     np.testing.assert_array_equal(np.asarray(edit.image)[~edit.mask], image[~edit.mask])
@@ -119,8 +126,13 @@ def test_replace_end_to_end_on_tiny_models_is_reproducible(pipe):
 
 def test_empty_replacement_removes_with_the_fill_model_not_the_diffusion_model(tiny_models):
     remover = ConstantFiller((0, 255, 0))
-    pipeline = Pipeline(detector=scripted_detector(tiny_models, PHRASES, ENTRIES), inpainter=FailingFiller(),
-                        remover=remover, models=tiny_models, device="cpu")
+    pipeline = Pipeline(
+        detector=scripted_detector(tiny_models, PHRASES, ENTRIES),
+        inpainter=FailingFiller(),
+        remover=remover,
+        models=tiny_models,
+        device="cpu",
+    )
     edit = pipeline.replace(noise(200, 200), "dog", "  ", mask_mode="box", select="best")
     assert remover.calls == 1 and edit.found and "remove" in edit.timings
     assert (np.asarray(edit.image)[35:45, 35:45] == [0, 255, 0]).all()

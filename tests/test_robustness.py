@@ -106,8 +106,9 @@ def test_threads_stay_correct_under_repetition_each_with_its_own_tokenizer(tiny_
     prompts = [f"prompt number {i} " * (1 + i % 5) for i in range(12)]  # different lengths stress the tokenizer
     expected = [np.asarray(pipe.inpaint(image, mask, p, steps=1, seed=i)) for i, p in enumerate(prompts)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        got = list(pool.map(lambda ip: np.asarray(pipe.inpaint(image, mask, ip[1], steps=1, seed=ip[0])),
-                            enumerate(prompts)))
+        got = list(
+            pool.map(lambda ip: np.asarray(pipe.inpaint(image, mask, ip[1], steps=1, seed=ip[0])), enumerate(prompts))
+        )
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
     shared = id(pipe.inpainter.pipe.tokenizer)

@@ -31,7 +31,9 @@ def test_image_is_encoded_once_for_many_boxes(pipe, monkeypatch):
     encodes, decodes = [], []
     original_encode, original_forward = model.get_image_embeddings, model.forward
     monkeypatch.setattr(model, "get_image_embeddings", lambda *a, **k: encodes.append(1) or original_encode(*a, **k))
-    monkeypatch.setattr(model, "forward", lambda *a, **k: decodes.append(len(k["input_boxes"][0])) or original_forward(*a, **k))
+    monkeypatch.setattr(
+        model, "forward", lambda *a, **k: decodes.append(len(k["input_boxes"][0])) or original_forward(*a, **k)
+    )
     segmented = pipe.segment(noise(60, 80), sv.Detections(xyxy=boxes(100, 80, 60)))
     assert len(encodes) == 1 and decodes == [64, 36]
     assert segmented.mask.shape == (100, 60, 80)

@@ -50,8 +50,12 @@ def test_the_seam_band_lies_just_outside_the_subject():
 
 def test_background_subject_found_by_keep(tiny_models):
     entries = [(0, 0.9, (0.5, 0.5, 0.4, 0.4))]
-    pipeline = Pipeline(detector=scripted_detector(tiny_models, ["car"], entries), inpainter=ConstantFiller(),
-                        models=tiny_models, device="cpu")
+    pipeline = Pipeline(
+        detector=scripted_detector(tiny_models, ["car"], entries),
+        inpainter=ConstantFiller(),
+        models=tiny_models,
+        device="cpu",
+    )
     image = noise(100, 100)
     edit = pipeline.replace_background(image, "car", "a road", depth=False)
     subject = edit.detections.mask.any(axis=0)
@@ -70,8 +74,9 @@ def test_depth_map_reaches_the_controlnet(tiny_models, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pipeline.controlnet, "forward", spy)
-    edit = pipeline.replace_background(noise(96, 128), None, "a forest", mask=subject_mask(), steps=2, seed=1,
-                                       controlnet_scale=0.5)
+    edit = pipeline.replace_background(
+        noise(96, 128), None, "a forest", mask=subject_mask(), steps=2, seed=1, controlnet_scale=0.5
+    )
     assert seen, "the ControlNet ran"
     condition = seen[0]
     window = edit.image.size  # the background spans the image, so the window is the whole image
@@ -108,8 +113,12 @@ def test_background_arguments_are_checked(arguments, message):
 
 def test_remove_fills_with_lama_and_never_runs_the_diffusion_model(tiny_models):
     entries = [(0, 0.9, (0.5, 0.5, 0.3, 0.3))]
-    pipeline = Pipeline(detector=scripted_detector(tiny_models, ["dog"], entries), inpainter=FailingFiller(),
-                        models=tiny_models, device="cpu")
+    pipeline = Pipeline(
+        detector=scripted_detector(tiny_models, ["dog"], entries),
+        inpainter=FailingFiller(),
+        models=tiny_models,
+        device="cpu",
+    )
     image = noise(90, 130)
     edit = pipeline.remove(image, "dog", mask_mode="box")
     assert isinstance(pipeline.remover, Lama)
@@ -224,13 +233,17 @@ def test_every_scheduler_name_runs(pipe, name):
 def test_a_scheduler_changes_the_result_and_leaves_the_shared_one_alone(pipe):
     shared = type(pipe.inpainter.pipe.scheduler)
     default = np.asarray(pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0))
-    euler = np.asarray(pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0, scheduler="euler a"))
+    euler = np.asarray(
+        pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0, scheduler="euler a")
+    )
     assert (default != euler).any() and type(pipe.inpainter.pipe.scheduler) is shared
 
 
 def test_unknown_scheduler_is_named():
     with pytest.raises(InvalidInputError, match=r"scheduler must be one of \[.*'ddim'.*\]; got 'karras9'"):
-        Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(noise(8, 8), np.ones((8, 8), bool), "x", scheduler="karras9")
+        Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(
+            noise(8, 8), np.ones((8, 8), bool), "x", scheduler="karras9"
+        )
 
 
 def test_pil_output_of_generate_is_rgb(pipe):

@@ -11,6 +11,7 @@ Example:
 Importing this package loads no model; each model is loaded the first time a stage needs it.
 """
 
+from .diffusion import Speed
 from .errors import (
     ImageLoadError,
     ImageTooLargeError,
@@ -22,9 +23,8 @@ from .errors import (
     TextInpaintError,
     WeightsNotFoundError,
 )
-from .diffusion import Speed
 from .images import Picture, load_image
-from .inpainting import BatchFiller, ControlFiller, FillRequest, Filler
+from .inpainting import BatchFiller, ControlFiller, Filler, FillRequest
 from .options import BackgroundOptions, FindOptions, PaintOptions
 from .pipeline import (
     Pipeline,

@@ -94,7 +94,9 @@ def build_app(pipe: Pipeline) -> Any:
             return {
                 "prompt": gr.Textbox(label="Prompt", elem_id=f"{prefix}-prompt"),
                 "negative": gr.Textbox(label="Negative prompt", value=paint_defaults.negative_prompt),
-                "steps": gr.Slider(1, 100, value=paint_defaults.steps, step=1, label="Steps", elem_id=f"{prefix}-steps"),
+                "steps": gr.Slider(
+                    1, 100, value=paint_defaults.steps, step=1, label="Steps", elem_id=f"{prefix}-steps"
+                ),
                 "guidance": gr.Slider(0, 20, value=paint_defaults.guidance, step=0.5, label="Guidance"),
                 "seed": gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id=f"{prefix}-seed"),
                 "scheduler": gr.Dropdown(_SCHEDULER_CHOICES, value=_MODEL_DEFAULT, label="Scheduler"),
@@ -113,10 +115,22 @@ def build_app(pipe: Pipeline) -> Any:
             shown = gr.Image(label="Detections", interactive=False, elem_id=f"{prefix}-detections")
         find = gr.Textbox(label="Find", placeholder="the red car. a dog", elem_id=f"{prefix}-find")
         with gr.Row():
-            box = gr.Slider(0, 1, value=find_defaults.box_threshold, step=0.01, label="Box threshold",
-                            elem_id=f"{prefix}-box-threshold")
-            text = gr.Slider(0, 1, value=find_defaults.text_threshold, step=0.01, label="Text threshold",
-                             elem_id=f"{prefix}-text-threshold")
+            box = gr.Slider(
+                0,
+                1,
+                value=find_defaults.box_threshold,
+                step=0.01,
+                label="Box threshold",
+                elem_id=f"{prefix}-box-threshold",
+            )
+            text = gr.Slider(
+                0,
+                1,
+                value=find_defaults.text_threshold,
+                step=0.01,
+                label="Text threshold",
+                elem_id=f"{prefix}-text-threshold",
+            )
         button = gr.Button("Detect", elem_id=f"{prefix}-detect")
         instances = gr.CheckboxGroup(label="Instances to edit", choices=[], elem_id=f"{prefix}-instances")
         with gr.Row():
@@ -128,16 +142,25 @@ def build_app(pipe: Pipeline) -> Any:
         @_friendly
         def on_detect(picture, query, box_threshold, text_threshold):
             picture = _need(picture)
-            found = pipe.segment(picture, pipe.detect(picture, query, box_threshold=box_threshold,
-                                                      text_threshold=text_threshold))
+            found = pipe.segment(
+                picture, pipe.detect(picture, query, box_threshold=box_threshold, text_threshold=text_threshold)
+            )
             if len(found) == 0:
                 best = found.metadata.get("best_score")
-                raise TextInpaintError(f"nothing matching {query!r} was found (best score {best}); lower the box threshold")
+                raise TextInpaintError(
+                    f"nothing matching {query!r} was found (best score {best}); lower the box threshold"
+                )
             labels = [f"{i}: {p} {c:.2f}" for i, (p, c) in enumerate(zip(found.data["phrase"], found.confidence))]
             grow = auto_dilation(picture.width, picture.height)
             region = found.mask.any(axis=0)
-            return (annotate(picture, found), gr.update(choices=labels, value=labels), found, grow, auto_feather(grow),
-                    _preview(picture, region, grow, auto_feather(grow)))
+            return (
+                annotate(picture, found),
+                gr.update(choices=labels, value=labels),
+                found,
+                grow,
+                auto_feather(grow),
+                _preview(picture, region, grow, auto_feather(grow)),
+            )
 
         @_friendly
         def on_mask(picture, found, chosen, grow, soft):
@@ -148,8 +171,16 @@ def build_app(pipe: Pipeline) -> Any:
         button.click(on_detect, [image, find, box, text], [shown, instances, state, dilate, feather, mask])
         for control in (instances, dilate, feather):
             control.change(on_mask, [image, state, instances, dilate, feather], mask)
-        return {"image": image, "find": find, "box": box, "text": text, "instances": instances, "dilate": dilate,
-                "feather": feather, "state": state}
+        return {
+            "image": image,
+            "find": find,
+            "box": box,
+            "text": text,
+            "instances": instances,
+            "dilate": dilate,
+            "feather": feather,
+            "state": state,
+        }
 
     def run_with_progress(progress: Any, work: Callable[[], Any]) -> Any:
         with listening(lambda stage: progress(None, desc=stage)):
@@ -164,21 +195,54 @@ def build_app(pipe: Pipeline) -> Any:
             result = outputs("replace")
 
             @_friendly
-            def on_replace(picture, found, chosen, grow, soft, prompt, negative, steps, guidance, seed, scheduler,
-                           progress=gr.Progress()):
+            def on_replace(
+                picture,
+                found,
+                chosen,
+                grow,
+                soft,
+                prompt,
+                negative,
+                steps,
+                guidance,
+                seed,
+                scheduler,
+                progress=gr.Progress(),
+            ):
                 picture = _need(picture)
                 region = _region(found, chosen)
-                options = dict(negative_prompt=negative, steps=int(steps), guidance=float(guidance),
-                               seed=None if seed is None or seed < 0 else int(seed), dilate=int(grow), feather=int(soft),
-                               scheduler=None if scheduler == _MODEL_DEFAULT else scheduler)
+                options = dict(
+                    negative_prompt=negative,
+                    steps=int(steps),
+                    guidance=float(guidance),
+                    seed=None if seed is None or seed < 0 else int(seed),
+                    dilate=int(grow),
+                    feather=int(soft),
+                    scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
+                )
                 edited = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
                 chosen_indices = [int(label.split(":")[0]) for label in chosen]
                 edit = dataclasses.replace(edited.info["edit"], detections=found, selected=chosen_indices)
                 return ((picture, edited), *_save(edit))
 
-            run.click(on_replace, [panel["image"], panel["state"], panel["instances"], panel["dilate"], panel["feather"],
-                                   paint["prompt"], paint["negative"], paint["steps"], paint["guidance"], paint["seed"],
-                                   paint["scheduler"]], result, trigger_mode="multiple")
+            run.click(
+                on_replace,
+                [
+                    panel["image"],
+                    panel["state"],
+                    panel["instances"],
+                    panel["dilate"],
+                    panel["feather"],
+                    paint["prompt"],
+                    paint["negative"],
+                    paint["steps"],
+                    paint["guidance"],
+                    paint["seed"],
+                    paint["scheduler"],
+                ],
+                result,
+                trigger_mode="multiple",
+            )
 
         with gr.Tab("Background"):
             with gr.Row():
@@ -192,20 +256,51 @@ def build_app(pipe: Pipeline) -> Any:
             result = outputs("background")
 
             @_friendly
-            def on_background(picture, subject, use_depth, weight, prompt, negative, steps, guidance, seed, scheduler,
-                              progress=gr.Progress()):
+            def on_background(
+                picture,
+                subject,
+                use_depth,
+                weight,
+                prompt,
+                negative,
+                steps,
+                guidance,
+                seed,
+                scheduler,
+                progress=gr.Progress(),
+            ):
                 picture = _need(picture)
-                options = dict(depth=use_depth, controlnet_scale=float(weight), negative_prompt=negative, steps=int(steps),
-                               guidance=float(guidance), seed=None if seed is None or seed < 0 else int(seed),
-                               scheduler=None if scheduler == _MODEL_DEFAULT else scheduler)
+                options = dict(
+                    depth=use_depth,
+                    controlnet_scale=float(weight),
+                    negative_prompt=negative,
+                    steps=int(steps),
+                    guidance=float(guidance),
+                    seed=None if seed is None or seed < 0 else int(seed),
+                    scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
+                )
                 edit = run_with_progress(progress, lambda: pipe.replace_background(picture, subject, prompt, **options))
                 if not edit.found:
                     raise TextInpaintError(f"nothing matching {subject!r} was found to keep")
                 return ((picture, edit.image), *_save(edit))
 
-            run.click(on_background, [image, keep, depth, scale, paint["prompt"], paint["negative"], paint["steps"],
-                                      paint["guidance"], paint["seed"], paint["scheduler"]], result,
-                          trigger_mode="multiple")
+            run.click(
+                on_background,
+                [
+                    image,
+                    keep,
+                    depth,
+                    scale,
+                    paint["prompt"],
+                    paint["negative"],
+                    paint["steps"],
+                    paint["guidance"],
+                    paint["seed"],
+                    paint["scheduler"],
+                ],
+                result,
+                trigger_mode="multiple",
+            )
 
         with gr.Tab("Remove"):
             panel = detection_panel("remove")
@@ -218,19 +313,43 @@ def build_app(pipe: Pipeline) -> Any:
                 selected = [int(label.split(":")[0]) for label in chosen or []]
                 if not selected:
                     raise TextInpaintError("detect first, then tick at least one instance to remove")
-                options = dict(select=selected, box_threshold=box_threshold, text_threshold=text_threshold,
-                               dilate=int(grow), feather=int(soft))
+                options = dict(
+                    select=selected,
+                    box_threshold=box_threshold,
+                    text_threshold=text_threshold,
+                    dilate=int(grow),
+                    feather=int(soft),
+                )
                 edit = run_with_progress(progress, lambda: pipe.remove(picture, query, **options))
                 return ((picture, edit.image), *_save(edit))
 
-            run.click(on_remove, [panel["image"], panel["find"], panel["box"], panel["text"], panel["instances"],
-                                  panel["dilate"], panel["feather"]], result, trigger_mode="multiple")
+            run.click(
+                on_remove,
+                [
+                    panel["image"],
+                    panel["find"],
+                    panel["box"],
+                    panel["text"],
+                    panel["instances"],
+                    panel["dilate"],
+                    panel["feather"],
+                ],
+                result,
+                trigger_mode="multiple",
+            )
     return app
 
 
 def serve(pipe: Pipeline, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True) -> Any:
     """Start the app: bound to ``host`` (loopback by default), one job at a time, others queued."""
     app = build_app(pipe).queue(default_concurrency_limit=1)
-    app.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=True,
-               ssr_mode=False, show_error=True)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        prevent_thread_lock=not block,
+        quiet=True,
+        ssr_mode=False,
+        show_error=True,
+    )
     return app

@@ -151,15 +151,18 @@ def _batched(
     jobs: list[Job], work_many: Callable[[list[Job]], list[dict | None]], size: int, overwrite: bool, inputs: set[Path]
 ) -> dict[int, Outcome]:
     """Outcomes of the jobs that went through ``work_many`` together (others are left to ``run``)."""
-    todo = [i for i, job in enumerate(jobs) if job.output.resolve() not in inputs
-            and (overwrite or not (job.output.exists() and job.sidecar.exists()))]
+    todo = [
+        i
+        for i, job in enumerate(jobs)
+        if job.output.resolve() not in inputs and (overwrite or not (job.output.exists() and job.sidecar.exists()))
+    ]
     outcomes: dict[int, Outcome] = {}
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
         began = time.perf_counter()
         try:
             sidecars = work_many([jobs[i] for i in chunk])
-        except Exception:  # noqa: BLE001 - redo this chunk one by one; the bad file is reported then
+        except Exception:
             logger.debug("a batch failed; its jobs are redone one at a time", exc_info=True)
             continue
         share = (time.perf_counter() - began) / len(chunk)
@@ -183,7 +186,7 @@ def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: 
         return Outcome(job, "skipped", "output and sidecar exist; --overwrite redoes it")
     try:
         sidecar = work(job)
-    except Exception as error:  # noqa: BLE001 - one bad input must not stop the batch
+    except Exception as error:
         logger.debug("job %s failed", job.source, exc_info=True)
         return Outcome(job, "failed", f"{type(error).__name__}: {error}")
     return _record(job, sidecar)

@@ -77,9 +77,12 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...]) -> N
     for name in stages:
         stage = STAGES[name]
         names = ", ".join(stage.names)
-        group.add_argument(stage.flag, dest=f"model_{name}", metavar="MODEL",
-                           help=f"the {name}, which {stage.summary}: {names}, a Hub id or a folder "
-                                f"(default {stage.default})")
+        group.add_argument(
+            stage.flag,
+            dest=f"model_{name}",
+            metavar="MODEL",
+            help=f"the {name}, which {stage.summary}: {names}, a Hub id or a folder (default {stage.default})",
+        )
     group.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     group.add_argument("--dtype", help="float16, bfloat16 or float32 (default float16 on CUDA)")
     if "inpainter" in stages:
@@ -95,12 +98,17 @@ def _finding_group(parser: argparse.ArgumentParser, *, choose: bool, find: bool 
         group.add_argument("--find", required=True, help='what to find: "the red car", or several: "dog. cat"')
     group.add_argument("--box-threshold", type=float, default=found.box_threshold, help="(default %(default)s)")
     group.add_argument("--text-threshold", type=float, default=found.text_threshold, help="(default %(default)s)")
-    group.add_argument("--nms-iou", type=float, default=found.nms_iou,
-                       help="boxes overlapping more are one object (default %(default)s)")
+    group.add_argument(
+        "--nms-iou",
+        type=float,
+        default=found.nms_iou,
+        help="boxes overlapping more are one object (default %(default)s)",
+    )
     group.add_argument("--strict", action="store_true", help="treat nothing found as an error")
     if choose:
-        group.add_argument("--select", type=_select, default=found.select,
-                           help="all, best, largest, N or N,M (default %(default)s)")
+        group.add_argument(
+            "--select", type=_select, default=found.select, help="all, best, largest, N or N,M (default %(default)s)"
+        )
 
 
 def _painting_group(parser: argparse.ArgumentParser, *, strength: bool = True, dilate: bool = True) -> None:
@@ -122,11 +130,20 @@ def _painting_group(parser: argparse.ArgumentParser, *, strength: bool = True, d
 def _outputs_group(parser: argparse.ArgumentParser, *, image_options: bool = True) -> None:
     group = parser.add_argument_group("inputs and outputs")
     group.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or globs")
-    group.add_argument("-o", "--output", type=Path, required=True,
-                       help="the output file (one input) or folder (relative paths are kept)")
+    group.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="the output file (one input) or folder (relative paths are kept)",
+    )
     if image_options:
-        group.add_argument("--format", choices=["png", "jpg", "webp"], default="png",
-                           help="file type in an output folder (default png: untouched pixels stay exact)")
+        group.add_argument(
+            "--format",
+            choices=["png", "jpg", "webp"],
+            default="png",
+            help="file type in an output folder (default png: untouched pixels stay exact)",
+        )
     group.add_argument("--overwrite", action="store_true", help="redo inputs whose output and sidecar exist")
     group.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     if image_options:
@@ -136,22 +153,30 @@ def _outputs_group(parser: argparse.ArgumentParser, *, image_options: bool = Tru
 
 def _parser() -> argparse.ArgumentParser:
     description = "textinpaint: edit photos from text (find, cut out, repaint at full resolution)."
-    parser = argparse.ArgumentParser(prog="textinpaint", description=description,
-                                     epilog="exit status: 0 done, 1 an error, 3 nothing matched the query")
+    parser = argparse.ArgumentParser(
+        prog="textinpaint",
+        description=description,
+        epilog="exit status: 0 done, 1 an error, 3 nothing matched the query",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text,
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         _models_group(sub, COMMAND_STAGES[name])
         return sub
 
     replace = command("replace", "find an object and repaint it")
     replace.add_argument("--with", dest="with_", required=True, help='what to paint instead ("" removes)')
     replace.add_argument("--mask-mode", choices=["mask", "box"], default=FindOptions().mask_mode)
-    replace.add_argument("--batch-size", type=int, default=1,
-                         help="edit N images per model call (same-size images share the detector and UNet passes)")
+    replace.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="edit N images per model call (same-size images share the detector and UNet passes)",
+    )
     replace.add_argument("--refine", action="store_true", help="a second, low-strength pass at higher resolution")
     _finding_group(replace, choose=True)
     _painting_group(replace)
@@ -197,13 +222,19 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = command("replay", "make edits again from their sidecars (JSON files or PNGs textinpaint wrote)")
     replay.add_argument("sidecars", nargs="+", type=Path)
-    replay.add_argument("-o", "--output", type=Path, required=True,
-                        help="the output file (one sidecar) or folder (one file per sidecar, by its name)")
+    replay.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="the output file (one sidecar) or folder (one file per sidecar, by its name)",
+    )
     replay.add_argument("--image", type=Path, help="the input, when the sidecar's path is not there")
 
     download = command("download", "fetch models into the cache or --models DIR")
-    download.add_argument("--stages", default="detector,segmenter,inpainter",
-                          help="comma-separated stages, or 'all' for every one")
+    download.add_argument(
+        "--stages", default="detector,segmenter,inpainter", help="comma-separated stages, or 'all' for every one"
+    )
 
     info = command("info", "versions, device, and which weights are present")
     info.add_argument("--json", action="store_true")
@@ -235,8 +266,11 @@ def _pipeline(args: argparse.Namespace) -> Pipeline:
     from .diffusion import Speed
     from .pipeline import Pipeline
 
-    speed = Speed(compile=getattr(args, "compile", False), offload=getattr(args, "offload", False),
-                  vae_tiling=getattr(args, "vae_tiling", False))
+    speed = Speed(
+        compile=getattr(args, "compile", False),
+        offload=getattr(args, "offload", False),
+        vae_tiling=getattr(args, "vae_tiling", False),
+    )
     return Pipeline(**stage_names(args), models=args.models, device=args.device, dtype=args.dtype, speed=speed)
 
 
@@ -262,8 +296,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _painting(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("negative_prompt", "steps", "guidance", "strength", "seed", "scheduler", "upscale", "refine", "dilate",
-             "feather")
+    names = (
+        "negative_prompt",
+        "steps",
+        "guidance",
+        "strength",
+        "seed",
+        "scheduler",
+        "upscale",
+        "refine",
+        "dilate",
+        "feather",
+    )
     return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
@@ -327,12 +371,23 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     elif args.command == "segment":
         given = {"find": args.find, **_finding(args)}
     else:
-        given = {"keep": args.keep, "with_": args.with_, "depth": args.depth, "controlnet_scale": args.controlnet_scale,
-                 "seam": args.seam, **_finding(args), **_painting(args)}
+        given = {
+            "keep": args.keep,
+            "with_": args.with_,
+            "depth": args.depth,
+            "controlnet_scale": args.controlnet_scale,
+            "seam": args.seam,
+            **_finding(args),
+            **_painting(args),
+        }
         if args.keep_mask:
             given["mask"] = str(args.keep_mask)
-    run = {"replace": pipe.replace, "remove": pipe.remove, "background": pipe.replace_background,
-           "segment": lambda image, **options: find_masks(pipe, image, **options)}[args.command]
+    run: Any = {
+        "replace": pipe.replace,
+        "remove": pipe.remove,
+        "background": pipe.replace_background,
+        "segment": lambda image, **options: find_masks(pipe, image, **options),
+    }[args.command]
 
     def work(job: batch.Job) -> dict | None:
         return _emit(args, job, run(str(job.source), **given))
@@ -358,8 +413,10 @@ def _emit(args: argparse.Namespace, job: batch.Job, edit: Edit) -> dict | None:
 
     if not edit.found:
         best = edit.detections.metadata.get("best_score")
-        print(f"{job.source}: nothing matching the query was found (best score {best}); no output written",
-              file=sys.stderr)
+        print(
+            f"{job.source}: nothing matching the query was found (best score {best}); no output written",
+            file=sys.stderr,
+        )
         return None
     sidecar = {**edit.to_dict(), "output": str(job.output)}
     save_image(edit.image, job.output, sidecar)
@@ -371,8 +428,9 @@ def _emit(args: argparse.Namespace, job: batch.Job, edit: Edit) -> dict | None:
     if args.save_overlay:
         save_image(edit.annotate(), Path(f"{stem}.overlay.png"))
     if not args.quiet and args.command != "segment":
-        used = ", ".join(f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})"
-                         for i in edit.selected)
+        used = ", ".join(
+            f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
+        )
         seed = "" if edit.seed is None else f"seed {edit.seed}; "
         print(f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used})")
     return sidecar
@@ -425,12 +483,12 @@ def _info(pipe: Pipeline, as_json: bool) -> int:
             stages[stage] = {"source": None, "present": False, "problem": str(error)}
             continue
         stages[stage] = {"source": source, "present": present(stage, source)}
-    report = {"versions": versions(), "device": str(pipe.device), "gpu": gpu, "dtype": str(pipe.dtype),
-              "models": stages}
+    found = versions()
+    report = {"versions": found, "device": str(pipe.device), "gpu": gpu, "dtype": str(pipe.dtype), "models": stages}
     if as_json:
         print(json.dumps(report, indent=2))
         return 0
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))  # type: ignore[attr-defined]  # a dict, built above
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in found.items()))
     print(f"device: {pipe.device}{f' ({gpu})' if gpu else ''}, dtype {str(pipe.dtype).replace('torch.', '')}")
     for stage, row in stages.items():
         mark = "present" if row["present"] else "missing"

@@ -8,6 +8,7 @@ perspective and the subject's place in it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -17,12 +18,11 @@ from .inpainting import ControlFiller, FillRequest
 from .options import DEFAULT_CONTROLNET_SCALE
 
 
-
 @dataclass(frozen=True)
 class DepthEstimator:
     """A loaded monocular depth model (any ``AutoModelForDepthEstimation``: DPT, Depth Anything)."""
 
-    processor: object
+    processor: Any  # a transformers image processor
     model: torch.nn.Module
     device: torch.device
     dtype: torch.dtype
@@ -72,6 +72,8 @@ class DepthControlled:
     def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray:
         return self.fill_many([crop], [mask], [request])[0]
 
-    def fill_many(self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]) -> list[np.ndarray]:
+    def fill_many(
+        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]
+    ) -> list[np.ndarray]:
         controls = [depth_image(self.depth(crop)) for crop in crops]
         return self.inpainter.fill_controlled(crops, masks, requests, controls, self.controlnet_scale)

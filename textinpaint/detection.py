@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import supervision as sv
@@ -49,8 +50,8 @@ def parse_phrases(find: str | Sequence[str], *, argument: str = "find") -> list[
 class GroundingDino:
     """A loaded GroundingDINO: its processor (tokenizer + image processor) and model."""
 
-    processor: object
-    model: torch.nn.Module
+    processor: Any  # a transformers processor (tokenizer + image processor)
+    model: Any  # GroundingDinoForObjectDetection, or any module with its forward
     device: torch.device
     dtype: torch.dtype
 
@@ -76,8 +77,9 @@ class GroundingDino:
         nms_iou: float,
     ) -> sv.Detections:
         """Detect ``phrases`` in ``picture``; see :meth:`textinpaint.Pipeline.detect`."""
-        return self.detect_many([picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold,
-                                nms_iou=nms_iou)[0]
+        return self.detect_many(
+            [picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
+        )[0]
 
     def detect_many(
         self,
@@ -161,8 +163,8 @@ def _prompt(phrases: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return ". ".join(phrases) + ".", spans
 
 
-def _token_count(tokenizer: object, phrases: list[str]) -> int:
-    return len(tokenizer(_prompt(phrases)[0])["input_ids"])  # type: ignore[operator]
+def _token_count(tokenizer: Any, phrases: list[str]) -> int:
+    return len(tokenizer(_prompt(phrases)[0])["input_ids"])
 
 
 def _token_spans(offsets: list[tuple[int, int]], char_spans: list[tuple[int, int]]) -> list[list[int]]:

@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -25,8 +25,9 @@ from .inpainting import FillRequest, generation_size, resize
 from .models import thread_copy
 from .schedulers import SCHEDULERS, scheduler_key
 
-if TYPE_CHECKING:
-    from diffusers import DiffusionPipeline
+# diffusers pipelines carry their modules (unet, vae, scheduler...) as attributes registered at run
+# time, which no type checker sees; they are typed Any here.
+DiffusionPipeline = Any
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,10 @@ class DiffusersInpainter:
         pipe = AutoPipelineForInpainting.from_pretrained(source, dtype=dtype)
         if not (speed and speed.offload):
             pipe = pipe.to(device)
-        if type(pipe).__name__ not in _CONTROLNET_PIPELINES or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL":
+        if (
+            type(pipe).__name__ not in _CONTROLNET_PIPELINES
+            or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL"
+        ):
             raise ModelKindError(
                 f"inpainter={source!r} loads as {type(pipe).__name__}; textinpaint paints with UNet-based "
                 "Stable Diffusion inpainting pipelines (SD 1.5, SD 2, SDXL and their fine-tunes)"
@@ -119,8 +123,11 @@ class DiffusersInpainter:
     ) -> DiffusersInpainter:
         """The same inpainter (same modules, lock and fp32 rescue) with a ControlNet and/or upscaler."""
         return dataclasses.replace(
-            self, controlnet=controlnet, upscaler=upscaler,
-            _fp32_vae_holder=self._fp32_vae_holder, _fp32_vae_lock=self._fp32_vae_lock,
+            self,
+            controlnet=controlnet,
+            upscaler=upscaler,
+            _fp32_vae_holder=self._fp32_vae_holder,
+            _fp32_vae_lock=self._fp32_vae_lock,
         )
 
     @property
@@ -137,8 +144,12 @@ class DiffusersInpainter:
         return self.fill_many([crop], [mask], [request])[0]
 
     def fill_controlled(
-        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest],
-        controls: list[np.ndarray], controlnet_scale: float,
+        self,
+        crops: list[np.ndarray],
+        masks: list[np.ndarray],
+        requests: list[FillRequest],
+        controls: list[np.ndarray],
+        controlnet_scale: float,
     ) -> list[np.ndarray]:
         """:meth:`fill_many` under the attached ControlNet: ``controls`` are HxWx3 ``uint8``
         conditions (depth maps) aligned with the crops."""
@@ -154,8 +165,12 @@ class DiffusersInpainter:
         return self._fill(crops, masks, requests, [None] * len(crops), 1.0)
 
     def _fill(
-        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest],
-        controls: list[np.ndarray | None], controlnet_scale: float,
+        self,
+        crops: list[np.ndarray],
+        masks: list[np.ndarray],
+        requests: list[FillRequest],
+        controls: list[np.ndarray | None],
+        controlnet_scale: float,
     ) -> list[np.ndarray]:
         sizes = [generation_size(m.shape[1], m.shape[0], self.native_size, self._grid) for m in masks]
         groups: dict[tuple, list[int]] = {}
@@ -167,16 +182,27 @@ class DiffusersInpainter:
             first = requests[members[0]]
             group_controls = None
             if controls[members[0]] is not None:
-                group_controls = [resize(controls[i], gen_width, gen_height) for i in members]  # type: ignore[arg-type]
-            painted = self._pass([crops[i] for i in members], [masks[i] for i in members], [requests[i] for i in members],
-                                 gen_width, gen_height, first.strength, controls=group_controls,
-                                 controlnet_scale=controlnet_scale)
+                group_controls = [resize(controls[i], gen_width, gen_height) for i in members]  # type: ignore[arg-type]  # this group has controls
+            painted = self._pass(
+                [crops[i] for i in members],
+                [masks[i] for i in members],
+                [requests[i] for i in members],
+                gen_width,
+                gen_height,
+                first.strength,
+                controls=group_controls,
+                controlnet_scale=controlnet_scale,
+            )
             for i, picture in zip(members, painted):
                 results[i] = self._finish(picture, masks[i], requests[i], controls[i], controlnet_scale)
-        return results  # type: ignore[return-value]
+        return results  # type: ignore[return-value]  # every slot was filled above
 
     def _finish(
-        self, painted: np.ndarray, mask: np.ndarray, request: FillRequest, control: np.ndarray | None,
+        self,
+        painted: np.ndarray,
+        mask: np.ndarray,
+        request: FillRequest,
+        control: np.ndarray | None,
         controlnet_scale: float,
     ) -> np.ndarray:
         """The optional refine and upscale passes, then back to the crop's size."""
@@ -185,13 +211,23 @@ class DiffusersInpainter:
         if request.refine:
             scale = min(REFINE_SCALE, max(1.0, width / gen_width, height / gen_height))
             multiple = self._grid
-            fine_width, fine_height = (round(gen_width * scale / multiple) * multiple,
-                                       round(gen_height * scale / multiple) * multiple)
+            fine_width, fine_height = (
+                round(gen_width * scale / multiple) * multiple,
+                round(gen_height * scale / multiple) * multiple,
+            )
             # diffusers runs steps * strength of the schedule: keep at least one.
             fine_request = dataclasses.replace(request, steps=max(request.steps, math.ceil(1 / REFINE_STRENGTH)))
             fine_controls = None if control is None else [resize(control, fine_width, fine_height)]
-            painted = self._pass([resize(painted, fine_width, fine_height)], [mask], [fine_request], fine_width,
-                                 fine_height, REFINE_STRENGTH, controls=fine_controls, controlnet_scale=controlnet_scale)[0]
+            painted = self._pass(
+                [resize(painted, fine_width, fine_height)],
+                [mask],
+                [fine_request],
+                fine_width,
+                fine_height,
+                REFINE_STRENGTH,
+                controls=fine_controls,
+                controlnet_scale=controlnet_scale,
+            )[0]
         if request.upscale:
             painted = self._upscale(painted, request)
         return resize(painted, width, height)
@@ -203,18 +239,30 @@ class DiffusersInpainter:
             ``height`` x ``width`` x 3 ``uint8``.
         """
         multiple = self._grid
-        gen_width, gen_height = max(multiple, round(width / multiple) * multiple), max(multiple, round(height / multiple) * multiple)
+        gen_width, gen_height = (
+            max(multiple, round(width / multiple) * multiple),
+            max(multiple, round(height / multiple) * multiple),
+        )
         canvas = np.full((gen_height, gen_width, 3), 127, np.uint8)
         full = np.ones((gen_height, gen_width), bool)
-        painted = self._pass([canvas], [full], [dataclasses.replace(request, strength=1.0)], gen_width, gen_height,
-                             1.0)[0]
+        painted = self._pass(
+            [canvas], [full], [dataclasses.replace(request, strength=1.0)], gen_width, gen_height, 1.0
+        )[0]
         if request.upscale:
             painted = self._upscale(painted, request)
         return resize(painted, width, height)
 
     def _pass(
-        self, images: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest], width: int, height: int,
-        strength: float, *, controls: list[np.ndarray] | None = None, controlnet_scale: float = 1.0,
+        self,
+        images: list[np.ndarray],
+        masks: list[np.ndarray],
+        requests: list[FillRequest],
+        width: int,
+        height: int,
+        strength: float,
+        *,
+        controls: list[np.ndarray] | None = None,
+        controlnet_scale: float = 1.0,
     ) -> list[np.ndarray]:
         """One denoising run over a batch at ``width`` x ``height``; returns ``uint8`` pictures of that size."""
         pipe = self._pipeline_for_call(requests[0].scheduler, with_controlnet=controls is not None)
@@ -233,8 +281,9 @@ class DiffusersInpainter:
             output_type="latent",
         )
         if controls is not None:
-            arguments.update(control_image=[PIL.Image.fromarray(c) for c in controls],
-                             controlnet_conditioning_scale=controlnet_scale)
+            arguments.update(
+                control_image=[PIL.Image.fromarray(c) for c in controls], controlnet_conditioning_scale=controlnet_scale
+            )
         if self._lock is None:
             latents = pipe(**arguments).images
         else:
@@ -249,13 +298,17 @@ class DiffusersInpainter:
             raise InvalidInputError("upscale was asked for but no upscaler is attached")
         height, width = painted.shape[:2]
         # The x4 model always enlarges 4x: for 2x it is fed a half-size picture.
-        shrink = max(4 / request.upscale, max(width, height) / _UPSCALER_MAX_INPUT)
+        shrink = max(4 / (request.upscale or 4), max(width, height) / _UPSCALER_MAX_INPUT)
         small = resize(painted, max(8, round(width / shrink)), max(8, round(height / shrink)))
         pipe = _call_copy(self.upscaler, self.upscaler.scheduler.from_config(self.upscaler.scheduler.config))
         result = pipe(
-            prompt=request.prompt, negative_prompt=request.negative_prompt or None, image=PIL.Image.fromarray(small),
-            num_inference_steps=request.steps, guidance_scale=request.guidance,
-            generator=torch.Generator("cpu").manual_seed(request.seed), output_type="np",
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            image=PIL.Image.fromarray(small),
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            generator=torch.Generator("cpu").manual_seed(request.seed),
+            output_type="np",
         ).images[0]
         return np.rint(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
 
@@ -304,13 +357,16 @@ class DiffusersInpainter:
             return self._fp32_vae_holder[0]
 
 
-def _call_copy(pipe: DiffusionPipeline, scheduler: object, *, cls: type | None = None, **extra: object) -> DiffusionPipeline:
+def _call_copy(
+    pipe: DiffusionPipeline, scheduler: object, *, cls: type | None = None, **extra: object
+) -> DiffusionPipeline:
     """A pipeline of class ``cls`` (default: ``pipe``'s) over ``pipe``'s modules and settings."""
     cls = cls or type(pipe)
-    init = inspect.signature(cls.__init__).parameters
+    init = inspect.signature(cls).parameters
     components = {
         k: thread_copy(v) if k.startswith("tokenizer") and v is not None else v  # tokenizers are stateful
-        for k, v in pipe.components.items() if k in init
+        for k, v in pipe.components.items()
+        if k in init
     }
     settings = {k: pipe.config[k] for k in init if k not in components and k in pipe.config and k not in extra}
     copy_ = cls(**{**components, **settings, **extra, "scheduler": scheduler})
@@ -318,7 +374,7 @@ def _call_copy(pipe: DiffusionPipeline, scheduler: object, *, cls: type | None =
     return copy_
 
 
-def _vae_decode(vae: torch.nn.Module, latents: torch.Tensor) -> torch.Tensor:
+def _vae_decode(vae: Any, latents: torch.Tensor) -> torch.Tensor:
     """Undo the latent scaling (SDXL's mean/std where the config has them) and decode."""
     latents = latents.to(vae.device, vae.dtype)
     mean, std = vae.config.get("latents_mean"), vae.config.get("latents_std")

@@ -16,8 +16,8 @@ orientation, RGB, or RGBA carrying the input's alpha unchanged, whatever form th
 
 from __future__ import annotations
 
-import os
 import dataclasses
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path

@@ -67,7 +67,8 @@ class Filler(Protocol):
     :class:`BatchFiller` and :class:`ControlFiller`), which refuse it up front, saying why.
     """
 
-    native_size: int
+    @property
+    def native_size(self) -> int: ...
 
     def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray: ...
 
@@ -79,7 +80,8 @@ class BatchFiller(Protocol):
     ``fill_many`` returns one ``uint8`` crop per input crop, each the shape of its input.
     """
 
-    native_size: int
+    @property
+    def native_size(self) -> int: ...
 
     def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray: ...
 
@@ -96,11 +98,16 @@ class ControlFiller(Protocol):
     how closely to follow them.
     """
 
-    native_size: int
+    @property
+    def native_size(self) -> int: ...
 
     def fill_controlled(
-        self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest],
-        controls: list[np.ndarray], controlnet_scale: float,
+        self,
+        crops: list[np.ndarray],
+        masks: list[np.ndarray],
+        requests: list[FillRequest],
+        controls: list[np.ndarray],
+        controlnet_scale: float,
     ) -> list[np.ndarray]: ...
 
 
@@ -113,12 +120,15 @@ def check_filler(filler: object, argument: str) -> Filler:
     if not callable(filler):
         lacks.append("__call__(crop, mask, request)")
     if lacks:
-        raise InvalidInputError(f"{argument} must be a Filler (see textinpaint.Filler); "
-                                f"{type(filler).__name__} lacks {' and '.join(lacks)}")
+        raise InvalidInputError(
+            f"{argument} must be a Filler (see textinpaint.Filler); {type(filler).__name__} lacks {' and '.join(lacks)}"
+        )
     return filler  # type: ignore[return-value]  # checked just above
 
 
-def fill_all(filler: Filler, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]) -> list[np.ndarray]:
+def fill_all(
+    filler: Filler, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]
+) -> list[np.ndarray]:
     """Paint every crop: in one call when the filler is a :class:`BatchFiller`, else one by one."""
     if isinstance(filler, BatchFiller):
         return filler.fill_many(crops, masks, requests)

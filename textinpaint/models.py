@@ -33,9 +33,14 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DTYPES = {
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
 }
 
 
@@ -114,7 +119,7 @@ def _cached_folder(repo: str, stage: Stage) -> Path | None:
     for name in ("model_index.json", "config.json", *(f for b in stage.backends for f in b.files)):
         try:
             found = try_to_load_from_cache(repo, name)
-        except Exception:  # noqa: BLE001 - not a valid repo id: from_pretrained will say so
+        except Exception:
             return None
         if isinstance(found, str):
             return Path(found).parent
@@ -137,8 +142,10 @@ def backend_for(stage: str, source: str, name: str | Path | None = None) -> Back
             if path.suffix.lower() in backend.suffixes:
                 return backend
         wanted = [s for b in table.backends for s in b.suffixes]
-        raise ModelKindError(f"{stage}={source!r} is a file; the {stage} takes a model folder"
-                             + (f" or a {' / '.join(wanted)} file" if wanted else ""))
+        raise ModelKindError(
+            f"{stage}={source!r} is a file; the {stage} takes a model folder"
+            + (f" or a {' / '.join(wanted)} file" if wanted else "")
+        )
     if not path.exists():
         for backend in table.backends:
             if path.suffix.lower() in backend.suffixes:
@@ -155,12 +162,13 @@ def backend_for(stage: str, source: str, name: str | Path | None = None) -> Back
             return backend
     if kind is None:
         if any(b.files for b in table.backends):
-            wanted = " or ".join(f for b in table.backends for f in b.files)
-            raise WeightsNotFoundError(stage, source, f"the folder holds no {wanted}")
+            files = " or ".join(f for b in table.backends for f in b.files)
+            raise WeightsNotFoundError(stage, source, f"the folder holds no {files}")
         raise WeightsNotFoundError(stage, source, "the folder holds no config.json or model_index.json")
     if all(b.index for b in table.backends) and not is_index:
-        raise ModelKindError(f"{stage}={source!r} is not a diffusers pipeline folder (no model_index.json); "
-                             f"the {stage} {table.summary}")
+        raise ModelKindError(
+            f"{stage}={source!r} is not a diffusers pipeline folder (no model_index.json); the {stage} {table.summary}"
+        )
     kinds = sorted(k for b in table.backends for k in b.kinds)
     raise ModelKindError(f"{stage}={source!r} holds a {kind!r} model; the {stage} needs one of {kinds}")
 
@@ -244,7 +252,7 @@ class ModelStore:
         with self._guard:
             self._loaded[stage] = model
             self._keys[stage] = key
-        return model  # type: ignore[no-any-return]  # the loader's type, checked by the caller
+        return model
 
     def clear(self) -> None:
         """Drop every loaded model; its memory (GPU memory too) is freed once no other pipeline holds it."""
@@ -294,6 +302,6 @@ def thread_copy(shared: T) -> T:
         try:
             reference: Callable[[], object] = weakref.ref(shared)
         except TypeError:
-            reference = lambda: shared  # noqa: E731 - an object that takes no weak reference is kept
+            reference = lambda: shared
         entry = copies[id(shared)] = (reference, copy.deepcopy(shared))
-    return entry[1]  # type: ignore[no-any-return]  # a deep copy has the original's type
+    return entry[1]

@@ -19,7 +19,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import supervision as sv
@@ -53,8 +53,11 @@ def _integer(value: object) -> bool:
 
 def _number(value: object) -> bool:
     """A real, finite number (NaN and infinities are refused: they poison every comparison)."""
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and math.isfinite(float(value)))
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def check_text(argument: str, value: object) -> None:
@@ -63,7 +66,7 @@ def check_text(argument: str, value: object) -> None:
 
 
 def check_unit(argument: str, value: object) -> None:
-    if not _number(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]  # _number checked it
+    if not _number(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]  # checked by _number
         raise InvalidInputError(f"{argument} must be a number in [0, 1]; got {value!r}")
 
 
@@ -74,12 +77,12 @@ def check_bool(argument: str, value: object) -> None:
 
 def check_pixels(argument: str, value: object, *, minimum: int = 0) -> None:
     """None (automatic) or a whole number of pixels >= ``minimum``."""
-    if value is not None and (not _integer(value) or int(value) < minimum):  # type: ignore[call-overload]  # _integer checked it
+    if value is not None and (not _integer(value) or int(value) < minimum):  # type: ignore[call-overload]  # checked by _integer
         raise InvalidInputError(f"{argument} must be None (automatic) or an integer >= {minimum} pixels; got {value!r}")
 
 
 def check_seed(value: object, argument: str = "seed") -> None:
-    if value is not None and (not _integer(value) or not 0 <= int(value) < 2**63):  # type: ignore[call-overload]  # _integer checked it
+    if value is not None and (not _integer(value) or not 0 <= int(value) < 2**63):  # type: ignore[call-overload]  # checked by _integer
         raise InvalidInputError(f"{argument} must be None or an integer in [0, 2**63); got {value!r}")
 
 
@@ -145,10 +148,13 @@ def select_indices(detections: sv.Detections, select: Select) -> list[int]:
     if select == "largest":
         areas = detections.mask.sum(axis=(1, 2)) if detections.mask is not None else detections.box_area
         return [int(np.argmax(areas))]
-    indices = [int(select)] if _integer(select) else [int(i) for i in select]  # type: ignore[union-attr, arg-type, call-overload]  # FindOptions checked the form
+    # FindOptions checked the form: an integer, or a sequence of them
+    indices = [int(cast(int, select))] if _integer(select) else [int(i) for i in cast(Sequence[int], select)]
     bad = [i for i in indices if not 0 <= i < count]
     if bad or not indices:
-        raise InvalidInputError(f"select indices must lie in 0..{count - 1} (there are {count} matches); got {select!r}")
+        raise InvalidInputError(
+            f"select indices must lie in 0..{count - 1} (there are {count} matches); got {select!r}"
+        )
     return sorted(set(indices))
 
 
@@ -194,7 +200,9 @@ class PaintOptions:
         check_pixels("feather", self.feather)
         if self.scheduler is not None:
             if not isinstance(self.scheduler, str):
-                raise InvalidInputError(f"scheduler must be a name such as 'ddim' or 'dpm++ 2m'; got {self.scheduler!r}")
+                raise InvalidInputError(
+                    f"scheduler must be a name such as 'ddim' or 'dpm++ 2m'; got {self.scheduler!r}"
+                )
             scheduler_key(self.scheduler)
         check_bool("refine", self.refine)
         if self.upscale is not None and (not _integer(self.upscale) or self.upscale not in (2, 4)):
@@ -205,9 +213,17 @@ class PaintOptions:
         this object's seed, else a freshly drawn one)."""
         check_text("prompt", prompt)
         chosen = seed if seed is not None else self.seed
-        return FillRequest(prompt, self.negative_prompt, int(self.steps), float(self.guidance), float(self.strength),
-                           draw_seed() if chosen is None else int(chosen), self.scheduler, self.refine,
-                           None if self.upscale is None else int(self.upscale))
+        return FillRequest(
+            prompt,
+            self.negative_prompt,
+            int(self.steps),
+            float(self.guidance),
+            float(self.strength),
+            draw_seed() if chosen is None else int(chosen),
+            self.scheduler,
+            self.refine,
+            None if self.upscale is None else int(self.upscale),
+        )
 
 
 @dataclass(frozen=True)
@@ -233,8 +249,9 @@ class BackgroundOptions:
 
 def fields_of(options: Any) -> dict[str, Any]:
     """An option object's values by name (lists for tuples), for sidecars."""
-    return {f.name: list(v) if isinstance(v := getattr(options, f.name), tuple) else v
-            for f in dataclasses.fields(options)}
+    return {
+        f.name: list(v) if isinstance(v := getattr(options, f.name), tuple) else v for f in dataclasses.fields(options)
+    }
 
 
 def defaults(cls: type) -> dict[str, Any]:

@@ -42,7 +42,11 @@ def to_json(document: dict[str, Any]) -> str:
 def write_json(path: str | Path, document: dict[str, Any]) -> None:
     """Write ``document`` as strict JSON to ``path``, atomically."""
     text = to_json(document).encode()
-    _atomic(Path(path), lambda stream: stream.write(text) and None)
+
+    def write(stream: IO[bytes]) -> None:
+        stream.write(text)
+
+    _atomic(Path(path), write)
 
 
 def save_image(image: PIL.Image.Image, path: str | Path, sidecar: dict[str, Any] | None = None) -> None:

@@ -99,8 +99,13 @@ class Pipeline:
         self.models = models
         self.speed = speed or Speed()
         given = {
-            "detector": detector, "segmenter": segmenter, "inpainter": inpainter, "controlnet": controlnet,
-            "depth": depth, "remover": remover, "upscaler": upscaler,
+            "detector": detector,
+            "segmenter": segmenter,
+            "inpainter": inpainter,
+            "controlnet": controlnet,
+            "depth": depth,
+            "remover": remover,
+            "upscaler": upscaler,
         }
         self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
         objects = {stage: v for stage, v in given.items() if stage not in self._names}
@@ -297,7 +302,7 @@ def _on_default(method: Callable[Concatenate[Pipeline, _P], _T]) -> Callable[_P,
 detect = _on_default(Pipeline.detect)
 segment = _on_default(Pipeline.segment)
 inpaint = _on_default(Pipeline.inpaint)
-replace = _on_default(Pipeline.replace)  # type: ignore[arg-type]
-remove = _on_default(Pipeline.remove)  # type: ignore[arg-type]
-replace_background = _on_default(Pipeline.replace_background)  # type: ignore[arg-type]
+replace = _on_default(Pipeline.replace)
+remove = _on_default(Pipeline.remove)
+replace_background = _on_default(Pipeline.replace_background)
 generate = _on_default(Pipeline.generate)

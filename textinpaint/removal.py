@@ -55,7 +55,11 @@ class Lama:
         image = resize(crop, work_width, work_height)
         hole = resize(mask.astype(np.uint8) * 255, work_width, work_height) > 0
         pad_height, pad_width = -work_height % 8, -work_width % 8
-        image = np.pad(image, ((0, pad_height), (0, pad_width), (0, 0)), mode="reflect" if min(work_height, work_width) > 1 else "edge")
+        image = np.pad(
+            image,
+            ((0, pad_height), (0, pad_width), (0, 0)),
+            mode="reflect" if min(work_height, work_width) > 1 else "edge",
+        )
         hole = np.pad(hole, ((0, pad_height), (0, pad_width)), mode="edge")
         pixels = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255.0).to(self.device)
         holes = torch.from_numpy(hole)[None, None].float().to(self.device)
@@ -80,6 +84,6 @@ def _lama_file(source: str) -> Path:
     for name in LAMA_FILES:
         try:
             return Path(hf_hub_download(source, name))
-        except Exception as error:  # noqa: BLE001 - the hub raises several types for "not there"
+        except Exception as error:
             errors.append(f"{name}: {type(error).__name__}")
     raise FileNotFoundError(f"{source} has none of {LAMA_FILES} ({'; '.join(errors)})")

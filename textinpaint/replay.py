@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ImageLoadError, InvalidInputError
 from .images import ImageInput
-from .results import SIDECAR_VERSION, Edit, decode_mask, file_digest
+from .results import SIDECAR_VERSION, decode_mask, file_digest
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -52,13 +52,18 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("workflow") not in WORKFLOWS:
         raise InvalidInputError(f"sidecar must hold a textinpaint record with a workflow among {list(WORKFLOWS)}")
     if document.get("version") != SIDECAR_VERSION:
-        raise InvalidInputError(f"sidecar has version {document.get('version')!r}; this textinpaint replays "
-                                f"version {SIDECAR_VERSION} (make the edit again to get one)")
+        raise InvalidInputError(
+            f"sidecar has version {document.get('version')!r}; this textinpaint replays "
+            f"version {SIDECAR_VERSION} (make the edit again to get one)"
+        )
     return document
 
 
 def replay(
-    sidecar: str | Path | dict[str, Any], *, image: ImageInput | None = None, pipeline: Pipeline | None = None,
+    sidecar: str | Path | dict[str, Any],
+    *,
+    image: ImageInput | None = None,
+    pipeline: Pipeline | None = None,
     device: str | None = None,
 ) -> Any:
     """Make the edit a sidecar describes again, with the same models, options and seed.
@@ -88,8 +93,10 @@ def replay(
         sources = {stage: entry["source"] for stage, entry in doc["models"].items()}
         objects = [stage for stage, source in sources.items() if source == "(object)"]
         if objects:
-            raise InvalidInputError(f"the sidecar's {', '.join(objects)} was given as an object; pass pipeline= "
-                                    "holding the same model to replay it")
+            raise InvalidInputError(
+                f"the sidecar's {', '.join(objects)} was given as an object; pass pipeline= "
+                "holding the same model to replay it"
+            )
         pipeline = Pipeline(**sources, device=device or doc["device"], dtype=doc["dtype"])
     if workflow == "generate":
         size = parameters.pop("size")
@@ -98,8 +105,9 @@ def replay(
     mask = None if doc.get("mask") is None else decode_mask(doc["mask"])
     if workflow in ("replace", "remove") and doc.get("batch"):
         batch = doc["batch"]
-        inputs = [source if i == batch["index"] else _input({"path": path}, None)
-                  for i, path in enumerate(batch["inputs"])]
+        inputs = [
+            source if i == batch["index"] else _input({"path": path}, None) for i, path in enumerate(batch["inputs"])
+        ]
         run = pipeline.replace if workflow == "replace" else pipeline.remove
         return run(inputs, **{**parameters, "seed": batch["seeds"]})[batch["index"]]
     if workflow == "replace":
@@ -132,8 +140,10 @@ def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput
         return image
     if entry.get("hash_of") == "file" and isinstance(image, (str, Path)):
         if file_digest(image) != entry["sha256"]:
-            raise InvalidInputError(f"the input {str(image)!r} differs from the one the sidecar records "
-                                    "(sha256 of the file); the edit would not be the same")
+            raise InvalidInputError(
+                f"the input {str(image)!r} differs from the one the sidecar records "
+                "(sha256 of the file); the edit would not be the same"
+            )
         return image
     from .images import load_image
     from .results import describe_input

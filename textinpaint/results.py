@@ -110,13 +110,26 @@ class Edit:
         """
         if self.record is None:
             raise ValueError("this Edit was built by hand and has no record to write")
-        return sidecar(self.record, self.source, self.detections, found=self.found, seed=self.seed,
-                       selected=self.selected, timings=self.timings)
+        return sidecar(
+            self.record,
+            self.source,
+            self.detections,
+            found=self.found,
+            seed=self.seed,
+            selected=self.selected,
+            timings=self.timings,
+        )
 
 
 def sidecar(
-    record: Record, source: PIL.Image.Image | None, detections: sv.Detections | None, *, found: bool = True,
-    seed: int | None = None, selected: list[int] | None = None, timings: dict[str, float] | None = None,
+    record: Record,
+    source: PIL.Image.Image | None,
+    detections: sv.Detections | None,
+    *,
+    found: bool = True,
+    seed: int | None = None,
+    selected: list[int] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The versioned sidecar of ``record`` and an outcome (see :meth:`Edit.to_dict`)."""
     from .models import revision
@@ -148,8 +161,13 @@ def describe_input(path: str | None, source: PIL.Image.Image | np.ndarray) -> di
         digest, of = file_digest(path), "file"
     else:
         digest, of = hashlib.sha256(pixels.tobytes()).hexdigest(), "pixels"
-    return {"path": None if path is None else str(Path(path).resolve()), "sha256": digest, "hash_of": of,
-            "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}
+    return {
+        "path": None if path is None else str(Path(path).resolve()),
+        "sha256": digest,
+        "hash_of": of,
+        "width": int(pixels.shape[1]),
+        "height": int(pixels.shape[0]),
+    }
 
 
 def file_digest(path: str | Path) -> str:
@@ -161,8 +179,11 @@ def encode_mask(mask: np.ndarray) -> dict[str, Any]:
     """A ``bool`` mask as a base64 PNG (1 bit per pixel), for a sidecar."""
     buffer = io.BytesIO()
     PIL.Image.fromarray(mask.astype(bool)).save(buffer, format="PNG", optimize=True)
-    return {"png_base64": base64.b64encode(buffer.getvalue()).decode("ascii"),
-            "width": int(mask.shape[1]), "height": int(mask.shape[0])}
+    return {
+        "png_base64": base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "width": int(mask.shape[1]),
+        "height": int(mask.shape[0]),
+    }
 
 
 def decode_mask(entry: dict[str, Any]) -> np.ndarray:
@@ -174,8 +195,16 @@ def decode_mask(entry: dict[str, Any]) -> np.ndarray:
 def versions() -> dict[str, str | None]:
     """The versions of textinpaint and the libraries that decide its pixels."""
     found: dict[str, str | None] = {}
-    for package in ("textinpaint", "torch", "diffusers", "transformers", "supervision", "opencv-python-headless",
-                    "numpy", "pillow"):
+    for package in (
+        "textinpaint",
+        "torch",
+        "diffusers",
+        "transformers",
+        "supervision",
+        "opencv-python-headless",
+        "numpy",
+        "pillow",
+    ):
         try:
             found[package] = version(package)
         except PackageNotFoundError:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import supervision as sv
@@ -23,7 +23,7 @@ from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
 from .images import ImageInput, Picture, load_image
 from .inpainting import Filler, FillRequest, Painted, PaintJob, paint_many
 from .masks import auto_dilation, auto_feather, box_mask
-from .options import FindOptions, PaintOptions, check_seed, fields_of
+from .options import FindOptions, PaintOptions, check_seed
 from .results import Edit, Record
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def timed(name: str, timings: dict[str, float]) -> Iterator[None]:
 def load_pictures(pipeline: Pipeline, image: ImageInput | Sequence[ImageInput]) -> tuple[list[Picture], bool]:
     """Every input loaded and checked before any work; and whether a list was given."""
     batch = isinstance(image, (list, tuple))
-    images = list(image) if batch else [image]  # type: ignore[arg-type]  # a list here, checked just above
+    images = list(cast(Sequence[ImageInput], image)) if batch else [cast(ImageInput, image)]
     if batch and not images:
         raise InvalidInputError("image must be an image or a non-empty list of images; got an empty list")
     return [load_image(one, max_pixels=pipeline.max_pixels) for one in images], batch
@@ -103,7 +103,7 @@ def seeds_for(seed: int | Sequence[int] | None, count: int) -> list[int | None]:
             check_seed(one)
         return [None if one is None else int(one) for one in seed]
     check_seed(seed)
-    return [None if seed is None else int(seed)] * count  # type: ignore[call-overload]  # check_seed checked it
+    return [None if seed is None else int(cast(int, seed))] * count
 
 
 # ---- step 2: find ---------------------------------------------------------------------------
@@ -117,8 +117,13 @@ def find_regions(
     with timed("load", timings):
         detector = pipeline.detector
     with timed("detect", timings):
-        found = detector.detect_many(pictures, phrases, box_threshold=options.box_threshold,
-                                     text_threshold=options.text_threshold, nms_iou=options.nms_iou)
+        found = detector.detect_many(
+            pictures,
+            phrases,
+            box_threshold=options.box_threshold,
+            text_threshold=options.text_threshold,
+            nms_iou=options.nms_iou,
+        )
     empty = [i for i, detections in enumerate(found) if len(detections) == 0]
     if options.strict and empty:
         best = found[empty[0]].metadata.get("best_score")
@@ -172,18 +177,27 @@ def check_painter(pipeline: Pipeline, options: PaintOptions, *, control: bool = 
         return
     name = type(custom).__name__
     if options.upscale:
-        raise InvalidInputError(f"upscale={options.upscale} runs the diffusion upscaler inside the diffusers "
-                                f"inpainter; the inpainter here is a custom {name}: leave upscale=None")
+        raise InvalidInputError(
+            f"upscale={options.upscale} runs the diffusion upscaler inside the diffusers "
+            f"inpainter; the inpainter here is a custom {name}: leave upscale=None"
+        )
     if control and not isinstance(custom, ControlFiller):
-        raise InvalidInputError(f"depth=True paints under a depth map, which needs an inpainter with "
-                                f"fill_controlled(crops, masks, requests, controls, controlnet_scale) "
-                                f"(textinpaint.inpainting.ControlFiller); the custom {name} has none: "
-                                "pass depth=False")
+        raise InvalidInputError(
+            f"depth=True paints under a depth map, which needs an inpainter with "
+            f"fill_controlled(crops, masks, requests, controls, controlnet_scale) "
+            f"(textinpaint.inpainting.ControlFiller); the custom {name} has none: "
+            "pass depth=False"
+        )
 
 
 def paint_regions(
-    pictures: list[Picture], regions: list[np.ndarray], make_painter: Callable[[], Filler],
-    requests: list[FillRequest], options: PaintOptions, timings: dict[str, float], stage: str = "inpaint",
+    pictures: list[Picture],
+    regions: list[np.ndarray],
+    make_painter: Callable[[], Filler],
+    requests: list[FillRequest],
+    options: PaintOptions,
+    timings: dict[str, float],
+    stage: str = "inpaint",
     feathers: Sequence[int] | None = None,
 ) -> list[Painted]:
     """Blend ``make_painter()``'s fill of each region into its picture; crops of the same size are
@@ -211,15 +225,28 @@ def paint_regions(
 
 
 def paint_found(
-    pictures: list[Picture], found: list[Found], make_painter: Callable[[], Filler], requests: list[FillRequest],
-    options: PaintOptions, timings: dict[str, float], stage: str = "inpaint", feathers: Sequence[int] | None = None,
+    pictures: list[Picture],
+    found: list[Found],
+    make_painter: Callable[[], Filler],
+    requests: list[FillRequest],
+    options: PaintOptions,
+    timings: dict[str, float],
+    stage: str = "inpaint",
+    feathers: Sequence[int] | None = None,
 ) -> dict[int, Painted]:
     """:func:`paint_regions` over the pictures where something was found, by picture index."""
     hit = [i for i, f in enumerate(found) if f.region is not None]
-    regions = [found[i].region for i in hit]
-    painted = paint_regions([pictures[i] for i in hit], regions, make_painter,  # type: ignore[arg-type]  # hit holds regions
-                            [requests[i] for i in hit], options, timings, stage,
-                            None if feathers is None else [feathers[i] for i in hit])
+    regions = [region for region in (f.region for f in found) if region is not None]
+    painted = paint_regions(
+        [pictures[i] for i in hit],
+        regions,
+        make_painter,
+        [requests[i] for i in hit],
+        options,
+        timings,
+        stage,
+        None if feathers is None else [feathers[i] for i in hit],
+    )
     return dict(zip(hit, painted))
 
 
@@ -227,12 +254,26 @@ def paint_found(
 
 
 def record(
-    pipeline: Pipeline, workflow: str, parameters: dict[str, Any], stages: Sequence[str], picture: Picture | None,
-    *, mask: np.ndarray | None = None, batch: dict[str, Any] | None = None,
+    pipeline: Pipeline,
+    workflow: str,
+    parameters: dict[str, Any],
+    stages: Sequence[str],
+    picture: Picture | None,
+    *,
+    mask: np.ndarray | None = None,
+    batch: dict[str, Any] | None = None,
 ) -> Record:
     """The :class:`~textinpaint.results.Record` of one edit."""
-    return Record(workflow, parameters, pipeline.model_sources(*stages), str(pipeline.device),
-                  str(pipeline.dtype).replace("torch.", ""), None if picture is None else picture.path, mask, batch)
+    return Record(
+        workflow,
+        parameters,
+        pipeline.model_sources(*stages),
+        str(pipeline.device),
+        str(pipeline.dtype).replace("torch.", ""),
+        None if picture is None else picture.path,
+        mask,
+        batch,
+    )
 
 
 def batch_record(pictures: list[Picture], seeds: Sequence[int | None], index: int) -> dict[str, Any] | None:
@@ -244,15 +285,29 @@ def batch_record(pictures: list[Picture], seeds: Sequence[int | None], index: in
 
 
 def assemble(
-    pipeline: Pipeline, workflow: str, stages: Sequence[str], pictures: list[Picture], found: list[Found],
-    painted: dict[int, Painted], seeds: Sequence[int | None], parameters: dict[str, Any], timings: dict[str, float],
+    pipeline: Pipeline,
+    workflow: str,
+    stages: Sequence[str],
+    pictures: list[Picture],
+    found: list[Found],
+    painted: dict[int, Painted],
+    seeds: Sequence[int | None],
+    parameters: dict[str, Any],
+    timings: dict[str, float],
     masks: Sequence[np.ndarray] | None = None,
 ) -> list[Edit]:
     """One :class:`~textinpaint.Edit` per picture, each with its record (and the mask the user gave)."""
     edits = []
     for i, (picture, result) in enumerate(zip(pictures, found)):
-        note = record(pipeline, workflow, {**parameters, "seed": seeds[i]}, stages, picture,
-                      mask=None if masks is None else masks[i], batch=batch_record(pictures, seeds, i))
+        note = record(
+            pipeline,
+            workflow,
+            {**parameters, "seed": seeds[i]},
+            stages,
+            picture,
+            mask=None if masks is None else masks[i],
+            batch=batch_record(pictures, seeds, i),
+        )
         if i in painted:
             edits.append(painted_edit(picture, result, painted[i], seeds[i], timings, note))
         else:
@@ -269,5 +324,14 @@ def unchanged_edit(picture: Picture, found: Found, seed: int | None, timings: di
 def painted_edit(
     picture: Picture, found: Found, painted: Painted, seed: int | None, timings: dict[str, float], note: Record
 ) -> Edit:
-    return Edit(picture.to_pil(painted.rgb), painted.changed, found.detections, found.selected, seed, True,
-                timings, picture.to_pil(), note)
+    return Edit(
+        picture.to_pil(painted.rgb),
+        painted.changed,
+        found.detections,
+        found.selected,
+        seed,
+        True,
+        timings,
+        picture.to_pil(),
+        note,
+    )

@@ -7,7 +7,7 @@ in batches, so N boxes cost one encoder pass. Masks come back at the input image
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -44,7 +44,8 @@ class Sam:
         from transformers import SamModel, SamProcessor
 
         processor = SamProcessor.from_pretrained(source)
-        model = SamModel.from_pretrained(source, dtype=dtype).to(device).eval()
+        model: Any = SamModel.from_pretrained(source, dtype=dtype)
+        model = model.to(device).eval()
         return cls(processor, model, device, dtype)
 
     def masks(self, picture: Picture, xyxy: np.ndarray) -> np.ndarray:
@@ -82,7 +83,8 @@ class Sam:
                     multimask_output=False,
                 )
                 masks = self.processor.image_processor.post_process_masks(
-                    outputs.pred_masks.float().cpu(), inputs["original_sizes"][row : row + 1],
+                    outputs.pred_masks.float().cpu(),
+                    inputs["original_sizes"][row : row + 1],
                     inputs["reshaped_input_sizes"][row : row + 1],
                 )[0]
                 chunks.append(masks[:, 0].numpy())
@@ -99,7 +101,7 @@ class OriginalSam:
     of ``SamPredictor`` are done here without its per-image state, so one model serves any thread.
     """
 
-    model: torch.nn.Module
+    model: Any  # segment_anything's Sam (untyped)
     device: torch.device
     dtype: torch.dtype
 
@@ -114,7 +116,7 @@ class OriginalSam:
             ) from error
         try:
             state = torch.load(source, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - an unpickling refusal has several types
+        except Exception as error:
             if isinstance(error, FileNotFoundError):
                 raise
             raise ModelKindError(

@@ -109,8 +109,14 @@ class Stage:
 
 # The files a diffusers pipeline's from_pretrained reads: configs, tokenizers and the safetensors
 # weights (no duplicate .bin, .ckpt or fp16-variant copies).
-_PIPELINE_FILES = ("model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/diffusion_pytorch_model.safetensors",
-                   "*/model.safetensors")
+_PIPELINE_FILES = (
+    "model_index.json",
+    "*/*.json",
+    "*/*.txt",
+    "*/*.model",
+    "*/diffusion_pytorch_model.safetensors",
+    "*/model.safetensors",
+)
 
 _SD_PIPELINES = frozenset({"StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline"})
 
@@ -118,17 +124,24 @@ STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
         Stage(
-            "detector", "finds objects from text (open-vocabulary detection)", "tiny",
+            "detector",
+            "finds objects from text (open-vocabulary detection)",
+            "tiny",
             (
                 Model("tiny", "IDEA-Research/grounding-dino-tiny", "grounding-dino", "0.7 GB", "Apache-2.0"),
                 Model("base", "IDEA-Research/grounding-dino-base", "grounding-dino", "0.9 GB", "Apache-2.0"),
             ),
-            (Backend("grounding-dino", "detection:GroundingDino.load",
-                     frozenset({"grounding-dino", "mm-grounding-dino"})),),
+            (
+                Backend(
+                    "grounding-dino", "detection:GroundingDino.load", frozenset({"grounding-dino", "mm-grounding-dino"})
+                ),
+            ),
             used_by="every workflow that finds by text",
         ),
         Stage(
-            "segmenter", "cuts each found box out as a mask", "huge",
+            "segmenter",
+            "cuts each found box out as a mask",
+            "huge",
             (
                 Model("base", "facebook/sam-vit-base", "sam", "0.4 GB", "Apache-2.0"),
                 Model("large", "facebook/sam-vit-large", "sam", "1.2 GB", "Apache-2.0"),
@@ -141,55 +154,97 @@ STAGES: dict[str, Stage] = {
             used_by="mask mode (the default) and background replacement",
         ),
         Stage(
-            "inpainter", "repaints the masked region from a prompt", "sd15",
+            "inpainter",
+            "repaints the masked region from a prompt",
+            "sd15",
             (
-                Model("sd15", "stable-diffusion-v1-5/stable-diffusion-inpainting", "stable-diffusion",
-                      "2.1 GB (fp16)", "CreativeML OpenRAIL-M"),
-                Model("sd2", "stabilityai/stable-diffusion-2-inpainting", "stable-diffusion", "2.6 GB (fp16)",
-                      "CreativeML OpenRAIL++-M"),
-                Model("sdxl", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "stable-diffusion", "5.1 GB (fp16)",
-                      "CreativeML OpenRAIL++-M"),
+                Model(
+                    "sd15",
+                    "stable-diffusion-v1-5/stable-diffusion-inpainting",
+                    "stable-diffusion",
+                    "2.1 GB (fp16)",
+                    "CreativeML OpenRAIL-M",
+                ),
+                Model(
+                    "sd2",
+                    "stabilityai/stable-diffusion-2-inpainting",
+                    "stable-diffusion",
+                    "2.6 GB (fp16)",
+                    "CreativeML OpenRAIL++-M",
+                ),
+                Model(
+                    "sdxl",
+                    "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+                    "stable-diffusion",
+                    "5.1 GB (fp16)",
+                    "CreativeML OpenRAIL++-M",
+                ),
             ),
             (Backend("stable-diffusion", "diffusion:DiffusersInpainter.load", _SD_PIPELINES, index=True),),
             used_by="replace, inpaint, background, generate",
             download=_PIPELINE_FILES,
         ),
         Stage(
-            "controlnet", "keeps the scene's layout when the background is repainted (depth)", "sd15-depth",
+            "controlnet",
+            "keeps the scene's layout when the background is repainted (depth)",
+            "sd15-depth",
             (
                 Model("sd15-depth", "lllyasviel/control_v11f1p_sd15_depth", "controlnet", "1.4 GB", "OpenRAIL"),
-                Model("sdxl-depth", "diffusers/controlnet-depth-sdxl-1.0", "controlnet", "2.5 GB (fp16)",
-                      "OpenRAIL++-M", "the default with an SDXL inpainter"),
+                Model(
+                    "sdxl-depth",
+                    "diffusers/controlnet-depth-sdxl-1.0",
+                    "controlnet",
+                    "2.5 GB (fp16)",
+                    "OpenRAIL++-M",
+                    "the default with an SDXL inpainter",
+                ),
             ),
             (Backend("controlnet", "diffusion:load_controlnet", frozenset({"ControlNetModel"})),),
             used_by="background (depth=True)",
         ),
         Stage(
-            "depth", "estimates depth for the ControlNet", "depth-anything-small",
+            "depth",
+            "estimates depth for the ControlNet",
+            "depth-anything-small",
             (
-                Model("depth-anything-small", "depth-anything/Depth-Anything-V2-Small-hf", "depth", "0.1 GB",
-                      "Apache-2.0"),
-                Model("depth-anything-base", "depth-anything/Depth-Anything-V2-Base-hf", "depth", "0.4 GB",
-                      "CC-BY-NC-4.0"),
+                Model(
+                    "depth-anything-small", "depth-anything/Depth-Anything-V2-Small-hf", "depth", "0.1 GB", "Apache-2.0"
+                ),
+                Model(
+                    "depth-anything-base", "depth-anything/Depth-Anything-V2-Base-hf", "depth", "0.4 GB", "CC-BY-NC-4.0"
+                ),
                 Model("dpt-large", "Intel/dpt-large", "depth", "1.4 GB", "Apache-2.0"),
                 Model("dpt-hybrid", "Intel/dpt-hybrid-midas", "depth", "0.5 GB", "Apache-2.0"),
             ),
-            (Backend("depth", "depth:DepthEstimator.load",
-                     frozenset({"dpt", "depth_anything", "glpn", "zoedepth", "depth_pro", "prompt_depth_anything"})),),
+            (
+                Backend(
+                    "depth",
+                    "depth:DepthEstimator.load",
+                    frozenset({"dpt", "depth_anything", "glpn", "zoedepth", "depth_pro", "prompt_depth_anything"}),
+                ),
+            ),
             flag="--depth-model",
             used_by="background (depth=True)",
         ),
         Stage(
-            "remover", "fills a removed object's hole with background (LaMa)", "big-lama",
+            "remover",
+            "fills a removed object's hole with background (LaMa)",
+            "big-lama",
             (Model("big-lama", "JosephCatrambone/big-lama-torchscript", "lama", "0.2 GB", "Apache-2.0"),),
             (Backend("lama", "removal:Lama.load", suffixes=(".pt",), files=("big-lama.pt", "lama.pt")),),
             used_by="remove",
             download=("*.pt",),
         ),
         Stage(
-            "upscaler", "sharpens a painted region (upscale=2 or 4)", "x4",
+            "upscaler",
+            "sharpens a painted region (upscale=2 or 4)",
+            "x4",
             (Model("x4", "stabilityai/stable-diffusion-x4-upscaler", "upscaler", "1.7 GB (fp16)", "OpenRAIL++-M"),),
-            (Backend("upscaler", "diffusion:load_upscaler", frozenset({"StableDiffusionUpscalePipeline"}), index=True),),
+            (
+                Backend(
+                    "upscaler", "diffusion:load_upscaler", frozenset({"StableDiffusionUpscalePipeline"}), index=True
+                ),
+            ),
             used_by="upscale=2 or 4",
             download=_PIPELINE_FILES,
         ),
@@ -204,8 +259,10 @@ def markdown_table() -> str:
         for model in stage.models:
             default = " (default)" if model.name == stage.default else ""
             note = f" ({model.note})" if model.note else ""
-            rows.append(f"| {stage.name} | `{model.name}`{default}{note} | `{model.repo}` | {model.size} | "
-                        f"{model.licence} | {stage.used_by} |")
+            rows.append(
+                f"| {stage.name} | `{model.name}`{default}{note} | `{model.repo}` | {model.size} | "
+                f"{model.licence} | {stage.used_by} |"
+            )
     return "\n".join(rows)
 
 

@@ -49,19 +49,37 @@ def write_detector(folder: Path) -> Path:
     )
 
     vocab = _bert_vocab()
-    backbone = SwinConfig(
-        embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, image_size=64,
+    backbone = SwinConfig(  # type: ignore[call-arg]  # out_features goes through SwinConfig's **kwargs
+        embed_dim=16,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 1, 1],
+        window_size=4,
+        image_size=64,
         out_features=["stage2", "stage3", "stage4"],
     )
     text = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=37, max_position_embeddings=256,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=256,
     )
     config = GroundingDinoConfig(
-        backbone_config=backbone, text_config=text, d_model=32, num_queries=10, num_feature_levels=3,
-        encoder_layers=1, decoder_layers=2,  # 1 decoder layer fails at build (tied bbox_embed keys)
-        encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2, decoder_attention_heads=2,
-        encoder_n_points=2, decoder_n_points=2, max_text_len=256,
+        backbone_config=backbone,
+        text_config=text,
+        d_model=32,
+        num_queries=10,
+        num_feature_levels=3,
+        encoder_layers=1,
+        decoder_layers=2,  # 1 decoder layer fails at build (tied bbox_embed keys)
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_n_points=2,
+        decoder_n_points=2,
+        max_text_len=256,
     )
     model = GroundingDinoForObjectDetection(config).eval()
     processor = GroundingDinoProcessor(
@@ -86,14 +104,24 @@ def write_segmenter(folder: Path) -> Path:
     )
 
     vision = SamVisionConfig(
-        hidden_size=32, output_channels=16, num_hidden_layers=2, num_attention_heads=2, image_size=64,
-        patch_size=8, mlp_dim=64, global_attn_indexes=[1], window_size=4,
+        hidden_size=32,
+        output_channels=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=64,
+        patch_size=8,
+        mlp_dim=64,
+        global_attn_indexes=[1],
+        window_size=4,
         num_pos_feats=8,  # must be half the prompt encoder's hidden_size
     )
     prompt = SamPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4)
-    decoder = SamMaskDecoderConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32,
-                                   iou_head_hidden_dim=16)
-    SamModel(SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)).save_pretrained(folder)
+    decoder = SamMaskDecoderConfig(
+        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
+    )
+    SamModel(
+        SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+    ).save_pretrained(folder)
     image_processor = SamImageProcessor(
         size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}, mask_size={"longest_edge": 16}
     )
@@ -107,29 +135,61 @@ def write_inpainter(folder: Path) -> Path:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=9, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, attention_head_dim=(2, 4), norm_num_groups=32,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=9,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),
+        norm_num_groups=32,
     )
     vae = AutoencoderKL(
-        block_out_channels=[32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=32, sample_size=64,
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=64,
     )
     vocab = _clip_vocab()
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
-        num_attention_heads=4, num_hidden_layers=2, vocab_size=len(vocab), layer_norm_eps=1e-5,
-    ))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(vocab),
+            layer_norm_eps=1e-5,
+        )
+    )
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)  # 77, or truncation overflows
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-        set_alpha_to_one=False, steps_offset=1,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
     )
     pipe = StableDiffusionInpaintPipeline(
-        unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
-    pipe.save_pretrained(folder)
+    pipe.save_pretrained(folder)  # type: ignore[attr-defined]  # diffusers adds it through a mixin mypy cannot see
     return folder
 
 
@@ -138,10 +198,15 @@ def write_controlnet(folder: Path) -> Path:
     from diffusers import ControlNetModel
 
     ControlNetModel(
-        block_out_channels=(32, 64), layers_per_block=1, in_channels=4, norm_num_groups=32,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), cross_attention_dim=32, attention_head_dim=(2, 4),
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        in_channels=4,
+        norm_num_groups=32,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),
         conditioning_embedding_out_channels=(16, 32),
-    ).save_pretrained(folder)
+    ).save_pretrained(folder)  # type: ignore[attr-defined]  # diffusers adds it through a mixin mypy cannot see
     return folder
 
 
@@ -150,9 +215,17 @@ def write_depth(folder: Path) -> Path:
     from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
 
     config = DPTConfig(
-        hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=37, image_size=32,
-        patch_size=8, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[16, 16, 16, 16], fusion_hidden_size=16,
-        is_hybrid=False, head_in_index=-1,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=37,
+        image_size=32,
+        patch_size=8,
+        backbone_out_indices=[0, 1, 2, 3],
+        neck_hidden_sizes=[16, 16, 16, 16],
+        fusion_hidden_size=16,
+        is_hybrid=False,
+        head_in_index=-1,
     )
     DPTForDepthEstimation(config).save_pretrained(folder)
     DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(folder)
@@ -197,27 +270,53 @@ def write_upscaler(folder: Path) -> Path:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 32, 64), layers_per_block=1, sample_size=32, in_channels=7, out_channels=4,
+        block_out_channels=(32, 32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=7,
+        out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
-        attention_head_dim=8, use_linear_projection=True, only_cross_attention=(True, True, False),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        use_linear_projection=True,
+        only_cross_attention=(True, True, False),
         num_class_embeds=400,  # one per noise level up to max_noise_level
         norm_num_groups=32,
     )
     vae = AutoencoderKL(
-        block_out_channels=[32, 32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 3,
-        up_block_types=["UpDecoderBlock2D"] * 3, latent_channels=4, norm_num_groups=32, scaling_factor=0.08333,
+        block_out_channels=[32, 32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        up_block_types=["UpDecoderBlock2D"] * 3,
+        latent_channels=4,
+        norm_num_groups=32,
+        scaling_factor=0.08333,
     )
     vocab = _clip_vocab()
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
-        num_attention_heads=4, num_hidden_layers=2, vocab_size=len(vocab), layer_norm_eps=1e-5,
-    ))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(vocab),
+            layer_norm_eps=1e-5,
+        )
+    )
     StableDiffusionUpscalePipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77),
-        unet=unet, low_res_scheduler=DDPMScheduler(), scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77),
+        unet=unet,
+        low_res_scheduler=DDPMScheduler(),
+        scheduler=DDIMScheduler(prediction_type="v_prediction"),
         max_noise_level=350,
-    ).save_pretrained(folder)
+    ).save_pretrained(folder)  # type: ignore[attr-defined]  # as above
     return folder
 
 

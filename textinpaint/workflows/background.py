@@ -32,20 +32,53 @@ STAGES = ("detector", "segmenter", "inpainter")
 
 
 @overload
-def replace_background(pipeline: Pipeline, image: ImageInput, keep: str | Sequence[str] | None, with_: str, *,
-                       mask: object = ..., depth: bool = ..., controlnet_scale: float = ..., seam: int | None = ...,
-                       strict: bool = ..., box_threshold: float = ..., text_threshold: float = ...,
-                       nms_iou: float = ..., negative_prompt: str = ..., steps: int = ..., guidance: float = ...,
-                       strength: float = ..., seed: int | Sequence[int] | None = ..., scheduler: str | None = ...,
-                       refine: bool = ..., upscale: int | None = ...) -> Edit: ...
+def replace_background(
+    pipeline: Pipeline,
+    image: ImageInput,
+    keep: str | Sequence[str] | None,
+    with_: str,
+    *,
+    mask: object = ...,
+    depth: bool = ...,
+    controlnet_scale: float = ...,
+    seam: int | None = ...,
+    strict: bool = ...,
+    box_threshold: float = ...,
+    text_threshold: float = ...,
+    nms_iou: float = ...,
+    negative_prompt: str = ...,
+    steps: int = ...,
+    guidance: float = ...,
+    strength: float = ...,
+    seed: int | Sequence[int] | None = ...,
+    scheduler: str | None = ...,
+    refine: bool = ...,
+    upscale: int | None = ...,
+) -> Edit: ...
 @overload
-def replace_background(pipeline: Pipeline, image: list[ImageInput] | tuple[ImageInput, ...],
-                       keep: str | Sequence[str] | None, with_: str, *, mask: object = ..., depth: bool = ...,
-                       controlnet_scale: float = ..., seam: int | None = ..., strict: bool = ...,
-                       box_threshold: float = ..., text_threshold: float = ..., nms_iou: float = ...,
-                       negative_prompt: str = ..., steps: int = ..., guidance: float = ..., strength: float = ...,
-                       seed: int | Sequence[int] | None = ..., scheduler: str | None = ..., refine: bool = ...,
-                       upscale: int | None = ...) -> list[Edit]: ...
+def replace_background(
+    pipeline: Pipeline,
+    image: list[ImageInput] | tuple[ImageInput, ...],
+    keep: str | Sequence[str] | None,
+    with_: str,
+    *,
+    mask: object = ...,
+    depth: bool = ...,
+    controlnet_scale: float = ...,
+    seam: int | None = ...,
+    strict: bool = ...,
+    box_threshold: float = ...,
+    text_threshold: float = ...,
+    nms_iou: float = ...,
+    negative_prompt: str = ...,
+    steps: int = ...,
+    guidance: float = ...,
+    strength: float = ...,
+    seed: int | Sequence[int] | None = ...,
+    scheduler: str | None = ...,
+    refine: bool = ...,
+    upscale: int | None = ...,
+) -> list[Edit]: ...
 def replace_background(
     pipeline: Pipeline,
     image: ImageInput | Sequence[ImageInput],
@@ -110,8 +143,10 @@ def replace_background(
     pictures, batch = load_pictures(pipeline, image)
     check_text("with_", with_)
     if (keep is None) == (mask is None):
-        raise InvalidInputError("give exactly one of keep (what to find) or mask (the subject); got "
-                                f"keep={keep!r} and mask={'an array' if mask is not None else None}")
+        raise InvalidInputError(
+            "give exactly one of keep (what to find) or mask (the subject); got "
+            f"keep={keep!r} and mask={'an array' if mask is not None else None}"
+        )
     finding = FindOptions(box_threshold, text_threshold, nms_iou, "all", "mask", strict)
     scene = BackgroundOptions(depth, controlnet_scale, seam)
     painting = PaintOptions(negative_prompt, steps, guidance, strength, None, 0, None, scheduler, refine, upscale)
@@ -126,8 +161,9 @@ def replace_background(
         found = find_regions(pipeline, pictures, keep, finding, timings)
     # 3. The background is everything farther than the seam from the subject; paint it.
     seams = [scene.seam or auto_feather(auto_dilation(p.width, p.height)) for p in pictures]
-    backgrounds = [f if f.region is None else f._replace(region=distance_outside(f.region) > band)
-                   for f, band in zip(found, seams)]
+    backgrounds = [
+        f if f.region is None else f._replace(region=distance_outside(f.region) > band) for f, band in zip(found, seams)
+    ]
 
     def make_painter() -> Filler:
         base = painter(pipeline, painting)
@@ -139,14 +175,31 @@ def replace_background(
             base = base.with_extras(controlnet=pipeline.controlnet, upscaler=base.upscaler)
         return DepthControlled(base, pipeline.depth, scene.controlnet_scale)  # type: ignore[arg-type]  # check_painter checked it takes a control image
 
-    painted = paint_found(pictures, backgrounds, make_painter, requests, painting, timings,
-                          feathers=[band - 1 for band in seams])
+    painted = paint_found(
+        pictures, backgrounds, make_painter, requests, painting, timings, feathers=[band - 1 for band in seams]
+    )
     # 4. Record how each edit was made.
-    parameters = {"keep": keep, "with_": with_, **fields_of(scene), "strict": strict, "box_threshold": box_threshold,
-                  "text_threshold": text_threshold, "nms_iou": nms_iou,
-                  **{k: v for k, v in fields_of(painting).items() if k not in ("dilate", "feather")}}
+    parameters = {
+        "keep": keep,
+        "with_": with_,
+        **fields_of(scene),
+        "strict": strict,
+        "box_threshold": box_threshold,
+        "text_threshold": text_threshold,
+        "nms_iou": nms_iou,
+        **{k: v for k, v in fields_of(painting).items() if k not in ("dilate", "feather")},
+    }
     stages = (*STAGES, "controlnet", "depth") if scene.depth else STAGES
-    edits = assemble(pipeline, "replace_background", stages, pictures, backgrounds, painted,
-                     [r.seed for r in requests], parameters, timings, subject)
+    edits = assemble(
+        pipeline,
+        "replace_background",
+        stages,
+        pictures,
+        backgrounds,
+        painted,
+        [r.seed for r in requests],
+        parameters,
+        timings,
+        subject,
+    )
     return edits if batch else edits[0]
-

@@ -22,8 +22,12 @@ if TYPE_CHECKING:
 
 
 def find_boxes(
-    pipeline: Pipeline, image: ImageInput, find: str | Sequence[str], *,
-    box_threshold: float = DEFAULT_BOX_THRESHOLD, text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+    pipeline: Pipeline,
+    image: ImageInput,
+    find: str | Sequence[str],
+    *,
+    box_threshold: float = DEFAULT_BOX_THRESHOLD,
+    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
     nms_iou: float = DEFAULT_NMS_IOU,
 ) -> Edit:
     """:meth:`~textinpaint.Pipeline.detect` with a record: ``image`` is the input, ``detections`` the boxes."""
@@ -38,13 +42,20 @@ def find_boxes(
     note = record(pipeline, "detect", parameters, ("detector",), picture)
     source = picture.to_pil()
     nothing = np.zeros((picture.height, picture.width), bool)
-    return Edit(source, nothing, found.detections, found.selected, None, found.region is not None, timings, source,
-                note)
+    return Edit(
+        source, nothing, found.detections, found.selected, None, found.region is not None, timings, source, note
+    )
 
 
 def find_masks(
-    pipeline: Pipeline, image: ImageInput, find: str | Sequence[str], *, select: Select = "all",
-    strict: bool = False, box_threshold: float = DEFAULT_BOX_THRESHOLD, text_threshold: float = DEFAULT_TEXT_THRESHOLD,
+    pipeline: Pipeline,
+    image: ImageInput,
+    find: str | Sequence[str],
+    *,
+    select: Select = "all",
+    strict: bool = False,
+    box_threshold: float = DEFAULT_BOX_THRESHOLD,
+    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
     nms_iou: float = DEFAULT_NMS_IOU,
 ) -> Edit:
     """Detect, segment and select: ``image`` is the union of the selected masks as a 1-bit picture
@@ -59,5 +70,14 @@ def find_masks(
     parameters = {"find": find, **{k: v for k, v in fields_of(finding).items() if k != "mask_mode"}}
     note = record(pipeline, "segment", parameters, ("detector", "segmenter"), picture)
     union = found.region if found.region is not None else np.zeros((picture.height, picture.width), bool)
-    return Edit(PIL.Image.fromarray(union), union, found.detections, found.selected, None, found.region is not None,
-                timings, picture.to_pil(), note)
+    return Edit(
+        PIL.Image.fromarray(union),
+        union,
+        found.detections,
+        found.selected,
+        None,
+        found.region is not None,
+        timings,
+        picture.to_pil(),
+        note,
+    )

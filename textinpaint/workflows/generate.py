@@ -54,13 +54,16 @@ def generate(
     # 1. Check every option before any work.
     check_text("prompt", prompt)
     if size is not None and not (
-        isinstance(size, (tuple, list)) and len(size) == 2
+        isinstance(size, (tuple, list))
+        and len(size) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)
     ):
         raise InvalidInputError(f"size must be (width, height) in whole pixels >= 1; got {size!r}")
     if size is not None and size[0] * size[1] > pipeline.max_pixels:
-        raise ImageTooLargeError(f"size {size[0]}x{size[1]} is {size[0] * size[1]} pixels, over "
-                                 f"max_pixels={pipeline.max_pixels}; ask for a smaller size or raise max_pixels")
+        raise ImageTooLargeError(
+            f"size {size[0]}x{size[1]} is {size[0] * size[1]} pixels, over "
+            f"max_pixels={pipeline.max_pixels}; ask for a smaller size or raise max_pixels"
+        )
     painting = PaintOptions(negative_prompt, steps, guidance, 1.0, seed, scheduler=scheduler, upscale=upscale)
     check_painter(pipeline, painting)
     request = painting.request(prompt)
@@ -78,11 +81,19 @@ def generate(
         pixels = filler.generate(request, width, height)
     # 4. Record how it was made.
     result = PIL.Image.fromarray(pixels)
-    parameters = {"prompt": prompt, "size": list(size) if size else None, "negative_prompt": negative_prompt,
-                  "steps": steps, "guidance": guidance, "seed": request.seed, "scheduler": scheduler,
-                  "upscale": upscale}
+    parameters = {
+        "prompt": prompt,
+        "size": list(size) if size else None,
+        "negative_prompt": negative_prompt,
+        "steps": steps,
+        "guidance": guidance,
+        "seed": request.seed,
+        "scheduler": scheduler,
+        "upscale": upscale,
+    }
     note = record(pipeline, "generate", parameters, ("inpainter",), None)
     result.info["seed"] = request.seed
-    result.info["edit"] = Edit(result, np.ones((height, width), bool), empty_detections(), [], request.seed, True,
-                               timings, None, note)
+    result.info["edit"] = Edit(
+        result, np.ones((height, width), bool), empty_detections(), [], request.seed, True, timings, None, note
+    )
     return result

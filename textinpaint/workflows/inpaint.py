@@ -74,8 +74,9 @@ def inpaint(
     # 1. Check every input and option before any work.
     (picture,), _ = load_pictures(pipeline, image)
     region = load_mask(mask, picture.width, picture.height)
-    painting = PaintOptions(negative_prompt, steps, guidance, strength, seed, dilate, feather, scheduler, refine,
-                            upscale)
+    painting = PaintOptions(
+        negative_prompt, steps, guidance, strength, seed, dilate, feather, scheduler, refine, upscale
+    )
     check_painter(pipeline, painting)
     request = painting.request(prompt)
     # 2. The region is the given mask.
@@ -85,8 +86,9 @@ def inpaint(
     painted = paint_found([picture], found, lambda: painter(pipeline, painting), [request], painting, timings)
     # 4. Record how it was made.
     parameters = {"prompt": prompt, **fields_of(painting)}
-    (edit,) = assemble(pipeline, "inpaint", ("inpainter",), [picture], found, painted, [request.seed], parameters,
-                       timings, [region])
+    (edit,) = assemble(
+        pipeline, "inpaint", ("inpainter",), [picture], found, painted, [request.seed], parameters, timings, [region]
+    )
     edit.found = True
     edit.image.info["seed"] = request.seed
     edit.image.info["edit"] = edit

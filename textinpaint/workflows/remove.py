@@ -33,15 +33,37 @@ STAGES = ("detector", "segmenter", "remover")
 
 
 @overload
-def remove(pipeline: Pipeline, image: ImageInput, find: str | Sequence[str], *, select: Select = ...,
-           mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ..., text_threshold: float = ...,
-           nms_iou: float = ..., seed: int | Sequence[int] | None = ..., dilate: int | None = ...,
-           feather: int | None = ...) -> Edit: ...
+def remove(
+    pipeline: Pipeline,
+    image: ImageInput,
+    find: str | Sequence[str],
+    *,
+    select: Select = ...,
+    mask_mode: MaskMode = ...,
+    strict: bool = ...,
+    box_threshold: float = ...,
+    text_threshold: float = ...,
+    nms_iou: float = ...,
+    seed: int | Sequence[int] | None = ...,
+    dilate: int | None = ...,
+    feather: int | None = ...,
+) -> Edit: ...
 @overload
-def remove(pipeline: Pipeline, image: list[ImageInput] | tuple[ImageInput, ...], find: str | Sequence[str], *,
-           select: Select = ..., mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ...,
-           text_threshold: float = ..., nms_iou: float = ..., seed: int | Sequence[int] | None = ...,
-           dilate: int | None = ..., feather: int | None = ...) -> list[Edit]: ...
+def remove(
+    pipeline: Pipeline,
+    image: list[ImageInput] | tuple[ImageInput, ...],
+    find: str | Sequence[str],
+    *,
+    select: Select = ...,
+    mask_mode: MaskMode = ...,
+    strict: bool = ...,
+    box_threshold: float = ...,
+    text_threshold: float = ...,
+    nms_iou: float = ...,
+    seed: int | Sequence[int] | None = ...,
+    dilate: int | None = ...,
+    feather: int | None = ...,
+) -> list[Edit]: ...
 def remove(
     pipeline: Pipeline,
     image: ImageInput | Sequence[ImageInput],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
+from ..errors import InvalidInputError
 from ..images import ImageInput
+from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH
 from ..options import (
     DEFAULT_BOX_THRESHOLD,
     DEFAULT_NMS_IOU,
@@ -17,8 +19,6 @@ from ..options import (
     check_text,
     fields_of,
 )
-from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH
-from ..errors import InvalidInputError
 from ..results import Edit
 from ..runtime import (
     assemble,
@@ -37,19 +37,53 @@ STAGES = ("detector", "segmenter", "inpainter")
 
 
 @overload
-def replace(pipeline: Pipeline, image: ImageInput, find: str | Sequence[str], with_: str, *, select: Select = ...,
-            mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ..., text_threshold: float = ...,
-            nms_iou: float = ..., negative_prompt: str = ..., steps: int = ..., guidance: float = ...,
-            strength: float = ..., seed: int | Sequence[int] | None = ..., dilate: int | None = ...,
-            feather: int | None = ..., scheduler: str | None = ..., refine: bool = ..., upscale: int | None = ...,
-            ) -> Edit: ...
+def replace(
+    pipeline: Pipeline,
+    image: ImageInput,
+    find: str | Sequence[str],
+    with_: str,
+    *,
+    select: Select = ...,
+    mask_mode: MaskMode = ...,
+    strict: bool = ...,
+    box_threshold: float = ...,
+    text_threshold: float = ...,
+    nms_iou: float = ...,
+    negative_prompt: str = ...,
+    steps: int = ...,
+    guidance: float = ...,
+    strength: float = ...,
+    seed: int | Sequence[int] | None = ...,
+    dilate: int | None = ...,
+    feather: int | None = ...,
+    scheduler: str | None = ...,
+    refine: bool = ...,
+    upscale: int | None = ...,
+) -> Edit: ...
 @overload
-def replace(pipeline: Pipeline, image: list[ImageInput] | tuple[ImageInput, ...], find: str | Sequence[str], with_: str,
-            *, select: Select = ..., mask_mode: MaskMode = ..., strict: bool = ..., box_threshold: float = ...,
-            text_threshold: float = ..., nms_iou: float = ..., negative_prompt: str = ..., steps: int = ...,
-            guidance: float = ..., strength: float = ..., seed: int | Sequence[int] | None = ...,
-            dilate: int | None = ..., feather: int | None = ..., scheduler: str | None = ..., refine: bool = ...,
-            upscale: int | None = ...) -> list[Edit]: ...
+def replace(
+    pipeline: Pipeline,
+    image: list[ImageInput] | tuple[ImageInput, ...],
+    find: str | Sequence[str],
+    with_: str,
+    *,
+    select: Select = ...,
+    mask_mode: MaskMode = ...,
+    strict: bool = ...,
+    box_threshold: float = ...,
+    text_threshold: float = ...,
+    nms_iou: float = ...,
+    negative_prompt: str = ...,
+    steps: int = ...,
+    guidance: float = ...,
+    strength: float = ...,
+    seed: int | Sequence[int] | None = ...,
+    dilate: int | None = ...,
+    feather: int | None = ...,
+    scheduler: str | None = ...,
+    refine: bool = ...,
+    upscale: int | None = ...,
+) -> list[Edit]: ...
 def replace(
     pipeline: Pipeline,
     image: ImageInput | Sequence[ImageInput],
@@ -120,15 +154,29 @@ def replace(
     """
     finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict)
     if isinstance(with_, str) and not with_.strip():
-        return _remove_instead(pipeline, image, find, finding, negative_prompt=negative_prompt, steps=steps,
-                               guidance=guidance, strength=strength, seed=seed, dilate=dilate, feather=feather,
-                               scheduler=scheduler, refine=refine, upscale=upscale)
+        return _remove_instead(
+            pipeline,
+            image,
+            find,
+            finding,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            guidance=guidance,
+            strength=strength,
+            seed=seed,
+            dilate=dilate,
+            feather=feather,
+            scheduler=scheduler,
+            refine=refine,
+            upscale=upscale,
+        )
     # 1. Check every input and option before any work.
     pictures, batch = load_pictures(pipeline, image)
     check_text("with_", with_)
     seeds = seeds_for(seed, len(pictures))
-    painting = PaintOptions(negative_prompt, steps, guidance, strength, None, dilate, feather, scheduler, refine,
-                            upscale)
+    painting = PaintOptions(
+        negative_prompt, steps, guidance, strength, None, dilate, feather, scheduler, refine, upscale
+    )
     check_painter(pipeline, painting)
     requests = [painting.request(with_, one) for one in seeds]
     # 2. Find: detect, segment, select.
@@ -138,14 +186,22 @@ def replace(
     painted = paint_found(pictures, found, lambda: painter(pipeline, painting), requests, painting, timings)
     # 4. Record how each edit was made.
     parameters = {"find": find, "with_": with_, **fields_of(finding), **fields_of(painting)}
-    edits = assemble(pipeline, "replace", STAGES, pictures, found, painted, [r.seed for r in requests], parameters,
-                     timings)
+    edits = assemble(
+        pipeline, "replace", STAGES, pictures, found, painted, [r.seed for r in requests], parameters, timings
+    )
     return edits if batch else edits[0]
 
 
 def _remove_instead(
-    pipeline: Pipeline, image: ImageInput | Sequence[ImageInput], find: str | Sequence[str], finding: FindOptions,
-    *, seed: int | Sequence[int] | None, dilate: int | None, feather: int | None, **painting: object,
+    pipeline: Pipeline,
+    image: ImageInput | Sequence[ImageInput],
+    find: str | Sequence[str],
+    finding: FindOptions,
+    *,
+    seed: int | Sequence[int] | None,
+    dilate: int | None,
+    feather: int | None,
+    **painting: object,
 ) -> Edit | list[Edit]:
     """``with_=""``: removal with the fill model. Painting options it cannot honour are refused."""
     from .remove import remove
@@ -157,6 +213,17 @@ def _remove_instead(
             f"with_='' removes the object with the fill model, which takes no {', '.join(changed)}; "
             "drop them, or give with_ a prompt to repaint the region"
         )
-    return remove(pipeline, image, find, select=finding.select, mask_mode=finding.mask_mode, strict=finding.strict,
-                  box_threshold=finding.box_threshold, text_threshold=finding.text_threshold,
-                  nms_iou=finding.nms_iou, seed=seed, dilate=dilate, feather=feather)
+    return remove(
+        pipeline,
+        cast(Any, image),
+        find,
+        select=finding.select,
+        mask_mode=finding.mask_mode,
+        strict=finding.strict,
+        box_threshold=finding.box_threshold,
+        text_threshold=finding.text_threshold,
+        nms_iou=finding.nms_iou,
+        seed=seed,
+        dilate=dilate,
+        feather=feather,
+    )
