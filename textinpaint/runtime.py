@@ -263,7 +263,9 @@ def record(
     mask: np.ndarray | None = None,
     batch: dict[str, Any] | None = None,
 ) -> Record:
-    """The :class:`~textinpaint.results.Record` of one edit."""
+    """The :class:`~textinpaint.results.Record` of one edit (the upscaler among its models when used)."""
+    if parameters.get("upscale"):
+        stages = (*stages, "upscaler")
     return Record(
         workflow,
         parameters,
