@@ -22,3 +22,8 @@ def test_docs_build_strict(tmp_path):
     cli = (tmp_path / "site" / "cli" / "index.html").read_text()
     assert "textinpaint background" in cli and "--keep-mask" in cli
     assert (tmp_path / "site" / "weights" / "index.html").exists()
+    architecture = (tmp_path / "site" / "architecture" / "index.html").read_text()
+    assert "img/architecture.svg" in architecture
+    svg = (tmp_path / "site" / "img" / "architecture.svg").read_text()
+    assert all(f">{stage}<" in svg for stage in ("detector", "segmenter", "inpainter", "remover", "upscaler"))
+    assert "textinpaint replay" in (tmp_path / "site" / "sidecar" / "index.html").read_text()
