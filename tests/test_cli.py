@@ -341,21 +341,82 @@ def test_replace_with_refine_upscale_and_scheduler(run, tiny_models, photo, tmp_
     assert PIL.Image.open(out).size == (101, 75)
 
 
-def test_bad_option_values_are_reported_plainly(run, tiny_models, photo, tmp_path):
-    result = run(
-        "replace",
-        photo,
-        "--find",
-        "a dog",
-        "--with",
-        "a cat",
-        "-o",
-        tmp_path / "x.png",
-        "--models",
-        tiny_models,
-        "--device",
-        "cpu",
-        "--scheduler",
-        "fastest",
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--scheduler", "fastest"],
+        ["--box-threshold", "35"],
+        ["--text-threshold", "nan"],
+        ["--steps", "0"],
+        ["--guidance", "inf"],
+        ["--strength", "1.5"],
+        ["--select", "-1"],
+        ["--dilate", "-3"],
+        ["--batch-size", "0"],
+    ],
+)
+def test_bad_option_values_stop_before_any_work_as_usage_errors(option, tiny_models, photo, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(
+            [
+                str(a)
+                for a in [
+                    "replace",
+                    photo,
+                    "--find",
+                    "a dog",
+                    "--with",
+                    "a cat",
+                    "-o",
+                    tmp_path / "x.png",
+                    "--models",
+                    tiny_models,
+                    "--device",
+                    "cpu",
+                    *option,
+                ]
+            ]
+        )
+    stderr = capsys.readouterr().err
+    assert stopped.value.code == 2 and "textinpaint replace: error:" in stderr and "Traceback" not in stderr
+    name = option[0].lstrip("-")
+    assert name in stderr or name.replace("-", "_") in stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_missing_model_stops_the_whole_batch_once(tiny_models, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        PIL.Image.fromarray(noise(30, 30, seed=i)).save(folder / f"{i}.png")
+    status = main(
+        [
+            "replace",
+            str(folder),
+            "--find",
+            "a dog",
+            "--with",
+            "a cat",
+            "-o",
+            str(tmp_path / "out"),
+            "--models",
+            str(tiny_models),
+            "--inpainter",
+            str(tmp_path / "nowhere"),
+            "--device",
+            "cpu",
+            "--box-threshold",
+            "0",
+        ]
     )
-    assert result.returncode == 1 and "scheduler must be one of" in result.stderr
+    stderr = capsys.readouterr().err
+    assert status == 1 and stderr.count("could not be loaded") == 1 and "3 inputs" not in stderr
+
+
+def test_a_gpu_device_without_a_gpu_is_a_typed_error(run, tiny_models, photo, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run("detect", photo, "--find", "a dog", "--models", tiny_models, "--device", "cuda")
+    assert result.returncode == 1 and "device='cuda' but this machine has no usable CUDA GPU" in result.stderr

@@ -1,25 +1,34 @@
 """Running a workflow over many files: input collection, output paths, sidecars, resume, failures.
 
 Nothing is lost: a bad file is reported and the batch goes on; every output gets a JSON sidecar
-with what is needed to make it again; re-running skips what is already done.
+with what is needed to make it again; re-running skips what was done with the same parameters
+(and remembers inputs where nothing was found). Two inputs never share an output, an output never
+overwrites an input, and outputs go to a temporary name first, so an interrupted run leaves no
+truncated file that looks finished. A setup error (missing or wrong model weights) stops the run
+at once instead of failing every file.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import InvalidInputError, MissingDependencyError, ModelKindError, WeightsNotFoundError
 from .outputs import write_json
 from .runtime import listening
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+# Errors that are the same for every file: the run stops at the first one instead of repeating it.
+FATAL = (WeightsNotFoundError, ModelKindError, MissingDependencyError)
 
 
 @dataclass(frozen=True)
@@ -47,37 +56,52 @@ class Outcome:
 @dataclass
 class Summary:
     outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl+C stopped the run; the job in flight was discarded
 
     def count(self, status: str) -> int:
         return sum(outcome.status == status for outcome in self.outcomes)
 
     @property
     def exit_code(self) -> int:
-        """1 when anything failed, else 3 when some input matched nothing, else 0."""
+        """130 when interrupted, 1 when anything failed, else 3 when some input matched nothing, else 0."""
+        if self.interrupted:
+            return 130
         return 1 if self.count("failed") else 3 if self.count("nothing") else 0
 
     def text(self) -> str:
         counts = ", ".join(f"{self.count(s)} {s}" for s in ("done", "skipped", "nothing", "failed"))
         lines = [f"{len(self.outcomes)} inputs: {counts}"]
+        if self.interrupted:
+            lines[0] = f"interrupted after {len(self.outcomes)} inputs: {counts}"
         lines += [f"  failed: {o.job.source}: {o.message}" for o in self.outcomes if o.status == "failed"]
         lines += [f"  nothing found: {o.job.source}" for o in self.outcomes if o.status == "nothing"]
         return "\n".join(lines)
 
 
-def collect(inputs: Iterable[str | Path]) -> list[tuple[Path, Path]]:
+def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> list[tuple[Path, Path]]:
     """Expand files, folders (recursively, by image suffix) and globs into ``(file, relative path)``.
 
     A path that does not exist is kept, so that it is reported as failed rather than dropped.
+    Files under ``exclude`` (the output folder, when it lies inside an input folder) are left
+    out, so a second run never takes the first run's outputs for inputs. With several folders,
+    each file's relative path starts with its folder's name, so ``d1/x.png`` and ``d2/x.png``
+    stay apart.
     """
+    entries = list(map(str, inputs))
+    folders = [Path(e) for e in entries if Path(e).is_dir()]
+    skip = exclude.resolve() if exclude is not None else None
     found: dict[Path, Path] = {}
-    for entry in map(str, inputs):
+    for entry in entries:
         path = Path(entry)
         if path.is_dir():
+            prefix = Path(path.resolve().name) if len(folders) > 1 else Path()
             for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
-                found.setdefault(file, file.relative_to(path))
+                if skip is not None and skip in file.resolve().parents:
+                    continue
+                found.setdefault(file, prefix / file.relative_to(path))
         elif any(ch in entry for ch in "*?[") and not path.exists():
             for match in sorted(glob.glob(entry, recursive=True)):
-                if Path(match).is_file():
+                if Path(match).is_file() and not (skip is not None and skip in Path(match).resolve().parents):
                     found.setdefault(Path(match), Path(Path(match).name))
         else:
             found.setdefault(path, Path(path.name))
@@ -87,12 +111,27 @@ def collect(inputs: Iterable[str | Path]) -> list[tuple[Path, Path]]:
 def plan(inputs: list[str | Path], output: Path, *, suffix: str = ".png") -> list[Job]:
     """Jobs for ``inputs``. One input file with an image-named ``output`` writes that file;
     anything else writes ``output/<relative path>`` with ``suffix`` (PNG keeps untouched pixels exact).
+
+    Raises:
+        InvalidInputError: two inputs would write one output (``p.png`` and ``p.jpg``, say); the
+            message names them. Nothing has run.
     """
-    files = collect(inputs)
+    files = collect(inputs, exclude=output)
     single = len(inputs) == 1 and len(files) == 1 and not Path(inputs[0]).is_dir()
     if single and output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():
         return [Job(files[0][0], output)]
-    return [Job(source, output / relative.with_suffix(suffix)) for source, relative in files]
+    jobs = [Job(source, output / relative.with_suffix(suffix)) for source, relative in files]
+    taken: dict[Path, list[Path]] = {}
+    for job in jobs:
+        taken.setdefault(job.output.resolve(), []).append(job.source)
+    clashes = {out: sources for out, sources in taken.items() if len(sources) > 1}
+    if clashes:
+        listed = "; ".join(f"{', '.join(map(str, s))} -> {out}" for out, s in clashes.items())
+        raise InvalidInputError(
+            f"inputs would overwrite each other's output ({listed}); rename one, or run them "
+            "into separate output folders"
+        )
+    return jobs
 
 
 def run(
@@ -104,89 +143,147 @@ def run(
     stream=None,
     work_many: Callable[[list[Job]], list[dict | None]] | None = None,
     batch_size: int = 1,
+    key: str | None = None,
 ) -> Summary:
     """Run ``work`` on each job, never stopping on a bad input.
 
-    ``work`` writes the job's output and returns its sidecar (a JSON-able dict), or None when the
-    input matched nothing. Each stage the library starts during ``work`` is shown on the bar. Jobs whose output and sidecar exist are skipped unless ``overwrite``.
-    Progress goes to ``stream`` (default stderr): a bar on a terminal, plain lines elsewhere.
+    ``work`` writes the job's output and returns its sidecar (a JSON-able dict; ``found`` False
+    when the input matched nothing and no output was written). Each stage the library starts
+    during ``work`` is shown on the bar. A job whose sidecar says it was done (or found nothing)
+    with the same ``key`` (a digest of the request) is skipped unless ``overwrite``; one done
+    with other parameters is redone. Progress goes to ``stream`` (default stderr): a bar on a
+    terminal, plain lines elsewhere.
 
     With ``work_many`` and ``batch_size`` > 1, jobs still to do go ``batch_size`` at a time
     through ``work_many`` (one result per job); a chunk whose batched call fails is done again one
     job at a time, so a bad file costs only its own result.
+
+    Ctrl+C stops after discarding the job in flight; the summary says so (``exit_code`` 130).
+    Missing or wrong model weights (:data:`FATAL`) stop the run at once and are raised.
     """
     stream = stream or sys.stderr
-    inputs = {job.source.resolve() for job in jobs}
+    inputs = [job.source for job in jobs]
     summary = Summary()
     bar = None
     if not quiet and stream.isatty():
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), file=stream, unit="image")
-    batched = _batched(jobs, work_many, batch_size, overwrite, inputs) if work_many and batch_size > 1 else {}
-    for index, job in enumerate(jobs, 1):
-        start = time.perf_counter()
+    try:
+        batched = _batched(jobs, work_many, batch_size, overwrite, inputs, key) if work_many and batch_size > 1 else {}
+        for index, job in enumerate(jobs, 1):
+            start = time.perf_counter()
 
-        def show(stage: str, job: Job = job) -> None:
+            def show(stage: str, job: Job = job) -> None:
+                if bar is not None:
+                    bar.set_postfix_str(f"{job.source.name}: {stage}")
+
+            with listening(show):
+                outcome = batched.get(index - 1) or _one(job, work, overwrite, inputs, key)
+            if index - 1 not in batched:
+                outcome.seconds = time.perf_counter() - start
+            summary.outcomes.append(outcome)
             if bar is not None:
-                bar.set_postfix_str(f"{job.source.name}: {stage}")
-
-        with listening(show):
-            outcome = batched.get(index - 1) or _one(job, work, overwrite, inputs)
-        if index - 1 not in batched:
-            outcome.seconds = time.perf_counter() - start
-        summary.outcomes.append(outcome)
+                bar.set_postfix_str(f"{job.source.name}: {outcome.status}")
+                bar.update()
+            elif not quiet:
+                detail = f" ({outcome.message})" if outcome.message else ""
+                line = f"[{index}/{len(jobs)}] {job.source}: {outcome.status}{detail} {outcome.seconds:.1f}s"
+                print(line, file=stream)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
         if bar is not None:
-            bar.set_postfix_str(f"{job.source.name}: {outcome.status}")
-            bar.update()
-        elif not quiet:
-            detail = f" ({outcome.message})" if outcome.message else ""
-            print(f"[{index}/{len(jobs)}] {job.source}: {outcome.status}{detail} {outcome.seconds:.1f}s", file=stream)
-    if bar is not None:
-        bar.close()
+            bar.close()
     return summary
 
 
+def _same_file(output: Path, inputs: list[Path]) -> bool:
+    """Whether ``output`` is one of the inputs: the same path, or the same file by a link."""
+    target = output.resolve()
+    for source in inputs:
+        if source.resolve() == target:
+            return True
+        if output.exists() and source.exists() and os.path.samefile(output, source):
+            return True
+    return False
+
+
+def _previous(job: Job, key: str | None) -> str | None:
+    """Why the job needs no doing (None when it does): done or nothing found, with the same key."""
+    try:
+        sidecar = json.loads(job.sidecar.read_text())
+    except (OSError, ValueError):
+        return None  # no sidecar, or a broken one: redo
+    if not isinstance(sidecar, dict) or (key is not None and sidecar.get("request") != key):
+        return None
+    if sidecar.get("found") is False:
+        return "nothing was found here last time with the same parameters; --overwrite tries again"
+    if job.output.exists():
+        return "done before with the same parameters; --overwrite redoes it"
+    return None
+
+
+def _changed(job: Job) -> str:
+    return " (redone: the parameters differ from the last run's)" if job.sidecar.exists() else ""
+
+
 def _batched(
-    jobs: list[Job], work_many: Callable[[list[Job]], list[dict | None]], size: int, overwrite: bool, inputs: set[Path]
+    jobs: list[Job],
+    work_many: Callable[[list[Job]], list[dict | None]],
+    size: int,
+    overwrite: bool,
+    inputs: list[Path],
+    key: str | None,
 ) -> dict[int, Outcome]:
     """Outcomes of the jobs that went through ``work_many`` together (others are left to ``run``)."""
     todo = [
         i
         for i, job in enumerate(jobs)
-        if job.output.resolve() not in inputs and (overwrite or not (job.output.exists() and job.sidecar.exists()))
+        if not _same_file(job.output, inputs) and (overwrite or _previous(job, key) is None)
     ]
     outcomes: dict[int, Outcome] = {}
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
         began = time.perf_counter()
+        notes = {i: _changed(jobs[i]) for i in chunk}
         try:
             sidecars = work_many([jobs[i] for i in chunk])
+        except FATAL:
+            raise
         except Exception:
             logger.debug("a batch failed; its jobs are redone one at a time", exc_info=True)
             continue
         share = (time.perf_counter() - began) / len(chunk)
         for i, sidecar in zip(chunk, sidecars):
-            outcomes[i] = _record(jobs[i], sidecar)
+            outcomes[i] = _record(jobs[i], sidecar, key, notes[i])
             outcomes[i].seconds = share
     return outcomes
 
 
-def _record(job: Job, sidecar: dict | None) -> Outcome:
-    if sidecar is None:
-        return Outcome(job, "nothing", "nothing matched; no output written")
-    write_json(job.sidecar, sidecar)
-    return Outcome(job, "done")
+def _record(job: Job, sidecar: dict | None, key: str | None, note: str = "") -> Outcome:
+    try:
+        if sidecar is not None:
+            write_json(job.sidecar, {**sidecar, "request": key} if key is not None else sidecar)
+    except OSError as error:
+        return Outcome(job, "failed", f"could not write {job.sidecar}: {error}")
+    if sidecar is None or sidecar.get("found") is False:
+        return Outcome(job, "nothing", "nothing matched; no output written" + note)
+    return Outcome(job, "done", note.strip(" ()"))
 
 
-def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: set[Path]) -> Outcome:
-    if job.output.resolve() in inputs:
+def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: list[Path], key: str | None) -> Outcome:
+    if _same_file(job.output, inputs):
         return Outcome(job, "failed", "the output would overwrite an input; choose another output folder")
-    if not overwrite and job.output.exists() and job.sidecar.exists():
-        return Outcome(job, "skipped", "output and sidecar exist; --overwrite redoes it")
+    reason = None if overwrite else _previous(job, key)
+    if reason is not None:
+        return Outcome(job, "skipped", reason)
+    note = _changed(job)
     try:
         sidecar = work(job)
+    except FATAL:
+        raise
     except Exception as error:
         logger.debug("job %s failed", job.source, exc_info=True)
         return Outcome(job, "failed", f"{type(error).__name__}: {error}")
-    return _record(job, sidecar)
+    return _record(job, sidecar, key, note)

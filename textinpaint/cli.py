@@ -17,6 +17,7 @@ Model flags, their short names and defaults come from the stage table
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .results import Edit
 
 NOTHING_FOUND = 3
+INTERRUPTED = 130
 
 # The stages each subcommand loads: it offers a model flag for each of these only.
 COMMAND_STAGES = {
@@ -247,14 +249,39 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit status (2 for a usage error, 130 when interrupted)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        _check_options(args)
+    except TextInpaintError as error:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(str(error))  # exits 2, as argparse does for every usage error
     try:
         return _run(args)
     except TextInpaintError as error:
         print(f"textinpaint: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("textinpaint: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Every option checked by the option objects before anything loads (a bad value is a usage error)."""
+    from .errors import InvalidInputError
+
+    finding = {k: v for k, v in _finding(args).items() if k in ("box_threshold", "text_threshold", "nms_iou", "select")}
+    if "box_threshold" in finding:
+        FindOptions(**finding)
+    painting = {k: v for k, v in _painting(args).items() if k in {f for f in PaintOptions.__dataclass_fields__}}
+    if painting:
+        PaintOptions(**painting)
+    if args.command == "background":
+        BackgroundOptions(args.depth, args.controlnet_scale, args.seam)
+    if getattr(args, "batch_size", 1) < 1:
+        raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
 
 
 def stage_names(args: argparse.Namespace) -> dict[str, Any]:
@@ -396,28 +423,35 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         edits = pipe.replace([str(job.source) for job in jobs], **given)
         return [_emit(args, job, edit) for job, edit in zip(jobs, edits)]
 
-    if args.command == "replace" and args.batch_size < 1:
-        print(f"textinpaint: error: --batch-size must be 1 or more; got {args.batch_size}", file=sys.stderr)
-        return 1
     jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
     many = {"work_many": work_many, "batch_size": args.batch_size} if args.command == "replace" else {}
-    summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, **many)
-    if len(jobs) != 1 or summary.exit_code == 1 or not args.quiet and summary.count("skipped"):
+    request = {
+        "command": args.command,
+        "given": given,
+        "models": stage_names(args),
+        "models_dir": args.models,
+        "device": args.device,
+        "dtype": args.dtype,
+        "format": args.format,
+    }
+    key = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, **many)
+    if len(jobs) != 1 or summary.exit_code in (1, INTERRUPTED) or not args.quiet and summary.count("skipped"):
         print(summary.text(), file=sys.stderr)
     return summary.exit_code
 
 
 def _emit(args: argparse.Namespace, job: batch.Job, edit: Edit) -> dict | None:
-    """Write one edit's outputs; return its sidecar (None when nothing matched)."""
+    """Write one edit's outputs; return its sidecar (``found`` False, and no output, when nothing matched)."""
+    from tqdm.auto import tqdm
+
     from .outputs import save_image
 
     if not edit.found:
         best = edit.detections.metadata.get("best_score")
-        print(
-            f"{job.source}: nothing matching the query was found (best score {best}); no output written",
-            file=sys.stderr,
-        )
-        return None
+        message = f"{job.source}: nothing matching the query was found (best score {best}); no output written"
+        tqdm.write(message, file=sys.stderr)
+        return {**edit.to_dict(), "output": None}
     sidecar = {**edit.to_dict(), "output": str(job.output)}
     save_image(edit.image, job.output, sidecar)
     stem = job.output.with_suffix("")
@@ -432,7 +466,7 @@ def _emit(args: argparse.Namespace, job: batch.Job, edit: Edit) -> dict | None:
             f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
         )
         seed = "" if edit.seed is None else f"seed {edit.seed}; "
-        print(f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used})")
+        tqdm.write(f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used})")
     return sidecar
 
 

@@ -48,9 +48,21 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """The device to run on: the one given, else CUDA, then Apple MPS, then CPU."""
     if device is not None:
         try:
-            return torch.device(device)
+            chosen = torch.device(device)
         except (RuntimeError, TypeError) as error:
             raise InvalidInputError(f"device must be like 'cuda', 'cuda:1', 'mps' or 'cpu'; got {device!r}") from error
+        if chosen.type == "cuda" and not torch.cuda.is_available():
+            raise InvalidInputError(
+                f"device={str(device)!r} but this machine has no usable CUDA GPU (torch {torch.__version__}, "
+                f"CUDA build {torch.version.cuda}); use device='cpu'"
+            )
+        if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise InvalidInputError(
+                f"device={str(device)!r} but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            )
+        if chosen.type == "mps" and not torch.backends.mps.is_available():
+            raise InvalidInputError(f"device={str(device)!r} but Apple MPS is not available here; use device='cpu'")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

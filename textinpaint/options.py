@@ -118,10 +118,10 @@ class FindOptions:
         select = self.select
         items = [select] if _integer(select) else select
         if select not in ("all", "best", "largest") and not (
-            isinstance(items, (list, tuple)) and all(_integer(i) for i in items)
+            isinstance(items, (list, tuple)) and items and all(_integer(i) and int(i) >= 0 for i in items)
         ):
             raise InvalidInputError(
-                f"select must be 'all', 'best', 'largest', an index or a list of indices; got {select!r}"
+                f"select must be 'all', 'best', 'largest', an index >= 0 or a non-empty list of them; got {select!r}"
             )
         if self.mask_mode not in ("mask", "box"):
             raise InvalidInputError(f"mask_mode must be 'mask' or 'box'; got {self.mask_mode!r}")
