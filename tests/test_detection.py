@@ -77,7 +77,8 @@ def test_real_tiny_detector_returns_user_phrases_sorted_and_in_bounds(pipe):
     assert detections.xyxy.dtype == np.float32
     assert (detections.xyxy >= 0).all() and (detections.xyxy[:, [0, 2]] <= 217).all()
     assert (detections.xyxy[:, [1, 3]] <= 123).all()
-    assert detections.metadata["best_score"] >= detections.confidence[0]
+    assert detections.metadata == {}, "no per-call metadata: results merge"
+    assert list(detections.data["class_name"]) == list(detections.data["phrase"])
 
 
 def test_threshold_one_finds_nothing_but_reports_the_best_score(pipe):

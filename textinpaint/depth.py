@@ -46,7 +46,7 @@ class DepthEstimator:
         inputs = self.processor(images=PIL.Image.fromarray(rgb), return_tensors="pt")
         outputs = self.model(pixel_values=inputs["pixel_values"].to(self.device, self.dtype))
         depth = self.processor.post_process_depth_estimation(outputs, target_sizes=[(height, width)])[0]
-        depth = depth["predicted_depth"].float().cpu().numpy()
+        depth = depth["predicted_depth"].float().cpu().numpy().reshape(height, width)  # 1-px sides get squeezed
         low, high = float(depth.min()), float(depth.max())
         return ((depth - low) / (high - low) if high > low else np.zeros_like(depth)).astype(np.float32)
 

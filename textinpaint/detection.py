@@ -18,7 +18,7 @@ import supervision as sv
 import torch
 
 from .errors import InvalidInputError
-from .images import Picture
+from .images import Picture, writable
 from .models import thread_copy
 
 # A period splits phrases unless it sits between two digits ("3.5 inch screw" stays one phrase).
@@ -111,7 +111,8 @@ class GroundingDino:
         if len(detections) > 1:
             detections = detections.with_nms(threshold=nms_iou, class_agnostic=True)
         detections = detections[np.argsort(-detections.confidence, kind="stable")] if len(detections) else detections
-        detections.metadata["best_score"] = best
+        if len(detections) == 0:  # per call: only on an empty result, so results still merge (sv.Detections.merge)
+            detections.metadata["best_score"] = best
         return detections
 
     def _windows(self, phrases: list[str]) -> list[list[str]]:
@@ -137,8 +138,10 @@ class GroundingDino:
         """One forward pass over same-size ``pictures`` for one window of phrases."""
         text, char_spans = _prompt(phrases)
         processor = thread_copy(self.processor)  # its tokenizer keeps per-call state
-        images = [picture.to_pil().convert("RGB") for picture in pictures]
-        inputs = processor(images=images, text=[text] * len(images), return_tensors="pt")
+        images = [_padded(writable(picture.rgb)) for picture in pictures]  # HWC: the processor never guesses the axis
+        inputs = processor(
+            images=images, text=[text] * len(images), return_tensors="pt", input_data_format="channels_last"
+        )
         inputs = {
             key: value.to(self.device, self.dtype if value.is_floating_point() else None)
             for key, value in inputs.items()
@@ -148,10 +151,32 @@ class GroundingDino:
         spans = _token_spans(offsets, char_spans)
         probs = outputs.logits.float().sigmoid().cpu().numpy()
         boxes = outputs.pred_boxes.float().cpu().numpy()
-        return [
-            decode(probs[i], boxes[i], spans, phrases, picture.width, picture.height, box_threshold, text_threshold)
-            for i, picture in enumerate(pictures)
-        ]
+        results = []
+        for i, (picture, image) in enumerate(zip(pictures, images)):
+            height, width = image.shape[:2]
+            found, best = decode(probs[i], boxes[i], spans, phrases, width, height, box_threshold, text_threshold)
+            if (width, height) != (picture.width, picture.height):  # padded: clip back, drop boxes in the padding
+                limits = [picture.width, picture.height] * 2
+                found.xyxy = np.clip(found.xyxy, 0, limits).astype(np.float32)
+                found = found[found.box_area > 0]
+            results.append((found, best))
+        return results
+
+
+# GroundingDINO's processor resizes the short side to 800 px with the long side capped at 1333 px,
+# so a strip much thinner than that ratio loses its short side to rounding (a 0-px image). Such
+# strips are padded with black, at the bottom or right, to at most 1:8 for the detector only;
+# boxes are clipped back to the image.
+_MAX_DETECT_ASPECT = 8
+
+
+def _padded(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    pad_height = max(0, -(-width // _MAX_DETECT_ASPECT) - height)
+    pad_width = max(0, -(-height // _MAX_DETECT_ASPECT) - width)
+    if not pad_height and not pad_width:
+        return rgb
+    return np.pad(rgb, ((0, pad_height), (0, pad_width), (0, 0)))
 
 
 def _prompt(phrases: list[str]) -> tuple[str, list[tuple[int, int]]]:
@@ -211,11 +236,12 @@ def decode(
     cx, cy, w, h = (boxes[keep].astype(np.float64) * [width, height, width, height]).T
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).reshape(-1, 4)
     xyxy = np.clip(xyxy, 0, [width, height, width, height]).astype(np.float32)
+    names = np.array([phrases[i] for i in choice[keep]], dtype=object)
     detections = sv.Detections(
         xyxy=xyxy,
         confidence=confidence[keep].astype(np.float32),
         class_id=choice[keep].astype(int),
-        data={"phrase": np.array([phrases[i] for i in choice[keep]], dtype=object)},
+        data={"phrase": names, "class_name": names.copy()},
     )
     return detections, best
 
@@ -237,5 +263,5 @@ def empty_detections(height: int | None = None, width: int | None = None) -> sv.
         mask=mask,
         confidence=np.zeros(0, np.float32),
         class_id=np.zeros(0, int),
-        data={"phrase": np.array([], dtype=object)},
+        data={"phrase": np.array([], dtype=object), "class_name": np.array([], dtype=object)},
     )

@@ -47,11 +47,15 @@ class Picture:
         rgb: HxWx3 ``uint8`` array in [0, 255], RGB order.
         alpha: HxW ``uint8`` alpha channel when the input had one, else ``None``.
         path: the file it was read from, when it was given as a path.
+        icc_profile: the input's ICC colour profile, kept for the output.
+        exif: the input's EXIF block without its orientation (already applied), kept for the output.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
     path: str | None = None
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
 
     @property
     def width(self) -> int:
@@ -65,8 +69,14 @@ class Picture:
         """Return ``rgb`` (default: this picture's pixels) as PIL, with this picture's alpha if any."""
         pixels = self.rgb if rgb is None else rgb
         if self.alpha is None:
-            return PIL.Image.fromarray(pixels, "RGB")
-        return PIL.Image.fromarray(np.dstack([pixels, self.alpha]), "RGBA")
+            image = PIL.Image.fromarray(pixels, "RGB")
+        else:
+            image = PIL.Image.fromarray(np.dstack([pixels, self.alpha]), "RGBA")
+        if self.icc_profile:
+            image.info["icc_profile"] = self.icc_profile
+        if self.exif:
+            image.info["exif"] = self.exif
+        return image
 
 
 def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, argument: str = "image") -> Picture:
@@ -124,6 +134,11 @@ def _open(path: Path, max_pixels: int, argument: str) -> PIL.Image.Image:
     return opened
 
 
+def writable(array: np.ndarray) -> np.ndarray:
+    """``array``, or a copy when it is read-only (torch warns about read-only arrays)."""
+    return array if array.flags.writeable else array.copy()
+
+
 def _check_pixels(width: int, height: int, max_pixels: int, argument: str) -> None:
     if width < 1 or height < 1:
         raise InvalidInputError(f"{argument} must be at least 1x1 pixels; got {width}x{height}")
@@ -137,7 +152,15 @@ def _check_pixels(width: int, height: int, max_pixels: int, argument: str) -> No
 def _from_pil(image: PIL.Image.Image, max_pixels: int, argument: str) -> Picture:
     _check_pixels(image.width, image.height, max_pixels, argument)
     if image.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even when nothing turns
-        image = PIL.ImageOps.exif_transpose(image)
+        image = PIL.ImageOps.exif_transpose(image)  # and drops the orientation from its EXIF
+    picture = _pixels_of(image, max_pixels, argument)
+    icc, exif = image.info.get("icc_profile"), image.info.get("exif")
+    if icc or exif:
+        picture = dataclasses.replace(picture, icc_profile=icc or None, exif=exif or None)
+    return picture
+
+
+def _pixels_of(image: PIL.Image.Image, max_pixels: int, argument: str) -> Picture:
     mode = image.mode
     if mode in _SIXTEEN_BIT_MODES:
         return _from_array(np.asarray(image), max_pixels, argument, sixteen_bit=True)

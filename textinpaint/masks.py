@@ -31,7 +31,12 @@ def auto_feather(dilation: int) -> int:
 
 
 def load_mask(mask: object, width: int, height: int, *, argument: str = "mask") -> np.ndarray:
-    """Return ``mask`` as a ``bool`` HxW array (nonzero or white = inside).
+    """Return ``mask`` as a ``bool`` HxW array; arrays and images mean the same.
+
+    Inside is: True for ``bool``; for values that are all 0 or 1, every 1; otherwise the upper
+    half of the range (above 127 for 8-bit values and images, 0.5 or more for floats in [0, 1]).
+    So a ``uint8`` array of ones, the same array saved as a PNG, and a white-on-black mask
+    picture all mean "inside".
 
     Args:
         mask: a ``bool``/integer/float HxW array, a PIL image, or a path to an image file.
@@ -43,9 +48,11 @@ def load_mask(mask: object, width: int, height: int, *, argument: str = "mask") 
         InvalidInputError: wrong type, or a size that differs from the image's (both sizes named).
     """
     if isinstance(mask, np.ndarray) and mask.ndim == 2:
-        array = mask != 0
+        array = _inside(mask, argument)
+    elif isinstance(mask, PIL.Image.Image) and mask.mode == "1":
+        array = np.asarray(mask, dtype=bool)
     elif isinstance(mask, (np.ndarray, PIL.Image.Image, str, os.PathLike)):
-        array = load_image(mask, argument=argument).rgb.max(axis=2) > 127
+        array = _inside(load_image(mask, argument=argument).rgb.max(axis=2), argument)
     else:
         raise InvalidInputError(
             f"{argument} must be a bool HxW array, a PIL image or a path; got {type(mask).__name__}"
@@ -56,6 +63,20 @@ def load_mask(mask: object, width: int, height: int, *, argument: str = "mask") 
             "they must be the same size"
         )
     return array
+
+
+def _inside(values: np.ndarray, argument: str) -> np.ndarray:
+    """See :func:`load_mask`: bool as is, 0/1 values by nonzero, else the upper half of the range."""
+    if values.dtype == bool:
+        return values
+    if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
+        raise InvalidInputError(f"{argument} must hold bool or numeric values; got dtype {values.dtype}")
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        raise InvalidInputError(f"{argument} holds NaN or infinite values")
+    top = values.max(initial=0)
+    if top <= 1:
+        return values >= 0.5 if np.issubdtype(values.dtype, np.floating) else values > 0
+    return values > 127
 
 
 def distance_outside(mask: np.ndarray) -> np.ndarray:

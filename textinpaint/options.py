@@ -118,7 +118,7 @@ class FindOptions:
         select = self.select
         items = [select] if _integer(select) else select
         if select not in ("all", "best", "largest") and not (
-            isinstance(items, (list, tuple)) and items and all(_integer(i) and int(i) >= 0 for i in items)
+            isinstance(items, (list, tuple)) and items and all(_integer(i) and int(cast(int, i)) >= 0 for i in items)
         ):
             raise InvalidInputError(
                 f"select must be 'all', 'best', 'largest', an index >= 0 or a non-empty list of them; got {select!r}"

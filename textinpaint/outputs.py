@@ -57,7 +57,8 @@ def save_image(image: PIL.Image.Image, path: str | Path, sidecar: dict[str, Any]
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    options: dict[str, Any] = {}
+    # The input's colour profile and EXIF (its orientation already applied and removed) are kept.
+    options: dict[str, Any] = {key: image.info[key] for key in ("icc_profile", "exif") if image.info.get(key)}
     if suffix == ".png" and sidecar is not None:
         chunk = PIL.PngImagePlugin.PngInfo()
         chunk.add_text(PNG_KEY, json.dumps(sidecar, allow_nan=False), zip=True)

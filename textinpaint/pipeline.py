@@ -227,8 +227,11 @@ class Pipeline:
         Returns:
             ``supervision.Detections`` sorted by confidence: ``xyxy`` float32 Nx4 in input-image
             pixels, ``confidence`` float32, ``class_id`` (index of the phrase), and
-            ``data["phrase"]``, always exactly one of the given phrases. ``metadata["best_score"]``
-            holds the best score seen before thresholds (None if the model returned no box).
+            ``data["phrase"]``, always exactly one of the given phrases (also in
+            ``data["class_name"]``, which supervision's label annotator shows). When nothing passed
+            the thresholds, ``metadata["best_score"]`` holds the best score seen (None if the
+            model returned no box); a non-empty result has no per-call metadata, so results of
+            several images or queries combine with ``sv.Detections.merge``.
 
         Example:
             >>> from textinpaint import detect

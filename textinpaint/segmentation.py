@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .errors import MissingDependencyError, ModelKindError
-from .images import Picture
+from .images import Picture, writable
 
 if TYPE_CHECKING:
     from transformers import SamModel, SamProcessor
@@ -68,7 +68,9 @@ class Sam:
         todo = [i for i, xyxy in enumerate(boxes) if len(xyxy)]
         if not todo:
             return results
-        inputs = self.processor(images=[pictures[i].rgb for i in todo], return_tensors="pt")
+        inputs = self.processor(
+            images=[writable(pictures[i].rgb) for i in todo], return_tensors="pt", input_data_format="channels_last"
+        )
         embeddings = self.model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
         for row, index in enumerate(todo):
             picture, xyxy = pictures[index], boxes[index]
