@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import threading
+import time
 
 import numpy as np
 import PIL.Image
@@ -38,13 +40,41 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tiny_models):
     from textinpaint import Pipeline
-    from textinpaint.app import serve
+    from textinpaint.app import close, serve
 
     port = free_port()
     pipeline = Pipeline(models=tiny_models, device="cpu")
+    in_flight = track_calls(pipeline)
     app = serve(pipeline, port=port, block=False)
     yield f"http://127.0.0.1:{port}", pipeline
-    app.close()
+    # Let every run the page started finish before the process may exit: a worker thread still
+    # inside torch at interpreter shutdown aborts the process ("terminate called ..."), exit 134.
+    deadline = time.monotonic() + 120
+    while in_flight and time.monotonic() < deadline:
+        time.sleep(0.05)
+    close(app)
+    assert not in_flight, "a run was still going when the app closed"
+
+
+def track_calls(pipeline) -> set:
+    """Wrap the pipeline's entry points so the set returned holds the calls still running."""
+    running: set = set()
+    lock = threading.Lock()
+    for name in ("detect", "segment", "inpaint", "replace", "remove", "replace_background"):
+        method = getattr(pipeline, name)
+
+        def counted(*args, _method=method, **kwargs):
+            token = object()
+            with lock:
+                running.add(token)
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                with lock:
+                    running.discard(token)
+
+        setattr(pipeline, name, counted)
+    return running
 
 
 @pytest.fixture(scope="module")

@@ -420,3 +420,20 @@ def test_a_gpu_device_without_a_gpu_is_a_typed_error(run, tiny_models, photo, tm
         pytest.skip("this machine has a GPU")
     result = run("detect", photo, "--find", "a dog", "--models", tiny_models, "--device", "cuda")
     assert result.returncode == 1 and "device='cuda' but this machine has no usable CUDA GPU" in result.stderr
+
+
+def test_help_and_version_load_no_model_library():
+    code = (
+        "import sys\n"
+        "from textinpaint.cli import main\n"
+        "for args in (['--help'], ['--version'], ['replace', '--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as stop:\n"
+        "        assert stop.code == 0\n"
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'supervision', 'cv2') if m in sys.modules]\n"
+        "print('heavy:', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "heavy: []" in result.stdout and "textinpaint 0.1.0" in result.stdout
+    assert "exit status: 0 done, 1 an error, 2 a usage error" in result.stdout

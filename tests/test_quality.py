@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED = ["textinpaint", "tests", "benchmarks", "docs"]
 
@@ -39,3 +41,18 @@ def test_every_type_ignore_names_its_code_and_reason():
         if pattern.search(line)
     ]
     assert bare == []
+
+
+@pytest.mark.parametrize(
+    "selection", ["tests/test_app.py", "tests/test_app.py::test_a_second_click_while_running_is_queued_not_lost"]
+)
+def test_a_selection_of_tests_exits_cleanly(selection):
+    """A worker thread left inside torch at shutdown aborts the process (exit 134) after the tests pass."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", selection],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode in (0, 5), result.stdout[-2000:] + result.stderr[-2000:]
+    assert "terminate called" not in result.stderr

@@ -8,10 +8,16 @@ Example:
     >>> edit = replace("street.jpg", find="the red car", with_="a vintage blue pickup truck", seed=0)  # doctest: +SKIP
     >>> edit.image.save("out.png")  # doctest: +SKIP
 
-Importing this package loads no model; each model is loaded the first time a stage needs it.
+Importing this package loads no model and no model library: each name below is imported the
+first time it is used (so ``textinpaint --help`` and scripts that only read sidecars start fast),
+and each model is loaded the first time a stage needs it.
 """
 
-from .diffusion import Speed
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ImageLoadError,
     ImageTooLargeError,
@@ -23,24 +29,69 @@ from .errors import (
     TextInpaintError,
     WeightsNotFoundError,
 )
-from .images import Picture, load_image
-from .inpainting import BatchFiller, ControlFiller, Filler, FillRequest
-from .options import BackgroundOptions, FindOptions, PaintOptions
-from .pipeline import (
-    Pipeline,
-    default_pipeline,
-    detect,
-    generate,
-    inpaint,
-    remove,
-    replace,
-    replace_background,
-    segment,
-)
-from .replay import read_sidecar, replay
-from .results import Edit, Record, annotate
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it (imported on first use).
+_LAZY = {
+    "BackgroundOptions": "options",
+    "FindOptions": "options",
+    "PaintOptions": "options",
+    "BatchFiller": "inpainting",
+    "ControlFiller": "inpainting",
+    "FillRequest": "inpainting",
+    "Filler": "inpainting",
+    "Speed": "diffusion",
+    "Picture": "images",
+    "load_image": "images",
+    "Pipeline": "pipeline",
+    "default_pipeline": "pipeline",
+    "detect": "pipeline",
+    "generate": "pipeline",
+    "inpaint": "pipeline",
+    "remove": "pipeline",
+    "replace": "pipeline",
+    "replace_background": "pipeline",
+    "segment": "pipeline",
+    "read_sidecar": "replay",
+    "replay": "replay",
+    "Edit": "results",
+    "Record": "results",
+    "annotate": "results",
+}
+
+if TYPE_CHECKING:
+    from .diffusion import Speed
+    from .images import Picture, load_image
+    from .inpainting import BatchFiller, ControlFiller, Filler, FillRequest
+    from .options import BackgroundOptions, FindOptions, PaintOptions
+    from .pipeline import (
+        Pipeline,
+        default_pipeline,
+        detect,
+        generate,
+        inpaint,
+        remove,
+        replace,
+        replace_background,
+        segment,
+    )
+    from .replay import read_sidecar, replay
+    from .results import Edit, Record, annotate
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textinpaint' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BackgroundOptions",

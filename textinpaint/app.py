@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +143,10 @@ def build_app(pipe: Pipeline) -> Any:
         @_friendly
         def on_detect(picture, query, box_threshold, text_threshold):
             picture = _need(picture)
-            found = pipe.segment(
-                picture, pipe.detect(picture, query, box_threshold=box_threshold, text_threshold=text_threshold)
+            found = on_runner(
+                lambda: pipe.segment(
+                    picture, pipe.detect(picture, query, box_threshold=box_threshold, text_threshold=text_threshold)
+                )
             )
             if len(found) == 0:
                 best = found.metadata.get("best_score")
@@ -182,11 +185,23 @@ def build_app(pipe: Pipeline) -> Any:
             "state": state,
         }
 
+    # Every model call runs on this one thread of ours, not on Gradio's short-lived AnyIO worker
+    # threads: a pool thread is joined when the interpreter exits, while a daemon worker that ran
+    # torch could abort the process at shutdown ("terminate called without an active exception").
+    runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textinpaint-app")
+
+    def on_runner(work: Callable[[], Any]) -> Any:
+        return runner.submit(work).result()
+
     def run_with_progress(progress: Any, work: Callable[[], Any]) -> Any:
-        with listening(lambda stage: progress(None, desc=stage)):
-            return work()
+        def listened() -> Any:
+            with listening(lambda stage: progress(None, desc=stage)):
+                return work()
+
+        return on_runner(listened)
 
     with gr.Blocks(title="textinpaint") as app:
+        app.textinpaint_runner = runner  # shut down by close()
         gr.Markdown("# textinpaint\nFind an object by name, cut it out, repaint it at full resolution.")
         with gr.Tab("Replace"):
             panel = detection_panel("replace")
@@ -338,6 +353,14 @@ def build_app(pipe: Pipeline) -> Any:
                 trigger_mode="multiple",
             )
     return app
+
+
+def close(app: Any) -> None:
+    """Stop the server and the app's model thread (after the run in progress, if any)."""
+    app.close()
+    runner = getattr(app, "textinpaint_runner", None)
+    if runner is not None:
+        runner.shutdown(wait=True)
 
 
 def serve(pipe: Pipeline, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True) -> Any:

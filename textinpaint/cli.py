@@ -7,7 +7,8 @@
     textinpaint detect street.jpg --find "car. person"
     textinpaint replay edited/street.json -o again.png
 
-Exit status: 0 done, 1 an error (the message says what to change), 3 nothing matched the query.
+Exit status: 0 done, 1 an error (the message says what to change), 2 a usage error, 3 nothing
+matched the query, 130 interrupted (Ctrl+C).
 
 Model flags, their short names and defaults come from the stage table
 (:data:`textinpaint.stages.STAGES`); option defaults from the option objects
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
 from .errors import TextInpaintError
 from .options import BackgroundOptions, FindOptions, PaintOptions
 from .schedulers import SCHEDULERS
@@ -158,9 +160,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textinpaint",
         description=description,
-        epilog="exit status: 0 done, 1 an error, 3 nothing matched the query",
+        epilog="exit status: 0 done, 1 an error, 2 a usage error, 3 nothing matched the query, 130 interrupted",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    parser.add_argument("--version", action="version", version=f"textinpaint {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:

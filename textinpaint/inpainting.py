@@ -23,17 +23,10 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .masks import blend_weights, bounding_box, distance_outside
+from .options import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH
 
 logger = logging.getLogger(__name__)
 
-# Steps: SD inpainting models converge by about 30 DDIM/PNDM steps; more costs time for little.
-DEFAULT_STEPS = 30
-# Guidance 7.5 is Stable Diffusion's own default: faithful to the prompt without burnt colours.
-DEFAULT_GUIDANCE = 7.5
-# Strength 1.0: dedicated inpainting models expect to repaint the masked area from pure noise.
-DEFAULT_STRENGTH = 1.0
-# Negative prompt: the artefacts users complain about most in inpainted regions.
-DEFAULT_NEGATIVE_PROMPT = "blurry, low quality, deformed, distorted, watermark, text, seam, border"
 # Context around the mask: a quarter of the region's size (at least 16 px) lets the model match
 # lighting and texture without wasting resolution on far-away pixels.
 _CONTEXT_FRACTION = 0.25

@@ -19,13 +19,14 @@ import json
 import logging
 import threading
 import weakref
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
-from .errors import InvalidInputError, ModelKindError, WeightsNotFoundError
+from .errors import InvalidInputError, ModelKindError, TextInpaintError, WeightsNotFoundError
 from .stages import STAGES, Backend, Stage
 
 logger = logging.getLogger(__name__)
@@ -251,15 +252,10 @@ class ModelStore:
                 logger.info("loading %s %s on %s as %s", stage, key[1], key[2], key[3])
                 try:
                     model = load()
-                except OSError as error:
-                    if isinstance(error, WeightsNotFoundError):
-                        raise
-                    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                    raise WeightsNotFoundError(stage, key[1], reason) from error
-                except ValueError as error:
-                    if type(error).__name__ != "HFValidationError":
-                        raise
-                    raise WeightsNotFoundError(stage, key[1], "no such folder, and not a valid Hub repo id") from error
+                except TextInpaintError:
+                    raise
+                except Exception as error:
+                    raise _load_error(stage, key[1], error) from error
                 _shared[key] = model
         with self._guard:
             self._loaded[stage] = model
@@ -274,6 +270,52 @@ class ModelStore:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def _load_error(stage: str, source: str, error: Exception) -> TextInpaintError:
+    """A dependency's load failure as our error: a damaged weight file named, or the weights not there."""
+    folder = Path(source) if Path(source).is_dir() else _cached_folder(source, stage_of(stage))
+    damaged = None if folder is None else damaged_weights(folder)
+    if damaged is not None:
+        return ModelKindError(f"{stage}={source!r}: {damaged}; download it again (or give another folder)")
+    if type(error).__name__ == "HFValidationError":
+        return WeightsNotFoundError(stage, source, "no such folder, and not a valid Hub repo id")
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, OSError):
+        return WeightsNotFoundError(stage, source, reason)
+    return ModelKindError(f"{stage}={source!r} could not be loaded as a {stage} ({type(error).__name__}: {reason})")
+
+
+def damaged_weights(folder: Path) -> str | None:
+    """The first weight file in ``folder`` that cannot be read, and why (None when all read).
+
+    Safetensors headers are checked against the file's length (a truncated or garbage file fails);
+    pickle weights (``.bin``, ``.pt``, ``.pth``, ``.ckpt``) are opened with ``weights_only=True``.
+    """
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), framework="pt") as opened:
+                    opened.keys()
+            elif suffix in (".bin", ".pth", ".ckpt") or (suffix == ".pt" and not _is_torchscript(path)):
+                torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        except Exception as error:  # each reader fails in its own way
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return f"the file {str(path)!r} is damaged or not a weight file ({message})"
+    return None
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("constants.pkl") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def present(stage: str, source: str) -> bool:

@@ -19,25 +19,29 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
-import supervision as sv
 
 from .errors import InvalidInputError
-from .inpainting import (
-    DEFAULT_GUIDANCE,
-    DEFAULT_NEGATIVE_PROMPT,
-    DEFAULT_STEPS,
-    DEFAULT_STRENGTH,
-    FillRequest,
-    draw_seed,
-)
 from .schedulers import scheduler_key
+
+if TYPE_CHECKING:  # supervision and the painting code load only when a workflow runs (a fast CLI start)
+    import supervision as sv
+
+    from .inpainting import FillRequest
 
 Select = Literal["all", "best", "largest"] | int | Sequence[int]
 MaskMode = Literal["mask", "box"]
 
+# Steps: SD inpainting models converge by about 30 DDIM/PNDM steps; more costs time for little.
+DEFAULT_STEPS = 30
+# Guidance 7.5 is Stable Diffusion's own default: faithful to the prompt without burnt colours.
+DEFAULT_GUIDANCE = 7.5
+# Strength 1.0: dedicated inpainting models expect to repaint the masked area from pure noise.
+DEFAULT_STRENGTH = 1.0
+# Negative prompt: the artefacts users complain about most in inpainted regions.
+DEFAULT_NEGATIVE_PROMPT = "blurry, low quality, deformed, distorted, watermark, text, seam, border"
 # GroundingDINO's published demo uses 0.35 / 0.25: high enough to drop stray boxes on random clutter.
 DEFAULT_BOX_THRESHOLD = 0.35
 DEFAULT_TEXT_THRESHOLD = 0.25
@@ -87,6 +91,8 @@ def check_seed(value: object, argument: str = "seed") -> None:
 
 
 def check_detections(detections: object) -> sv.Detections:
+    import supervision as sv
+
     if not isinstance(detections, sv.Detections):
         raise InvalidInputError(f"detections must be a supervision.Detections; got {type(detections).__name__}")
     return detections
@@ -211,6 +217,8 @@ class PaintOptions:
     def request(self, prompt: str, seed: int | None = None) -> FillRequest:
         """The :class:`~textinpaint.inpainting.FillRequest` for ``prompt``, with ``seed`` (else
         this object's seed, else a freshly drawn one)."""
+        from .inpainting import FillRequest, draw_seed
+
         check_text("prompt", prompt)
         chosen = seed if seed is not None else self.seed
         return FillRequest(

@@ -9,12 +9,16 @@ from ..depth import DepthControlled
 from ..detection import empty_detections
 from ..errors import InvalidInputError
 from ..images import ImageInput
-from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH, Filler
+from ..inpainting import Filler
 from ..masks import auto_dilation, auto_feather, distance_outside, load_mask
 from ..options import (
     DEFAULT_BOX_THRESHOLD,
     DEFAULT_CONTROLNET_SCALE,
+    DEFAULT_GUIDANCE,
+    DEFAULT_NEGATIVE_PROMPT,
     DEFAULT_NMS_IOU,
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
     DEFAULT_TEXT_THRESHOLD,
     BackgroundOptions,
     FindOptions,

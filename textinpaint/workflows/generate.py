@@ -9,8 +9,7 @@ import PIL.Image
 
 from ..detection import empty_detections
 from ..errors import ImageTooLargeError, InvalidInputError
-from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS
-from ..options import PaintOptions, check_text
+from ..options import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, PaintOptions, check_text
 from ..results import Edit
 from ..runtime import check_painter, painter, record, timed
 

@@ -7,9 +7,15 @@ from typing import TYPE_CHECKING
 import PIL.Image
 
 from ..detection import empty_detections
-from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH
 from ..masks import load_mask
-from ..options import PaintOptions, fields_of
+from ..options import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_NEGATIVE_PROMPT,
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
+    PaintOptions,
+    fields_of,
+)
 from ..runtime import Found, assemble, check_painter, load_pictures, paint_found, painter
 
 if TYPE_CHECKING:

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 from ..errors import InvalidInputError
 from ..images import ImageInput
-from ..inpainting import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH
 from ..options import (
     DEFAULT_BOX_THRESHOLD,
+    DEFAULT_GUIDANCE,
+    DEFAULT_NEGATIVE_PROMPT,
     DEFAULT_NMS_IOU,
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
     DEFAULT_TEXT_THRESHOLD,
     FindOptions,
     MaskMode,
