@@ -176,17 +176,28 @@ def test_info_reports_versions_device_and_present_weights(tiny_models, capsys):
     assert "detector:" in stdout and "IDEA-Research/grounding-dino-tiny" in stdout
 
 
-def test_download_fetches_each_stage_into_the_models_folder(monkeypatch, tmp_path, capsys):
+def test_download_fetches_each_stage_with_the_libraries_helpers(monkeypatch, tmp_path, capsys):
+    import diffusers
     import huggingface_hub
 
     calls = []
-    monkeypatch.setattr(
-        huggingface_hub,
-        "snapshot_download",
-        lambda repo, local_dir=None, allow_patterns=None: (
-            calls.append((repo, local_dir, allow_patterns)) or str(local_dir)
-        ),
-    )
+
+    def snapshot(repo, allow_patterns=None):
+        calls.append((repo, allow_patterns))
+        folder = tmp_path / "cache" / repo.replace("/", "--")
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        return str(folder)
+
+    def pipeline_download(repo, variant=None, use_safetensors=None):
+        calls.append((repo, variant))
+        folder = tmp_path / "cache" / repo.replace("/", "--")
+        folder.mkdir(parents=True)
+        (folder / "model_index.json").write_text("{}")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    monkeypatch.setattr(diffusers.DiffusionPipeline, "download", pipeline_download)
     status, stdout, _ = cli(
         capsys, "download", "--models", tmp_path / "models", "--stages", "detector,inpainter,remover"
     )
@@ -196,8 +207,9 @@ def test_download_fetches_each_stage_into_the_models_folder(monkeypatch, tmp_pat
         "stable-diffusion-v1-5/stable-diffusion-inpainting",
         "JosephCatrambone/big-lama-torchscript",
     ]
-    assert calls[0][1] == tmp_path / "models" / "detector"
-    assert "*/diffusion_pytorch_model.safetensors" in calls[1][2] and calls[2][2] == ["*.pt"]
+    assert calls[1][1] == "fp16" and calls[2][1] == ["*.pt"] and "*.safetensors" in calls[0][1]
+    assert (tmp_path / "models" / "detector" / "config.json").exists()
+    assert (tmp_path / "models" / "inpainter" / "model_index.json").exists()
     status, _, stderr = cli(capsys, "download", "--stages", "detector,wizard")
     assert status == 1 and "wizard" in stderr
 

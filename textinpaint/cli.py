@@ -504,7 +504,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _info(pipe: Pipeline, as_json: bool) -> int:
     """Print versions, the device, and for every stage its source and whether it is on this machine."""
-    from .models import present
+    from .models import weights_status
     from .results import versions
 
     gpu = None
@@ -519,7 +519,8 @@ def _info(pipe: Pipeline, as_json: bool) -> int:
         except TextInpaintError as error:
             stages[stage] = {"source": None, "present": False, "problem": str(error)}
             continue
-        stages[stage] = {"source": source, "present": present(stage, source)}
+        ok, problem = weights_status(stage, source)
+        stages[stage] = {"source": source, "present": ok, **({"problem": problem} if problem else {})}
     found = versions()
     report = {"versions": found, "device": str(pipe.device), "gpu": gpu, "dtype": str(pipe.dtype), "models": stages}
     if as_json:
@@ -529,7 +530,8 @@ def _info(pipe: Pipeline, as_json: bool) -> int:
     print(f"device: {pipe.device}{f' ({gpu})' if gpu else ''}, dtype {str(pipe.dtype).replace('torch.', '')}")
     for stage, row in stages.items():
         mark = "present" if row["present"] else "missing"
-        print(f"{stage:>10}: {mark:8} {row['source'] or row.get('problem')}")
+        problem = f" ({row['problem']})" if row.get("problem") and row["source"] else ""
+        print(f"{stage:>10}: {mark:8} {row['source'] or row.get('problem')}{problem}")
     return 0
 
 

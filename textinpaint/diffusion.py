@@ -22,7 +22,7 @@ import torch
 
 from .errors import InvalidInputError, ModelKindError
 from .inpainting import FillRequest, generation_size, resize
-from .models import thread_copy
+from .models import thread_copy, variant_options
 from .schedulers import SCHEDULERS, scheduler_key
 
 # diffusers pipelines carry their modules (unet, vae, scheduler...) as attributes registered at run
@@ -102,7 +102,9 @@ class DiffusersInpainter:
     ) -> DiffusersInpainter:
         from diffusers import AutoPipelineForInpainting
 
-        pipe = AutoPipelineForInpainting.from_pretrained(source, dtype=dtype)
+        pipe = AutoPipelineForInpainting.from_pretrained(
+            source, dtype=dtype, **variant_options("inpainter", source, dtype)
+        )
         if not (speed and speed.offload):
             pipe = pipe.to(device)
         if (
@@ -392,13 +394,15 @@ def load_controlnet(source: str, device: torch.device, dtype: torch.dtype) -> to
     """A diffusers ``ControlNetModel`` from a Hub id or folder."""
     from diffusers import ControlNetModel
 
-    return ControlNetModel.from_pretrained(source, dtype=dtype).to(device).eval()
+    options = variant_options("controlnet", source, dtype)
+    return ControlNetModel.from_pretrained(source, dtype=dtype, **options).to(device).eval()
 
 
 def load_upscaler(source: str, device: torch.device, dtype: torch.dtype) -> DiffusionPipeline:
     """A diffusers upscaler pipeline (``StableDiffusionUpscalePipeline``) from a Hub id or folder."""
     from diffusers import StableDiffusionUpscalePipeline
 
-    pipe = StableDiffusionUpscalePipeline.from_pretrained(source, dtype=dtype).to(device)
+    options = variant_options("upscaler", source, dtype)
+    pipe = StableDiffusionUpscalePipeline.from_pretrained(source, dtype=dtype, **options).to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe

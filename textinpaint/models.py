@@ -318,24 +318,96 @@ def _is_torchscript(path: Path) -> bool:
         return False
 
 
-def present(stage: str, source: str) -> bool:
-    """Whether ``source`` for ``stage`` can be loaded without the network (a local path, or cached)."""
-    if Path(source).exists():
-        return True
-    return _cached_folder(source, stage_of(stage)) is not None
+# Weight file names a component folder holds, without and with the fp16 variant infix.
+_WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def model_folder(stage: str, source: str) -> Path | None:
+    """The local folder of ``source``: itself, or its Hub cache snapshot (None when not on this machine)."""
+    path = Path(source)
+    if path.is_dir():
+        return path
+    if path.exists():
+        return path.parent
+    return _cached_folder(source, stage_of(stage))
+
+
+def variant_options(stage: str, source: str, dtype: torch.dtype) -> dict[str, str]:
+    """``variant="fp16"`` for a diffusers ``from_pretrained`` when the fp16 weight files are what is on
+    disk (or both are, and the dtype is 16-bit); nothing otherwise (safetensors are preferred anyway)."""
+    folder = model_folder(stage, source)
+    if folder is None:
+        return {}
+    names = [p.name for p in folder.rglob("*") if p.name.endswith(_WEIGHT_SUFFIXES)]
+    half = any(".fp16." in name for name in names)
+    full = any(".fp16." not in name for name in names)
+    if half and (not full or dtype in (torch.float16, torch.bfloat16)):
+        return {"variant": "fp16"}
+    return {}
+
+
+def weights_status(stage: str, source: str) -> tuple[bool, str]:
+    """Whether ``source`` can be loaded here, and what is wrong when not: the weight files
+    themselves are looked for (every component of a pipeline) and their headers read."""
+    folder = model_folder(stage, source)
+    if folder is None:
+        return False, "not in the Hugging Face cache"
+    if Path(source).is_file():
+        return True, ""
+    table = stage_of(stage)
+    files = [name for backend in table.backends for name in backend.files]
+    if files:
+        ok = any((folder / name).is_file() for name in files)
+        return ok, "" if ok else f"no {' or '.join(files)}"
+    index = folder / "model_index.json"
+    parts = [folder]
+    if index.is_file():
+        try:
+            listed = json.loads(index.read_text())
+        except ValueError:
+            return False, "model_index.json is not readable JSON"
+        parts = [
+            folder / name
+            for name, value in listed.items()
+            if isinstance(value, list) and value[0] is not None and (folder / name / "config.json").is_file()
+        ]
+    elif not (folder / "config.json").is_file():
+        return False, "no config.json"
+    missing = [part for part in parts if not any(p.name.endswith(_WEIGHT_SUFFIXES) for p in part.glob("*"))]
+    if missing:
+        return False, "no weights in " + ", ".join(str(p.relative_to(folder)) or "." for p in missing)
+    damaged = damaged_weights(folder)
+    return (damaged is None), damaged or ""
 
 
 def download(stage: str, repo: str, target: Path | None = None) -> str:
-    """Fetch ``repo`` for ``stage`` into the Hugging Face cache, or into the folder ``target``.
+    """Fetch ``repo`` for ``stage`` into the Hugging Face cache, and copy it to ``target`` when given.
+
+    A diffusers pipeline goes through diffusers' own ``DiffusionPipeline.download`` with
+    ``variant="fp16"``: the files ``from_pretrained`` reads, fp16 where the repository has them
+    (half the bytes; widened to float32 on a CPU as they load). Other models fetch the stage's
+    file patterns (configs, tokenizers, safetensors).
 
     Returns:
         Where the files are.
     """
     if Path(repo).exists():
         return repo
-    from huggingface_hub import snapshot_download
+    table = stage_of(stage)
+    if all(backend.index for backend in table.backends):
+        from diffusers import DiffusionPipeline
 
-    return str(snapshot_download(repo, local_dir=target, allow_patterns=list(stage_of(stage).download)))
+        where = str(DiffusionPipeline.download(repo, variant="fp16", use_safetensors=True))
+    else:
+        from huggingface_hub import snapshot_download
+
+        where = str(snapshot_download(repo, allow_patterns=list(table.download)))
+    if target is None:
+        return where
+    import shutil
+
+    shutil.copytree(where, target, dirs_exist_ok=True)  # the cache's symlinks become plain files
+    return str(target)
 
 
 _per_thread = threading.local()

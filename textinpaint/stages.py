@@ -82,7 +82,8 @@ class Stage:
         backends: the kinds of model it runs; the first is assumed for an uncached Hub id.
         flag: the CLI flag naming it (``--depth-model`` for ``depth``, which ``--depth`` would clash with).
         used_by: the workflows that load it, for the docs and ``download``'s default.
-        download: the file patterns ``download`` fetches (the files from_pretrained reads).
+        download: the file patterns ``download`` fetches (the files from_pretrained reads); a
+            diffusers pipeline is fetched by diffusers' own ``DiffusionPipeline.download`` instead.
     """
 
     name: str
@@ -106,17 +107,6 @@ class Stage:
     def default_repo(self) -> str:
         return self.names[self.default].repo
 
-
-# The files a diffusers pipeline's from_pretrained reads: configs, tokenizers and the safetensors
-# weights (no duplicate .bin, .ckpt or fp16-variant copies).
-_PIPELINE_FILES = (
-    "model_index.json",
-    "*/*.json",
-    "*/*.txt",
-    "*/*.model",
-    "*/diffusion_pytorch_model.safetensors",
-    "*/model.safetensors",
-)
 
 _SD_PIPELINES = frozenset({"StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline"})
 
@@ -182,7 +172,6 @@ STAGES: dict[str, Stage] = {
             ),
             (Backend("stable-diffusion", "diffusion:DiffusersInpainter.load", _SD_PIPELINES, index=True),),
             used_by="replace, inpaint, background, generate",
-            download=_PIPELINE_FILES,
         ),
         Stage(
             "controlnet",
@@ -246,7 +235,6 @@ STAGES: dict[str, Stage] = {
                 ),
             ),
             used_by="upscale=2 or 4",
-            download=_PIPELINE_FILES,
         ),
     )
 }
