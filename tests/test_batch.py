@@ -257,3 +257,35 @@ def test_stage_listener_is_per_thread_and_removed_after(tiny_models):
     with listening(seen.append):
         Pipeline(models=tiny_models, device="cpu").detect(noise(20, 20), "a dog")
     assert seen == ["detect"] and _stage_listener.get() is None
+
+
+def test_denoising_steps_are_reported_for_the_nested_bar(pipe):
+    from textinpaint.runtime import listening, step_listener
+
+    stages, steps = [], []
+    with listening(stages.append, lambda done, total: steps.append((done, total))):
+        pipe.inpaint(noise(30, 30), np.ones((30, 30), bool), "a cat", steps=3, seed=0)
+    assert steps == [(1, 3), (2, 3), (3, 3)] and "inpaint" in stages
+    assert step_listener.get() is None
+
+
+def test_a_terminal_shows_a_nested_denoising_bar(album, tmp_path, tiny_models, monkeypatch):
+    import io
+
+    from textinpaint import batch
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    pipe = Pipeline(models=tiny_models, device="cpu")
+
+    def work(job):
+        edit = pipe.replace(job.source, "a dog", "a cat", steps=2, seed=0, box_threshold=0.0)
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        edit.image.save(job.output)
+        return {"found": True}
+
+    terminal = Terminal()
+    batch.run(batch.plan([album / "a.png"], tmp_path / "o"), work, stream=terminal)
+    assert "denoising" in terminal.getvalue() and "2/2" in terminal.getvalue()

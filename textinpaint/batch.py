@@ -164,11 +164,18 @@ def run(
     stream = stream or sys.stderr
     inputs = [job.source for job in jobs]
     summary = Summary()
-    bar = None
+    bar = steps = None
     if not quiet and stream.isatty():
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), file=stream, unit="image")
+        steps = tqdm(total=0, file=stream, unit="step", desc="denoising", position=1, leave=False)
+
+    def stepped(done: int, total: int) -> None:
+        if steps is not None:
+            steps.total, steps.n = total, done
+            steps.refresh()
+
     try:
         batched = _batched(jobs, work_many, batch_size, overwrite, inputs, key) if work_many and batch_size > 1 else {}
         for index, job in enumerate(jobs, 1):
@@ -178,7 +185,7 @@ def run(
                 if bar is not None:
                     bar.set_postfix_str(f"{job.source.name}: {stage}")
 
-            with listening(show):
+            with listening(show, stepped if steps is not None else None):
                 outcome = batched.get(index - 1) or _one(job, work, overwrite, inputs, key)
             if index - 1 not in batched:
                 outcome.seconds = time.perf_counter() - start
@@ -193,8 +200,9 @@ def run(
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        if bar is not None:
-            bar.close()
+        for progress in (steps, bar):
+            if progress is not None:
+                progress.close()
     return summary
 
 

@@ -286,6 +286,16 @@ class DiffusersInpainter:
             arguments.update(
                 control_image=[PIL.Image.fromarray(c) for c in controls], controlnet_conditioning_scale=controlnet_scale
             )
+        from .runtime import step_listener
+
+        listener = step_listener.get()
+        if listener is not None:
+
+            def on_step(call: Any, step: int, timestep: Any, tensors: dict) -> dict:
+                listener(step + 1, int(call.num_timesteps))
+                return tensors
+
+            arguments["callback_on_step_end"] = on_step
         if self._lock is None:
             latents = pipe(**arguments).images
         else:

@@ -46,19 +46,28 @@ stage_listener: contextvars.ContextVar[Callable[[str], None] | None] = contextva
 )
 
 
+# Called with (step, steps) after each denoising step, in this thread or task only.
+step_listener: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
+    "textinpaint_step_listener", default=None
+)
+
+
 @contextmanager
-def listening(callback: Callable[[str], None]) -> Iterator[None]:
+def listening(callback: Callable[[str], None], steps: Callable[[int, int], None] | None = None) -> Iterator[None]:
     """Call ``callback(stage)`` as each stage starts (``"load"``, ``"detect"``, ``"segment"``,
-    ``"inpaint"``, ...) in calls made inside this block, in this thread only.
+    ``"inpaint"``, ...), and ``steps(step, steps)`` after each denoising step, in calls made
+    inside this block, in this thread only.
 
     Example:
         >>> with listening(print):  # doctest: +SKIP
         ...     replace("street.jpg", "car", "a bus")
     """
     token = stage_listener.set(callback)
+    step_token = step_listener.set(steps)
     try:
         yield
     finally:
+        step_listener.reset(step_token)
         stage_listener.reset(token)
 
 
