@@ -63,7 +63,7 @@ def _architecture_svg() -> str:
                 ["CLI", "cli.py, batch.py"],
                 ["Python API", "__init__.py"],
                 ["Web app", "app.py"],
-                ["replay", "replay.py"],
+                ["replay", "sidecars.py"],
             ],
             "#e8f0fe",
         ),

@@ -17,9 +17,10 @@ gradio = pytest.importorskip("gradio", reason="the app extra (gradio) is not ins
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium (.ci/run does)"
-)
+pytestmark = [
+    pytest.mark.heavy,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium (.ci/run does)"),
+]
 BROWSER_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

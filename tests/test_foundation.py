@@ -367,3 +367,14 @@ def test_the_public_api_is_exported():
         "read_sidecar",
     ):
         assert name in textinpaint.__all__ and hasattr(textinpaint, name)
+
+
+def test_no_public_name_is_shadowed_by_a_module_of_the_same_name():
+    import importlib
+    import pkgutil
+
+    modules = {info.name for info in pkgutil.iter_modules(textinpaint.__path__)}
+    assert not modules & set(textinpaint.__all__), "importing such a module would replace the function"
+    for name in modules - {"app", "testing", "__main__"}:
+        importlib.import_module(f"textinpaint.{name}")
+    assert callable(textinpaint.replay) and callable(textinpaint.replace)

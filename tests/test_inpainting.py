@@ -239,3 +239,22 @@ def test_a_vae_overflow_is_decoded_again_in_float32(pipe, monkeypatch, caplog):
     assert overflowing and "decoding again in float32" in caplog.text
     assert rescue is inpainter._fp32_vae() and rescue is not inpainter.pipe.vae
     np.testing.assert_array_equal(rescued, clean)
+
+
+@pytest.mark.parametrize("dilate,feather", [(0, 0), (3, 2), (5, 0), (0, 4)])
+def test_the_documented_reach_of_the_blend_is_exact(dilate, feather):
+    from conftest import ConstantFiller
+
+    from textinpaint import Pipeline
+
+    pipeline = Pipeline(inpainter=ConstantFiller(), device="cpu")
+    image = np.zeros((61, 61, 3), np.uint8)
+    mask = np.zeros((61, 61), bool)
+    mask[30, 30] = True
+    out = pipeline.inpaint(image, mask, "x", dilate=dilate, feather=feather)
+    changed = (np.asarray(out) != 0).any(axis=2)
+    yy, xx = np.mgrid[:61, :61]
+    distance = np.hypot(yy - 30, xx - 30)
+    assert not changed[distance >= dilate + feather + 1].any(), "bit-identical from dilate + feather + 1 on"
+    assert changed[distance <= dilate].all(), "painted whole within dilate"
+    np.testing.assert_array_equal(out.info["edit"].mask, distance < dilate + feather + 1)

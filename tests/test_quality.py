@@ -43,6 +43,7 @@ def test_every_type_ignore_names_its_code_and_reason():
     assert bare == []
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("selection", ["tests/test_app.py"])
 def test_a_selection_of_tests_exits_cleanly(selection):
     """A worker thread left inside torch at shutdown aborts the process (exit 134) after the tests pass."""

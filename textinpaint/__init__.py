@@ -53,8 +53,8 @@ _LAZY = {
     "replace": "pipeline",
     "replace_background": "pipeline",
     "segment": "pipeline",
-    "read_sidecar": "replay",
-    "replay": "replay",
+    "read_sidecar": "sidecars",
+    "replay": "sidecars",
     "Edit": "results",
     "Record": "results",
     "annotate": "results",
@@ -76,7 +76,7 @@ if TYPE_CHECKING:
         replace_background,
         segment,
     )
-    from .replay import read_sidecar, replay
+    from .sidecars import read_sidecar, replay
     from .results import Edit, Record, annotate
 
 

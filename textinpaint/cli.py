@@ -478,7 +478,7 @@ def _replay(args: argparse.Namespace) -> int:
     import supervision as sv
 
     from .outputs import save_image, write_json
-    from .replay import read_sidecar, replay
+    from .sidecars import read_sidecar, replay
 
     single = len(args.sidecars) == 1 and args.output.suffix != ""
     failed = 0

@@ -42,11 +42,12 @@ def inpaint(
 ) -> PIL.Image.Image:
     """Repaint the masked region from ``prompt``, at the image's full resolution.
 
-    The mask is grown by ``dilate`` pixels; a window around it is painted at the model's native
-    size and blended back: the painted pixels are taken whole within the grown mask and mixed
-    with the input over a band ``feather`` pixels wide outside it, so every pixel farther than
-    ``dilate + feather`` from the mask is bit-identical to the input. An empty mask returns the
-    input unchanged without running the model.
+    A window around the mask is painted at the model's native size and blended back with a
+    weight set by each pixel's Euclidean distance ``d`` (in pixels) from the mask: 1 (the painted
+    pixel) for ``d <= dilate``, falling linearly to exactly 0 at ``d = dilate + feather + 1``.
+    Every pixel at ``d >= dilate + feather + 1`` is bit-identical to the input (``info["edit"].mask``
+    is exactly the set of pixels whose weight is above 0). An empty mask returns the input
+    unchanged without running the model.
 
     Args:
         image: a path, PIL image or numpy array.
