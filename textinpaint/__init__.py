@@ -76,8 +76,8 @@ if TYPE_CHECKING:
         replace_background,
         segment,
     )
-    from .sidecars import read_sidecar, replay
     from .results import Edit, Record, annotate
+    from .sidecars import read_sidecar, replay
 
 
 def __getattr__(name: str) -> Any:
