@@ -52,8 +52,9 @@ class Pipeline:
 
     Args:
         detector: GroundingDINO: ``"tiny"`` (default), ``"base"``.
-        segmenter: SAM: ``"base"``, ``"large"``, ``"huge"`` (default), or an original ``.pth``
-            checkpoint (``sam-original`` extra).
+        segmenter: SAM: ``"base"``, ``"large"``, ``"huge"`` (default); SAM-HQ, for finer edges
+            on hair, fur and fences: ``"hq-base"``, ``"hq-large"``, ``"hq-huge"``; any SAM or
+            SAM-HQ repository or folder; or an original ``.pth`` checkpoint (``sam-original`` extra).
         inpainter: ``"sd15"`` (default), ``"sd2"``, ``"sdxl"``, any diffusers SD inpainting model,
             or any :class:`~textinpaint.inpainting.Filler`.
         controlnet: the depth ControlNet for :meth:`replace_background` (default ``"sd15-depth"``,

@@ -7,16 +7,13 @@ in batches, so N boxes cost one encoder pass. Masks come back at the input image
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from .errors import MissingDependencyError, ModelKindError
 from .images import Picture, writable
-
-if TYPE_CHECKING:
-    from transformers import SamModel, SamProcessor
 
 # Boxes decoded per mask-decoder call: bounds memory when a query matches hundreds of objects.
 _DECODE_BATCH = 64
@@ -34,8 +31,8 @@ class Segmenter(Protocol):
 class Sam:
     """A loaded transformers SAM: its processor and model."""
 
-    processor: SamProcessor
-    model: SamModel
+    processor: Any  # SamProcessor (SamHQProcessor for SAM-HQ)
+    model: Any  # SamModel (SamHQModel for SAM-HQ)
     device: torch.device
     dtype: torch.dtype
 
@@ -47,6 +44,15 @@ class Sam:
         model: Any = SamModel.from_pretrained(source, dtype=dtype)
         model = model.to(device).eval()
         return cls(processor, model, device, dtype)
+
+    def _encode(self, pixel_values: torch.Tensor) -> Any:
+        """The image embeddings of a batch (what :meth:`_decode` needs of them)."""
+        return self.model.get_image_embeddings(pixel_values)
+
+    def _decode(self, embeddings: Any, row: int, boxes: torch.Tensor) -> torch.Tensor:
+        """Low-resolution mask logits of ``boxes`` (1xNx4, in the resized frame) on image ``row``."""
+        outputs = self.model(image_embeddings=embeddings[row : row + 1], input_boxes=boxes, multimask_output=False)
+        return outputs.pred_masks
 
     def masks(self, picture: Picture, xyxy: np.ndarray) -> np.ndarray:
         """Masks for boxes.
@@ -71,7 +77,7 @@ class Sam:
         inputs = self.processor(
             images=[writable(pictures[i].rgb) for i in todo], return_tensors="pt", input_data_format="channels_last"
         )
-        embeddings = self.model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
+        embeddings = self._encode(inputs["pixel_values"].to(self.device, self.dtype))
         for row, index in enumerate(todo):
             picture, xyxy = pictures[index], boxes[index]
             resized_height, resized_width = inputs["reshaped_input_sizes"][row].tolist()
@@ -79,13 +85,9 @@ class Sam:
             chunks = []
             for start in range(0, len(xyxy), _DECODE_BATCH):
                 batch = torch.as_tensor(xyxy[start : start + _DECODE_BATCH] * scale)[None]
-                outputs = self.model(
-                    image_embeddings=embeddings[row : row + 1],
-                    input_boxes=batch.to(self.device, self.dtype),
-                    multimask_output=False,
-                )
+                logits = self._decode(embeddings, row, batch.to(self.device, self.dtype))
                 masks = self.processor.image_processor.post_process_masks(
-                    outputs.pred_masks.float().cpu(),
+                    logits.float().cpu(),
                     inputs["original_sizes"][row : row + 1],
                     inputs["reshaped_input_sizes"][row : row + 1],
                 )[0]

@@ -129,6 +129,44 @@ def write_segmenter(folder: Path) -> Path:
     return folder
 
 
+def write_segmenter_hq(folder: Path) -> Path:
+    """A SAM-HQ of the same tiny size as :func:`write_segmenter` (its HQ decoder reads the ViT's width)."""
+    from transformers import (
+        SamHQConfig,
+        SamHQMaskDecoderConfig,
+        SamHQModel,
+        SamHQProcessor,
+        SamHQPromptEncoderConfig,
+        SamHQVisionConfig,
+        SamImageProcessor,
+    )
+
+    vision = SamHQVisionConfig(
+        hidden_size=32,
+        output_channels=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=64,
+        patch_size=8,
+        mlp_dim=64,
+        global_attn_indexes=[1],
+        window_size=4,
+        num_pos_feats=8,  # must be half the prompt encoder's hidden_size
+    )
+    prompt = SamHQPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4)
+    decoder = SamHQMaskDecoderConfig(
+        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16, vit_dim=32
+    )
+    SamHQModel(
+        SamHQConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+    ).save_pretrained(folder)
+    image_processor = SamImageProcessor(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}, mask_size={"longest_edge": 16}
+    )
+    SamHQProcessor(image_processor=image_processor).save_pretrained(folder)
+    return folder
+
+
 def write_inpainter(folder: Path) -> Path:
     """A Stable Diffusion inpainting pipeline (9-channel UNet 32/64, VAE 32/64, CLIP width 32); native size 64 px."""
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
