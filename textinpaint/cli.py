@@ -285,6 +285,8 @@ def _check_options(args: argparse.Namespace) -> None:
         BackgroundOptions(args.depth, args.controlnet_scale, args.seam)
     if getattr(args, "batch_size", 1) < 1:
         raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
+    if args.models is not None and args.command != "download" and not Path(args.models).is_dir():
+        raise InvalidInputError(f"--models must be a folder with one subfolder per stage; got {str(args.models)!r}")
 
 
 def stage_names(args: argparse.Namespace) -> dict[str, Any]:

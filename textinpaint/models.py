@@ -18,6 +18,7 @@ import gc
 import json
 import logging
 import threading
+import warnings
 import weakref
 import zipfile
 from collections.abc import Callable
@@ -303,7 +304,9 @@ def damaged_weights(folder: Path) -> str | None:
                 with safe_open(str(path), framework="pt") as opened:
                     opened.keys()
             elif suffix in (".bin", ".pth", ".ckpt") or (suffix == ".pt" and not _is_torchscript(path)):
-                torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+                with warnings.catch_warnings():  # torch warns about old pickle protocols; the error says it all
+                    warnings.simplefilter("ignore")
+                    torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
         except Exception as error:  # each reader fails in its own way
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             return f"the file {str(path)!r} is damaged or not a weight file ({message})"
