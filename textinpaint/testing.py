@@ -15,6 +15,7 @@ import string
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -91,11 +92,37 @@ def write_detector(folder: Path) -> Path:
     return folder
 
 
+# The tiny SAM's parts, shared by SAM and SAM-HQ: a 2-layer ViT of width 32 on 64-px images.
+_SAM_VISION: dict[str, Any] = dict(
+    hidden_size=32,
+    output_channels=16,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    image_size=64,
+    patch_size=8,
+    mlp_dim=64,
+    global_attn_indexes=[1],
+    window_size=4,
+    num_pos_feats=8,  # must be half the prompt encoder's hidden_size
+)
+_SAM_PROMPT: dict[str, Any] = dict(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4)
+_SAM_DECODER: dict[str, Any] = dict(
+    hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
+)
+
+
+def _sam_image_processor() -> object:
+    from transformers import SamImageProcessor
+
+    return SamImageProcessor(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}, mask_size={"longest_edge": 16}
+    )
+
+
 def write_segmenter(folder: Path) -> Path:
     """A SAM working on 64-px images with a 2-layer ViT of width 32."""
     from transformers import (
         SamConfig,
-        SamImageProcessor,
         SamMaskDecoderConfig,
         SamModel,
         SamProcessor,
@@ -103,29 +130,13 @@ def write_segmenter(folder: Path) -> Path:
         SamVisionConfig,
     )
 
-    vision = SamVisionConfig(
-        hidden_size=32,
-        output_channels=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=64,
-        patch_size=8,
-        mlp_dim=64,
-        global_attn_indexes=[1],
-        window_size=4,
-        num_pos_feats=8,  # must be half the prompt encoder's hidden_size
+    config = SamConfig(
+        vision_config=SamVisionConfig(**_SAM_VISION),
+        prompt_encoder_config=SamPromptEncoderConfig(**_SAM_PROMPT),
+        mask_decoder_config=SamMaskDecoderConfig(**_SAM_DECODER),
     )
-    prompt = SamPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4)
-    decoder = SamMaskDecoderConfig(
-        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16
-    )
-    SamModel(
-        SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
-    ).save_pretrained(folder)
-    image_processor = SamImageProcessor(
-        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}, mask_size={"longest_edge": 16}
-    )
-    SamProcessor(image_processor=image_processor).save_pretrained(folder)
+    SamModel(config).save_pretrained(folder)
+    SamProcessor(image_processor=_sam_image_processor()).save_pretrained(folder)
     return folder
 
 
@@ -138,32 +149,15 @@ def write_segmenter_hq(folder: Path) -> Path:
         SamHQProcessor,
         SamHQPromptEncoderConfig,
         SamHQVisionConfig,
-        SamImageProcessor,
     )
 
-    vision = SamHQVisionConfig(
-        hidden_size=32,
-        output_channels=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=64,
-        patch_size=8,
-        mlp_dim=64,
-        global_attn_indexes=[1],
-        window_size=4,
-        num_pos_feats=8,  # must be half the prompt encoder's hidden_size
+    config = SamHQConfig(
+        vision_config=SamHQVisionConfig(**_SAM_VISION),
+        prompt_encoder_config=SamHQPromptEncoderConfig(**_SAM_PROMPT),
+        mask_decoder_config=SamHQMaskDecoderConfig(**_SAM_DECODER, vit_dim=_SAM_VISION["hidden_size"]),
     )
-    prompt = SamHQPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4)
-    decoder = SamHQMaskDecoderConfig(
-        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16, vit_dim=32
-    )
-    SamHQModel(
-        SamHQConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
-    ).save_pretrained(folder)
-    image_processor = SamImageProcessor(
-        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}, mask_size={"longest_edge": 16}
-    )
-    SamHQProcessor(image_processor=image_processor).save_pretrained(folder)
+    SamHQModel(config).save_pretrained(folder)
+    SamHQProcessor(image_processor=_sam_image_processor()).save_pretrained(folder)
     return folder
 
 
