@@ -51,7 +51,10 @@ class Pipeline:
     stages, their short names and defaults are listed in :data:`textinpaint.stages.STAGES`.
 
     Args:
-        detector: GroundingDINO: ``"tiny"`` (default), ``"base"``.
+        detector: GroundingDINO: ``"tiny"`` (default), ``"base"``; MM-GroundingDINO (better
+            zero-shot detection): ``"mm-tiny"``, ``"mm-base"``, ``"mm-large"``. Both are scored the
+            same way (sigmoid token probabilities), so the thresholds apply unchanged; their
+            calibration on real photos differs and was not measured here.
         segmenter: SAM: ``"base"``, ``"large"``, ``"huge"`` (default); SAM-HQ, for finer edges
             on hair, fur and fences: ``"hq-base"``, ``"hq-large"``, ``"hq-huge"``; any SAM or
             SAM-HQ repository or folder; or an original ``.pth`` checkpoint (``sam-original`` extra).

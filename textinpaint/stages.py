@@ -120,6 +120,30 @@ STAGES: dict[str, Stage] = {
             (
                 Model("tiny", "IDEA-Research/grounding-dino-tiny", "grounding-dino", "0.7 GB", "Apache-2.0"),
                 Model("base", "IDEA-Research/grounding-dino-base", "grounding-dino", "0.9 GB", "Apache-2.0"),
+                Model(
+                    "mm-tiny",
+                    "openmmlab-community/mm_grounding_dino_tiny_o365v1_goldg_v3det",
+                    "grounding-dino",
+                    "0.7 GB",
+                    "Apache-2.0",
+                    "MM-GroundingDINO: better zero-shot detection than GroundingDINO at the same size",
+                ),
+                Model(
+                    "mm-base",
+                    "openmmlab-community/mm_grounding_dino_base_all",
+                    "grounding-dino",
+                    "0.9 GB",
+                    "Apache-2.0",
+                    "MM-GroundingDINO",
+                ),
+                Model(
+                    "mm-large",
+                    "openmmlab-community/mm_grounding_dino_large_all",
+                    "grounding-dino",
+                    "1.2 GB",
+                    "Apache-2.0",
+                    "MM-GroundingDINO",
+                ),
             ),
             (
                 Backend(

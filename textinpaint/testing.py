@@ -37,18 +37,17 @@ def _clip_vocab() -> dict[str, int]:
     return {token: index for index, token in enumerate(tokens)}
 
 
-def write_detector(folder: Path) -> Path:
-    """A GroundingDINO with a Swin of embed_dim 16 and a 1-layer BERT of width 32."""
-    from transformers import (
-        BertConfig,
-        BertTokenizer,
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoImageProcessor,
-        GroundingDinoProcessor,
-        SwinConfig,
-    )
+def write_detector(folder: Path, *, kind: str = "grounding-dino") -> Path:
+    """A GroundingDINO (or, with ``kind="mm-grounding-dino"``, an MM-GroundingDINO) with a Swin of
+    embed_dim 16 and a 1-layer BERT of width 32."""
+    import transformers
+    from transformers import BertConfig, BertTokenizer, GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig
 
+    classes = {
+        "grounding-dino": ("GroundingDinoConfig", "GroundingDinoForObjectDetection"),
+        "mm-grounding-dino": ("MMGroundingDinoConfig", "MMGroundingDinoForObjectDetection"),
+    }
+    config_class, model_class = (getattr(transformers, name) for name in classes[kind])
     vocab = _bert_vocab()
     backbone = SwinConfig(  # type: ignore[call-arg]  # out_features goes through SwinConfig's **kwargs
         embed_dim=16,
@@ -66,7 +65,7 @@ def write_detector(folder: Path) -> Path:
         intermediate_size=37,
         max_position_embeddings=256,
     )
-    config = GroundingDinoConfig(
+    config = config_class(
         backbone_config=backbone,
         text_config=text,
         d_model=32,
@@ -82,7 +81,7 @@ def write_detector(folder: Path) -> Path:
         decoder_n_points=2,
         max_text_len=256,
     )
-    model = GroundingDinoForObjectDetection(config).eval()
+    model = model_class(config).eval()
     processor = GroundingDinoProcessor(
         image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
         tokenizer=BertTokenizer(vocab=vocab),
