@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import numpy as np
 import PIL.Image
 import pytest
@@ -38,6 +40,15 @@ def cli(capsys, *args):
 def pixels(path):
     with PIL.Image.open(path) as image:
         return np.asarray(image).copy()
+
+
+SCHEMA = json.loads((Path(textinpaint.__file__).parent / "sidecar.schema.json").read_text())
+
+
+def valid(document):
+    """The document follows the shipped JSON Schema (and is strict JSON)."""
+    jsonschema.validate(json.loads(json.dumps(document, allow_nan=False)), SCHEMA)
+    return document
 
 
 def replayed_equals_written(capsys, sidecar, written, tmp_path):
@@ -82,7 +93,7 @@ def test_replay_of_each_editing_subcommand_gives_the_written_image(command, phot
     out = tmp_path / "out.png"
     cli(capsys, command[0], photos / "p0.png", "-o", out, "--models", tiny_models, *command[1:])
     sidecar = tmp_path / "out.json"
-    document = json.loads(sidecar.read_text())
+    document = valid(json.loads(sidecar.read_text()))
     assert document["version"] == 2 and document["input"]["path"] == str((photos / "p0.png").resolve())
     assert document["versions"]["torch"] and document["device"] == "cpu" and document["dtype"] == "float32"
     assert all(entry["source"] for entry in document["models"].values())
@@ -106,7 +117,7 @@ def test_replay_of_generate(tiny_models, tmp_path, capsys):
         "40x24",
         *PAINT,
     )
-    document = json.loads((tmp_path / "gen.json").read_text())
+    document = valid(json.loads((tmp_path / "gen.json").read_text()))
     assert document["workflow"] == "generate" and document["input"] is None and document["seed"] is not None
     replayed_equals_written(capsys, tmp_path / "gen.json", out, tmp_path)
 
@@ -125,7 +136,7 @@ def test_replay_of_detect_gives_the_same_detections(photos, tiny_models, tmp_pat
         tiny_models,
         *FIND,
     )
-    document = json.loads(sidecar.read_text())
+    document = valid(json.loads(sidecar.read_text()))
     assert document["workflow"] == "detect" and document["detections"] == json.loads(printed)
     out = tmp_path / "again.json"
     cli(capsys, "replay", sidecar, "-o", out)
@@ -152,7 +163,7 @@ def test_replay_of_a_batched_run_gives_each_written_image(photos, tiny_models, t
         "3",
         *FIND,
     )
-    documents = {i: json.loads((out / f"p{i}.json").read_text()) for i in range(4)}
+    documents = {i: valid(json.loads((out / f"p{i}.json").read_text())) for i in range(4)}
     assert documents[0]["batch"]["index"] == 0 and len(documents[0]["batch"]["inputs"]) == 3
     assert documents[0]["batch"]["seeds"] == [documents[i]["seed"] for i in range(3)]
     for i in range(4):
@@ -164,8 +175,7 @@ def test_api_edits_replay_from_their_dicts_including_a_given_mask(pipe):
     mask = np.zeros((40, 52), bool)
     mask[5:20, 10:30] = True
     painted = pipe.inpaint(image, mask, "a red door", steps=2, seed=8)
-    document = painted.info["edit"].to_dict()
-    json.dumps(document, allow_nan=False)
+    document = valid(painted.info["edit"].to_dict())
     assert document["workflow"] == "inpaint" and document["input"]["hash_of"] == "pixels"
     again = replay(document, image=image)
     np.testing.assert_array_equal(np.asarray(again.image), np.asarray(painted))
@@ -217,7 +227,7 @@ def test_a_model_given_as_an_object_needs_the_pipeline_to_replay(tiny_models):
 
 def test_sidecars_are_strict_json_and_remove_reports_no_seed_it_did_not_use(pipe):
     edit = pipe.remove(noise(30, 30), "a dog", box_threshold=0.0, text_threshold=0.0, select="best")
-    document = edit.to_dict()
+    document = valid(edit.to_dict())
     assert edit.seed is None and document["seed"] is None and document["parameters"]["seed"] is None
     text = json.dumps(document, allow_nan=False)
     assert "NaN" not in text and "Infinity" not in text
