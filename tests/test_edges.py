@@ -267,3 +267,41 @@ def test_rgba_written_as_jpeg_is_flattened_and_colour_profile_and_exif_are_kept(
     assert run("replace", source, "-o", tmp_path / "b.png", *args) == 0
     with PIL.Image.open(tmp_path / "b.png") as written:
         assert written.info.get("icc_profile") == profile and written.getexif().get(0x010F) == "TestCamera"
+
+
+def test_a_file_named_twice_is_one_input(tmp_path, args, capsys):
+    source = picture(tmp_path / "in" / "a.png")
+    again = tmp_path / "in" / "sub" / ".." / "a.png"
+    (tmp_path / "in" / "sub").mkdir()
+    assert run("replace", source, again, str(tmp_path / "in" / "*.png"), "-o", tmp_path / "out", *args) == 0
+    err = capsys.readouterr().err
+    assert "[1/1]" in err and ": done" in err and "[1/2]" not in err
+
+
+def test_an_exif_rotated_input_keeps_its_other_exif_but_not_the_orientation(tmp_path, args):
+    source = tmp_path / "rotated.jpg"
+    exif = PIL.Image.Exif()
+    exif[0x010F] = "TestCamera"
+    exif[0x0112] = 6  # rotated 90 degrees: the edit happens upright
+    PIL.Image.fromarray(noise(24, 32)).save(source, exif=exif)
+    assert run("replace", source, "-o", tmp_path / "out.png", *args) == 0
+    with PIL.Image.open(tmp_path / "out.png") as written:
+        assert written.size == (24, 32), "upright"
+        kept = written.getexif()
+        assert kept.get(0x010F) == "TestCamera" and kept.get(0x0112, 1) == 1
+
+
+@pytest.mark.parametrize(
+    "command,absent",
+    [
+        ("replay", ["--models", "--dtype", "--detector", "--inpainter"]),
+        ("download", ["--device", "--dtype"]),
+        ("detect", ["--inpainter", "--segmenter", "--steps"]),
+        ("remove", ["--inpainter", "--steps", "--guidance"]),
+    ],
+)
+def test_each_subcommand_lists_only_the_flags_it_uses(command, absent, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert not [flag for flag in absent if f"{flag} " in text or f"{flag}\n" in text]

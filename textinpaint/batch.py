@@ -81,7 +81,8 @@ class Summary:
 def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> list[tuple[Path, Path]]:
     """Expand files, folders (recursively, by image suffix) and globs into ``(file, relative path)``.
 
-    A path that does not exist is kept, so that it is reported as failed rather than dropped.
+    A path that does not exist is kept, so that it is reported as failed rather than dropped; a
+    file named twice (``a.png`` and ``./dir/../a.png``, or by a folder and a glob) is one input.
     Files under ``exclude`` (the output folder, when it lies inside an input folder) are left
     out, so a second run never takes the first run's outputs for inputs. With several folders,
     each file's relative path starts with its folder's name, so ``d1/x.png`` and ``d2/x.png``
@@ -90,7 +91,7 @@ def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> lis
     entries = list(map(str, inputs))
     folders = [Path(e) for e in entries if Path(e).is_dir()]
     skip = exclude.resolve() if exclude is not None else None
-    found: dict[Path, Path] = {}
+    found: dict[Path, tuple[Path, Path]] = {}  # resolved path -> (the path as given, its relative output path)
     for entry in entries:
         path = Path(entry)
         if path.is_dir():
@@ -98,14 +99,14 @@ def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> lis
             for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
                 if skip is not None and skip in file.resolve().parents:
                     continue
-                found.setdefault(file, prefix / file.relative_to(path))
+                found.setdefault(file.resolve(), (file, prefix / file.relative_to(path)))
         elif any(ch in entry for ch in "*?[") and not path.exists():
             for match in sorted(glob.glob(entry, recursive=True)):
                 if Path(match).is_file() and not (skip is not None and skip in Path(match).resolve().parents):
-                    found.setdefault(Path(match), Path(Path(match).name))
+                    found.setdefault(Path(match).resolve(), (Path(match), Path(Path(match).name)))
         else:
-            found.setdefault(path, Path(path.name))
-    return list(found.items())
+            found.setdefault(path.resolve(), (path, Path(path.name)))
+    return list(found.values())
 
 
 def plan(inputs: list[str | Path], output: Path, *, suffix: str = ".png") -> list[Job]:

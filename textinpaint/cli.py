@@ -74,10 +74,12 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...]) -> None:
-    """The model flags, one per stage the subcommand uses, written from the stage table."""
+def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...], *, runs: bool = True) -> None:
+    """The model flags, one per stage the subcommand uses, written from the stage table; with
+    ``runs`` also where they run (``--device``, ``--dtype``)."""
     group = parser.add_argument_group("models")
-    group.add_argument("--models", type=Path, help="folder with one subfolder per stage (offline use)")
+    if stages:
+        group.add_argument("--models", type=Path, help="folder with one subfolder per stage (offline use)")
     for name in stages:
         stage = STAGES[name]
         names = ", ".join(stage.names)
@@ -87,8 +89,11 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...]) -> N
             metavar="MODEL",
             help=f"the {name}, which {stage.summary}: {names}, a Hub id or a folder (default {stage.default})",
         )
+    if not runs:
+        return
     group.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    group.add_argument("--dtype", help="float16, bfloat16 or float32 (default float16 on CUDA)")
+    if stages:
+        group.add_argument("--dtype", help="float16, bfloat16 or float32 (default float16 on CUDA)")
     if "inpainter" in stages:
         group.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE decoder")
         group.add_argument("--offload", action="store_true", help="keep models on the CPU until they run (CUDA)")
@@ -170,7 +175,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
         )
-        _models_group(sub, COMMAND_STAGES[name])
+        _models_group(sub, COMMAND_STAGES[name], runs=name != "download")
         return sub
 
     replace = command("replace", "find an object and repaint it")
@@ -285,8 +290,9 @@ def _check_options(args: argparse.Namespace) -> None:
         BackgroundOptions(args.depth, args.controlnet_scale, args.seam)
     if getattr(args, "batch_size", 1) < 1:
         raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
-    if args.models is not None and args.command != "download" and not Path(args.models).is_dir():
-        raise InvalidInputError(f"--models must be a folder with one subfolder per stage; got {str(args.models)!r}")
+    models = getattr(args, "models", None)
+    if models is not None and args.command != "download" and not Path(models).is_dir():
+        raise InvalidInputError(f"--models must be a folder with one subfolder per stage; got {str(models)!r}")
 
 
 def stage_names(args: argparse.Namespace) -> dict[str, Any]:
