@@ -248,7 +248,8 @@ class ModelStore:
             if held is not None and self._keys.get(stage) == key:
                 return held  # type: ignore[return-value]  # as above
         with _lock_for(key):
-            model = _shared.get(key)
+            with _key_locks_guard:  # a short lock for the table itself, never held while loading
+                model = _shared.get(key)
             if model is None:
                 logger.info("loading %s %s on %s as %s", stage, key[1], key[2], key[3])
                 try:
@@ -257,7 +258,8 @@ class ModelStore:
                     raise
                 except Exception as error:
                     raise _load_error(stage, key[1], error) from error
-                _shared[key] = model
+                with _key_locks_guard:
+                    _shared[key] = model
         with self._guard:
             self._loaded[stage] = model
             self._keys[stage] = key
