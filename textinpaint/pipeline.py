@@ -50,6 +50,10 @@ class Pipeline:
     object. ``None`` means ``models/<stage>`` when ``models`` is given, else the default. The
     stages, their short names and defaults are listed in :data:`textinpaint.stages.STAGES`.
 
+    Pipelines asking for the same model (source, device, dtype) share one copy while any of
+    them holds it; :meth:`clear` (or dropping the pipeline) frees it. Keep one pipeline for a
+    series of edits (the module-level functions do: they share :func:`default_pipeline`).
+
     Args:
         detector: GroundingDINO: ``"tiny"`` (default), ``"base"``; MM-GroundingDINO (better
             zero-shot detection): ``"mm-tiny"``, ``"mm-base"``, ``"mm-large"``. Both are scored the
