@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import supervision as sv
@@ -44,6 +44,25 @@ def parse_phrases(find: str | Sequence[str], *, argument: str = "find") -> list[
     if not phrases:
         raise InvalidInputError(f"{argument} must name at least one thing to find; got {find!r}")
     return phrases
+
+
+class Detector(Protocol):
+    """Anything that finds phrases in pictures: :class:`GroundingDino`, or OWLv2 (:mod:`textinpaint.owl`).
+
+    ``detect_many`` returns one ``supervision.Detections`` per picture, sorted by score, with
+    ``xyxy`` in the picture's pixels, ``class_id`` the phrase's index, and ``data["phrase"]`` /
+    ``data["class_name"]`` exactly one of ``phrases``.
+    """
+
+    def detect_many(
+        self,
+        pictures: list[Picture],
+        phrases: list[str],
+        *,
+        box_threshold: float,
+        text_threshold: float,
+        nms_iou: float,
+    ) -> list[sv.Detections]: ...
 
 
 @dataclass(frozen=True)

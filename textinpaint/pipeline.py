@@ -36,7 +36,7 @@ from .workflows.replace import replace as _replace
 
 if TYPE_CHECKING:
     from .depth import DepthEstimator
-    from .detection import GroundingDino
+    from .detection import Detector, GroundingDino
     from .segmentation import Segmenter
 
 _T = TypeVar("_T")
@@ -58,7 +58,8 @@ class Pipeline:
         detector: GroundingDINO: ``"tiny"`` (default), ``"base"``; MM-GroundingDINO (better
             zero-shot detection): ``"mm-tiny"``, ``"mm-base"``, ``"mm-large"``. Both are scored the
             same way (sigmoid token probabilities), so the thresholds apply unchanged; their
-            calibration on real photos differs and was not measured here.
+            calibration on real photos differs and was not measured here. OWLv2: ``"owlv2"``
+            (one query per phrase; ``text_threshold`` does not apply, and its scores run lower).
         segmenter: SAM: ``"base"``, ``"large"``, ``"huge"`` (default); SAM-HQ, for finer edges
             on hair, fur and fences: ``"hq-base"``, ``"hq-large"``, ``"hq-huge"``; any SAM or
             SAM-HQ repository or folder; or an original ``.pth`` checkpoint (``sam-original`` extra).
@@ -178,9 +179,9 @@ class Pipeline:
         return self.store.get(stage, key, lambda: load(source, self.device, self.dtype, **options))
 
     @property
-    def detector(self) -> GroundingDino:
+    def detector(self) -> Detector:
         """The detector, loaded on first use."""
-        return cast("GroundingDino", self.model("detector"))
+        return cast("Detector", self.model("detector"))
 
     @property
     def segmenter(self) -> Segmenter:
@@ -250,9 +251,9 @@ class Pipeline:
         phrases = parse_phrases(find)
         FindOptions(box_threshold, text_threshold, nms_iou)
         with timed("detect", {}):
-            return self.detector.detect(
-                picture, phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
-            )
+            return self.detector.detect_many(
+                [picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
+            )[0]
 
     def segment(self, image: ImageInput, detections: sv.Detections) -> sv.Detections:
         """Cut out each detected object with SAM.

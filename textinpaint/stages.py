@@ -144,11 +144,20 @@ STAGES: dict[str, Stage] = {
                     "Apache-2.0",
                     "MM-GroundingDINO",
                 ),
+                Model(
+                    "owlv2",
+                    "google/owlv2-base-patch16-ensemble",
+                    "owlv2",
+                    "0.6 GB",
+                    "Apache-2.0",
+                    "OWLv2: scores run lower; try box_threshold 0.1-0.3",
+                ),
             ),
             (
                 Backend(
                     "grounding-dino", "detection:GroundingDino.load", frozenset({"grounding-dino", "mm-grounding-dino"})
                 ),
+                Backend("owlv2", "owl:Owl.load", frozenset({"owlv2"})),
             ),
             used_by="every workflow that finds by text",
         ),

@@ -91,6 +91,36 @@ def write_detector(folder: Path, *, kind: str = "grounding-dino") -> Path:
     return folder
 
 
+def write_owlv2(folder: Path) -> Path:
+    """An OWLv2 with 2-layer text and vision towers of width 32 on 64-px images (16-px patches)."""
+    from transformers import (
+        CLIPTokenizer,
+        Owlv2Config,
+        Owlv2ForObjectDetection,
+        Owlv2ImageProcessor,
+        Owlv2Processor,
+        Owlv2TextConfig,
+        Owlv2VisionConfig,
+    )
+
+    # OWL masks out a query whose first token id is 0, so the start token must not be id 0.
+    vocab = {"<pad>": 0, **{token: index + 1 for token, index in _clip_vocab().items()}}
+    tower: dict[str, Any] = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4)
+    config = Owlv2Config(
+        text_config=Owlv2TextConfig(
+            **tower, vocab_size=len(vocab), max_position_embeddings=16, bos_token_id=1, eos_token_id=2, pad_token_id=0
+        ).to_dict(),
+        vision_config=Owlv2VisionConfig(**tower, image_size=64, patch_size=16).to_dict(),
+        projection_dim=32,
+    )
+    Owlv2ForObjectDetection(config).eval().save_pretrained(folder)
+    Owlv2Processor(
+        image_processor=Owlv2ImageProcessor(size={"height": 64, "width": 64}),
+        tokenizer=CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16, pad_token="<pad>"),
+    ).save_pretrained(folder)
+    return folder
+
+
 # The tiny SAM's parts, shared by SAM and SAM-HQ: a 2-layer ViT of width 32 on 64-px images.
 _SAM_VISION: dict[str, Any] = dict(
     hidden_size=32,
