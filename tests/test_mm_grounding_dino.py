@@ -7,12 +7,12 @@ from conftest import noise
 
 from textinpaint import Pipeline
 from textinpaint.models import backend_for
-from textinpaint.testing import write_detector
+from textinpaint.testing import seeded, write_detector
 
 
 @pytest.fixture(scope="module")
 def mm_folder(tmp_path_factory):
-    return write_detector(tmp_path_factory.mktemp("mm") / "detector", kind="mm-grounding-dino")
+    return seeded(write_detector)(tmp_path_factory.mktemp("mm") / "detector", kind="mm-grounding-dino")
 
 
 def test_short_names_and_folders_reach_the_grounding_dino_backend(mm_folder):

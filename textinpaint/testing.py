@@ -11,9 +11,11 @@ then use ``Pipeline(models=DIR)`` or ``textinpaint replace ... --models DIR``.
 from __future__ import annotations
 
 import argparse
+import functools
 import string
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,18 @@ import torch
 
 # Words the tiny detector knows whole; anything else is spelled with single-letter word pieces.
 _WORDS = ["the", "a", "red", "blue", "car", "truck", "dog", "cat", "person", "tree", "sky", "road", "chair"]
+
+
+def seeded(write: Callable[..., Path]) -> Callable[..., Path]:
+    """Make a writer draw its weights from ``seed`` (default 0) without touching the caller's random state."""
+
+    @functools.wraps(write)
+    def wrapper(folder: Path, *args: Any, seed: int = 0, **kwargs: Any) -> Path:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return write(folder, *args, **kwargs)
+
+    return wrapper
 
 
 def _bert_vocab() -> dict[str, int]:
@@ -91,6 +105,7 @@ def write_detector(folder: Path, *, kind: str = "grounding-dino") -> Path:
     return folder
 
 
+@seeded
 def write_owlv2(folder: Path) -> Path:
     """An OWLv2 with 2-layer text and vision towers of width 32 on 64-px images (16-px patches)."""
     from transformers import (
@@ -169,6 +184,7 @@ def write_segmenter(folder: Path) -> Path:
     return folder
 
 
+@seeded
 def write_segmenter_hq(folder: Path) -> Path:
     """A SAM-HQ of the same tiny size as :func:`write_segmenter` (its HQ decoder reads the ViT's width)."""
     from transformers import (
@@ -254,6 +270,7 @@ def write_inpainter(folder: Path) -> Path:
     return folder
 
 
+@seeded
 def write_sdxl_inpainter(folder: Path) -> Path:
     """An SDXL inpainting pipeline in its real layout: two CLIP text encoders (the second with a
     projection), the 9-channel UNet with SDXL's text-and-time conditioning, VAE 32/64; native 64 px."""
@@ -321,6 +338,7 @@ def write_sdxl_inpainter(folder: Path) -> Path:
     return folder
 
 
+@seeded
 def write_sdxl_controlnet(folder: Path) -> Path:
     """A ControlNet matching the tiny SDXL inpainter's UNet (text-and-time conditioning)."""
     from diffusers import ControlNetModel
