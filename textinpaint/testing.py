@@ -206,10 +206,44 @@ def write_segmenter_hq(folder: Path) -> Path:
     return folder
 
 
+def _tiny_vae() -> Any:
+    """The VAE of the tiny SD and SDXL inpainters: 32/64 channels, a factor of 2."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=64,
+    )
+
+
+def _clip_text_config(vocab_size: int, **extra: Any) -> Any:
+    """A 2-layer CLIP text encoder of width 32 for the tiny vocabulary."""
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=vocab_size,
+        layer_norm_eps=1e-5,
+        **extra,
+    )
+
+
 def write_inpainter(folder: Path) -> Path:
     """A Stable Diffusion inpainting pipeline (9-channel UNet 32/64, VAE 32/64, CLIP width 32); native size 64 px."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
 
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
@@ -223,30 +257,9 @@ def write_inpainter(folder: Path) -> Path:
         attention_head_dim=(2, 4),
         norm_num_groups=32,
     )
-    vae = AutoencoderKL(
-        block_out_channels=[32, 64],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2,
-        latent_channels=4,
-        norm_num_groups=32,
-        sample_size=64,
-    )
+    vae = _tiny_vae()
     vocab = _clip_vocab()
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(vocab),
-            layer_norm_eps=1e-5,
-        )
-    )
+    text_encoder = CLIPTextModel(_clip_text_config(len(vocab)))
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)  # 77, or truncation overflows
     scheduler = DDIMScheduler(
         beta_start=0.00085,
@@ -274,8 +287,8 @@ def write_inpainter(folder: Path) -> Path:
 def write_sdxl_inpainter(folder: Path) -> Path:
     """An SDXL inpainting pipeline in its real layout: two CLIP text encoders (the second with a
     projection), the 9-channel UNet with SDXL's text-and-time conditioning, VAE 32/64; native 64 px."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLInpaintPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
@@ -294,29 +307,9 @@ def write_sdxl_inpainter(folder: Path) -> Path:
         cross_attention_dim=64,  # both text encoders' hidden states, side by side
         norm_num_groups=32,
     )
-    vae = AutoencoderKL(
-        block_out_channels=[32, 64],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2,
-        latent_channels=4,
-        norm_num_groups=32,
-        sample_size=64,
-    )
+    vae = _tiny_vae()
     vocab = _clip_vocab()
-    text = CLIPTextConfig(
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=1,
-        hidden_size=32,
-        intermediate_size=37,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        vocab_size=len(vocab),
-        layer_norm_eps=1e-5,
-        projection_dim=32,
-    )
+    text = _clip_text_config(len(vocab), projection_dim=32)
     pipe = StableDiffusionXLInpaintPipeline(
         vae=vae,
         text_encoder=CLIPTextModel(text),
@@ -435,7 +428,7 @@ def write_upscaler(folder: Path) -> Path:
         StableDiffusionUpscalePipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextModel, CLIPTokenizer
 
     unet = UNet2DConditionModel(
         block_out_channels=(32, 32, 64),
@@ -463,19 +456,7 @@ def write_upscaler(folder: Path) -> Path:
         scaling_factor=0.08333,
     )
     vocab = _clip_vocab()
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(vocab),
-            layer_norm_eps=1e-5,
-        )
-    )
+    text_encoder = CLIPTextModel(_clip_text_config(len(vocab)))
     StableDiffusionUpscalePipeline(
         vae=vae,
         text_encoder=text_encoder,
