@@ -66,10 +66,7 @@ def test_owlv2_boxes_are_fractions_of_the_padded_square_and_padding_boxes_drop(o
     assert len(nothing) == 0 and nothing.metadata["best_score"] == pytest.approx(0.9)
 
 
-def test_owlv2_reports_the_best_score_when_nothing_passes_and_runs_every_workflow(owl):
-    nothing = owl.detect(noise(40, 40), PHRASES, box_threshold=1.0)
-    if len(nothing) == 0:
-        assert 0 <= nothing.metadata["best_score"] <= 1
+def test_owlv2_runs_every_workflow(owl):
     image = noise(40, 40)
     edits = owl.replace(
         [image, noise(40, 40, seed=1)], PHRASES, "a fox", select="best", box_threshold=0.0, mask_mode="box"

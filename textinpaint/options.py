@@ -260,8 +260,3 @@ def fields_of(options: Any) -> dict[str, Any]:
     return {
         f.name: list(v) if isinstance(v := getattr(options, f.name), tuple) else v for f in dataclasses.fields(options)
     }
-
-
-def defaults(cls: type) -> dict[str, Any]:
-    """The default of every field of an option class: what the CLI and the app show."""
-    return fields_of(cls())

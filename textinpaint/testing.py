@@ -283,6 +283,18 @@ def write_inpainter(folder: Path) -> Path:
     return folder
 
 
+# What the tiny SDXL UNet and its ControlNet share: SDXL's text-and-time conditioning.
+_SDXL_CONDITIONING: dict[str, Any] = dict(
+    attention_head_dim=(2, 4),
+    use_linear_projection=True,
+    addition_embed_type="text_time",
+    addition_time_embed_dim=8,
+    transformer_layers_per_block=(1, 2),
+    projection_class_embeddings_input_dim=80,  # 6 time ids x 8 + the pooled text embedding (32)
+    cross_attention_dim=64,  # both text encoders' hidden states, side by side
+)
+
+
 @seeded
 def write_sdxl_inpainter(folder: Path) -> Path:
     """An SDXL inpainting pipeline in its real layout: two CLIP text encoders (the second with a
@@ -298,13 +310,7 @@ def write_sdxl_inpainter(folder: Path) -> Path:
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 2),
-        projection_class_embeddings_input_dim=80,  # 6 time ids x 8 + the pooled text embedding (32)
-        cross_attention_dim=64,  # both text encoders' hidden states, side by side
+        **_SDXL_CONDITIONING,
         norm_num_groups=32,
     )
     vae = _tiny_vae()
@@ -342,13 +348,7 @@ def write_sdxl_controlnet(folder: Path) -> Path:
         in_channels=4,
         norm_num_groups=32,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 2),
-        projection_class_embeddings_input_dim=80,
-        cross_attention_dim=64,
+        **_SDXL_CONDITIONING,
         conditioning_embedding_out_channels=(16, 32),
     ).save_pretrained(folder)  # type: ignore[attr-defined]  # diffusers adds it through a mixin mypy cannot see
     return folder
