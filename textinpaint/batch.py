@@ -45,12 +45,14 @@ class Job:
 
 @dataclass
 class Outcome:
-    """What happened to one job: ``done``, ``skipped`` (already done), ``nothing`` (no match) or ``failed``."""
+    """What happened to one job: ``done``, ``flagged`` (done, but scored below ``--min-score``),
+    ``skipped`` (already done), ``nothing`` (no match) or ``failed`` (``error`` names the exception's type)."""
 
     job: Job
     status: str
     message: str = ""
     seconds: float = 0.0
+    error: str | None = None
 
 
 @dataclass
@@ -63,19 +65,45 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """130 when interrupted, 1 when anything failed, else 3 when some input matched nothing, else 0."""
+        """130 when interrupted, 1 when anything failed, else 3 when some input matched nothing or
+        an edit was flagged, else 0."""
         if self.interrupted:
             return 130
-        return 1 if self.count("failed") else 3 if self.count("nothing") else 0
+        return 1 if self.count("failed") else 3 if self.count("nothing") or self.count("flagged") else 0
 
     def text(self) -> str:
-        counts = ", ".join(f"{self.count(s)} {s}" for s in ("done", "skipped", "nothing", "failed"))
+        statuses = ("done", "flagged", "skipped", "nothing", "failed")
+        counts = ", ".join(f"{self.count(s)} {s}" for s in statuses if s != "flagged" or self.count(s))
         lines = [f"{len(self.outcomes)} inputs: {counts}"]
         if self.interrupted:
             lines[0] = f"interrupted after {len(self.outcomes)} inputs: {counts}"
         lines += [f"  failed: {o.job.source}: {o.message}" for o in self.outcomes if o.status == "failed"]
         lines += [f"  nothing found: {o.job.source}" for o in self.outcomes if o.status == "nothing"]
+        lines += [f"  flagged: {o.job.source}: {o.message}" for o in self.outcomes if o.status == "flagged"]
         return "\n".join(lines)
+
+    def failures(self) -> list[dict[str, str]]:
+        """The failures table: one row (input, error type, message) per failed job."""
+        return [
+            {"input": str(o.job.source), "output": str(o.job.output), "error": o.error or "", "message": o.message}
+            for o in self.outcomes
+            if o.status == "failed"
+        ]
+
+
+FAILURES = "failures.json"
+
+
+def write_failures(folder: Path, summary: Summary) -> Path | None:
+    """Write ``folder/failures.json`` (the failures table, which ``textinpaint report`` reads) when
+    the run had failures; remove a previous run's when it had none. Returns the file written."""
+    target = folder / FAILURES
+    rows = summary.failures()
+    if not rows:
+        target.unlink(missing_ok=True)
+        return None
+    write_json(target, {"failures": rows})
+    return target
 
 
 def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> list[tuple[Path, Path]]:
@@ -275,15 +303,24 @@ def _record(job: Job, sidecar: dict | None, key: str | None, note: str = "") -> 
         if sidecar is not None:
             write_json(job.sidecar, {**sidecar, "request": key} if key is not None else sidecar)
     except OSError as error:
-        return Outcome(job, "failed", f"could not write {job.sidecar}: {error}")
+        return Outcome(job, "failed", f"could not write {job.sidecar}: {error}", error=type(error).__name__)
     if sidecar is None or sidecar.get("found") is False:
         return Outcome(job, "nothing", "nothing matched; no output written" + note)
+    if sidecar.get("flagged"):
+        score = (sidecar.get("verification") or {}).get("score")
+        minimum = (sidecar.get("parameters") or {}).get("min_score")
+        return Outcome(job, "flagged", f"score {score} below min_score {minimum}; written" + note)
     return Outcome(job, "done", note.strip(" ()"))
 
 
 def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: list[Path], key: str | None) -> Outcome:
     if _same_file(job.output, inputs):
-        return Outcome(job, "failed", "the output would overwrite an input; choose another output folder")
+        return Outcome(
+            job,
+            "failed",
+            "the output would overwrite an input; choose another output folder",
+            error="InvalidInputError",
+        )
     reason = None if overwrite else _previous(job, key)
     if reason is not None:
         return Outcome(job, "skipped", reason)
@@ -294,5 +331,5 @@ def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: 
         raise
     except Exception as error:
         logger.debug("job %s failed", job.source, exc_info=True)
-        return Outcome(job, "failed", f"{type(error).__name__}: {error}")
+        return Outcome(job, "failed", f"{type(error).__name__}: {error}", error=type(error).__name__)
     return _record(job, sidecar, key, note)

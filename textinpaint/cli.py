@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import TextInpaintError
-from .options import BackgroundOptions, FindOptions, PaintOptions
+from .options import MAX_TRIES, BackgroundOptions, CheckOptions, FindOptions, PaintOptions
 from .schedulers import SCHEDULERS
 from .stages import STAGES
 
@@ -48,6 +48,7 @@ COMMAND_STAGES = {
     "segment": ("detector", "segmenter"),
     "detect": ("detector",),
     "replay": (),
+    "report": (),
     "download": tuple(STAGES),
     "info": tuple(STAGES),
     "app": tuple(STAGES),
@@ -136,6 +137,24 @@ def _painting_group(parser: argparse.ArgumentParser, *, strength: bool = True, d
         group.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
 
 
+def _checking_group(parser: argparse.ArgumentParser, *, tries: bool = True) -> None:
+    checking = CheckOptions()
+    group = parser.add_argument_group("checking the edit (the detector looks again)")
+    group.add_argument("--verify", action="store_true", help="score each edit in [0, 1]; the score goes to the sidecar")
+    if tries:
+        group.add_argument(
+            "--tries",
+            type=int,
+            default=checking.tries,
+            help=f"paint N candidates (seeds SEED, SEED+1, ...) in one batch and keep the best (at most {MAX_TRIES})",
+        )
+    group.add_argument(
+        "--min-score",
+        type=float,
+        help="flag edits scoring below this (still written; listed in the summary; exit status 3)",
+    )
+
+
 def _outputs_group(parser: argparse.ArgumentParser, *, image_options: bool = True) -> None:
     group = parser.add_argument_group("inputs and outputs")
     group.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or globs")
@@ -165,7 +184,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textinpaint",
         description=description,
-        epilog="exit status: 0 done, 1 an error, 2 a usage error, 3 nothing matched the query, 130 interrupted",
+        epilog=(
+            "exit status: 0 done, 1 an error, 2 a usage error, 3 nothing matched the query or an edit "
+            "scored below --min-score, 130 interrupted"
+        ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     parser.add_argument("--version", action="version", version=f"textinpaint {__version__}")
@@ -175,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
         )
-        _models_group(sub, COMMAND_STAGES[name], runs=name != "download")
+        _models_group(sub, COMMAND_STAGES[name], runs=name not in ("download", "report"))
         return sub
 
     replace = command("replace", "find an object and repaint it")
@@ -190,6 +212,7 @@ def _parser() -> argparse.ArgumentParser:
     replace.add_argument("--refine", action="store_true", help="a second, low-strength pass at higher resolution")
     _finding_group(replace, choose=True)
     _painting_group(replace)
+    _checking_group(replace)
     _outputs_group(replace)
 
     remove = command("remove", "erase an object (LaMa)")
@@ -198,6 +221,7 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("--dilate", type=int, help="grow the mask by N px (default: automatic)")
     remove.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
     _finding_group(remove, choose=True)
+    _checking_group(remove, tries=False)
     _outputs_group(remove)
 
     scene = BackgroundOptions()
@@ -211,6 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     background.add_argument("--refine", action="store_true")
     _finding_group(background, choose=False, find=False)
     _painting_group(background, dilate=False)
+    _checking_group(background)
     _outputs_group(background)
 
     generate = command("generate", "make an image from text")
@@ -245,6 +270,10 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument(
         "--stages", default="detector,segmenter,inpainter", help="comma-separated stages, or 'all' for every one"
     )
+
+    report = command("report", "write an HTML contact sheet of an output folder: flagged and failed edits first")
+    report.add_argument("folder", type=Path, help="an output folder (its sidecars and failures.json)")
+    report.add_argument("-o", "--output", type=Path, help="the HTML file (default FOLDER/report.html)")
 
     info = command("info", "versions, device, and which weights are present")
     info.add_argument("--json", action="store_true")
@@ -288,6 +317,8 @@ def _check_options(args: argparse.Namespace) -> None:
         PaintOptions(**painting)
     if args.command == "background":
         BackgroundOptions(args.depth, args.controlnet_scale, args.seam)
+    if hasattr(args, "verify"):
+        CheckOptions(**_checking(args))
     if getattr(args, "batch_size", 1) < 1:
         raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
     models = getattr(args, "models", None)
@@ -317,6 +348,11 @@ def _run(args: argparse.Namespace) -> int:
         return _replay(args)
     if args.command == "download":
         return _download(args)
+    if args.command == "report":
+        from .report import write_report
+
+        print(f"wrote {write_report(args.folder, args.output)}")
+        return 0
     pipe = _pipeline(args)
     if args.command == "info":
         return _info(pipe, args.json)
@@ -347,6 +383,10 @@ def _painting(args: argparse.Namespace) -> dict[str, Any]:
         "feather",
     )
     return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+def _checking(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in ("verify", "tries", "min_score") if hasattr(args, name)}
 
 
 def _finding(args: argparse.Namespace) -> dict[str, Any]:
@@ -403,9 +443,9 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     from .workflows.find import find_masks
 
     if args.command == "replace":
-        given = {"find": args.find, "with_": args.with_, **_finding(args), **_painting(args)}
+        given = {"find": args.find, "with_": args.with_, **_finding(args), **_painting(args), **_checking(args)}
     elif args.command == "remove":
-        given = {"find": args.find, **_finding(args), **_painting(args)}
+        given = {"find": args.find, **_finding(args), **_painting(args), **_checking(args)}
     elif args.command == "segment":
         given = {"find": args.find, **_finding(args)}
     else:
@@ -417,6 +457,7 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
             "seam": args.seam,
             **_finding(args),
             **_painting(args),
+            **_checking(args),
         }
         if args.keep_mask:
             given["mask"] = str(args.keep_mask)
@@ -447,6 +488,8 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     }
     key = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
     summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, **many)
+    if not (len(jobs) == 1 and jobs[0].output == args.output):
+        batch.write_failures(args.output, summary)
     if len(jobs) != 1 or summary.exit_code in (1, INTERRUPTED) or not args.quiet and summary.count("skipped"):
         print(summary.text(), file=sys.stderr)
     return summary.exit_code
@@ -477,8 +520,22 @@ def _emit(args: argparse.Namespace, job: batch.Job, edit: Edit) -> dict | None:
             f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
         )
         seed = "" if edit.seed is None else f"seed {edit.seed}; "
-        tqdm.write(f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used})")
+        tqdm.write(
+            f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used}"
+            f"{_score_text(edit)})"
+        )
     return sidecar
+
+
+def _score_text(edit: Edit) -> str:
+    """``; score 0.62 (present 0.62, gone 1.00), best of 4; FLAGGED`` for a checked edit, else ``""``."""
+    if edit.verification is None:
+        return ""
+    check = edit.verification
+    parts = ", ".join(f"{name} {'unchecked' if v is None else f'{v:.2f}'}" for name, v in check.parts.items())
+    score = "unchecked" if check.score is None else f"{check.score:.2f}"
+    tries = f", best of {len(edit.candidates) + 1}" if edit.candidates else ""
+    return f"; score {score} ({parts}){tries}{'; FLAGGED' if edit.flagged else ''}"
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -49,6 +49,8 @@ DEFAULT_TEXT_THRESHOLD = 0.25
 DEFAULT_NMS_IOU = 0.8
 # A ControlNet weight of 0.8 keeps the layout without copying the old scene's every edge.
 DEFAULT_CONTROLNET_SCALE = 0.8
+# Best of N: more candidates than this is a search, not an edit (each costs a batch slot in the UNet).
+MAX_TRIES = 16
 
 
 def _integer(value: object) -> bool:
@@ -253,6 +255,35 @@ class BackgroundOptions:
         if not _number(self.controlnet_scale) or self.controlnet_scale < 0:
             raise InvalidInputError(f"controlnet_scale must be a finite number >= 0; got {self.controlnet_scale!r}")
         check_pixels("seam", self.seam, minimum=1)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Whether an edit checks itself, and how many candidates it paints (see :mod:`textinpaint.verify`).
+
+    Attributes:
+        verify: run the detector on the edited window and score the edit in [0, 1].
+        tries: paint this many candidates (seeds ``seed``, ``seed + 1``, ...) in one batched
+            run, verify each, and keep the best. More than 1 turns ``verify`` on.
+        min_score: an edit scoring below this is still written but flagged (``Edit.flagged``).
+            Given, it turns ``verify`` on.
+    """
+
+    verify: bool = False
+    tries: int = 1
+    min_score: float | None = None
+
+    def __post_init__(self) -> None:
+        check_bool("verify", self.verify)
+        if not _integer(self.tries) or not 1 <= self.tries <= MAX_TRIES:
+            raise InvalidInputError(f"tries must be an integer in 1..{MAX_TRIES}; got {self.tries!r}")
+        if self.min_score is not None and (not _number(self.min_score) or not 0.0 <= self.min_score <= 1.0):
+            raise InvalidInputError(f"min_score must be None or a number in [0, 1]; got {self.min_score!r}")
+
+    @property
+    def active(self) -> bool:
+        """Whether the edit is verified: asked for, or needed by ``tries`` or ``min_score``."""
+        return bool(self.verify) or self.tries > 1 or self.min_score is not None
 
 
 def fields_of(options: Any) -> dict[str, Any]:

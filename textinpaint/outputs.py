@@ -20,6 +20,16 @@ import PIL.PngImagePlugin
 PNG_KEY = "textinpaint"
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import (os.umask can only be read by setting it, which is not thread-safe later).
+_UMASK = _read_umask()
+
+
 def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -28,6 +38,7 @@ def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; a finished file gets the usual mode
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -45,6 +56,16 @@ def write_json(path: str | Path, document: dict[str, Any]) -> None:
 
     def write(stream: IO[bytes]) -> None:
         stream.write(text)
+
+    _atomic(Path(path), write)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``, atomically."""
+    data = text.encode()
+
+    def write(stream: IO[bytes]) -> None:
+        stream.write(data)
 
     _atomic(Path(path), write)
 

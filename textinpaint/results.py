@@ -20,6 +20,7 @@ import PIL.Image
 import supervision as sv
 
 from .images import ImageInput, load_image
+from .verify import Candidate, Verification
 
 SIDECAR_VERSION = 2
 
@@ -39,6 +40,8 @@ class Record:
         mask: the HxW ``bool`` mask the user gave (inpaint, background with ``mask=``), else None.
         batch: for an edit made as part of a list: the index, every input's path and every seed,
             since a batched run can differ from a single one in the last bits.
+        candidate: for a best-of-N edit (``tries`` > 1), the index of the candidate kept (its
+            seed is ``seed + candidate``), so replay makes it again without the search.
     """
 
     workflow: str
@@ -49,6 +52,7 @@ class Record:
     input_path: str | None = None
     mask: np.ndarray | None = None
     batch: dict[str, Any] | None = None
+    candidate: int | None = None
 
 
 @dataclass
@@ -70,6 +74,10 @@ class Edit:
         timings: seconds spent per stage (``load``, ``detect``, ``segment``, ``inpaint``, ...).
         source: the input, upright, as loaded.
         record: how it was made (see :meth:`to_dict`).
+        verification: the detector's check of the edit (``verify=True``, ``tries`` or
+            ``min_score``; see :mod:`textinpaint.verify`), else None.
+        candidates: for ``tries`` > 1, the candidates not kept: their seeds and scores.
+        flagged: the edit scored below ``min_score`` (it is still the best candidate, and written).
     """
 
     image: PIL.Image.Image
@@ -81,6 +89,9 @@ class Edit:
     timings: dict[str, float] = field(default_factory=dict)
     source: PIL.Image.Image | None = None
     record: Record | None = None
+    verification: Verification | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    flagged: bool = False
 
     def annotate(self, *, on: Literal["source", "image"] = "source") -> PIL.Image.Image:
         """Draw the detections (masks, boxes, "phrase score" labels) with supervision's annotators.
@@ -101,7 +112,8 @@ class Edit:
         size), ``parameters`` (every option, the seed included), ``mask`` (a given mask as
         base64 PNG, else None), ``batch``, ``models`` (stage -> source and revision), ``device``,
         ``dtype``, ``versions``, and the outcome: ``found``, ``seed``, ``selected``,
-        ``detections``, ``timings``. :func:`textinpaint.replay` reads it back.
+        ``detections``, ``timings``, ``verification``, ``flagged``, ``chosen`` and
+        ``candidates`` (best of N). :func:`textinpaint.replay` reads it back.
 
         Example:
             >>> import json
@@ -110,7 +122,7 @@ class Edit:
         """
         if self.record is None:
             raise ValueError("this Edit was built by hand and has no record to write")
-        return sidecar(
+        document = sidecar(
             self.record,
             self.source,
             self.detections,
@@ -119,6 +131,13 @@ class Edit:
             selected=self.selected,
             timings=self.timings,
         )
+        document.update(
+            verification=None if self.verification is None else self.verification.to_dict(),
+            flagged=self.flagged,
+            chosen=self.record.candidate,
+            candidates=[{"seed": c.seed, "score": c.score} for c in self.candidates],
+        )
+        return document
 
 
 def sidecar(

@@ -7,6 +7,7 @@ steps. They use only the pipeline's public surface: its stage models and its set
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,8 +24,9 @@ from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
 from .images import ImageInput, Picture, load_image
 from .inpainting import Filler, FillRequest, Painted, PaintJob, paint_many
 from .masks import auto_dilation, auto_feather, box_mask
-from .options import FindOptions, PaintOptions, check_seed
+from .options import CheckOptions, FindOptions, PaintOptions, check_seed
 from .results import Edit, Record
+from .verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -259,6 +261,128 @@ def paint_found(
     return dict(zip(hit, painted))
 
 
+# ---- best of N, and checking the edit -------------------------------------------------------
+
+
+# Set by replay: picture index -> the candidate a best-of-N edit kept, so it is made again
+# without the search (the same batched run, no verification of the others).
+chosen_candidate: contextvars.ContextVar[dict[int, int] | None] = contextvars.ContextVar(
+    "textinpaint_chosen_candidate", default=None
+)
+
+
+@contextmanager
+def choosing(chosen: dict[int, int]) -> Iterator[None]:
+    """Keep candidate ``chosen[i]`` of picture ``i`` (0 for others) instead of searching."""
+    token = chosen_candidate.set(dict(chosen))
+    try:
+        yield
+    finally:
+        chosen_candidate.reset(token)
+
+
+class Checked(NamedTuple):
+    """The candidate kept for one picture: its index, its verification, and every candidate."""
+
+    chosen: int
+    verification: Verification | None
+    candidates: list[Candidate]
+
+
+def candidate_requests(requests: list[FillRequest], tries: int) -> list[FillRequest]:
+    """``tries`` requests per request, with seeds ``seed``, ``seed + 1``, ... (mod 2**32), picture by picture."""
+    return [dataclasses.replace(r, seed=(r.seed + k) % 2**32) for r in requests for k in range(tries)]
+
+
+def paint_candidates(
+    pictures: list[Picture],
+    found: list[Found],
+    make_painter: Callable[[], Filler],
+    requests: list[FillRequest],
+    options: PaintOptions,
+    timings: dict[str, float],
+    tries: int,
+    stage: str = "inpaint",
+    feathers: Sequence[int] | None = None,
+) -> dict[int, list[Painted]]:
+    """:func:`paint_found` with ``tries`` candidates per picture, all in the same batched run
+    (candidates of one picture share the crop size, so they go through the UNet together)."""
+    painted = paint_found(
+        [p for p in pictures for _ in range(tries)],
+        [f for f in found for _ in range(tries)],
+        make_painter,
+        candidate_requests(requests, tries),
+        options,
+        timings,
+        stage,
+        None if feathers is None else [band for band in feathers for _ in range(tries)],
+    )
+    return {i: [painted[i * tries + k] for k in range(tries)] for i in range(len(pictures)) if i * tries in painted}
+
+
+def keep_best(
+    pipeline: Pipeline,
+    candidates: dict[int, list[Painted]],
+    seeds: Sequence[int],
+    checking: CheckOptions,
+    check_for: Callable[[int, Painted], Check],
+    texts: dict[str, Any],
+    nms_iou: float,
+    timings: dict[str, float],
+) -> tuple[dict[int, Painted], dict[int, Checked]]:
+    """Pick each picture's candidate: verify every one (one detector call per text over all of
+    them) and keep the best (the lowest seed among equals); under :func:`choosing`, the recorded
+    one, verifying only it. Without checking, the only candidate is kept unverified."""
+    chosen_map = chosen_candidate.get()
+
+    def looked_at(i: int) -> list[int]:
+        if chosen_map is not None:
+            return [chosen_map.get(i, 0)]
+        return list(range(len(candidates[i]))) if checking.active else [0]
+
+    to_check = [(i, k) for i in candidates for k in looked_at(i)] if checking.active else []
+    verdicts: dict[tuple[int, int], Verification] = {}
+    if to_check:
+
+        def detect(pictures: list[Picture], phrases: list[str]) -> list[sv.Detections]:
+            return pipeline.detector.detect_many(
+                pictures, phrases, box_threshold=VERIFY_THRESHOLD, text_threshold=VERIFY_THRESHOLD, nms_iou=nms_iou
+            )
+
+        with timed("verify", timings):
+            checks = [check_for(i, candidates[i][k]) for i, k in to_check]
+            verdicts = dict(zip(to_check, check_edits(detect, checks, **texts)))
+    kept: dict[int, Painted] = {}
+    checked: dict[int, Checked] = {}
+    for i, options in candidates.items():
+        if chosen_map is not None:
+            best = chosen_map.get(i, 0)
+            if not 0 <= best < len(options):
+                raise InvalidInputError(f"the recorded candidate {best} is not among the {len(options)} tries")
+        else:
+            best = max(looked_at(i), key=lambda k: (rank(verdicts.get((i, k))), -k))
+        scores = [None if (v := verdicts.get((i, k))) is None else v.score for k in range(len(options))]
+        every = [Candidate((seeds[i] + k) % 2**32, score) for k, score in enumerate(scores)]
+        kept[i] = options[best]
+        checked[i] = Checked(best, verdicts.get((i, best)), every)
+    return kept, checked
+
+
+def target_boxes(found: Found) -> np.ndarray:
+    """The boxes (xyxy, float64) of the selected instances, or of the whole region when none."""
+    if found.selected:
+        return np.asarray(found.detections.xyxy, dtype=np.float64)[found.selected].reshape(-1, 4)
+    return region_box(found.region)
+
+
+def region_box(region: np.ndarray | None) -> np.ndarray:
+    """The bounding box (1x4 xyxy) of a mask's True pixels."""
+    if region is None or not region.any():
+        return np.zeros((0, 4))
+    ys, xs = np.nonzero(region)
+    return np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], dtype=np.float64)
+
+
 # ---- step 4: record -------------------------------------------------------------------------
 
 
@@ -271,6 +395,7 @@ def record(
     *,
     mask: np.ndarray | None = None,
     batch: dict[str, Any] | None = None,
+    candidate: int | None = None,
 ) -> Record:
     """The :class:`~textinpaint.results.Record` of one edit (the upscaler among its models when used)."""
     if parameters.get("upscale"):
@@ -284,6 +409,7 @@ def record(
         None if picture is None else picture.path,
         mask,
         batch,
+        candidate,
     )
 
 
@@ -306,10 +432,16 @@ def assemble(
     parameters: dict[str, Any],
     timings: dict[str, float],
     masks: Sequence[np.ndarray] | None = None,
+    checked: dict[int, Checked] | None = None,
+    min_score: float | None = None,
 ) -> list[Edit]:
-    """One :class:`~textinpaint.Edit` per picture, each with its record (and the mask the user gave)."""
+    """One :class:`~textinpaint.Edit` per picture, each with its record (and the mask the user
+    gave); with ``checked``, the kept candidate's seed, its verification, the other candidates,
+    and whether it scored below ``min_score``."""
     edits = []
     for i, (picture, result) in enumerate(zip(pictures, found)):
+        check = (checked or {}).get(i)
+        several = check is not None and len(check.candidates) > 1
         note = record(
             pipeline,
             workflow,
@@ -318,11 +450,19 @@ def assemble(
             picture,
             mask=None if masks is None else masks[i],
             batch=batch_record(pictures, seeds, i),
+            candidate=check.chosen if check is not None and several else None,
         )
-        if i in painted:
-            edits.append(painted_edit(picture, result, painted[i], seeds[i], timings, note))
-        else:
+        if i not in painted:
             edits.append(unchanged_edit(picture, result, seeds[i], timings, note))
+            continue
+        seed = check.candidates[check.chosen].seed if check is not None and several else seeds[i]
+        edit = painted_edit(picture, result, painted[i], seed, timings, note)
+        if check is not None:
+            edit.verification = check.verification
+            edit.candidates = [c for k, c in enumerate(check.candidates) if k != check.chosen]
+            score = None if check.verification is None else check.verification.score
+            edit.flagged = min_score is not None and score is not None and score < min_score
+        edits.append(edit)
     return edits
 
 

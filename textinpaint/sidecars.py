@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ def replay(
             was given as an object and no ``pipeline`` was passed.
     """
     from .pipeline import Pipeline
+    from .runtime import choosing
 
     doc = read_sidecar(sidecar)
     workflow, parameters = doc["workflow"], dict(doc["parameters"])
@@ -103,21 +105,25 @@ def replay(
         return pipeline.generate(size=None if size is None else tuple(size), **parameters).info["edit"]
     source = _input(doc["input"], image)
     mask = None if doc.get("mask") is None else decode_mask(doc["mask"])
-    if workflow in ("replace", "remove") and doc.get("batch"):
-        batch = doc["batch"]
-        inputs = [
-            source if i == batch["index"] else _input({"path": path}, None) for i, path in enumerate(batch["inputs"])
-        ]
-        run = pipeline.replace if workflow == "replace" else pipeline.remove
-        return run(inputs, **{**parameters, "seed": batch["seeds"]})[batch["index"]]
-    if workflow == "replace":
-        return pipeline.replace(source, **parameters)
-    if workflow == "remove":
-        return pipeline.remove(source, **parameters)
-    if workflow == "replace_background":
-        if mask is not None:
-            parameters.update(keep=None, mask=mask)
-        return pipeline.replace_background(source, **parameters)
+    batch = doc.get("batch")
+    # A best-of-N edit keeps its recorded candidate: the same batched run, no search.
+    chosen = {} if doc.get("chosen") is None else {batch["index"] if batch else 0: int(doc["chosen"])}
+    with choosing(chosen) if chosen else nullcontext():
+        if workflow in ("replace", "remove") and batch:
+            inputs = [
+                source if i == batch["index"] else _input({"path": path}, None)
+                for i, path in enumerate(batch["inputs"])
+            ]
+            run = pipeline.replace if workflow == "replace" else pipeline.remove
+            return run(inputs, **{**parameters, "seed": batch["seeds"]})[batch["index"]]
+        if workflow == "replace":
+            return pipeline.replace(source, **parameters)
+        if workflow == "remove":
+            return pipeline.remove(source, **parameters)
+        if workflow == "replace_background":
+            if mask is not None:
+                parameters.update(keep=None, mask=mask)
+            return pipeline.replace_background(source, **parameters)
     if workflow == "inpaint":
         return pipeline.inpaint(source, mask, **parameters).info["edit"]
     from .workflows.find import find_boxes, find_masks

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, overload
 
 from ..depth import DepthControlled
-from ..detection import empty_detections
+from ..detection import empty_detections, parse_phrases
 from ..errors import InvalidInputError
 from ..images import ImageInput
 from ..inpainting import Filler
@@ -21,13 +21,26 @@ from ..options import (
     DEFAULT_STRENGTH,
     DEFAULT_TEXT_THRESHOLD,
     BackgroundOptions,
+    CheckOptions,
     FindOptions,
     PaintOptions,
     check_text,
     fields_of,
 )
 from ..results import Edit
-from ..runtime import Found, assemble, check_painter, find_regions, load_pictures, paint_found, painter, seeds_for
+from ..runtime import (
+    Found,
+    assemble,
+    check_painter,
+    find_regions,
+    keep_best,
+    load_pictures,
+    paint_candidates,
+    painter,
+    seeds_for,
+    target_boxes,
+)
+from ..verify import Check
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -58,6 +71,9 @@ def replace_background(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    verify: bool = ...,
+    tries: int = ...,
+    min_score: float | None = ...,
 ) -> Edit: ...
 @overload
 def replace_background(
@@ -82,6 +98,9 @@ def replace_background(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    verify: bool = ...,
+    tries: int = ...,
+    min_score: float | None = ...,
 ) -> list[Edit]: ...
 def replace_background(
     pipeline: Pipeline,
@@ -105,6 +124,9 @@ def replace_background(
     scheduler: str | None = None,
     refine: bool = False,
     upscale: int | None = None,
+    verify: bool = False,
+    tries: int = 1,
+    min_score: float | None = None,
 ) -> Edit | list[Edit]:
     """Keep the subject, regenerate everything else from ``with_``.
 
@@ -134,6 +156,10 @@ def replace_background(
         scheduler: as for :meth:`inpaint`.
         refine: as for :meth:`inpaint`.
         upscale: as for :meth:`inpaint`.
+        verify: check with the detector that the kept subject is still found where it was
+            (the ``kept`` part; see :mod:`textinpaint.verify`).
+        tries: as for :meth:`replace`: candidates painted in one batched run, the best kept.
+        min_score: as for :meth:`replace`.
 
     Returns:
         An :class:`Edit` (a list for a list of images); ``mask`` is the repainted background,
@@ -154,6 +180,7 @@ def replace_background(
     finding = FindOptions(box_threshold, text_threshold, nms_iou, "all", "mask", strict)
     scene = BackgroundOptions(depth, controlnet_scale, seam)
     painting = PaintOptions(negative_prompt, steps, guidance, strength, None, 0, None, scheduler, refine, upscale)
+    checking = CheckOptions(verify, tries, min_score)
     check_painter(pipeline, painting, control=depth)
     requests = [painting.request(with_, one) for one in seeds_for(seed, len(pictures))]
     subject = None if mask is None else [load_mask(mask, p.width, p.height) for p in pictures]
@@ -179,10 +206,29 @@ def replace_background(
             base = base.with_extras(controlnet=pipeline.controlnet, upscaler=base.upscaler)
         return DepthControlled(base, pipeline.depth, scene.controlnet_scale)  # type: ignore[arg-type]  # check_painter checked it takes a control image
 
-    painted = paint_found(
-        pictures, backgrounds, make_painter, requests, painting, timings, feathers=[band - 1 for band in seams]
+    candidates = paint_candidates(
+        pictures,
+        backgrounds,
+        make_painter,
+        requests,
+        painting,
+        timings,
+        checking.tries,
+        feathers=[band - 1 for band in seams],
     )
-    # 4. Record how each edit was made.
+    # 4. Check with the detector that the subject is still there, and keep the best candidate.
+    subjects = [target_boxes(f) for f in found]
+    painted, checked = keep_best(
+        pipeline,
+        candidates,
+        [r.seed for r in requests],
+        checking,
+        lambda i, candidate: Check(candidate.rgb, subjects[i], whole=True),
+        {"keep": [] if keep is None else parse_phrases(keep, argument="keep")},
+        finding.nms_iou,
+        timings,
+    )
+    # 5. Record how each edit was made.
     parameters = {
         "keep": keep,
         "with_": with_,
@@ -192,6 +238,7 @@ def replace_background(
         "text_threshold": text_threshold,
         "nms_iou": nms_iou,
         **{k: v for k, v in fields_of(painting).items() if k not in ("dilate", "feather")},
+        **fields_of(checking),
     }
     stages = (*STAGES, "controlnet", "depth") if scene.depth else STAGES
     edits = assemble(
@@ -205,5 +252,7 @@ def replace_background(
         parameters,
         timings,
         subject,
+        checked=checked,
+        min_score=checking.min_score,
     )
     return edits if batch else edits[0]

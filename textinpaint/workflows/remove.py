@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, overload
 
+from ..detection import parse_phrases
 from ..images import ImageInput
 from ..inpainting import FillRequest
 from ..options import (
     DEFAULT_BOX_THRESHOLD,
     DEFAULT_NMS_IOU,
     DEFAULT_TEXT_THRESHOLD,
+    CheckOptions,
     FindOptions,
     MaskMode,
     PaintOptions,
@@ -21,10 +23,13 @@ from ..results import Edit
 from ..runtime import (
     assemble,
     find_regions,
+    keep_best,
     load_pictures,
-    paint_found,
+    paint_candidates,
     seeds_for,
+    target_boxes,
 )
+from ..verify import Check
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -47,6 +52,8 @@ def remove(
     seed: int | Sequence[int] | None = ...,
     dilate: int | None = ...,
     feather: int | None = ...,
+    verify: bool = ...,
+    min_score: float | None = ...,
 ) -> Edit: ...
 @overload
 def remove(
@@ -63,6 +70,8 @@ def remove(
     seed: int | Sequence[int] | None = ...,
     dilate: int | None = ...,
     feather: int | None = ...,
+    verify: bool = ...,
+    min_score: float | None = ...,
 ) -> list[Edit]: ...
 def remove(
     pipeline: Pipeline,
@@ -78,12 +87,16 @@ def remove(
     seed: int | Sequence[int] | None = None,
     dilate: int | None = None,
     feather: int | None = None,
+    verify: bool = False,
+    min_score: float | None = None,
 ) -> Edit | list[Edit]:
     """Erase what ``find`` names and fill the hole with plausible background (LaMa).
 
     The diffusion model is not used: with an empty prompt it tends to paint a new object.
     Arguments are as for :meth:`replace`. LaMa draws no random numbers, so ``seed`` matters only
     to a random remover of your own; ``Edit.seed`` is the seed given (None when none was).
+    With ``verify`` (or ``min_score``) the detector looks at the filled window again: the
+    ``gone`` part says whether ``find`` is no longer found there (see :mod:`textinpaint.verify`).
 
     Example:
         >>> from textinpaint import remove
@@ -93,14 +106,45 @@ def remove(
     pictures, batch = load_pictures(pipeline, image)
     finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict)
     painting = PaintOptions(dilate=dilate, feather=feather)
+    checking = CheckOptions(verify, 1, min_score)
     seeds = seeds_for(seed, len(pictures))
     requests = [FillRequest("remove", "", 1, 0.0, 1.0, 0 if one is None else one) for one in seeds]
     # 2. Find: detect, segment, select.
     timings: dict[str, float] = {}
     found = find_regions(pipeline, pictures, find, finding, timings)
     # 3. Fill every region found with the remover.
-    painted = paint_found(pictures, found, lambda: pipeline.remover, requests, painting, timings, "remove")
-    # 4. Record how each edit was made.
-    parameters = {"find": find, **fields_of(finding), "dilate": dilate, "feather": feather}
-    edits = assemble(pipeline, "remove", STAGES, pictures, found, painted, seeds, parameters, timings)
+    filled = paint_candidates(pictures, found, lambda: pipeline.remover, requests, painting, timings, 1, "remove")
+    # 4. Check with the detector that what was found is gone.
+    painted, checked = keep_best(
+        pipeline,
+        filled,
+        [r.seed for r in requests],
+        checking,
+        lambda i, candidate: Check(candidate.rgb, target_boxes(found[i])),
+        {"find": parse_phrases(find)},
+        finding.nms_iou,
+        timings,
+    )
+    # 5. Record how each edit was made.
+    parameters = {
+        "find": find,
+        **fields_of(finding),
+        "dilate": dilate,
+        "feather": feather,
+        "verify": verify,
+        "min_score": min_score,
+    }
+    edits = assemble(
+        pipeline,
+        "remove",
+        STAGES,
+        pictures,
+        found,
+        painted,
+        seeds,
+        parameters,
+        timings,
+        checked=checked,
+        min_score=checking.min_score,
+    )
     return edits if batch else edits[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast, overload
 
+from ..detection import parse_phrases
 from ..errors import InvalidInputError
 from ..images import ImageInput
 from ..options import (
@@ -15,6 +16,7 @@ from ..options import (
     DEFAULT_STEPS,
     DEFAULT_STRENGTH,
     DEFAULT_TEXT_THRESHOLD,
+    CheckOptions,
     FindOptions,
     MaskMode,
     PaintOptions,
@@ -27,11 +29,14 @@ from ..runtime import (
     assemble,
     check_painter,
     find_regions,
+    keep_best,
     load_pictures,
-    paint_found,
+    paint_candidates,
     painter,
     seeds_for,
+    target_boxes,
 )
+from ..verify import Check
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -62,6 +67,9 @@ def replace(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    verify: bool = ...,
+    tries: int = ...,
+    min_score: float | None = ...,
 ) -> Edit: ...
 @overload
 def replace(
@@ -86,6 +94,9 @@ def replace(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    verify: bool = ...,
+    tries: int = ...,
+    min_score: float | None = ...,
 ) -> list[Edit]: ...
 def replace(
     pipeline: Pipeline,
@@ -109,6 +120,9 @@ def replace(
     scheduler: str | None = None,
     refine: bool = False,
     upscale: int | None = None,
+    verify: bool = False,
+    tries: int = 1,
+    min_score: float | None = None,
 ) -> Edit | list[Edit]:
     """Find ``find`` in the image and repaint it as ``with_``.
 
@@ -145,6 +159,12 @@ def replace(
         scheduler: see :meth:`inpaint`.
         refine: see :meth:`inpaint`.
         upscale: see :meth:`inpaint`.
+        verify: check the edit with the detector: is ``with_`` found over the repainted region,
+            and ``find`` no longer there? The score and its parts are in ``Edit.verification``
+            (see :mod:`textinpaint.verify`).
+        tries: paint this many candidates (seeds ``seed``, ``seed + 1``, ...) in one batched
+            UNet run, verify each and keep the best; the others are in ``Edit.candidates``.
+        min_score: flag (``Edit.flagged``) an edit whose score is below this; it is still returned.
 
     Returns:
         An :class:`Edit` (a list of them for a list of images). When nothing is found,
@@ -172,6 +192,9 @@ def replace(
             scheduler=scheduler,
             refine=refine,
             upscale=upscale,
+            verify=verify,
+            tries=tries,
+            min_score=min_score,
         )
     # 1. Check every input and option before any work.
     pictures, batch = load_pictures(pipeline, image)
@@ -180,17 +203,42 @@ def replace(
     painting = PaintOptions(
         negative_prompt, steps, guidance, strength, None, dilate, feather, scheduler, refine, upscale
     )
+    checking = CheckOptions(verify, tries, min_score)
     check_painter(pipeline, painting)
     requests = [painting.request(with_, one) for one in seeds]
     # 2. Find: detect, segment, select.
     timings: dict[str, float] = {}
     found = find_regions(pipeline, pictures, find, finding, timings)
-    # 3. Paint every region found, crops of one size together.
-    painted = paint_found(pictures, found, lambda: painter(pipeline, painting), requests, painting, timings)
-    # 4. Record how each edit was made.
-    parameters = {"find": find, "with_": with_, **fields_of(finding), **fields_of(painting)}
+    # 3. Paint every region found (`tries` candidates each), crops of one size together.
+    candidates = paint_candidates(
+        pictures, found, lambda: painter(pipeline, painting), requests, painting, timings, checking.tries
+    )
+    # 4. Check the candidates with the detector and keep the best.
+    painted, checked = keep_best(
+        pipeline,
+        candidates,
+        [r.seed for r in requests],
+        checking,
+        lambda i, candidate: Check(candidate.rgb, target_boxes(found[i])),
+        {"find": parse_phrases(find), "with_": with_},
+        finding.nms_iou,
+        timings,
+    )
+    # 5. Record how each edit was made.
+    parameters = {"find": find, "with_": with_, **fields_of(finding), **fields_of(painting), **fields_of(checking)}
+    seeds_used = [r.seed for r in requests]
     edits = assemble(
-        pipeline, "replace", STAGES, pictures, found, painted, [r.seed for r in requests], parameters, timings
+        pipeline,
+        "replace",
+        STAGES,
+        pictures,
+        found,
+        painted,
+        seeds_used,
+        parameters,
+        timings,
+        checked=checked,
+        min_score=checking.min_score,
     )
     return edits if batch else edits[0]
 
@@ -204,11 +252,19 @@ def _remove_instead(
     seed: int | Sequence[int] | None,
     dilate: int | None,
     feather: int | None,
+    verify: bool,
+    tries: int,
+    min_score: float | None,
     **painting: object,
 ) -> Edit | list[Edit]:
     """``with_=""``: removal with the fill model. Painting options it cannot honour are refused."""
     from .remove import remove
 
+    if CheckOptions(verify, tries, min_score).tries > 1:
+        raise InvalidInputError(
+            f"with_='' removes the object with the fill model, which paints the same fill for every "
+            f"seed: tries={tries} would give {tries} equal candidates; leave tries=1"
+        )
     unused = PaintOptions(**painting)  # type: ignore[arg-type]  # PaintOptions checks each value
     changed = [name for name, value in fields_of(unused).items() if value != fields_of(PaintOptions())[name]]
     if changed:
@@ -229,4 +285,6 @@ def _remove_instead(
         seed=seed,
         dilate=dilate,
         feather=feather,
+        verify=verify,
+        min_score=min_score,
     )

@@ -1,0 +1,271 @@
+"""A contact sheet for a batch: one self-contained HTML page to review every edit in a folder.
+
+``textinpaint report OUTDIR`` reads the sidecars under the folder (and its ``failures.json``),
+so it reviews any run that wrote them: the local CLI's, or a distributed one's. For every edit
+the page shows the input, where it changed (outlined) and the output side by side, with its
+parameters and its verification score; failed and flagged items come first, and a switch shows
+only them. Thumbnails are embedded (JPEG, base64): the page is one file that can be mailed.
+
+Example:
+    >>> from textinpaint.report import write_report
+    >>> write_report("edited/")  # doctest: +SKIP
+    PosixPath('edited/report.html')
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+
+from .errors import InvalidInputError, TextInpaintError
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL = 256  # longest side of a thumbnail, px
+# Order on the page: what needs a look first.
+ORDER = ("failed", "flagged", "nothing", "done")
+OUTLINE = (255, 0, 200)
+
+
+@dataclass
+class Item:
+    """One row of the sheet: an edit (from its sidecar) or a failure (from ``failures.json``)."""
+
+    name: str
+    status: str  # one of ORDER
+    sidecar: dict[str, Any] | None = None
+    message: str = ""
+    thumbnails: dict[str, str | None] = field(default_factory=dict)  # input / changes / output -> data URI
+
+    @property
+    def score(self) -> float | None:
+        check = (self.sidecar or {}).get("verification") or {}
+        return check.get("score")
+
+
+def collect_items(folder: Path) -> list[Item]:
+    """Every sidecar under ``folder`` and every row of its failures table, in review order
+    (failed, flagged, nothing found, done; then lowest score first, then by name)."""
+    from .batch import FAILURES
+    from .sidecars import read_sidecar
+
+    items = []
+    for path in sorted(folder.rglob("*.json")):
+        if path.name == FAILURES:
+            continue
+        try:
+            document = read_sidecar(path)
+        except TextInpaintError:
+            logger.debug("%s is not a textinpaint sidecar; left out of the report", path)
+            continue
+        name = str(path.relative_to(folder).with_suffix(""))
+        status = "flagged" if document.get("flagged") else "done" if document.get("found", True) else "nothing"
+        items.append(Item(name, status, document))
+    failures = folder / FAILURES
+    if failures.is_file():
+        try:
+            rows = json.loads(failures.read_text()).get("failures", [])
+        except (OSError, ValueError, AttributeError) as error:
+            raise InvalidInputError(f"{failures} is not a readable failures table ({error})") from error
+        for row in rows:
+            items.append(Item(str(row.get("input", "?")), "failed", None, str(row.get("message", ""))))
+
+    def key(item: Item) -> tuple:
+        score = item.score
+        return (ORDER.index(item.status), 2.0 if score is None else score, item.name)
+
+    return sorted(items, key=key)
+
+
+# ---- thumbnails -----------------------------------------------------------------------------
+
+
+def _uri(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _small(pixels: np.ndarray) -> np.ndarray:
+    import cv2
+
+    height, width = pixels.shape[:2]
+    scale = min(1.0, THUMBNAIL / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels.copy()
+
+
+def _outlined(pixels: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """``pixels`` dimmed, with the outline of ``changed`` (same size) drawn over them."""
+    import cv2
+
+    contours, _ = cv2.findContours(changed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    drawn = (pixels.astype(np.float32) * 0.6).astype(np.uint8)
+    cv2.drawContours(drawn, contours, -1, OUTLINE, 2)
+    return drawn
+
+
+def _read(path: str | None) -> np.ndarray | None:
+    if path is None or not Path(path).is_file():
+        return None
+    from .images import load_image
+
+    try:
+        return load_image(path, max_pixels=10**9).rgb
+    except TextInpaintError:
+        return None
+
+
+def thumbnails(document: dict[str, Any]) -> dict[str, str | None]:
+    """Input, changes (the outline of every pixel that differs) and output, as data URIs (None when missing)."""
+    import cv2
+
+    source = _read((document.get("input") or {}).get("path"))
+    output = _read(document.get("output"))
+    changes = None
+    if source is not None and output is not None:
+        if document.get("workflow") == "segment":
+            changed = output.any(axis=2)  # the output is the mask itself
+        elif output.shape == source.shape:
+            changed = (output != source).any(axis=2)
+        else:
+            changed = None
+        if changed is not None and changed.shape == source.shape[:2]:
+            small = _small(source)
+            height, width = small.shape[:2]
+            mask = np.ascontiguousarray(changed, dtype=np.uint8) * np.uint8(255)
+            shrunk = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA) > 0
+            changes = _uri(_outlined(small, shrunk))
+    return {
+        "input": None if source is None else _uri(_small(source)),
+        "changes": changes,
+        "output": None if output is None else _uri(_small(output)),
+    }
+
+
+# ---- the page -------------------------------------------------------------------------------
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem; background: #fafafa; color: #222; }
+header { display: flex; gap: 1.5rem; align-items: baseline; flex-wrap: wrap; }
+.item { background: #fff; border: 1px solid #ddd; border-left: 6px solid #8c8; margin: 1rem 0; padding: 0.75rem; }
+.item[data-status="failed"] { border-left-color: #d33; }
+.item[data-status="flagged"] { border-left-color: #e90; }
+.item[data-status="nothing"] { border-left-color: #999; }
+.pictures { display: flex; gap: 0.5rem; flex-wrap: wrap; }
+figure { margin: 0; } figcaption { font-size: 0.8rem; color: #555; }
+.missing { width: 160px; height: 120px; display: flex; align-items: center; justify-content: center;
+  background: #eee; color: #777; font-size: 0.8rem; }
+.status { font-weight: bold; text-transform: uppercase; font-size: 0.8rem; }
+table { border-collapse: collapse; font-size: 0.8rem; } td { padding: 0 0.6rem 0 0; vertical-align: top; }
+"""
+
+_SCRIPT = """
+const only = document.getElementById("only-problems");
+function filter() {
+  for (const item of document.querySelectorAll(".item")) {
+    const problem = item.dataset.status === "flagged" || item.dataset.status === "failed";
+    item.hidden = only.checked && !problem;
+  }
+  document.getElementById("shown").textContent =
+    document.querySelectorAll(".item:not([hidden])").length;
+}
+only.addEventListener("change", filter);
+filter();
+"""
+
+
+def _figure(uri: str | None, caption: str) -> str:
+    inner = f'<img src="{uri}" alt="{caption}">' if uri else f'<div class="missing">{caption}: not found</div>'
+    return f"<figure>{inner}<figcaption>{caption}</figcaption></figure>"
+
+
+def _row(name: str, value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return f"<tr><td>{html.escape(name)}</td><td>{html.escape(text)}</td></tr>"
+
+
+def _article(item: Item) -> str:
+    doc = item.sidecar or {}
+    check = doc.get("verification") or {}
+    score = check.get("score")
+    lines = [
+        f'<article class="item" data-status="{item.status}">',
+        f'<h2><span class="status">{item.status}</span> {html.escape(item.name)}</h2>',
+    ]
+    if item.message:
+        lines.append(f'<p class="message">{html.escape(item.message)}</p>')
+    if item.sidecar is not None:
+        parts = ", ".join(
+            f"{name} {'unchecked' if value is None else f'{value:.2f}'}"
+            for name, value in check.get("parts", {}).items()
+        )
+        verdict = "not verified" if not check else f"score {'unchecked' if score is None else f'{score:.2f}'}"
+        lines.append(f'<p class="score">{verdict}{f" ({parts})" if parts else ""}; seed {doc.get("seed")}</p>')
+        pictures = item.thumbnails
+        lines.append('<div class="pictures">')
+        lines += [_figure(pictures.get(k), k) for k in ("input", "changes", "output")]
+        lines.append("</div>")
+        rows = [_row("workflow", doc.get("workflow", "")), _row("output", doc.get("output") or "(none)")]
+        rows += [_row(name, value) for name, value in (doc.get("parameters") or {}).items()]
+        if doc.get("candidates"):
+            rows.append(_row("other candidates", doc["candidates"]))
+        lines.append(f"<details><summary>parameters</summary><table>{''.join(rows)}</table></details>")
+    lines.append("</article>")
+    return "\n".join(lines)
+
+
+def render(items: list[Item], title: str) -> str:
+    """The HTML page of ``items`` (their thumbnails already made)."""
+    counts = ", ".join(f"{sum(i.status == s for i in items)} {s}" for s in ORDER)
+    return "\n".join(
+        [
+            "<!doctype html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+            f"<header><h1>{html.escape(title)}</h1><p>{len(items)} items: {counts}</p>",
+            '<label><input type="checkbox" id="only-problems"> only flagged and failed</label>',
+            '<p><span id="shown"></span> shown</p></header>',
+            "<main>",
+            *[_article(item) for item in items],
+            "</main>",
+            f"<script>{_SCRIPT}</script>",
+            "</body></html>",
+        ]
+    )
+
+
+def write_report(folder: str | Path, output: str | Path | None = None) -> Path:
+    """Write the contact sheet of every edit under ``folder``.
+
+    Args:
+        folder: an output folder of the CLI (sidecars ``*.json`` and ``failures.json``).
+        output: the HTML file (default ``folder/report.html``).
+
+    Returns:
+        The path written (atomically: a temporary name, then renamed).
+
+    Raises:
+        InvalidInputError: ``folder`` is not a folder.
+    """
+    from .outputs import write_text
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise InvalidInputError(f"folder must be a folder of edits and their sidecars; got {str(folder)!r}")
+    items = collect_items(root)
+    for item in items:
+        if item.sidecar is not None:
+            item.thumbnails = thumbnails(item.sidecar)
+    target = Path(output) if output is not None else root / "report.html"
+    write_text(target, render(items, f"textinpaint report: {root.resolve().name}"))
+    return target
