@@ -35,6 +35,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it (imported on first use).
 _LAZY = {
     "BackgroundOptions": "options",
+    "CheckOptions": "options",
     "FindOptions": "options",
     "PaintOptions": "options",
     "BatchFiller": "inpainting",
@@ -58,13 +59,16 @@ _LAZY = {
     "Edit": "results",
     "Record": "results",
     "annotate": "results",
+    "Verification": "verify",
+    "Candidate": "verify",
+    "write_report": "report",
 }
 
 if TYPE_CHECKING:
     from .diffusion import Speed
     from .images import Picture, load_image
     from .inpainting import BatchFiller, ControlFiller, Filler, FillRequest
-    from .options import BackgroundOptions, FindOptions, PaintOptions
+    from .options import BackgroundOptions, CheckOptions, FindOptions, PaintOptions
     from .pipeline import (
         Pipeline,
         default_pipeline,
@@ -76,8 +80,10 @@ if TYPE_CHECKING:
         replace_background,
         segment,
     )
+    from .report import write_report
     from .results import Edit, Record, annotate
     from .sidecars import read_sidecar, replay
+    from .verify import Candidate, Verification
 
 
 def __getattr__(name: str) -> Any:
@@ -96,6 +102,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "BackgroundOptions",
     "BatchFiller",
+    "Candidate",
+    "CheckOptions",
     "ControlFiller",
     "Edit",
     "FillRequest",
@@ -114,6 +122,7 @@ __all__ = [
     "Record",
     "Speed",
     "TextInpaintError",
+    "Verification",
     "WeightsNotFoundError",
     "annotate",
     "default_pipeline",
@@ -127,4 +136,5 @@ __all__ = [
     "replace_background",
     "replay",
     "segment",
+    "write_report",
 ]
