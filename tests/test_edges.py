@@ -200,10 +200,13 @@ def test_a_crash_while_writing_leaves_no_file_that_looks_finished(tmp_path, args
     assert run("replace", tmp_path / "in", "-o", tmp_path / "out", *args) == 1
     assert "No space left on device" in capsys.readouterr().err
     left = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert left == ["b.json", "b.png"], "a.png was neither written nor left half-written; b went on"
+    assert left == ["b.json", "b.png", "failures.json"], "a.png was neither written nor left half-written; b went on"
+    (failure,) = json.loads((tmp_path / "out" / "failures.json").read_text())["failures"]
+    assert failure["input"].endswith("a.png") and failure["error"] == "OSError"
     monkeypatch.setattr(PIL.Image.Image, "save", original)
     assert run("replace", tmp_path / "in", "-o", tmp_path / "out", *args) == 0
     assert "2 inputs: 1 done, 1 skipped" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "failures.json").exists(), "a clean run clears the failures table"
 
 
 def test_resume_is_keyed_by_the_parameters(tmp_path, args, capsys):

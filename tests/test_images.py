@@ -206,3 +206,83 @@ def test_image_errors_are_also_standard_exceptions(tmp_path):
         load_image(tmp_path / "nope.jpg")
     with pytest.raises(ValueError):
         load_image(np.zeros((2, 2, 2), np.uint8))
+
+
+# ---- JPEG files are decoded straight into an array (simplejpeg), exactly as PIL decodes them ----
+
+
+def pil_reference(path):
+    """What the PIL route gives for a file: the previous decoder, kept as the reference."""
+    from textinpaint.images import _from_pil
+
+    with PIL.Image.open(path) as image:
+        image.load()
+        return _from_pil(image, 10**9, "image")
+
+
+def smooth(height, width):
+    """A photo-like picture (smooth gradients and some texture): JPEG keeps it close."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 255 // width, y * 255 // height, (x + y) % 256], axis=2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_jpeg_fast_decode_equals_pil_in_every_orientation(orientation, subsampling, tmp_path):
+    stored = np.ascontiguousarray(STORED[orientation](smooth(37, 53)))
+    exif = PIL.Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "textinpaint-test-camera"  # Make: must survive
+    path = tmp_path / "photo.jpg"
+    PIL.Image.fromarray(stored).save(path, exif=exif, quality=90, subsampling=subsampling, icc_profile=b"ICC-bytes")
+    fast, reference = load_image(path), pil_reference(path)
+    assert fast.rgb.shape == (37, 53, 3) and fast.rgb.flags.c_contiguous
+    np.testing.assert_array_equal(fast.rgb, reference.rgb)
+    assert fast.icc_profile == reference.icc_profile == b"ICC-bytes"
+    assert fast.exif == reference.exif
+    kept = PIL.Image.Exif()
+    kept.load(fast.exif)
+    assert kept.get(0x0112, 1) == 1 and kept.get(0x010F) == "textinpaint-test-camera"  # upright now
+    assert fast.path == str(path) and fast.alpha is None
+
+
+def test_jpeg_without_exif_or_profile(tmp_path):
+    path = tmp_path / "plain.jpg"
+    PIL.Image.fromarray(smooth(16, 24)).save(path, quality=95)
+    fast = load_image(path)
+    np.testing.assert_array_equal(fast.rgb, pil_reference(path).rgb)
+    assert fast.exif is None and fast.icc_profile is None
+
+
+def test_the_fast_decoder_is_used_for_colour_jpegs_only(tmp_path, monkeypatch):
+    import simplejpeg
+
+    calls = []
+    original = simplejpeg.decode_jpeg
+    monkeypatch.setattr(simplejpeg, "decode_jpeg", lambda *a, **k: calls.append(1) or original(*a, **k))
+    PIL.Image.fromarray(smooth(16, 24)).save(tmp_path / "colour.jpg")
+    PIL.Image.fromarray(smooth(16, 24)[..., 0]).save(tmp_path / "grey.jpg")
+    PIL.Image.fromarray(smooth(16, 24)).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    for name in ("grey", "cmyk"):
+        np.testing.assert_array_equal(
+            load_image(tmp_path / f"{name}.jpg").rgb, pil_reference(tmp_path / f"{name}.jpg").rgb
+        )
+    assert calls == []
+    load_image(tmp_path / "colour.jpg")
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("keep", [200, 600])
+def test_a_truncated_jpeg_is_a_typed_error_naming_the_file(tmp_path, keep):
+    path = tmp_path / "cut.jpg"
+    PIL.Image.fromarray(noise(64, 64)).save(path, quality=90)
+    path.write_bytes(path.read_bytes()[:keep])
+    with pytest.raises(ImageLoadError, match=r"'.*cut\.jpg' is (truncated or corrupt|not a readable image)"):
+        load_image(path)
+
+
+def test_a_jpeg_too_large_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "big.jpg"
+    PIL.Image.fromarray(smooth(100, 100)).save(path)
+    with pytest.raises(ImageTooLargeError, match="max_pixels"):
+        load_image(path, max_pixels=9_999)

@@ -223,6 +223,7 @@ def versions() -> dict[str, str | None]:
         "opencv-python-headless",
         "numpy",
         "pillow",
+        "simplejpeg",
     ):
         try:
             found[package] = version(package)
