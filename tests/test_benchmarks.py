@@ -69,4 +69,48 @@ def test_cpu_smoke_run_prints_the_tables(tmp_path):
     out = result.stdout
     assert "| replace() end to end |" in out and "| baseline (Grounded-SAM demo style) |" in out
     assert "| unet |" in out and "| sam image encoder |" in out and "| crop, resize, blend, paste |" in out
-    assert "library overhead on a 1.0-megapixel photo" in out
+    assert "library overhead on a 1.0-megapixel JPEG photo" in out
+    assert "| all but file decoding |" in out and "| simplejpeg (libjpeg-turbo), used |" in out
+
+
+# ---- work accounting (benchmarks/work.py): FLOPs counted on the full-size architectures ----------
+
+import work  # noqa: E402
+
+
+def test_stage_bytes_and_roofline_arithmetic():
+    stage = work.Stage("unet", flops=2e12, calls=10, parameters=1_000_000_000, dtype=torch.float16)
+    assert stage.total_flops == 2e13 and stage.bytes == 2e10
+    device = work.Device("test", half_flops=1e15, single_flops=1e14, bandwidth=1e12)
+    assert stage.seconds(device) == pytest.approx(max(2e13 / 1e15, 2e10 / 1e12))  # memory-bound here: 20 ms
+    single = work.Stage("sam", flops=1e12, calls=1, parameters=10, dtype=torch.float32)
+    assert single.seconds(device) == pytest.approx(1e12 / 1e14)  # fp32 runs at the fp32 peak
+
+
+def test_sam_and_unet_flops_match_the_published_figures():
+    (encoder, decoder) = work.segmenter_stages(torch.float16)
+    assert encoder.flops / 2 == pytest.approx(2.973e12, rel=0.02), "SAM ViT-H encoder: about 2,973 GMACs"
+    assert encoder.parameters == pytest.approx(632e6, rel=0.01) and decoder.flops < encoder.flops / 100
+    text, vae_encode, unet, vae_decode = work.sd15_stages(torch.float16, 512, 25, guidance=True)
+    assert unet.calls == 25 and unet.parameters == 859_535_364
+    assert unet.flops / 2 / 2 == pytest.approx(0.4e12, rel=0.02), (
+        "SD 1.5 UNet at 64x64 latents: about 0.4 TMACs a sample"
+    )
+    assert vae_decode.flops > vae_encode.flops > text.flops
+    assert unet.bytes == 859_535_364 * 2 * 25
+
+
+@pytest.mark.heavy
+def test_work_report_prints_both_chains_and_the_ratio():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "work.py"), "--no-sdxl"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "lower bounds, not measurements" in out and out.count("| **total** |") == 2
+    assert "| UNet (25 steps, batch 2) |" in out and "| UNet (50 steps, batch 2) |" in out
+    assert "Work, ours / baseline: 0.5" in out and "an estimate" in out

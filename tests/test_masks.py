@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -51,3 +52,100 @@ def test_load_mask_accepts_arrays_of_any_numeric_type(mask):
 def test_load_mask_rejects_other_types():
     with pytest.raises(InvalidInputError, match="mask must be a bool HxW array, a PIL image or a path; got dict"):
         load_mask({}, 5, 4)
+
+
+# ---- the fast geometry: exact where it matters, measured only where it is needed ----------------
+
+from textinpaint.inpainting import resize, shrink_any  # noqa: E402
+from textinpaint.masks import distance_near, union  # noqa: E402
+
+
+def random_mask(rng, height, width, blobs):
+    mask = np.zeros((height, width), bool)
+    for _ in range(blobs):
+        y, x = rng.integers(0, height), rng.integers(0, width)
+        mask[y : y + rng.integers(1, 30), x : x + rng.integers(1, 30)] = True
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_distance_near_is_exact_within_reach(seed):
+    rng = np.random.default_rng(seed)
+    height, width = rng.integers(10, 260, 2)
+    mask = random_mask(rng, height, width, rng.integers(1, 6))
+    reach = int(rng.integers(1, 30))
+    exact, near = distance_outside(mask), distance_near(mask, reach)
+    close = exact <= reach
+    # The same values to float32 precision (the transform's rounding depends on the box it runs
+    # over); whole-pixel distances exactly, so the grown mask is the same.
+    np.testing.assert_allclose(near[close], exact[close], rtol=1e-6)
+    assert (near[~close] > reach).all()
+    for radius in range(reach + 1):
+        np.testing.assert_array_equal(near <= radius, exact <= radius)
+
+
+def test_distance_near_measures_distant_parts_apart():
+    mask = np.zeros((200, 1000), bool)
+    mask[10:30, 10:30] = True
+    mask[150:160, 900:950] = True
+    near = distance_near(mask, 5)
+    assert np.isinf(near[100, 500])  # between the parts: never measured
+    assert near[34, 20] == 5.0 and near[164, 920] == 5.0 and near[20, 20] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_shrink_any_keeps_every_pixel_to_repaint(seed):
+    rng = np.random.default_rng(seed)
+    height, width = rng.integers(5, 300, 2)
+    mask = random_mask(rng, height, width, rng.integers(0, 4))
+    grid_width, grid_height = (int(v) for v in rng.integers(1, 400, 2))
+    small = shrink_any(mask, grid_width, grid_height)
+    assert small.shape == (grid_height, grid_width) and small.dtype == bool
+    if not mask.any():
+        assert not small.any()
+        return
+    ys, xs = np.nonzero(mask)
+    cell_y = np.minimum(((ys + 0.5) * grid_height / height).astype(int), grid_height - 1)
+    cell_x = np.minimum(((xs + 0.5) * grid_width / width).astype(int), grid_width - 1)
+    assert small[cell_y, cell_x].all(), "the cell under every True pixel is True"
+    if grid_width <= width and grid_height <= height:  # shrinking: at least OpenCV's area coverage
+        area = cv2.resize(mask.astype(np.uint8) * 255, (grid_width, grid_height), interpolation=cv2.INTER_AREA) > 0
+        assert not (area & ~small).any()
+
+
+def test_shrink_any_at_the_same_size_is_the_mask():
+    mask = random_mask(np.random.default_rng(1), 40, 70, 3)
+    np.testing.assert_array_equal(shrink_any(mask, 70, 40), mask)
+
+
+def test_union_of_selected_masks():
+    masks = np.zeros((3, 4, 5), bool)
+    masks[0, 0, 0] = masks[1, 1, 1] = masks[2, 2, 2] = True
+    both = union(masks, [0, 2])
+    assert both.sum() == 2 and both[0, 0] and both[2, 2] and not both[1, 1]
+    single = union(masks, [1])
+    single[0, 0] = True
+    assert not masks[1, 0, 0], "the union is a new array"
+
+
+def test_bounding_box():
+    mask = np.zeros((10, 20), bool)
+    assert bounding_box(mask) is None
+    mask[3:5, 7:12] = True
+    mask[8, 2] = True
+    assert bounding_box(mask) == (2, 3, 12, 9)
+
+
+@pytest.mark.parametrize(
+    "size", [(3440, 2488, 600, 432), (1024, 1024, 512, 512), (999, 777, 100, 90), (64, 64, 50, 40)]
+)
+def test_halving_resize_is_an_area_average(size):
+    width, height, new_width, new_height = size
+    y, x = np.mgrid[0:height, 0:width]
+    smooth = np.stack([x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)], axis=2).astype(np.uint8)
+    fast = resize(smooth, new_width, new_height)
+    area = cv2.resize(smooth, (new_width, new_height), interpolation=cv2.INTER_AREA)
+    assert fast.shape == area.shape
+    assert np.abs(fast.astype(int) - area).max() <= 2, "a smooth picture shrinks to the same values, to 2 levels"
+    if width == 2 * new_width and height == 2 * new_height:
+        np.testing.assert_array_equal(fast, area)

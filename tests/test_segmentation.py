@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import supervision as sv
+import torch
 from conftest import noise
 
-from textinpaint import InvalidInputError
+from textinpaint import InvalidInputError, load_image
 from textinpaint.detection import empty_detections
 
 
@@ -55,3 +56,40 @@ def test_no_detections_give_an_empty_mask_stack(pipe):
 def test_detections_must_be_supervision_detections(pipe):
     with pytest.raises(InvalidInputError, match="detections must be a supervision.Detections; got list"):
         pipe.segment(noise(20, 30), [[0, 0, 5, 5]])  # type: ignore[arg-type]
+
+
+def test_masks_are_upscaled_on_the_models_device_and_moved_once_as_bool(tiny_models, monkeypatch):
+    """SAM's logits are resized and thresholded where the model runs; the one transfer to the host
+    is of the final bool masks (on a GPU: N x H x W bytes, not float32 logits)."""
+    from textinpaint import Pipeline
+
+    segmenter = Pipeline(models=tiny_models, device="cpu").segmenter
+    moved = []
+    original = torch.Tensor.cpu
+
+    def recording(tensor, *args, **kwargs):
+        moved.append(tensor.dtype)
+        return original(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "cpu", recording)
+    masks = segmenter.masks(load_image(noise(50, 70)), np.array([[5.0, 5.0, 30.0, 40.0], [10.0, 0.0, 60.0, 20.0]]))
+    assert masks.shape == (2, 50, 70) and masks.dtype == bool
+    assert moved == [torch.bool]
+
+
+def test_compiling_sams_image_encoder_is_an_option(tiny_models, monkeypatch):
+    from textinpaint import Pipeline, Speed
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(module) or module)
+    plain = Pipeline(models=tiny_models, device="cpu").segmenter
+    assert compiled == []
+    fast = Pipeline(models=tiny_models, device="cpu", speed=Speed(compile_segmenter=True)).segmenter
+    assert fast is not plain and compiled == [fast.model.vision_encoder]
+    box = np.array([[5.0, 5.0, 30.0, 40.0]])
+    np.testing.assert_array_equal(
+        fast.masks(load_image(noise(50, 70)), box), plain.masks(load_image(noise(50, 70)), box)
+    )
+    # The inpainter is not touched by the segmenter's setting.
+    assert Pipeline(models=tiny_models, device="cpu", speed=Speed(compile_segmenter=True)).inpainter is not None
+    assert len(compiled) == 1

@@ -42,7 +42,7 @@ _LAZY = {
     "ControlFiller": "inpainting",
     "FillRequest": "inpainting",
     "Filler": "inpainting",
-    "Speed": "diffusion",
+    "Speed": "options",
     "Picture": "images",
     "load_image": "images",
     "Pipeline": "pipeline",
@@ -65,10 +65,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .diffusion import Speed
     from .images import Picture, load_image
     from .inpainting import BatchFiller, ControlFiller, Filler, FillRequest
-    from .options import BackgroundOptions, CheckOptions, FindOptions, PaintOptions
+    from .options import BackgroundOptions, CheckOptions, FindOptions, PaintOptions, Speed
     from .pipeline import (
         Pipeline,
         default_pipeline,

@@ -96,7 +96,9 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...], *, r
     if stages:
         group.add_argument("--dtype", help="float16, bfloat16 or float32 (default float16 on CUDA)")
     if "inpainter" in stages:
-        group.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE decoder")
+        group.add_argument(
+            "--compile", action="store_true", help="torch.compile the UNet, the VAE decoder and SAM's image encoder"
+        )
         group.add_argument("--offload", action="store_true", help="keep models on the CPU until they run (CUDA)")
         group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles")
 
@@ -332,11 +334,12 @@ def stage_names(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
-    from .diffusion import Speed
+    from .options import Speed
     from .pipeline import Pipeline
 
     speed = Speed(
         compile=getattr(args, "compile", False),
+        compile_segmenter=getattr(args, "compile", False) and "segmenter" in COMMAND_STAGES.get(args.command, ()),
         offload=getattr(args, "offload", False),
         vae_tiling=getattr(args, "vae_tiling", False),
     )

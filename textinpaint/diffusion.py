@@ -21,8 +21,9 @@ import PIL.Image
 import torch
 
 from .errors import InvalidInputError, ModelKindError
-from .inpainting import FillRequest, generation_size, resize
+from .inpainting import FillRequest, generation_size, resize, shrink_any
 from .models import thread_copy, variant_options
+from .options import Speed
 from .schedulers import SCHEDULERS, scheduler_key
 
 # diffusers pipelines carry their modules (unet, vae, scheduler...) as attributes registered at run
@@ -42,24 +43,6 @@ _CONTROLNET_PIPELINES = {
     "StableDiffusionInpaintPipeline": "StableDiffusionControlNetInpaintPipeline",
     "StableDiffusionXLInpaintPipeline": "StableDiffusionXLControlNetInpaintPipeline",
 }
-
-
-@dataclass(frozen=True)
-class Speed:
-    """Opt-in speed and memory modes, applied once when the model loads.
-
-    Attributes:
-        compile: ``torch.compile`` the UNet and the VAE decoder (the first call pays the compile).
-        channels_last: keep the UNet's and VAE's convolutions in channels-last memory order.
-        vae_tiling: decode and encode large crops tile by tile (less memory, tiny seams risk).
-        offload: keep each model on the CPU until it runs (``enable_model_cpu_offload``; CUDA only),
-            so the SD 1.5 chain fits small cards.
-    """
-
-    compile: bool = False
-    channels_last: bool = False
-    vae_tiling: bool = False
-    offload: bool = False
 
 
 def optimize(pipe: DiffusionPipeline, speed: Speed, device: torch.device) -> None:
@@ -268,7 +251,7 @@ class DiffusersInpainter:
     ) -> list[np.ndarray]:
         """One denoising run over a batch at ``width`` x ``height``; returns ``uint8`` pictures of that size."""
         pipe = self._pipeline_for_call(requests[0].scheduler, with_controlnet=controls is not None)
-        small_masks = [resize(m.astype(np.uint8) * 255, width, height) > 0 for m in masks]  # any coverage counts
+        small_masks = [shrink_any(m, width, height) for m in masks]  # any coverage counts
         arguments = dict(
             prompt=[r.prompt for r in requests],
             negative_prompt=[r.negative_prompt for r in requests],

@@ -65,12 +65,25 @@ class Picture:
     def height(self) -> int:
         return int(self.rgb.shape[0])
 
-    def to_pil(self, rgb: np.ndarray | None = None) -> PIL.Image.Image:
-        """Return ``rgb`` (default: this picture's pixels) as PIL, with this picture's alpha if any."""
+    def to_pil(
+        self,
+        rgb: np.ndarray | None = None,
+        *,
+        patch: np.ndarray | None = None,
+        box: tuple[int, int, int, int] | None = None,
+    ) -> PIL.Image.Image:
+        """Return ``rgb`` (default: this picture's pixels) as PIL, with this picture's alpha, ICC
+        profile and EXIF if any; ``patch`` (``uint8``, the size of ``box``, xyxy) is pasted over it
+        at ``box`` (the picture is not copied twice)."""
         pixels = self.rgb if rgb is None else rgb
         if self.alpha is None:
             image = PIL.Image.fromarray(pixels, "RGB")
+            if patch is not None and box is not None:
+                image.paste(PIL.Image.fromarray(patch, "RGB"), box[:2])
         else:
+            if patch is not None and box is not None:
+                pixels = pixels.copy()
+                pixels[box[1] : box[3], box[0] : box[2]] = patch
             image = PIL.Image.fromarray(np.dstack([pixels, self.alpha]), "RGBA")
         if self.icc_profile:
             image.info["icc_profile"] = self.icc_profile

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -79,6 +80,21 @@ def _inside(values: np.ndarray, argument: str) -> np.ndarray:
     return values > 127
 
 
+def union(masks: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+    """The union of ``masks[i]`` for ``i`` in ``indices`` (NxHxW ``bool``, at least one index),
+    as a new HxW ``bool`` array; no copy of the selected masks is made on the way.
+
+    Example:
+        >>> union(np.eye(3, dtype=bool)[:, None, :].repeat(2, axis=1), [0, 2]).astype(int).tolist()
+        [[1, 0, 1], [1, 0, 1]]
+    """
+    out = np.array(masks[indices[0]], dtype=bool, order="C")
+    target = out.view(np.uint8)
+    for index in indices[1:]:
+        cv2.bitwise_or(target, np.ascontiguousarray(masks[index], dtype=bool).view(np.uint8), dst=target)
+    return out
+
+
 def distance_outside(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance in pixels from each pixel to the nearest True pixel of ``mask`` (0 on it).
 
@@ -89,25 +105,83 @@ def distance_outside(mask: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
+def distance_near(mask: np.ndarray, reach: int) -> np.ndarray:
+    """:func:`distance_outside`, exact wherever it is at most ``reach``; +inf where it is larger
+    and the pixel lies far from every part of the mask.
+
+    Parts of the mask more than ``2 * reach`` px apart (in rows or columns, cut recursively) are
+    measured separately, so the empty space between distant objects ("all the cars") costs
+    nothing. Each part's box is grown by ``reach``; the boxes are disjoint, and a pixel within
+    ``reach`` of the mask lies in the box of the part it is near.
+
+    Returns:
+        float32 HxW.
+    """
+    height, width = mask.shape
+    boxes = _apart(mask, reach, (0, 0, width, height))
+    if len(boxes) == 1 and (boxes[0][2] - boxes[0][0]) * (boxes[0][3] - boxes[0][1]) == width * height:
+        return distance_outside(mask)
+    out = np.full((height, width), np.inf, dtype=np.float32)
+    for x0, y0, x1, y1 in boxes:
+        out[y0:y1, x0:x1] = distance_outside(mask[y0:y1, x0:x1])
+    return out
+
+
+def _apart(mask: np.ndarray, reach: int, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """The disjoint boxes (xyxy) of the parts of ``mask`` inside ``box``, each grown by ``reach``."""
+    x0, y0, x1, y1 = box
+    region = mask[y0:y1, x0:x1]
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    if rows.size == 0:
+        return []
+    for positions, along_rows in ((rows, True), (cols, False)):
+        cuts = np.flatnonzero(np.diff(positions) > 2 * reach + 1)
+        if cuts.size:
+            starts = np.concatenate([[positions[0]], positions[cuts + 1]])
+            stops = np.concatenate([positions[cuts], [positions[-1]]]) + 1
+            parts = []
+            for start, stop in zip(starts.tolist(), stops.tolist()):
+                band = (x0, y0 + start, x1, y0 + stop) if along_rows else (x0 + start, y0, x0 + stop, y1)
+                parts += _apart(mask, reach, band)
+            return parts
+    height, width = mask.shape
+    return [
+        (
+            max(0, x0 + int(cols[0]) - reach),
+            max(0, y0 + int(rows[0]) - reach),
+            min(width, x0 + int(cols[-1]) + 1 + reach),
+            min(height, y0 + int(rows[-1]) + 1 + reach),
+        )
+    ]
+
+
 def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Grow a ``bool`` mask by ``pixels`` (a Euclidean disc); ``pixels=0`` returns a copy."""
     return mask.copy() if pixels <= 0 else distance_outside(mask) <= pixels
 
 
-def blend_weights(distance: np.ndarray, dilation: int, feathering: int) -> np.ndarray:
+def blend_weights(distance: np.ndarray, dilation: int, feathering: int, *, out: np.ndarray | None = None) -> np.ndarray:
     """Blend weights from :func:`distance_outside`: 1.0 within ``dilation`` px of the mask,
     falling linearly to exactly 0 at ``dilation + feathering + 1`` px.
+
+    Args:
+        out: a float32 array to write the weights into (``distance`` itself may be given).
 
     Returns:
         float32 HxW in [0, 1].
     """
-    return np.clip((dilation + feathering + 1 - distance) / np.float32(feathering + 1), 0.0, 1.0).astype(np.float32)
+    weights = np.subtract(np.float32(dilation + feathering + 1), distance, out=out, dtype=np.float32)
+    weights /= np.float32(feathering + 1)
+    return np.clip(weights, 0.0, 1.0, out=weights)
 
 
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """The smallest ``(x0, y0, x1, y1)`` box (x1, y1 exclusive) holding every True pixel, or None."""
-    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
-    return None if w == 0 else (x, y, x + w, y + h)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def box_mask(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -258,6 +258,28 @@ class BackgroundOptions:
 
 
 @dataclass(frozen=True)
+class Speed:
+    """Opt-in speed and memory modes, applied once when the model loads (each setting gets its own
+    loaded copy, so a pipeline without them is not changed).
+
+    Attributes:
+        compile: ``torch.compile`` the UNet and the VAE decoder (the first call pays the compile).
+        compile_segmenter: ``torch.compile`` SAM's image encoder (SAM, SAM-HQ, or an original
+            ``.pth``), the segmenter's expensive part.
+        channels_last: keep the UNet's and VAE's convolutions in channels-last memory order.
+        vae_tiling: decode and encode large crops tile by tile (less memory, tiny seams risk).
+        offload: keep each model on the CPU until it runs (``enable_model_cpu_offload``; CUDA only),
+            so the SD 1.5 chain fits small cards.
+    """
+
+    compile: bool = False
+    compile_segmenter: bool = False
+    channels_last: bool = False
+    vae_tiling: bool = False
+    offload: bool = False
+
+
+@dataclass(frozen=True)
 class CheckOptions:
     """Whether an edit checks itself, and how many candidates it paints (see :mod:`textinpaint.verify`).
 

@@ -10,6 +10,7 @@ default pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Sequence
@@ -21,11 +22,17 @@ import supervision as sv
 import torch
 
 from .detection import parse_phrases
-from .diffusion import Speed
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from .inpainting import Filler, check_filler
 from .models import ModelStore, backend_for, resolve_device, resolve_dtype, resolve_source
-from .options import DEFAULT_BOX_THRESHOLD, DEFAULT_NMS_IOU, DEFAULT_TEXT_THRESHOLD, FindOptions, check_detections
+from .options import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_NMS_IOU,
+    DEFAULT_TEXT_THRESHOLD,
+    FindOptions,
+    Speed,
+    check_detections,
+)
 from .runtime import timed
 from .stages import STAGES
 from .workflows.background import replace_background as _replace_background
@@ -78,8 +85,9 @@ class Pipeline:
         device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
-        speed: opt-in modes for the inpainter: ``Speed(compile=True)``, ``channels_last``,
-            ``vae_tiling``, ``offload`` (see :class:`~textinpaint.Speed`).
+        speed: opt-in modes: ``Speed(compile=True)``, ``channels_last``, ``vae_tiling``,
+            ``offload`` for the inpainter, ``compile_segmenter`` for SAM's image encoder (see
+            :class:`~textinpaint.Speed`).
 
     Example:
         >>> pipe = Pipeline(models="tiny-models", device="cpu")  # doctest: +SKIP
@@ -173,7 +181,12 @@ class Pipeline:
             return given
         source = self.source(stage)
         backend = backend_for(stage, source, self._names[stage])
-        options = {"speed": self.speed} if stage == "inpainter" and self.speed != Speed() else {}
+        options: dict[str, Any] = {}
+        painting = dataclasses.replace(self.speed, compile_segmenter=False)
+        if stage == "inpainter" and painting != Speed():
+            options = {"speed": painting}
+        elif stage == "segmenter" and self.speed.compile_segmenter:
+            options = {"speed": Speed(compile_segmenter=True)}
         key = (stage, source, str(self.device), str(self.dtype), backend.name, repr(options))
         load = backend.load_function()
         return self.store.get(stage, key, lambda: load(source, self.device, self.dtype, **options))

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .errors import ModelKindError
-from .inpainting import FillRequest, resize
+from .inpainting import FillRequest, resize, shrink_any
 
 # The file names LaMa TorchScript exports go by, looked for in a folder or a Hub repository.
 LAMA_FILES = ("big-lama.pt", "lama.pt")
@@ -53,7 +53,7 @@ class Lama:
         shrink = max(1.0, max(width, height) / _MAX_SIDE)
         work_width, work_height = round(width / shrink), round(height / shrink)
         image = resize(crop, work_width, work_height)
-        hole = resize(mask.astype(np.uint8) * 255, work_width, work_height) > 0
+        hole = shrink_any(mask, work_width, work_height)
         pad_height, pad_width = -work_height % 8, -work_width % 8
         image = np.pad(
             image,

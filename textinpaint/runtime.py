@@ -23,7 +23,7 @@ from .detection import empty_detections, parse_phrases
 from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
 from .images import ImageInput, Picture, load_image
 from .inpainting import Filler, FillRequest, Painted, PaintJob, paint_many
-from .masks import auto_dilation, auto_feather, box_mask
+from .masks import auto_dilation, auto_feather, box_mask, union
 from .options import CheckOptions, FindOptions, PaintOptions, check_seed
 from .results import Edit, Record
 from .verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
@@ -158,7 +158,7 @@ def find_regions(
             continue
         selected = options.select_indices(detections)
         if detections.mask is not None:
-            region = detections.mask[selected].any(axis=0)
+            region = union(detections.mask, selected)
         else:
             region = box_mask(detections.xyxy[selected], picture.width, picture.height)
         results.append(Found(detections, selected, region))
@@ -476,7 +476,7 @@ def painted_edit(
     picture: Picture, found: Found, painted: Painted, seed: int | None, timings: dict[str, float], note: Record
 ) -> Edit:
     return Edit(
-        picture.to_pil(painted.rgb),
+        picture.to_pil(painted.base, patch=painted.patch, box=painted.box),
         painted.changed,
         found.detections,
         found.selected,

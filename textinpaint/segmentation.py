@@ -14,6 +14,7 @@ import torch
 
 from .errors import MissingDependencyError, ModelKindError
 from .images import Picture, writable
+from .options import Speed
 
 # Boxes decoded per mask-decoder call: bounds memory when a query matches hundreds of objects.
 _DECODE_BATCH = 64
@@ -37,12 +38,14 @@ class Sam:
     dtype: torch.dtype
 
     @classmethod
-    def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> Sam:
+    def load(cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None) -> Sam:
         from transformers import SamModel, SamProcessor
 
         processor = SamProcessor.from_pretrained(source)
         model: Any = SamModel.from_pretrained(source, dtype=dtype)
         model = model.to(device).eval()
+        if speed is not None and speed.compile_segmenter:
+            model.vision_encoder = torch.compile(model.vision_encoder)
         return cls(processor, model, device, dtype)
 
     def _encode(self, pixel_values: torch.Tensor) -> Any:
@@ -86,13 +89,14 @@ class Sam:
             for start in range(0, len(xyxy), _DECODE_BATCH):
                 batch = torch.as_tensor(xyxy[start : start + _DECODE_BATCH] * scale)[None]
                 logits = self._decode(embeddings, row, batch.to(self.device, self.dtype))
+                # Upscaled and thresholded on the model's device: one transfer, of the final bool masks.
                 masks = self.processor.image_processor.post_process_masks(
-                    logits.float().cpu(),
+                    logits.float(),
                     inputs["original_sizes"][row : row + 1],
                     inputs["reshaped_input_sizes"][row : row + 1],
                 )[0]
-                chunks.append(masks[:, 0].numpy())
-            results[index] = np.concatenate(chunks).astype(bool)
+                chunks.append(masks[:, 0].to(torch.bool).cpu().numpy())
+            results[index] = np.concatenate(chunks)
         return results
 
 
@@ -110,7 +114,7 @@ class OriginalSam:
     dtype: torch.dtype
 
     @classmethod
-    def load(cls, source: str, device: torch.device, dtype: torch.dtype) -> OriginalSam:
+    def load(cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None) -> OriginalSam:
         try:
             from segment_anything.build_sam import _build_sam
         except ImportError as error:
@@ -143,7 +147,10 @@ class OriginalSam:
             encoder_global_attn_indexes=[i for i, r in enumerate(rel_pos) if r.shape[0] != window],
         )
         model.load_state_dict(state)
-        return cls(model.to(device, dtype).eval(), device, dtype)
+        model = model.to(device, dtype).eval()
+        if speed is not None and speed.compile_segmenter:
+            model.image_encoder = torch.compile(model.image_encoder)
+        return cls(model, device, dtype)
 
     def masks_many(self, pictures: list[Picture], boxes: list[np.ndarray]) -> list[np.ndarray]:
         """:meth:`masks` for each picture in turn."""
