@@ -11,12 +11,13 @@ at once instead of failing every file.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,11 @@ class Summary:
 FAILURES = "failures.json"
 
 
+def request_key(request: dict) -> str:
+    """The resume key of a run: a digest of everything that decides its outputs."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def write_failures(folder: Path, summary: Summary) -> Path | None:
     """Write ``folder/failures.json`` (the failures table, which ``textinpaint report`` reads) when
     the run had failures; remove a previous run's when it had none. Returns the file written."""
@@ -137,7 +143,7 @@ def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> lis
     return list(found.values())
 
 
-def plan(inputs: list[str | Path], output: Path, *, suffix: str = ".png") -> list[Job]:
+def plan(inputs: Sequence[str | Path], output: Path, *, suffix: str = ".png") -> list[Job]:
     """Jobs for ``inputs``. One input file with an image-named ``output`` writes that file;
     anything else writes ``output/<relative path>`` with ``suffix`` (PNG keeps untouched pixels exact).
 

@@ -18,11 +18,11 @@ Model flags, their short names and defaults come from the stage table
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -157,6 +157,23 @@ def _checking_group(parser: argparse.ArgumentParser, *, tries: bool = True) -> N
     )
 
 
+def _engine_group(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("engine (distributed runs need the ray extra)")
+    group.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="run here, or on Ray Data (a local Ray, or the cluster at --address); inputs may then also "
+        "be URIs (s3://, gs://, file://) and Parquet/CSV manifests",
+    )
+    group.add_argument("--address", help="the Ray cluster to join (auto, ray://HOST:10001); default: a local Ray")
+    group.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray actor (0.5: two actors a GPU)")
+    group.add_argument("--concurrency", type=int, default=1, help="Ray actors editing at once")
+    group.add_argument(
+        "--cpus-per-actor", type=float, default=1.0, help="CPUs (and torch threads) per Ray actor (default 1)"
+    )
+
+
 def _outputs_group(parser: argparse.ArgumentParser, *, image_options: bool = True) -> None:
     group = parser.add_argument_group("inputs and outputs")
     group.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or globs")
@@ -216,6 +233,7 @@ def _parser() -> argparse.ArgumentParser:
     _painting_group(replace)
     _checking_group(replace)
     _outputs_group(replace)
+    _engine_group(replace)
 
     remove = command("remove", "erase an object (LaMa)")
     remove.add_argument("--mask-mode", choices=["mask", "box"], default=FindOptions().mask_mode)
@@ -225,6 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     _finding_group(remove, choose=True)
     _checking_group(remove, tries=False)
     _outputs_group(remove)
+    _engine_group(remove)
 
     scene = BackgroundOptions()
     background = command("background", "keep the subject, repaint the rest")
@@ -239,6 +258,7 @@ def _parser() -> argparse.ArgumentParser:
     _painting_group(background, dilate=False)
     _checking_group(background)
     _outputs_group(background)
+    _engine_group(background)
 
     generate = command("generate", "make an image from text")
     generate.add_argument("prompt")
@@ -249,6 +269,7 @@ def _parser() -> argparse.ArgumentParser:
     segment = command("segment", "find objects; write the selected masks as one PNG")
     _finding_group(segment, choose=True)
     _outputs_group(segment, image_options=False)
+    _engine_group(segment)
     segment.set_defaults(format="png", save_mask=False, save_overlay=False)
 
     detect = command("detect", "find objects; print them as JSON")
@@ -323,6 +344,12 @@ def _check_options(args: argparse.Namespace) -> None:
         CheckOptions(**_checking(args))
     if getattr(args, "batch_size", 1) < 1:
         raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
+    if getattr(args, "concurrency", 1) < 1:
+        raise InvalidInputError(f"--concurrency must be 1 or more; got {args.concurrency}")
+    if not getattr(args, "num_gpus", 0.0) >= 0:
+        raise InvalidInputError(f"--num-gpus must be 0 or more; got {args.num_gpus}")
+    if not getattr(args, "cpus_per_actor", 1.0) > 0:
+        raise InvalidInputError(f"--cpus-per-actor must be more than 0; got {args.cpus_per_actor}")
     models = getattr(args, "models", None)
     if models is not None and args.command != "download" and not Path(models).is_dir():
         raise InvalidInputError(f"--models must be a folder with one subfolder per stage; got {str(models)!r}")
@@ -478,8 +505,6 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         edits = pipe.replace([str(job.source) for job in jobs], **given)
         return [_emit(args, job, edit) for job, edit in zip(jobs, edits)]
 
-    jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
-    many = {"work_many": work_many, "batch_size": args.batch_size} if args.command == "replace" else {}
     request = {
         "command": args.command,
         "given": given,
@@ -489,16 +514,60 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         "dtype": args.dtype,
         "format": args.format,
     }
-    key = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, **many)
-    if not (len(jobs) == 1 and jobs[0].output == args.output):
-        batch.write_failures(args.output, summary)
-    if len(jobs) != 1 or summary.exit_code in (1, INTERRUPTED) or not args.quiet and summary.count("skipped"):
+    key = batch.request_key(request)
+    if args.engine == "ray":
+        summary = _distributed(args, given, key)
+        jobs_count = len(summary.outcomes)
+    else:
+        jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
+        many = {"work_many": work_many, "batch_size": args.batch_size} if args.command == "replace" else {}
+        summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, **many)
+        if not (len(jobs) == 1 and jobs[0].output == args.output):
+            batch.write_failures(args.output, summary)
+        jobs_count = len(jobs)
+    if jobs_count != 1 or summary.exit_code in (1, INTERRUPTED) or not args.quiet and summary.count("skipped"):
         print(summary.text(), file=sys.stderr)
     return summary.exit_code
 
 
-def _emit(args: argparse.Namespace, job: batch.Job, edit: Edit) -> dict | None:
+def _distributed(args: argparse.Namespace, given: dict[str, Any], key: str) -> Any:
+    """The same run on Ray Data (:mod:`textinpaint.distributed`); resumes and is resumed by local runs."""
+    from .distributed import run
+    from .options import Speed
+
+    speed = Speed(
+        compile=getattr(args, "compile", False),
+        compile_segmenter=getattr(args, "compile", False),
+        offload=getattr(args, "offload", False),
+        vae_tiling=getattr(args, "vae_tiling", False),
+    )
+    pipeline = {
+        **stage_names(args),
+        "models": None if args.models is None else str(args.models),
+        "device": args.device,
+        "dtype": args.dtype,
+        "speed": speed,
+    }
+    return run(
+        args.inputs,
+        WORKFLOW[args.command],
+        given,
+        args.output,
+        pipeline=pipeline,
+        address=args.address,
+        num_gpus=args.num_gpus,
+        num_cpus=args.cpus_per_actor,
+        concurrency=args.concurrency,
+        batch_size=getattr(args, "batch_size", 1),
+        format=args.format,
+        overwrite=args.overwrite,
+        save_mask=args.save_mask,
+        save_overlay=args.save_overlay,
+        key=key,
+    )
+
+
+def _emit(args: argparse.Namespace | SimpleNamespace, job: batch.Job, edit: Edit) -> dict | None:
     """Write one edit's outputs; return its sidecar (``found`` False, and no output, when nothing matched)."""
     from tqdm.auto import tqdm
 

@@ -1,7 +1,8 @@
 """The exceptions textinpaint raises: one base class, one subclass per kind of problem.
 
 Every message names the argument (or model) at fault, what was expected and what was given,
-so the user knows what to change. Catch :class:`TextInpaintError` to handle all of them.
+so the user knows what to change. Catch :class:`TextInpaintError` to handle all of them. Every
+one survives pickling (a Ray worker's error reaches the driver as the same type and message).
 """
 
 from __future__ import annotations
@@ -9,6 +10,21 @@ from __future__ import annotations
 
 class TextInpaintError(Exception):
     """Base class of every error this library raises on purpose."""
+
+    def __reduce__(self) -> tuple:
+        # Rebuilt from the message and attributes, whatever the subclass's __init__ takes.
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type[TextInpaintError], message: str, attributes: dict) -> TextInpaintError:
+    """An error of ``cls`` with ``message`` and ``attributes``, without calling its ``__init__``."""
+    try:
+        error = cls(message)
+    except TypeError:  # an __init__ that takes its parts, not a message
+        error = cls.__new__(cls)
+        error.args = (message,)
+    error.__dict__.update(attributes)
+    return error
 
 
 class InvalidInputError(TextInpaintError, ValueError):

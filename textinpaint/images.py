@@ -29,7 +29,7 @@ import PIL.ImageOps
 
 from .errors import ImageLoadError, ImageTooLargeError, InvalidInputError
 
-ImageInput = Union[str, "os.PathLike[str]", PIL.Image.Image, np.ndarray]
+ImageInput = Union[str, "os.PathLike[str]", PIL.Image.Image, np.ndarray, "Picture"]
 
 # 120 megapixels: above a 100 MP panorama, far below what exhausts 24 GB of RAM in the pipeline.
 DEFAULT_MAX_PIXELS = 120_000_000
@@ -96,7 +96,8 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, argum
     """Normalise any accepted image into a :class:`Picture`.
 
     Args:
-        image: a path, a PIL image or a numpy array (see the module docstring for shapes and dtypes).
+        image: a path, a PIL image, a numpy array (see the module docstring for shapes and dtypes),
+            or a :class:`Picture` (already canonical: returned as it is).
         max_pixels: refuse images with more pixels than this (guards against decompression bombs).
         argument: the name of the caller's argument, used in error messages.
 
@@ -121,6 +122,12 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, argum
         _load(opened, Path(image), argument)
         picture = _from_pil(opened, max_pixels, argument)
         return dataclasses.replace(picture, path=os.fspath(image))
+    if isinstance(image, Picture):
+        rgb = image.rgb
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InvalidInputError(f"{argument}: a Picture's rgb must be an HxWx3 uint8 array")
+        _check_pixels(image.width, image.height, max_pixels, argument)
+        return image
     if isinstance(image, PIL.Image.Image):
         return _from_pil(image, max_pixels, argument)
     if isinstance(image, np.ndarray):

@@ -13,14 +13,16 @@ import io
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import PIL.Image
-import supervision as sv
 
 from .images import ImageInput, load_image
 from .verify import Candidate, Verification
+
+if TYPE_CHECKING:  # supervision loads when something is drawn: reading a sidecar stays fast
+    import supervision as sv
 
 SIDECAR_VERSION = 2
 
@@ -270,6 +272,8 @@ def annotate(image: ImageInput, detections: sv.Detections) -> PIL.Image.Image:
         >>> from textinpaint import annotate, detect
         >>> annotate("street.jpg", detect("street.jpg", "car")).save("found.png")  # doctest: +SKIP
     """
+    import supervision as sv
+
     scene = load_image(image).to_pil().convert("RGB")
     if len(detections) == 0:
         return scene
