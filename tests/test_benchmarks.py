@@ -114,3 +114,18 @@ def test_work_report_prints_both_chains_and_the_ratio():
     assert "lower bounds, not measurements" in out and out.count("| **total** |") == 2
     assert "| UNet (25 steps, batch 2) |" in out and "| UNet (50 steps, batch 2) |" in out
     assert "Work, ours / baseline: 0.5" in out and "an estimate" in out
+
+
+@pytest.mark.heavy
+def test_ray_throughput_run_prints_its_table():
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ray_throughput.py"), "--images", "3", "--actors", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| local CLI (1 thread) |" in result.stdout and "| ray | 1 |" in result.stdout
+    assert "ms per photo once the actor is up" in result.stdout

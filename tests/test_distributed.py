@@ -240,3 +240,41 @@ def test_without_ray_the_error_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(MissingDependencyError, match=r"textinpaint\[ray\]"):
         run([tmp_path], "replace", {}, tmp_path / "out")
+
+
+def test_batches_go_through_the_batched_replace_and_replay_exactly(tiny_models, tmp_path, capsys, one_thread):
+    inputs = photos(tmp_path / "in", 6, start=1)
+    out = tmp_path / "out"
+    args = ["replace", str(inputs), "-o", str(out), *EDIT, "--models", str(tiny_models), "--device", "cpu"]
+    assert main([*args, "--seed", "2", "--engine", "ray", "--batch-size", "3"]) == 0
+    documents = {p: json.loads(p.read_text()) for p in sorted(out.rglob("*.json"))}
+    assert len(documents) == 6
+    batched = [d for d in documents.values() if d["batch"] is not None]
+    assert batched and all(2 <= len(d["batch"]["inputs"]) <= 3 for d in batched)
+    capsys.readouterr()
+    for sidecar in list(documents)[:2]:
+        again = tmp_path / f"again-{sidecar.stem}.png"
+        assert main(["replay", str(sidecar), "-o", str(again)]) == 0
+        np.testing.assert_array_equal(pixels(again), pixels(sidecar.with_suffix(".png")))
+
+
+def test_segment_and_background_run_on_ray(tiny_models, tmp_path, capsys):
+    inputs = photos(tmp_path / "in", 2, start=1)
+    common = [
+        str(inputs),
+        "--box-threshold",
+        "0",
+        "--text-threshold",
+        "0",
+        "--models",
+        str(tiny_models),
+        "--device",
+        "cpu",
+    ]
+    assert main(["segment", *common, "--find", "thing", "-o", str(tmp_path / "masks"), "--engine", "ray"]) == 0
+    masks = sorted((tmp_path / "masks").rglob("*.png"))
+    assert len(masks) == 2 and json.loads(masks[0].with_suffix(".json").read_text())["workflow"] == "segment"
+    background = ["background", *common, "--keep", "thing", "--with", "a beach", "--steps", "2", "--no-depth"]
+    assert main([*background, "-o", str(tmp_path / "bg"), "--engine", "ray"]) == 0
+    documents = [json.loads(p.read_text()) for p in sorted((tmp_path / "bg").rglob("*.json"))]
+    assert [d["workflow"] for d in documents] == ["replace_background"] * 2
