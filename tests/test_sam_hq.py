@@ -45,3 +45,18 @@ def test_sam_hq_encodes_all_images_once_and_edits_like_sam(hq_folder, tiny_model
         assert edit.found and edit.detections.mask.shape[1:] == (48, 64)
         np.testing.assert_array_equal(np.asarray(edit.image)[~edit.mask], image[~edit.mask])
     assert edits[0].to_dict()["models"]["segmenter"]["source"] == str(hq_folder.resolve())
+
+
+def test_sam_hq_takes_clicks_and_keeps_its_embedding(hq_folder, tiny_models, monkeypatch):
+    from textinpaint.segmentation import EMBEDDINGS
+
+    EMBEDDINGS.clear()
+    pipeline = Pipeline(segmenter=hq_folder, models=tiny_models, device="cpu")
+    encoder = pipeline.segmenter.model.vision_encoder
+    calls = []
+    original = encoder.forward
+    monkeypatch.setattr(encoder, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
+    image = noise(40, 56, seed=2)
+    one = pipeline.segment(image, points=[(10, 12)])
+    two = pipeline.segment(image, boxes=[(5, 5, 40, 30)], points=[(10, 12), (30, 20)], labels=[1, 0])
+    assert one.mask.shape == two.mask.shape == (1, 40, 56) and calls == [1]

@@ -81,3 +81,31 @@ def test_a_pth_that_is_not_sam_is_refused(tmp_path):
 def test_a_missing_pth_is_a_weights_error(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="missing.pth"):
         Pipeline(segmenter=tmp_path / "missing.pth", device="cpu").segmenter
+
+
+@pytest.mark.parametrize(
+    "points,labels,box",
+    [
+        ([[40.0, 30.0]], [1], None),  # one click: the best of three masks
+        ([[40.0, 30.0], [100.0, 60.0]], [1, 0], None),
+        ([[30.0, 40.0]], [1], [10.0, 10.0, 60.0, 70.0]),  # a box refined by a click
+    ],
+)
+def test_clicks_give_what_meta_predictor_gives(tiny_checkpoint, points, labels, box):
+    from textinpaint import load_image
+    from textinpaint.segmentation import Prompt
+
+    path, reference = tiny_checkpoint
+    image = noise(90, 130)
+    segmenter = Pipeline(segmenter=path, device="cpu").segmenter
+    prompt = Prompt(box=None if box is None else np.array(box), points=np.array(points), labels=np.array(labels))
+    masks, scores = segmenter.prompted(load_image(image), [prompt])
+    predictor = segment_anything.SamPredictor(reference.eval())
+    predictor.set_image(image)
+    single = box is None and len(points) == 1
+    expected, expected_scores, _ = predictor.predict(
+        np.array(points), np.array(labels), box=None if box is None else np.array(box), multimask_output=single
+    )
+    best = int(np.argmax(expected_scores)) if single else 0
+    np.testing.assert_array_equal(masks[0], expected[best])
+    assert scores[0] == pytest.approx(expected_scores[best], abs=1e-5)

@@ -67,6 +67,14 @@ def _select(text: str) -> str | int | list[int]:
     return indices[0] if len(indices) == 1 else indices
 
 
+def _xy(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y in pixels, e.g. 410,220; got {text!r}") from None
+    return x, y
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -103,11 +111,25 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...], *, r
         group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles")
 
 
-def _finding_group(parser: argparse.ArgumentParser, *, choose: bool, find: bool = True) -> None:
+def _finding_group(parser: argparse.ArgumentParser, *, choose: bool, find: bool = True, points: bool = True) -> None:
     found = FindOptions()
     group = parser.add_argument_group("finding")
-    if find:
+    if find and not points:
         group.add_argument("--find", required=True, help='what to find: "the red car", or several: "dog. cat"')
+    elif find:
+        group.add_argument("--find", help='what to find: "the red car", or several: "dog. cat" (or give --point)')
+    if points:
+        group.add_argument(
+            "--point",
+            type=_xy,
+            action="append",
+            metavar="X,Y",
+            help="a click on the object, in pixels of the upright image (repeat for more); without --find, "
+            "SAM cuts out the object the points mark; with it, they refine the one selected match",
+        )
+        group.add_argument(
+            "--negative-point", type=_xy, action="append", metavar="X,Y", help="a click off the object (repeatable)"
+        )
     group.add_argument("--box-threshold", type=float, default=found.box_threshold, help="(default %(default)s)")
     group.add_argument("--text-threshold", type=float, default=found.text_threshold, help="(default %(default)s)")
     group.add_argument(
@@ -274,7 +296,7 @@ def _parser() -> argparse.ArgumentParser:
 
     detect = command("detect", "find objects; print them as JSON")
     detect.add_argument("image", type=Path)
-    _finding_group(detect, choose=False)
+    _finding_group(detect, choose=False, points=False)
     detect.add_argument("-o", "--output", type=Path, help="also write the sidecar (JSON) to this file")
     detect.add_argument("--save-overlay", type=Path, help="also write the detections drawn on the image")
 
@@ -332,9 +354,15 @@ def _check_options(args: argparse.Namespace) -> None:
     """Every option checked by the option objects before anything loads (a bad value is a usage error)."""
     from .errors import InvalidInputError
 
-    finding = {k: v for k, v in _finding(args).items() if k in ("box_threshold", "text_threshold", "nms_iou", "select")}
+    finding = {
+        k: v
+        for k, v in _finding(args).items()
+        if k in ("box_threshold", "text_threshold", "nms_iou", "select", "points", "labels", "mask_mode")
+    }
     if "box_threshold" in finding:
         FindOptions(**finding)
+    if hasattr(args, "find") and args.command != "detect" and args.find is None and "points" not in finding:
+        raise InvalidInputError("give --find (what to look for), --point (a click on it), or both")
     painting = {k: v for k, v in _painting(args).items() if k in {f for f in PaintOptions.__dataclass_fields__}}
     if painting:
         PaintOptions(**painting)
@@ -421,7 +449,12 @@ def _checking(args: argparse.Namespace) -> dict[str, Any]:
 
 def _finding(args: argparse.Namespace) -> dict[str, Any]:
     names = ("box_threshold", "text_threshold", "nms_iou", "strict", "select", "mask_mode")
-    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+    found = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    positive, negative = getattr(args, "point", None) or [], getattr(args, "negative_point", None) or []
+    if positive or negative:
+        found["points"] = [list(p) for p in positive + negative]
+        found["labels"] = [1] * len(positive) + [0] * len(negative)
+    return found
 
 
 def _generate(pipe: Pipeline, args: argparse.Namespace) -> int:

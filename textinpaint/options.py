@@ -92,6 +92,55 @@ def check_seed(value: object, argument: str = "seed") -> None:
         raise InvalidInputError(f"{argument} must be None or an integer in [0, 2**63); got {value!r}")
 
 
+def clicks(points: object, labels: object) -> tuple[tuple[tuple[float, float], ...] | None, tuple[int, ...] | None]:
+    """``points`` as ``((x, y), ...)`` and ``labels`` as ``(1 or 0, ...)``, checked; (None, None) for no points.
+
+    Raises:
+        InvalidInputError: not a list of (x, y) pairs of finite numbers, labels of another length
+            or not 0/1, labels without points, or no point on the object (only 0 labels).
+    """
+    if points is None:
+        if labels is not None:
+            raise InvalidInputError(f"labels were given without points; got labels={labels!r}")
+        return None, None
+    pairs = np.asarray(points, dtype=object) if isinstance(points, (list, tuple, np.ndarray)) else None
+    if (
+        pairs is None
+        or pairs.ndim != 2
+        or pairs.shape[1] != 2
+        or len(pairs) == 0
+        or not all(_number(v) for v in pairs.ravel())
+    ):
+        raise InvalidInputError(f"points must be a non-empty list of (x, y) pairs of finite numbers; got {points!r}")
+    xy = tuple((float(x), float(y)) for x, y in pairs)
+    if labels is None:
+        return xy, (1,) * len(xy)
+    values = list(labels) if isinstance(labels, (list, tuple, np.ndarray)) else None
+    if values is None or len(values) != len(xy) or not all(_integer(v) and int(v) in (0, 1) for v in values):
+        raise InvalidInputError(
+            f"labels must be one 1 (on the object) or 0 (off it) per point, {len(xy)} of them; got {labels!r}"
+        )
+    marks = tuple(int(v) for v in values)
+    if 1 not in marks:
+        raise InvalidInputError("points need at least one point on the object (label 1); got only 0 labels")
+    return xy, marks
+
+
+def check_query(find: object, finding: FindOptions) -> None:
+    """Refuse a request with neither text nor clicks to find the object by."""
+    if find is None and finding.points is None:
+        raise InvalidInputError("give find (what to look for, as text), points (clicks on the object), or both")
+
+
+def check_inside(points: Sequence[Sequence[float]], width: int, height: int) -> None:
+    """Refuse a point outside a ``width`` x ``height`` picture (xy in pixels)."""
+    for x, y in points:
+        if not (0 <= x <= width and 0 <= y <= height):
+            raise InvalidInputError(
+                f"points must lie in the image (0..{width} x 0..{height} pixels, upright); got ({x}, {y})"
+            )
+
+
 def check_detections(detections: object) -> sv.Detections:
     import supervision as sv
 
@@ -111,6 +160,9 @@ class FindOptions:
         select: ``"all"`` (their union), ``"best"``, ``"largest"``, an index in score order, or a list.
         mask_mode: ``"mask"`` repaints SAM's outline; ``"box"`` the whole box (SAM is not run).
         strict: raise :class:`~textinpaint.NothingFoundError` when nothing matches.
+        points: clicked points, ``(x, y)`` in input pixels of the upright image: with no text,
+            SAM cuts out the one object they mark; with text, they refine the one selected match.
+        labels: one per point, 1 for a point on the object and 0 for a point off it (None: all 1).
     """
 
     box_threshold: float = DEFAULT_BOX_THRESHOLD
@@ -119,6 +171,8 @@ class FindOptions:
     select: Select = "all"
     mask_mode: MaskMode = "mask"
     strict: bool = False
+    points: Sequence[Sequence[float]] | None = None
+    labels: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("box_threshold", "text_threshold", "nms_iou"):
@@ -134,6 +188,11 @@ class FindOptions:
         if self.mask_mode not in ("mask", "box"):
             raise InvalidInputError(f"mask_mode must be 'mask' or 'box'; got {self.mask_mode!r}")
         check_bool("strict", self.strict)
+        points, labels = clicks(self.points, self.labels)
+        object.__setattr__(self, "points", points)
+        object.__setattr__(self, "labels", labels)
+        if points is not None and self.mask_mode == "box":
+            raise InvalidInputError("points prompt SAM, which mask_mode='box' does not run; use mask_mode='mask'")
 
     def select_indices(self, detections: sv.Detections) -> list[int]:
         """Indices (into ``detections``, sorted by score) of the matches ``select`` names.

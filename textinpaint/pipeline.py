@@ -22,6 +22,7 @@ import supervision as sv
 import torch
 
 from .detection import parse_phrases
+from .errors import InvalidInputError
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from .inpainting import Filler, check_filler
 from .models import ModelStore, backend_for, resolve_device, resolve_dtype, resolve_source
@@ -32,6 +33,8 @@ from .options import (
     FindOptions,
     Speed,
     check_detections,
+    check_inside,
+    clicks,
 )
 from .runtime import timed
 from .stages import STAGES
@@ -268,37 +271,129 @@ class Pipeline:
                 [picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
             )[0]
 
-    def segment(self, image: ImageInput, detections: sv.Detections) -> sv.Detections:
-        """Cut out each detected object with SAM.
+    def segment(
+        self,
+        image: ImageInput,
+        detections: sv.Detections | None = None,
+        *,
+        points: Sequence[Sequence[float]] | None = None,
+        labels: Sequence[int] | None = None,
+        boxes: Sequence[Sequence[float]] | np.ndarray | None = None,
+    ) -> sv.Detections:
+        """Cut out objects with SAM, prompted by boxes (detections, or your own), clicked points, or both.
 
-        The image is encoded once; all boxes are decoded from that one embedding.
+        The image is encoded once; every prompt is decoded from that one embedding, and the
+        embedding is kept for the next call on the same image (a bounded, thread-safe cache), so
+        each further click costs only SAM's light mask decoder.
 
         Args:
-            image: the image the detections were made on.
+            image: the image the prompts refer to.
             detections: boxes (``xyxy`` in input-image pixels), e.g. from :func:`detect`.
+            points: clicks, ``[(x, y), ...]`` in input pixels of the upright image. On their own
+                they mark one object; with exactly one box (or detection) they refine it.
+            labels: one per point: 1 on the object, 0 off it (default all 1).
+            boxes: ``[(x0, y0, x1, y1), ...]`` in input pixels, instead of ``detections``.
 
         Returns:
-            A copy of ``detections`` with ``mask`` set: NxHxW ``bool`` at the input's resolution.
+            ``detections`` (or one row per box, or one row for the clicks) with ``mask`` set:
+            NxHxW ``bool`` at the input's resolution. Rows made from boxes or clicks have the
+            phrase ``"box"`` or ``"points"``; a clicked object's confidence is SAM's predicted IoU.
+
+        Raises:
+            InvalidInputError: no prompt; both ``detections`` and ``boxes``; points outside the
+                image, bad labels, or points with more than one box.
 
         Example:
             >>> from textinpaint import detect, segment
             >>> masks = segment("street.jpg", detect("street.jpg", "car")).mask  # doctest: +SKIP
+            >>> vespa = segment("street.jpg", points=[(410, 220), (380, 300)], labels=[1, 0])  # doctest: +SKIP
         """
-        picture = load_image(image, max_pixels=self.max_pixels)
-        detections = check_detections(detections)
-        with timed("segment", {}):
-            result = detections[np.arange(len(detections))]
-            result.mask = self.segmenter.masks(picture, detections.xyxy.astype(np.float64))
-            result.metadata = dict(detections.metadata)
-            return result
+        from .segmentation import Prompt
 
-    # ---- workflows (one file each in textinpaint/workflows) -----------------------------------
+        picture = load_image(image, max_pixels=self.max_pixels)
+        clicked, marks = clicks(points, labels)
+        if detections is not None and boxes is not None:
+            raise InvalidInputError("give detections or boxes, not both")
+        if detections is None and boxes is None and points is None:
+            raise InvalidInputError("segment needs a prompt: detections, boxes, points, or boxes with points")
+        if clicked is not None:
+            check_inside(clicked, picture.width, picture.height)
+        if detections is not None:
+            base = check_detections(detections)
+        elif boxes is not None:
+            base = _box_detections(boxes)
+        else:
+            base = None
+        with timed("segment", {}):
+            if clicked is None and base is not None:
+                result = base[np.arange(len(base))]
+                result.mask = self.segmenter.masks(picture, base.xyxy.astype(np.float64))
+                result.metadata = dict(base.metadata)
+                return result
+            if base is not None and len(base) != 1:
+                raise InvalidInputError(f"points refine one box; got {len(base)} boxes (segment them one at a time)")
+            box = None if base is None else base.xyxy[0].astype(np.float64)
+            masks, scores = self.segmenter.prompted(
+                picture, [Prompt(box=box, points=np.asarray(clicked), labels=np.asarray(marks))]
+            )
+            if base is not None:
+                result = base[np.arange(1)]
+                result.mask = masks
+                result.metadata = dict(base.metadata)
+                return result
+            return _clicked_detections(masks, scores)
+
+    # ---- workflows (one file each in textinpaint/workflows)    # ---- workflows (one file each in textinpaint/workflows) -----------------------------------
 
     inpaint = _inpaint
     replace = _replace
     remove = _remove
     replace_background = _replace_background
     generate = _generate
+
+
+def _box_detections(boxes: object) -> sv.Detections:
+    """Detections for boxes the user gave (confidence 1, phrase ``"box"``)."""
+    import supervision as sv
+
+    array = np.asarray(boxes, dtype=np.float64) if isinstance(boxes, (list, tuple, np.ndarray)) else None
+    if (
+        array is None
+        or array.ndim != 2
+        or array.shape[1] != 4
+        or len(array) == 0
+        or not np.isfinite(array).all()
+        or (array[:, 2] <= array[:, 0]).any()
+        or (array[:, 3] <= array[:, 1]).any()
+    ):
+        raise InvalidInputError(
+            f"boxes must be a non-empty list of (x0, y0, x1, y1) with x0 < x1 and y0 < y1; got {boxes!r}"
+        )
+    count = len(array)
+    return sv.Detections(
+        xyxy=array.astype(np.float32),
+        confidence=np.ones(count, dtype=np.float32),
+        class_id=np.zeros(count, dtype=int),
+        data={"phrase": np.array(["box"] * count), "class_name": np.array(["box"] * count)},
+    )
+
+
+def _clicked_detections(masks: np.ndarray, scores: np.ndarray) -> sv.Detections:
+    """One detection for a clicked object: its mask's box, SAM's predicted IoU, phrase ``"points"``."""
+    import supervision as sv
+
+    from .runtime import region_box
+
+    box = region_box(masks[0])
+    if len(box) == 0:
+        box = np.zeros((1, 4))
+    return sv.Detections(
+        xyxy=box.astype(np.float32),
+        mask=masks[:1],
+        confidence=np.clip(scores[:1], 0.0, 1.0).astype(np.float32),
+        class_id=np.zeros(1, dtype=int),
+        data={"phrase": np.array(["points"]), "class_name": np.array(["points"])},
+    )
 
 
 _default: Pipeline | None = None

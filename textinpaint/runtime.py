@@ -24,7 +24,7 @@ from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
 from .images import ImageInput, Picture, load_image
 from .inpainting import Filler, FillRequest, Painted, PaintJob, paint_many
 from .masks import auto_dilation, auto_feather, box_mask, union
-from .options import CheckOptions, FindOptions, PaintOptions, check_seed
+from .options import CheckOptions, FindOptions, PaintOptions, check_inside, check_seed
 from .results import Edit, Record
 from .verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
 
@@ -123,7 +123,17 @@ def seeds_for(seed: int | Sequence[int] | None, count: int) -> list[int | None]:
 def find_regions(
     pipeline: Pipeline, pictures: list[Picture], find: object, options: FindOptions, timings: dict[str, float]
 ) -> list[Found]:
-    """Detect (one pass per image size), segment in mask mode (one SAM encoder pass), select."""
+    """Detect (one pass per image size), segment in mask mode (one SAM encoder pass), select;
+    with ``options.points``, the clicks refine the one selected match, or (no ``find``) mark the
+    object on their own."""
+    if options.points is not None:
+        if len(pictures) != 1:
+            raise InvalidInputError(
+                f"points are clicks on one image; got a list of {len(pictures)} images (edit them one by one)"
+            )
+        check_inside(options.points, pictures[0].width, pictures[0].height)
+        if find is None:
+            return [clicked_region(pipeline, pictures[0], options, timings)]
     phrases = parse_phrases(find)  # type: ignore[arg-type]  # parse_phrases checks the type itself
     with timed("load", timings):
         detector = pipeline.detector
@@ -157,12 +167,60 @@ def find_regions(
             results.append(Found(nothing, [], None))
             continue
         selected = options.select_indices(detections)
+        if options.points is not None and detections.mask is not None:
+            refine(pipeline, picture, detections, selected, options, timings)
         if detections.mask is not None:
             region = union(detections.mask, selected)
         else:
             region = box_mask(detections.xyxy[selected], picture.width, picture.height)
         results.append(Found(detections, selected, region))
     return results
+
+
+def clicked_region(pipeline: Pipeline, picture: Picture, options: FindOptions, timings: dict[str, float]) -> Found:
+    """The object the clicks mark, cut out by SAM alone: one detection (the mask's box, SAM's
+    predicted IoU as confidence, phrase ``"points"``)."""
+    from .segmentation import Prompt
+
+    with timed("load", timings):
+        segmenter = pipeline.segmenter
+    with timed("segment", timings):
+        masks, scores = segmenter.prompted(
+            picture, [Prompt(points=np.asarray(options.points), labels=np.asarray(options.labels))]
+        )
+    if not masks[0].any():
+        logger.info("the clicked points cut out nothing; the image is returned unchanged")
+        return Found(empty_detections(picture.height, picture.width), [], None)
+    from .pipeline import _clicked_detections
+
+    detections = _clicked_detections(masks, scores)
+    return Found(detections, [0], masks[0])
+
+
+def refine(
+    pipeline: Pipeline,
+    picture: Picture,
+    detections: sv.Detections,
+    selected: list[int],
+    options: FindOptions,
+    timings: dict[str, float],
+) -> None:
+    """Replace the selected match's mask by SAM's answer to its box and the clicks together."""
+    from .segmentation import Prompt
+
+    if len(selected) != 1:
+        raise InvalidInputError(
+            f"points refine one match; select picked {len(selected)} of {len(detections)} "
+            "(use select='best' or an index)"
+        )
+    box = detections.xyxy[selected[0]].astype(np.float64)
+    with timed("segment", timings):
+        masks, _ = pipeline.segmenter.prompted(
+            picture, [Prompt(box=box, points=np.asarray(options.points), labels=np.asarray(options.labels))]
+        )
+    stack = np.array(detections.mask, dtype=bool)
+    stack[selected[0]] = masks[0]
+    detections.mask = stack
 
 
 # ---- step 3: paint --------------------------------------------------------------------------

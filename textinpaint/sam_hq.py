@@ -35,12 +35,14 @@ class SamHQ(Sam):
     def _encode(self, pixel_values: torch.Tensor) -> Any:
         return self.model.get_image_embeddings(pixel_values)  # (embeddings, the ViT's intermediate features)
 
-    def _decode(self, embeddings: Any, row: int, boxes: torch.Tensor) -> torch.Tensor:
+    def _decode_prompt(
+        self, embeddings: Any, row: int, multimask: bool, **prompt: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         image, intermediate = embeddings
         outputs = self.model(
             image_embeddings=image[row : row + 1],
             intermediate_embeddings=[layer[row : row + 1] for layer in intermediate],
-            input_boxes=boxes,
-            multimask_output=False,
+            multimask_output=multimask,
+            **prompt,
         )
-        return outputs.pred_masks
+        return outputs.pred_masks, outputs.iou_scores

@@ -74,6 +74,8 @@ def replace_background(
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
+    points: Sequence[Sequence[float]] | None = ...,
+    labels: Sequence[int] | None = ...,
 ) -> Edit: ...
 @overload
 def replace_background(
@@ -101,6 +103,8 @@ def replace_background(
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
+    points: Sequence[Sequence[float]] | None = ...,
+    labels: Sequence[int] | None = ...,
 ) -> list[Edit]: ...
 def replace_background(
     pipeline: Pipeline,
@@ -127,6 +131,8 @@ def replace_background(
     verify: bool = False,
     tries: int = 1,
     min_score: float | None = None,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
 ) -> Edit | list[Edit]:
     """Keep the subject, regenerate everything else from ``with_``.
 
@@ -160,6 +166,9 @@ def replace_background(
             (the ``kept`` part; see :mod:`textinpaint.verify`).
         tries: as for :meth:`replace`: candidates painted in one batched run, the best kept.
         min_score: as for :meth:`replace`.
+        points: clicks on the subject (as for :meth:`replace`): with ``keep`` they refine the
+            one match, without it they mark the subject on their own.
+        labels: as for :meth:`replace`.
 
     Returns:
         An :class:`Edit` (a list for a list of images); ``mask`` is the repainted background,
@@ -172,12 +181,12 @@ def replace_background(
     # 1. Check every input and option before any work.
     pictures, batch = load_pictures(pipeline, image)
     check_text("with_", with_)
-    if (keep is None) == (mask is None):
+    if (keep is None and points is None) == (mask is None):
         raise InvalidInputError(
-            "give exactly one of keep (what to find) or mask (the subject); got "
-            f"keep={keep!r} and mask={'an array' if mask is not None else None}"
+            "give the subject as keep (what to find) and/or points (clicks on it), or as mask; got "
+            f"keep={keep!r}, points={points!r} and mask={'an array' if mask is not None else None}"
         )
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, "all", "mask", strict)
+    finding = FindOptions(box_threshold, text_threshold, nms_iou, "all", "mask", strict, points, labels)
     scene = BackgroundOptions(depth, controlnet_scale, seam)
     painting = PaintOptions(negative_prompt, steps, guidance, strength, None, 0, None, scheduler, refine, upscale)
     checking = CheckOptions(verify, tries, min_score)
@@ -237,6 +246,8 @@ def replace_background(
         "box_threshold": box_threshold,
         "text_threshold": text_threshold,
         "nms_iou": nms_iou,
+        "points": None if finding.points is None else [list(p) for p in finding.points],
+        "labels": None if finding.labels is None else list(finding.labels),
         **{k: v for k, v in fields_of(painting).items() if k not in ("dilate", "feather")},
         **fields_of(checking),
     }

@@ -13,7 +13,15 @@ import numpy as np
 import PIL.Image
 
 from ..images import ImageInput
-from ..options import DEFAULT_BOX_THRESHOLD, DEFAULT_NMS_IOU, DEFAULT_TEXT_THRESHOLD, FindOptions, Select, fields_of
+from ..options import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_NMS_IOU,
+    DEFAULT_TEXT_THRESHOLD,
+    FindOptions,
+    Select,
+    check_query,
+    fields_of,
+)
 from ..results import Edit
 from ..runtime import find_regions, load_pictures, record
 
@@ -50,20 +58,23 @@ def find_boxes(
 def find_masks(
     pipeline: Pipeline,
     image: ImageInput,
-    find: str | Sequence[str],
+    find: str | Sequence[str] | None = None,
     *,
     select: Select = "all",
     strict: bool = False,
     box_threshold: float = DEFAULT_BOX_THRESHOLD,
     text_threshold: float = DEFAULT_TEXT_THRESHOLD,
     nms_iou: float = DEFAULT_NMS_IOU,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
 ) -> Edit:
     """Detect, segment and select: ``image`` is the union of the selected masks as a 1-bit picture
     (white = selected), ``mask`` the same as a ``bool`` HxW array."""
     # 1. Check the input and options.
     (picture,), _ = load_pictures(pipeline, image)
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, "mask", strict)
-    # 2. Detect, segment, select.
+    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, "mask", strict, points, labels)
+    check_query(find, finding)
+    # 2. Detect, segment, select (or cut out what the points mark).
     timings: dict[str, float] = {}
     (found,) = find_regions(pipeline, [picture], find, finding, timings)
     # 3. Record.

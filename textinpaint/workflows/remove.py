@@ -17,6 +17,7 @@ from ..options import (
     MaskMode,
     PaintOptions,
     Select,
+    check_query,
     fields_of,
 )
 from ..results import Edit
@@ -41,7 +42,7 @@ STAGES = ("detector", "segmenter", "remover")
 def remove(
     pipeline: Pipeline,
     image: ImageInput,
-    find: str | Sequence[str],
+    find: str | Sequence[str] | None = ...,
     *,
     select: Select = ...,
     mask_mode: MaskMode = ...,
@@ -54,12 +55,14 @@ def remove(
     feather: int | None = ...,
     verify: bool = ...,
     min_score: float | None = ...,
+    points: Sequence[Sequence[float]] | None = ...,
+    labels: Sequence[int] | None = ...,
 ) -> Edit: ...
 @overload
 def remove(
     pipeline: Pipeline,
     image: list[ImageInput] | tuple[ImageInput, ...],
-    find: str | Sequence[str],
+    find: str | Sequence[str] | None = ...,
     *,
     select: Select = ...,
     mask_mode: MaskMode = ...,
@@ -72,11 +75,13 @@ def remove(
     feather: int | None = ...,
     verify: bool = ...,
     min_score: float | None = ...,
+    points: Sequence[Sequence[float]] | None = ...,
+    labels: Sequence[int] | None = ...,
 ) -> list[Edit]: ...
 def remove(
     pipeline: Pipeline,
     image: ImageInput | Sequence[ImageInput],
-    find: str | Sequence[str],
+    find: str | Sequence[str] | None = None,
     *,
     select: Select = "all",
     mask_mode: MaskMode = "mask",
@@ -89,11 +94,13 @@ def remove(
     feather: int | None = None,
     verify: bool = False,
     min_score: float | None = None,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
 ) -> Edit | list[Edit]:
     """Erase what ``find`` names and fill the hole with plausible background (LaMa).
 
     The diffusion model is not used: with an empty prompt it tends to paint a new object.
-    Arguments are as for :meth:`replace`. LaMa draws no random numbers, so ``seed`` matters only
+    Arguments are as for :meth:`replace` (``points``/``labels`` with or without ``find``). LaMa draws no random numbers, so ``seed`` matters only
     to a random remover of your own; ``Edit.seed`` is the seed given (None when none was).
     With ``verify`` (or ``min_score``) the detector looks at the filled window again: the
     ``gone`` part says whether ``find`` is no longer found there (see :mod:`textinpaint.verify`).
@@ -104,7 +111,8 @@ def remove(
     """
     # 1. Check every input and option before any work.
     pictures, batch = load_pictures(pipeline, image)
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict)
+    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict, points, labels)
+    check_query(find, finding)
     painting = PaintOptions(dilate=dilate, feather=feather)
     checking = CheckOptions(verify, 1, min_score)
     seeds = seeds_for(seed, len(pictures))
@@ -121,7 +129,7 @@ def remove(
         [r.seed for r in requests],
         checking,
         lambda i, candidate: Check(candidate.rgb, target_boxes(found[i])),
-        {"find": parse_phrases(find)},
+        {"find": None if find is None else parse_phrases(find)},
         finding.nms_iou,
         timings,
     )

@@ -21,6 +21,7 @@ from ..options import (
     MaskMode,
     PaintOptions,
     Select,
+    check_query,
     check_text,
     fields_of,
 )
@@ -48,8 +49,8 @@ STAGES = ("detector", "segmenter", "inpainter")
 def replace(
     pipeline: Pipeline,
     image: ImageInput,
-    find: str | Sequence[str],
-    with_: str,
+    find: str | Sequence[str] | None = ...,
+    with_: str | None = ...,
     *,
     select: Select = ...,
     mask_mode: MaskMode = ...,
@@ -70,13 +71,15 @@ def replace(
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
+    points: Sequence[Sequence[float]] | None = ...,
+    labels: Sequence[int] | None = ...,
 ) -> Edit: ...
 @overload
 def replace(
     pipeline: Pipeline,
     image: list[ImageInput] | tuple[ImageInput, ...],
-    find: str | Sequence[str],
-    with_: str,
+    find: str | Sequence[str] | None = ...,
+    with_: str | None = ...,
     *,
     select: Select = ...,
     mask_mode: MaskMode = ...,
@@ -97,12 +100,14 @@ def replace(
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
+    points: Sequence[Sequence[float]] | None = ...,
+    labels: Sequence[int] | None = ...,
 ) -> list[Edit]: ...
 def replace(
     pipeline: Pipeline,
     image: ImageInput | Sequence[ImageInput],
-    find: str | Sequence[str],
-    with_: str,
+    find: str | Sequence[str] | None = None,
+    with_: str | None = None,
     *,
     select: Select = "all",
     mask_mode: MaskMode = "mask",
@@ -123,6 +128,8 @@ def replace(
     verify: bool = False,
     tries: int = 1,
     min_score: float | None = None,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
 ) -> Edit | list[Edit]:
     """Find ``find`` in the image and repaint it as ``with_``.
 
@@ -135,7 +142,7 @@ def replace(
 
     Args:
         image: a path, PIL image or numpy array, or a list of them.
-        find: what to replace: a phrase, several (``"dog. cat"``) or a list.
+        find: what to replace: a phrase, several (``"dog. cat"``) or a list; None with ``points``.
         with_: the prompt for what to paint instead; ``""`` removes the object (:meth:`remove`),
             which takes only the finding options, ``seed``, ``dilate`` and ``feather``.
         select: which matches to repaint: ``"all"`` (their union), ``"best"`` (highest
@@ -165,6 +172,10 @@ def replace(
         tries: paint this many candidates (seeds ``seed``, ``seed + 1``, ...) in one batched
             UNet run, verify each and keep the best; the others are in ``Edit.candidates``.
         min_score: flag (``Edit.flagged``) an edit whose score is below this; it is still returned.
+        points: clicks, ``[(x, y), ...]`` in input pixels of the upright image. Without ``find``,
+            SAM cuts out the object they mark; with it, they refine the one selected match (a box
+            SAM cut too much or too little of). One image only.
+        labels: one per point: 1 on the object, 0 off it (default all 1).
 
     Returns:
         An :class:`Edit` (a list of them for a list of images). When nothing is found,
@@ -174,8 +185,12 @@ def replace(
         >>> from textinpaint import replace
         >>> edit = replace("street.jpg", find="the red car", with_="a vintage blue pickup truck", seed=0)  # doctest: +SKIP
         >>> edit.image.save("out.png")  # doctest: +SKIP
+        >>> replace("a.jpg", points=[(410, 220)], with_="a red vespa", seed=0)  # doctest: +SKIP
     """
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict)
+    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict, points, labels)
+    check_query(find, finding)
+    if with_ is None:
+        raise InvalidInputError("with_ is required: the prompt for what to paint (or '' to remove the object)")
     if isinstance(with_, str) and not with_.strip():
         return _remove_instead(
             pipeline,
@@ -220,7 +235,7 @@ def replace(
         [r.seed for r in requests],
         checking,
         lambda i, candidate: Check(candidate.rgb, target_boxes(found[i])),
-        {"find": parse_phrases(find), "with_": with_},
+        {"find": None if find is None else parse_phrases(find), "with_": with_},
         finding.nms_iou,
         timings,
     )
@@ -246,7 +261,7 @@ def replace(
 def _remove_instead(
     pipeline: Pipeline,
     image: ImageInput | Sequence[ImageInput],
-    find: str | Sequence[str],
+    find: str | Sequence[str] | None,
     finding: FindOptions,
     *,
     seed: int | Sequence[int] | None,
@@ -287,4 +302,6 @@ def _remove_instead(
         feather=feather,
         verify=verify,
         min_score=min_score,
+        points=finding.points,
+        labels=finding.labels,
     )
