@@ -75,6 +75,21 @@ def seam_picture(car: np.ndarray) -> Image.Image:
     )
 
 
+def clicks_picture(image: Image.Image, car: np.ndarray) -> Image.Image:
+    """Two clicks on the car and one off it (on the tree), and the object they mark: the app's
+    own drawing of clicks over the library's annotation."""
+    from textinpaint.app import _marked
+
+    clicked = sv.Detections(
+        xyxy=np.array([[180, 220, 421, 356]], np.float32),
+        mask=car[None],
+        confidence=np.array([0.97], np.float32),
+        class_id=np.array([0]),
+        data={"phrase": np.array(["points"])},
+    )
+    return _marked(image, clicked, [(300, 260, 1), (225, 330, 1), (530, 200, 0)])
+
+
 if __name__ == "__main__":
     HERE.mkdir(exist_ok=True)
     picture, car = scene()
@@ -82,4 +97,5 @@ if __name__ == "__main__":
     detection_picture(picture, car).save(HERE / "detection.png")
     geometry_picture(picture, car).save(HERE / "geometry.png")
     seam_picture(car).save(HERE / "seam.png")
+    clicks_picture(picture, car).save(HERE / "clicks.png")
     print("pictures written to", HERE)

@@ -61,11 +61,67 @@ def _need(image: PIL.Image.Image | None) -> PIL.Image.Image:
     return image
 
 
-def _region(detections: Any, chosen: list[str]) -> np.ndarray:
-    indices = [int(label.split(":")[0]) for label in chosen or []]
-    if detections is None or not indices:
-        raise TextInpaintError("detect first, then tick at least one instance to edit")
-    return detections.mask[indices].any(axis=0)
+CLICK_ON, CLICK_OFF, CLICK_SELECT = "a point on the object", "a point off the object", "select or deselect a detection"
+_ADD, _TAKE = (0, 255, 0), (255, 0, 0)  # brush colours: add to the region, take away from it
+
+
+def _indices(chosen: list[str] | None) -> list[int]:
+    return [int(label.split(":")[0]) for label in chosen or []]
+
+
+def _strokes(brush: Any, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the brush painted: (added, taken away) as HxW ``bool``, from the editor's layers."""
+    added = np.zeros((height, width), bool)
+    taken = np.zeros((height, width), bool)
+    for layer in (brush or {}).get("layers") or []:
+        pixels = np.asarray(layer)
+        if pixels.ndim != 3 or pixels.shape[:2] != (height, width):
+            continue
+        drawn = pixels[..., 3] > 0 if pixels.shape[2] == 4 else pixels.any(axis=2)
+        red, green = pixels[..., 0].astype(int), pixels[..., 1].astype(int)
+        added |= drawn & (green > red)
+        taken |= drawn & (red >= green)
+    return added, taken
+
+
+def _compose(
+    pipe: Pipeline, picture: PIL.Image.Image, found: Any, chosen: list[str], clicks: list, brush: Any
+) -> np.ndarray:
+    """The region to edit: the ticked detections, plus the object the clicks mark (SAM, from the
+    cached embedding), plus what the brush added, minus what it took away."""
+    region = np.zeros((picture.height, picture.width), bool)
+    indices = _indices(chosen)
+    if found is not None and indices and found.mask is not None:
+        region |= found.mask[indices].any(axis=0)
+    if any(label == 1 for _, _, label in clicks or []):
+        marked = pipe.segment(picture, points=[(x, y) for x, y, _ in clicks], labels=[label for *_, label in clicks])
+        region |= marked.mask[0]
+    added, taken = _strokes(brush, picture.width, picture.height)
+    return (region | added) & ~taken
+
+
+def _region(
+    pipe: Pipeline, picture: PIL.Image.Image, found: Any, chosen: list[str], clicks: list, brush: Any
+) -> np.ndarray:
+    region = _compose(pipe, picture, found, chosen, clicks, brush)
+    if not region.any():
+        raise TextInpaintError(
+            "nothing to edit yet: detect and tick an instance, click on the object, or paint it with the brush"
+        )
+    return region
+
+
+def _marked(picture: PIL.Image.Image, found: Any, clicks: list) -> PIL.Image.Image:
+    """The picture with the detections drawn, and each click as a dot (green on, red off the object)."""
+    import cv2
+
+    scene = annotate(picture, found) if found is not None and len(found) else picture.convert("RGB")
+    pixels = np.array(scene)
+    radius = max(3, min(picture.width, picture.height) // 80)
+    for x, y, label in clicks or []:
+        cv2.circle(pixels, (int(x), int(y)), radius, _ADD if label == 1 else _TAKE, -1)
+        cv2.circle(pixels, (int(x), int(y)), radius, (255, 255, 255), 1)
+    return PIL.Image.fromarray(pixels)
 
 
 def _preview(image: PIL.Image.Image, region: np.ndarray, dilate: int, feather: int) -> PIL.Image.Image:
@@ -113,7 +169,12 @@ def build_app(pipe: Pipeline) -> Any:
     def detection_panel(prefix: str) -> dict[str, Any]:
         with gr.Row():
             image = gr.Image(label="Image", type="pil", sources=["upload"], elem_id=f"{prefix}-image")
-            shown = gr.Image(label="Detections", interactive=False, elem_id=f"{prefix}-detections")
+            shown = gr.Image(
+                label="Click to add points or pick detections",
+                type="pil",
+                interactive=False,
+                elem_id=f"{prefix}-detections",
+            )
         find = gr.Textbox(label="Find", placeholder="the red car. a dog", elem_id=f"{prefix}-find")
         with gr.Row():
             box = gr.Slider(
@@ -135,13 +196,43 @@ def build_app(pipe: Pipeline) -> Any:
         button = gr.Button("Detect", elem_id=f"{prefix}-detect")
         instances = gr.CheckboxGroup(label="Instances to edit", choices=[], elem_id=f"{prefix}-instances")
         with gr.Row():
+            mode = gr.Radio(
+                [CLICK_ON, CLICK_OFF, CLICK_SELECT],
+                value=CLICK_ON,
+                label="A click on the picture adds",
+                elem_id=f"{prefix}-click-mode",
+            )
+            undo = gr.Button("Undo last click", elem_id=f"{prefix}-undo")
+        brush = gr.ImageEditor(
+            label="Brush: green adds to the region, red takes away (the editor's undo takes back a stroke)",
+            type="numpy",
+            sources=(),
+            transforms=(),
+            layers=False,
+            brush=gr.Brush(colors=["#00ff00", "#ff0000"], color_mode="fixed", default_size=12),
+            elem_id=f"{prefix}-brush",
+        )
+        with gr.Row():
             dilate = gr.Slider(0, 128, value=8, step=1, label="Dilate (px)", elem_id=f"{prefix}-dilate")
             feather = gr.Slider(0, 64, value=4, step=1, label="Feather (px)", elem_id=f"{prefix}-feather")
         mask = gr.Image(label="Region to repaint", interactive=False, elem_id=f"{prefix}-mask")
         state = gr.State(None)
+        clicks = gr.State([])
+        history = gr.State([])
+
+        def preview(picture, found, chosen, points, painted, grow, soft):
+            region = on_runner(lambda: _compose(pipe, picture, found, chosen, points, painted))
+            return _preview(picture, region, grow, soft) if region.any() else None
 
         @_friendly
-        def on_detect(picture, query, box_threshold, text_threshold):
+        def on_upload(picture):
+            if picture is None:
+                return None, None, gr.update(choices=[], value=[]), [], [], None, None
+            background = {"background": np.asarray(picture.convert("RGB")), "layers": [], "composite": None}
+            return picture, None, gr.update(choices=[], value=[]), [], [], background, None
+
+        @_friendly
+        def on_detect(picture, query, box_threshold, text_threshold, points):
             picture = _need(picture)
             found = on_runner(
                 lambda: pipe.segment(
@@ -157,7 +248,7 @@ def build_app(pipe: Pipeline) -> Any:
             grow = auto_dilation(picture.width, picture.height)
             region = found.mask.any(axis=0)
             return (
-                annotate(picture, found),
+                _marked(picture, found, points),
                 gr.update(choices=labels, value=labels),
                 found,
                 grow,
@@ -166,14 +257,77 @@ def build_app(pipe: Pipeline) -> Any:
             )
 
         @_friendly
-        def on_mask(picture, found, chosen, grow, soft):
-            if picture is None or found is None or not chosen:
-                return None
-            return _preview(picture, _region(found, chosen), grow, soft)
+        def on_click(picture, found, chosen, points, done, how, painted, grow, soft, evt: Any):
+            picture = _need(picture)
+            x, y = (int(v) for v in evt.index[:2])
+            chosen, points, done = list(chosen or []), list(points or []), list(done or [])
+            if how == CLICK_SELECT:
+                hit = [
+                    i
+                    for i in range(0 if found is None else len(found))
+                    if found.mask is not None and found.mask[i][min(y, picture.height - 1), min(x, picture.width - 1)]
+                ]
+                if not hit:
+                    raise TextInpaintError("no detection there: click inside an outlined object, or detect first")
+                labels = [f"{i}: {found.data['phrase'][i]} {found.confidence[i]:.2f}" for i in range(len(found))]
+                label = labels[hit[-1]]
+                chosen = [c for c in chosen if c != label] if label in chosen else [*chosen, label]
+                done.append(("toggle", label))
+            else:
+                points.append((x, y, 1 if how == CLICK_ON else 0))
+                done.append(("click", None))
+            # The ticks change only on a detection click (a change would also fire on_mask).
+            ticks = gr.update(value=chosen) if how == CLICK_SELECT else gr.skip()
+            return (
+                ticks,
+                points,
+                done,
+                _marked(picture, found, points),
+                preview(picture, found, chosen, points, painted, grow, soft),
+            )
 
-        button.click(on_detect, [image, find, box, text], [shown, instances, state, dilate, feather, mask])
+        @_friendly
+        def on_undo(picture, found, chosen, points, done, painted, grow, soft):
+            chosen, points, done = list(chosen or []), list(points or []), list(done or [])
+            if not done:
+                raise TextInpaintError("nothing to undo")
+            kind, label = done.pop()
+            if kind == "click":
+                points.pop()
+            else:
+                chosen = [c for c in chosen if c != label] if label in chosen else [*chosen, label]
+            picture = _need(picture)
+            return (
+                gr.update(value=chosen) if kind == "toggle" else gr.skip(),
+                points,
+                done,
+                _marked(picture, found, points),
+                preview(picture, found, chosen, points, painted, grow, soft),
+            )
+
+        @_friendly
+        def on_mask(picture, found, chosen, points, painted, grow, soft):
+            if picture is None:
+                return None
+            return preview(picture, found, chosen, points, painted, grow, soft)
+
+        # Gradio hands the click's pixel to the argument annotated as SelectData.
+        on_click.__annotations__["evt"] = gr.SelectData
+        image.change(on_upload, [image], [shown, state, instances, clicks, history, brush, mask])
+        button.click(on_detect, [image, find, box, text, clicks], [shown, instances, state, dilate, feather, mask])
+        shown.select(
+            on_click,
+            [image, state, instances, clicks, history, mode, brush, dilate, feather],
+            [instances, clicks, history, shown, mask],
+        )
+        undo.click(
+            on_undo,
+            [image, state, instances, clicks, history, brush, dilate, feather],
+            [instances, clicks, history, shown, mask],
+        )
         for control in (instances, dilate, feather):
-            control.change(on_mask, [image, state, instances, dilate, feather], mask)
+            control.change(on_mask, [image, state, instances, clicks, brush, dilate, feather], mask)
+        brush.change(on_mask, [image, state, instances, clicks, brush, dilate, feather], mask)
         return {
             "image": image,
             "find": find,
@@ -183,6 +337,8 @@ def build_app(pipe: Pipeline) -> Any:
             "dilate": dilate,
             "feather": feather,
             "state": state,
+            "clicks": clicks,
+            "brush": brush,
         }
 
     # Every model call runs on this one thread of ours, not on Gradio's short-lived AnyIO worker
@@ -214,6 +370,8 @@ def build_app(pipe: Pipeline) -> Any:
                 picture,
                 found,
                 chosen,
+                points,
+                painted,
                 grow,
                 soft,
                 prompt,
@@ -225,7 +383,7 @@ def build_app(pipe: Pipeline) -> Any:
                 progress=gr.Progress(),
             ):
                 picture = _need(picture)
-                region = _region(found, chosen)
+                region = on_runner(lambda: _region(pipe, picture, found, chosen, points, painted))
                 options = dict(
                     negative_prompt=negative,
                     steps=int(steps),
@@ -236,8 +394,9 @@ def build_app(pipe: Pipeline) -> Any:
                     scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
                 )
                 edited = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
-                chosen_indices = [int(label.split(":")[0]) for label in chosen]
-                edit = dataclasses.replace(edited.info["edit"], detections=found, selected=chosen_indices)
+                edit = edited.info["edit"]
+                if found is not None:
+                    edit = dataclasses.replace(edit, detections=found, selected=_indices(chosen))
                 return ((picture, edited), *_save(edit))
 
             run.click(
@@ -246,6 +405,8 @@ def build_app(pipe: Pipeline) -> Any:
                     panel["image"],
                     panel["state"],
                     panel["instances"],
+                    panel["clicks"],
+                    panel["brush"],
                     panel["dilate"],
                     panel["feather"],
                     paint["prompt"],
@@ -323,29 +484,23 @@ def build_app(pipe: Pipeline) -> Any:
             result = outputs("remove")
 
             @_friendly
-            def on_remove(picture, query, box_threshold, text_threshold, chosen, grow, soft, progress=gr.Progress()):
+            def on_remove(picture, found, chosen, points, painted, grow, soft, progress=gr.Progress()):
                 picture = _need(picture)
-                selected = [int(label.split(":")[0]) for label in chosen or []]
-                if not selected:
-                    raise TextInpaintError("detect first, then tick at least one instance to remove")
-                options = dict(
-                    select=selected,
-                    box_threshold=box_threshold,
-                    text_threshold=text_threshold,
-                    dilate=int(grow),
-                    feather=int(soft),
-                )
-                edit = run_with_progress(progress, lambda: pipe.remove(picture, query, **options))
+                region = on_runner(lambda: _region(pipe, picture, found, chosen, points, painted))
+                options = dict(mask=region, dilate=int(grow), feather=int(soft))
+                edit = run_with_progress(progress, lambda: pipe.remove(picture, **options))
+                if found is not None:
+                    edit = dataclasses.replace(edit, detections=found, selected=_indices(chosen))
                 return ((picture, edit.image), *_save(edit))
 
             run.click(
                 on_remove,
                 [
                     panel["image"],
-                    panel["find"],
-                    panel["box"],
-                    panel["text"],
+                    panel["state"],
                     panel["instances"],
+                    panel["clicks"],
+                    panel["brush"],
                     panel["dilate"],
                     panel["feather"],
                 ],

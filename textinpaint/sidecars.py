@@ -119,6 +119,8 @@ def replay(
         if workflow == "replace":
             return pipeline.replace(source, **parameters)
         if workflow == "remove":
+            if mask is not None:
+                parameters.update(mask=mask)
             return pipeline.remove(source, **parameters)
         if workflow == "replace_background":
             if mask is not None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, overload
 
-from ..detection import parse_phrases
+from ..detection import empty_detections, parse_phrases
+from ..errors import InvalidInputError
 from ..images import ImageInput
 from ..inpainting import FillRequest
+from ..masks import load_mask
 from ..options import (
     DEFAULT_BOX_THRESHOLD,
     DEFAULT_NMS_IOU,
@@ -22,6 +24,7 @@ from ..options import (
 )
 from ..results import Edit
 from ..runtime import (
+    Found,
     assemble,
     find_regions,
     keep_best,
@@ -57,6 +60,7 @@ def remove(
     min_score: float | None = ...,
     points: Sequence[Sequence[float]] | None = ...,
     labels: Sequence[int] | None = ...,
+    mask: object = ...,
 ) -> Edit: ...
 @overload
 def remove(
@@ -77,6 +81,7 @@ def remove(
     min_score: float | None = ...,
     points: Sequence[Sequence[float]] | None = ...,
     labels: Sequence[int] | None = ...,
+    mask: object = ...,
 ) -> list[Edit]: ...
 def remove(
     pipeline: Pipeline,
@@ -96,12 +101,15 @@ def remove(
     min_score: float | None = None,
     points: Sequence[Sequence[float]] | None = None,
     labels: Sequence[int] | None = None,
+    mask: object = None,
 ) -> Edit | list[Edit]:
     """Erase what ``find`` names and fill the hole with plausible background (LaMa).
 
     The diffusion model is not used: with an empty prompt it tends to paint a new object.
     Arguments are as for :meth:`replace` (``points``/``labels`` with or without ``find``). LaMa draws no random numbers, so ``seed`` matters only
     to a random remover of your own; ``Edit.seed`` is the seed given (None when none was).
+    ``mask`` (a ``bool`` HxW array, PIL image or path) erases exactly that region instead of
+    finding one (no ``find`` or ``points`` then; with a list of images, one mask for all).
     With ``verify`` (or ``min_score``) the detector looks at the filled window again: the
     ``gone`` part says whether ``find`` is no longer found there (see :mod:`textinpaint.verify`).
 
@@ -112,14 +120,21 @@ def remove(
     # 1. Check every input and option before any work.
     pictures, batch = load_pictures(pipeline, image)
     finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict, points, labels)
-    check_query(find, finding)
+    if mask is not None and (find is not None or points is not None):
+        raise InvalidInputError("give the region to erase as mask, or find it with find/points; not both")
+    if mask is None:
+        check_query(find, finding)
+    given = None if mask is None else [load_mask(mask, p.width, p.height) for p in pictures]
     painting = PaintOptions(dilate=dilate, feather=feather)
     checking = CheckOptions(verify, 1, min_score)
     seeds = seeds_for(seed, len(pictures))
     requests = [FillRequest("remove", "", 1, 0.0, 1.0, 0 if one is None else one) for one in seeds]
     # 2. Find: detect, segment, select.
     timings: dict[str, float] = {}
-    found = find_regions(pipeline, pictures, find, finding, timings)
+    if given is not None:
+        found = [Found(empty_detections(p.height, p.width), [], region) for p, region in zip(pictures, given)]
+    else:
+        found = find_regions(pipeline, pictures, find, finding, timings)
     # 3. Fill every region found with the remover.
     filled = paint_candidates(pictures, found, lambda: pipeline.remover, requests, painting, timings, 1, "remove")
     # 4. Check with the detector that what was found is gone.
@@ -152,6 +167,7 @@ def remove(
         seeds,
         parameters,
         timings,
+        given,
         checked=checked,
         min_score=checking.min_score,
     )
