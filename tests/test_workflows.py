@@ -96,8 +96,9 @@ def test_without_depth_no_controlnet_or_depth_model_loads(tiny_models):
 @pytest.mark.parametrize(
     "arguments,message",
     [
-        ({"keep": None}, "give exactly one of keep"),
-        ({"keep": "car", "mask": np.ones((8, 8), bool)}, "give exactly one of keep"),
+        ({"keep": None}, "give the subject as keep .* or as mask"),
+        ({"keep": "car", "mask": np.ones((8, 8), bool)}, "give the subject as keep .* or as mask"),
+        ({"keep": None, "points": [(2, 2)], "mask": np.ones((8, 8), bool)}, "give the subject as keep .* or as mask"),
         ({"keep": None, "mask": np.ones((8, 8), bool), "controlnet_scale": -1}, "controlnet_scale must be"),
         ({"keep": None, "mask": np.ones((8, 8), bool), "seam": 0}, "seam must be"),
     ],
