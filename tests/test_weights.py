@@ -122,3 +122,22 @@ def test_info_names_missing_and_damaged_weight_files(tiny_models, tmp_path):
     (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"garbage" * 10)
     ok, problem = weights_status("inpainter", str(folder))
     assert not ok and "diffusion_pytorch_model.fp16.safetensors' is damaged" in problem
+
+
+def test_models_lists_every_short_name_and_which_are_cached(hub):
+    script = shutil.which("textinpaint", path=os.path.dirname(sys.executable))
+    command = [script] if script else [sys.executable, "-m", "textinpaint"]
+    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([*command, "models", "--json"], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    expected = [(stage.name, model.name) for stage in STAGES.values() for model in stage.models]
+    assert [(row["stage"], row["name"]) for row in rows] == expected
+    for row in rows:
+        stage = STAGES[row["stage"]]
+        default = row["name"] == stage.default
+        assert row["default"] is default and row["cached"] is default, row  # the hub holds the defaults
+        assert row["repo"] and "GB" in row["size"] and row["licence"]
+        assert (row["bytes_on_disk"] or 0) > 0 if default else row["bytes_on_disk"] is None
+    text = subprocess.run([*command, "models"], capture_output=True, text=True, env=env)
+    assert text.returncode == 0 and "(default)" in text.stdout and "GB on disk" in text.stdout

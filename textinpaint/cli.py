@@ -49,6 +49,7 @@ COMMAND_STAGES = {
     "detect": ("detector",),
     "replay": (),
     "report": (),
+    "models": (),
     "download": tuple(STAGES),
     "info": tuple(STAGES),
     "app": tuple(STAGES),
@@ -238,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
         )
-        _models_group(sub, COMMAND_STAGES[name], runs=name not in ("download", "report"))
+        _models_group(sub, COMMAND_STAGES[name], runs=name not in ("download", "report", "models"))
         return sub
 
     replace = command("replace", "find an object and repaint it")
@@ -315,6 +316,9 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument(
         "--stages", default="detector,segmenter,inpainter", help="comma-separated stages, or 'all' for every one"
     )
+
+    models = command("models", "every model by its short name: stage, Hub id, size, licence, and whether it is here")
+    models.add_argument("--json", action="store_true")
 
     report = command("report", "write an HTML contact sheet of an output folder: flagged and failed edits first")
     report.add_argument("folder", type=Path, help="an output folder (its sidecars and failures.json)")
@@ -406,6 +410,8 @@ def _run(args: argparse.Namespace) -> int:
         return _replay(args)
     if args.command == "download":
         return _download(args)
+    if args.command == "models":
+        return _models(args.json)
     if args.command == "report":
         from .report import write_report
 
@@ -670,6 +676,54 @@ def _replay(args: argparse.Namespace) -> int:
             save_image(result.image, target, result.to_dict())
         print(f"wrote {target}")
     return 1 if failed else 0
+
+
+def model_rows() -> list[dict[str, Any]]:
+    """One row per short name of the stage table, with whether its weights are on this machine
+    (the Hugging Face cache) and, when they are, their size on disk."""
+    from .models import model_folder, weights_status
+
+    rows = []
+    for stage in STAGES.values():
+        for model in stage.models:
+            present, problem = weights_status(stage.name, model.repo)
+            folder = model_folder(stage.name, model.repo)
+            on_disk = None
+            if folder is not None:
+                on_disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            rows.append(
+                {
+                    "name": model.name,
+                    "stage": stage.name,
+                    "default": model.name == stage.default,
+                    "repo": model.repo,
+                    "backend": model.backend,
+                    "size": model.size,
+                    "licence": model.licence,
+                    "note": model.note,
+                    "cached": present,
+                    "bytes_on_disk": on_disk,
+                    **({"problem": problem} if folder is not None and problem else {}),
+                }
+            )
+    return rows
+
+
+def _models(as_json: bool) -> int:
+    """Print every short name: its stage, Hub id, size, licence, and whether it is in the cache."""
+    rows = model_rows()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for stage in STAGES:
+        print(f"{stage}:")
+        for row in (r for r in rows if r["stage"] == stage):
+            here = "cached" if row["cached"] else "-"
+            if row["bytes_on_disk"] is not None:
+                here = f"{here} ({row['bytes_on_disk'] / 1e9:.2f} GB on disk)"
+            default = " (default)" if row["default"] else ""
+            print(f"  {row['name']:<12} {row['repo']:<55} {row['size']:>8}  {row['licence']:<28} {here}{default}")
+    return 0
 
 
 def _info(pipe: Pipeline, as_json: bool) -> int:
