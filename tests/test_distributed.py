@@ -278,3 +278,12 @@ def test_segment_and_background_run_on_ray(tiny_models, tmp_path, capsys):
     assert main([*background, "-o", str(tmp_path / "bg"), "--engine", "ray"]) == 0
     documents = [json.loads(p.read_text()) for p in sorted((tmp_path / "bg").rglob("*.json"))]
     assert [d["workflow"] for d in documents] == ["replace_background"] * 2
+
+
+def test_one_input_to_one_output_file(tiny_models, tmp_path, capsys):
+    photos(tmp_path / "in", 1, start=1)
+    target = tmp_path / "edited.png"
+    args = ["replace", str(tmp_path / "in" / "p01.png"), "-o", str(target), *EDIT, "--models", str(tiny_models)]
+    assert main([*args, "--device", "cpu", "--engine", "ray"]) == 0
+    assert target.is_file() and target.with_suffix(".json").is_file()
+    assert not (target / "failures.json").exists()

@@ -465,7 +465,8 @@ def run(
         except KeyboardInterrupt:
             summary.interrupted = True
 
-    write_failures(folder, summary)
+    if folder.suffix.lower() not in IMAGE_SUFFIXES:  # a folder of outputs, not one output file
+        write_failures(folder, summary)
     order = {t.job.output: i for i, t in enumerate(tasks)}
     summary.outcomes.sort(key=lambda o: order.get(o.job.output, len(order)))
     return summary
