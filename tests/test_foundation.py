@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import math
 import re
 import threading
@@ -94,6 +95,28 @@ def test_a_folder_of_another_stage_is_refused_before_loading(tiny_models, stage,
         backend_for(stage, str(tiny_models / folder))
     with pytest.raises(ModelKindError, match=re.escape(message)):
         Pipeline(**{stage: tiny_models / folder}, device="cpu").model(stage)
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    ["StableDiffusion3InpaintPipeline", "QwenImageInpaintPipeline", "FluxFillPipeline", "FluxInpaintPipeline"],
+)
+def test_other_diffusers_inpainters_are_refused_naming_the_supported_ones(tmp_path, monkeypatch, pipeline):
+    """SD3, Qwen-Image and FLUX pipelines are not UNet-based: a typed error before anything loads."""
+    import diffusers
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("nothing may load")
+
+    monkeypatch.setattr(diffusers.AutoPipelineForInpainting, "from_pretrained", loaded)
+    folder = tmp_path / pipeline
+    folder.mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": pipeline, "_diffusers_version": "0.35.0"}))
+    expected = f"holds a '{pipeline}' model; the inpainter needs one of ['StableDiffusionInpaintPipeline', 'StableDiffusionXLInpaintPipeline']"
+    with pytest.raises(ModelKindError, match=re.escape(expected)):
+        Pipeline(inpainter=folder, device="cpu").inpainter
+    with pytest.raises(ModelKindError, match=re.escape(pipeline)):
+        backend_for("inpainter", str(folder))
 
 
 def test_backends_are_read_off_files_and_folders(tiny_models, tmp_path):
