@@ -77,14 +77,24 @@ def click_pixel(page, x: int, y: int) -> None:
     page.mouse.click(box["x"] + (x + 0.5) * box["width"] / WIDTH, box["y"] + (y + 0.5) * box["height"] / HEIGHT)
 
 
-def picture_at(page, selector: str) -> np.ndarray | None:
-    """The pixels of the image a component shows (None when it shows none)."""
+PENDING = object()  # an image the page names but the server has not handed over yet
+
+
+def picture_at(page, selector: str):
+    """The pixels of the image a component shows: None when it shows none, PENDING while its
+    file cannot be read yet."""
     images = page.locator(f"{selector} img")
     if images.count() == 0:
         return None
-    response = page.request.get(images.first.get_attribute("src"))
-    with PIL.Image.open(io.BytesIO(response.body())) as image:
-        return np.asarray(image.convert("RGB")).astype(int)
+    source = images.first.get_attribute("src")
+    if not source:
+        return PENDING
+    response = page.request.get(source)
+    try:
+        with PIL.Image.open(io.BytesIO(response.body())) as image:
+            return np.asarray(image.convert("RGB")).astype(int)
+    except (OSError, ValueError):
+        return PENDING
 
 
 def wait_for_mask(page, changed_from=None, timeout=30.0) -> np.ndarray | None:
@@ -92,6 +102,9 @@ def wait_for_mask(page, changed_from=None, timeout=30.0) -> np.ndarray | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         shown = picture_at(page, "#replace-mask")
+        if shown is PENDING:
+            time.sleep(0.2)
+            continue
         if shown is not None and (changed_from is None or not np.array_equal(shown, changed_from)):
             return shown
         if shown is None and changed_from is not None:
