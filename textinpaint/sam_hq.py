@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from .options import Speed
 from .segmentation import Sam
 
 
@@ -22,15 +21,10 @@ class SamHQ(Sam):
     """A loaded transformers SAM-HQ: its processor and model (same contract as :class:`Sam`)."""
 
     @classmethod
-    def load(cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None) -> SamHQ:
+    def _classes(cls) -> tuple[Any, Any]:
         from transformers import SamHQModel, SamHQProcessor
 
-        processor = SamHQProcessor.from_pretrained(source)
-        model: Any = SamHQModel.from_pretrained(source, dtype=dtype)
-        model = model.to(device).eval()
-        if speed is not None and speed.compile_segmenter:
-            model.vision_encoder = torch.compile(model.vision_encoder)
-        return cls(processor, model, device, dtype)
+        return SamHQProcessor, SamHQModel
 
     def _encode(self, pixel_values: torch.Tensor) -> Any:
         return self.model.get_image_embeddings(pixel_values)  # (embeddings, the ViT's intermediate features)

@@ -113,14 +113,20 @@ class Sam:
 
     @classmethod
     def load(cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None) -> Sam:
-        from transformers import SamModel, SamProcessor
-
-        processor = SamProcessor.from_pretrained(source)
-        model: Any = SamModel.from_pretrained(source, dtype=dtype)
+        processor_class, model_class = cls._classes()
+        processor = processor_class.from_pretrained(source)
+        model: Any = model_class.from_pretrained(source, dtype=dtype)
         model = model.to(device).eval()
         if speed is not None and speed.compile_segmenter:
             model.vision_encoder = torch.compile(model.vision_encoder)
         return cls(processor, model, device, dtype)
+
+    @classmethod
+    def _classes(cls) -> tuple[Any, Any]:
+        """The transformers processor and model classes this segmenter loads."""
+        from transformers import SamModel, SamProcessor
+
+        return SamProcessor, SamModel
 
     def _encode(self, pixel_values: torch.Tensor) -> Any:
         """The image embeddings of a batch (what :meth:`_decode` needs of them)."""
