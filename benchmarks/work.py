@@ -114,6 +114,18 @@ def segmenter_stages(dtype: torch.dtype, boxes: int = 1) -> list[Stage]:
     ]
 
 
+def vae_stages(
+    vae: torch.nn.Module, image: torch.Tensor, latents: torch.Tensor, dtype: torch.dtype
+) -> tuple[Stage, Stage]:
+    """One VAE encode of ``image`` and one decode of ``latents``, each with the weights it reads."""
+    encoder = parameters(vae.encoder) + parameters(vae.quant_conv)
+    decoder = parameters(vae.decoder) + parameters(vae.post_quant_conv)
+    return (
+        Stage("VAE encode", flops(lambda: vae.encode(image)), 1, encoder, dtype),
+        Stage("VAE decode", flops(lambda: vae.decode(latents)), 1, decoder, dtype),
+    )
+
+
 def sd15_stages(dtype: torch.dtype, side: int, steps: int, guidance: bool) -> list[Stage]:
     """SD 1.5 inpainting at ``side``: text encoder, one VAE encode (the masked image), ``steps``
     UNet passes (batch 2 with classifier-free guidance), one VAE decode."""
@@ -127,8 +139,7 @@ def sd15_stages(dtype: torch.dtype, side: int, steps: int, guidance: bool) -> li
     context = torch.empty(batch, 77, 768, device=META, dtype=dtype)
     image = torch.empty(1, 3, side, side, device=META, dtype=dtype)
     latents = torch.empty(1, 4, latent, latent, device=META, dtype=dtype)
-    vae_encoder = parameters(pipe.vae.encoder) + parameters(pipe.vae.quant_conv)
-    vae_decoder = parameters(pipe.vae.decoder) + parameters(pipe.vae.post_quant_conv)
+    encode, decode = vae_stages(pipe.vae, image, latents, dtype)
     return [
         Stage(
             "text encoder (CLIP ViT-L/14)",
@@ -137,7 +148,7 @@ def sd15_stages(dtype: torch.dtype, side: int, steps: int, guidance: bool) -> li
             parameters(pipe.text_encoder),
             dtype,
         ),
-        Stage("VAE encode", flops(lambda: pipe.vae.encode(image)), 1, vae_encoder, dtype),
+        encode,
         Stage(
             f"UNet ({steps} steps, batch {batch})",
             flops(lambda: pipe.unet(sample, 10, encoder_hidden_states=context)),
@@ -145,7 +156,7 @@ def sd15_stages(dtype: torch.dtype, side: int, steps: int, guidance: bool) -> li
             parameters(pipe.unet),
             dtype,
         ),
-        Stage("VAE decode", flops(lambda: pipe.vae.decode(latents)), 1, vae_decoder, dtype),
+        decode,
     ]
 
 
@@ -167,6 +178,7 @@ def sdxl_stages(dtype: torch.dtype, side: int, steps: int) -> list[Stage]:
     image = torch.empty(1, 3, side, side, device=META, dtype=dtype)
     latents = torch.empty(1, 4, latent, latent, device=META, dtype=dtype)
     text = flops(lambda: modules["text_encoder"](ids)) + flops(lambda: modules["text_encoder_2"](ids))
+    encode, decode = vae_stages(vae, image, latents, dtype)
     return [
         Stage(
             "text encoders (CLIP ViT-L + OpenCLIP bigG)",
@@ -175,13 +187,7 @@ def sdxl_stages(dtype: torch.dtype, side: int, steps: int) -> list[Stage]:
             parameters(modules["text_encoder"]) + parameters(modules["text_encoder_2"]),
             dtype,
         ),
-        Stage(
-            "VAE encode",
-            flops(lambda: vae.encode(image)),
-            1,
-            parameters(vae.encoder) + parameters(vae.quant_conv),
-            dtype,
-        ),
+        encode,
         Stage(
             f"UNet ({steps} steps, batch 2)",
             flops(lambda: unet(sample, 10, encoder_hidden_states=context, added_cond_kwargs=added)),
@@ -189,13 +195,7 @@ def sdxl_stages(dtype: torch.dtype, side: int, steps: int) -> list[Stage]:
             parameters(unet),
             dtype,
         ),
-        Stage(
-            "VAE decode",
-            flops(lambda: vae.decode(latents)),
-            1,
-            parameters(vae.decoder) + parameters(vae.post_quant_conv),
-            dtype,
-        ),
+        decode,
     ]
 
 
