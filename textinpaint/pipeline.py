@@ -177,6 +177,14 @@ class Pipeline:
             return "XL" in type(pipe).__name__
         return "xl" in self.source("inpainter").lower()
 
+    def detector_gives_masks(self) -> bool:
+        """Whether the detector cuts out what it finds (SAM 3), so that finding skips the
+        segmenter. Read off the loaded detector, or the stage table before it loads (loads nothing)."""
+        detector = self.store.peek("detector")
+        if detector is not None:
+            return bool(getattr(detector, "gives_masks", False))
+        return backend_for("detector", self.source("detector"), self._names["detector"]).masks
+
     def model(self, stage: str) -> Any:
         """The ``stage`` model (see :data:`textinpaint.stages.STAGES`), loaded on first use."""
         given = self.store.given(stage)

@@ -149,14 +149,17 @@ def find_regions(
     if options.strict and empty:
         best = found[empty[0]].metadata.get("best_score")
         raise NothingFoundError(" . ".join(phrases), best, options.box_threshold)
-    if options.mask_mode == "mask" and len(empty) < len(found):
+    # A detector that cuts out what it finds (SAM 3) gives masks already: the segmenter is skipped.
+    unmasked = [i for i, detections in enumerate(found) if len(detections) and detections.mask is None]
+    if options.mask_mode == "mask" and unmasked:
         with timed("load", timings):
             segmenter = pipeline.segmenter
         with timed("segment", timings):
-            masks = segmenter.masks_many(pictures, [d.xyxy.astype(np.float64) for d in found])
-        for detections, stack in zip(found, masks):
-            if len(detections):
-                detections.mask = stack
+            masks = segmenter.masks_many(
+                [pictures[i] for i in unmasked], [found[i].xyxy.astype(np.float64) for i in unmasked]
+            )
+        for i, stack in zip(unmasked, masks):
+            found[i].mask = stack
     results = []
     for picture, detections in zip(pictures, found):
         if len(detections) == 0:
@@ -169,7 +172,7 @@ def find_regions(
         selected = options.select_indices(detections)
         if options.points is not None and detections.mask is not None:
             refine(pipeline, picture, detections, selected, options, timings)
-        if detections.mask is not None:
+        if options.mask_mode == "mask" and detections.mask is not None:
             region = union(detections.mask, selected)
         else:
             region = box_mask(detections.xyxy[selected], picture.width, picture.height)
@@ -458,6 +461,8 @@ def record(
     """The :class:`~textinpaint.results.Record` of one edit (the upscaler among its models when used)."""
     if parameters.get("upscale"):
         stages = (*stages, "upscaler")
+    if "segmenter" in stages and parameters.get("points") is None and pipeline.detector_gives_masks():
+        stages = tuple(stage for stage in stages if stage != "segmenter")  # not used: the detector cut out
     return Record(
         workflow,
         parameters,

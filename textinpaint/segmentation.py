@@ -144,6 +144,19 @@ class Sam:
         outputs = self.model(image_embeddings=embeddings[row : row + 1], multimask_output=multimask, **prompt)
         return outputs.pred_masks, outputs.iou_scores
 
+    def _frame(self, inputs: Any, row: int) -> tuple[int, int]:
+        """The (height, width) of image ``row`` in the frame SAM works in (its longest side resized)."""
+        height, width = inputs["reshaped_input_sizes"][row].tolist()
+        return int(height), int(width)
+
+    def _upscale(self, logits: torch.Tensor, picture: Picture, frame: tuple[int, int]) -> torch.Tensor:
+        """Low-resolution mask logits (N x C x h x w) to ``bool`` masks at the picture's size, on the
+        model's device (one transfer later, of the final masks)."""
+        masks = self.processor.image_processor.post_process_masks(
+            logits.float(), [[picture.height, picture.width]], [list(frame)]
+        )[0]
+        return masks.to(torch.bool)
+
     def _embedding(self, picture: Picture) -> tuple[Any, tuple[int, int]]:
         """The picture's image embeddings (from :data:`EMBEDDINGS` when it was encoded lately)
         and its size in SAM's resized frame."""
@@ -153,8 +166,7 @@ class Sam:
                 images=[writable(picture.rgb)], return_tensors="pt", input_data_format="channels_last"
             )
             embeddings = self._encode(inputs["pixel_values"].to(self.device, self.dtype))
-            resized_height, resized_width = inputs["reshaped_input_sizes"][0].tolist()
-            return embeddings, (int(resized_height), int(resized_width))
+            return embeddings, self._frame(inputs, 0)
 
         return EMBEDDINGS.get(self.model, picture, encode)
 
@@ -190,12 +202,8 @@ class Sam:
             multimask = box is None and points is not None and len(points) == 1
             logits, iou = self._decode_prompt(embeddings, 0, multimask, **inputs)
             best = int(iou[0, 0].float().argmax()) if multimask else 0
-            upscaled = self.processor.image_processor.post_process_masks(
-                logits[:, :, best : best + 1].float(),
-                [[picture.height, picture.width]],
-                [[resized_height, resized_width]],
-            )[0]
-            masks.append(upscaled[0, 0].to(torch.bool).cpu().numpy())
+            upscaled = self._upscale(logits[:, :, best : best + 1], picture, (resized_height, resized_width))
+            masks.append(upscaled[0, 0].cpu().numpy())
             scores.append(float(iou[0, 0, best]))
         return np.stack(masks), np.asarray(scores, dtype=np.float32)
 
@@ -225,19 +233,15 @@ class Sam:
         embeddings = self._encode(inputs["pixel_values"].to(self.device, self.dtype))
         for row, index in enumerate(todo):
             picture, xyxy = pictures[index], boxes[index]
-            resized_height, resized_width = inputs["reshaped_input_sizes"][row].tolist()
+            resized_height, resized_width = self._frame(inputs, row)
             scale = np.array([resized_width / picture.width, resized_height / picture.height] * 2)
             chunks = []
             for start in range(0, len(xyxy), _DECODE_BATCH):
                 batch = torch.as_tensor(xyxy[start : start + _DECODE_BATCH] * scale)[None]
                 logits = self._decode(embeddings, row, batch.to(self.device, self.dtype))
                 # Upscaled and thresholded on the model's device: one transfer, of the final bool masks.
-                masks = self.processor.image_processor.post_process_masks(
-                    logits.float(),
-                    inputs["original_sizes"][row : row + 1],
-                    inputs["reshaped_input_sizes"][row : row + 1],
-                )[0]
-                chunks.append(masks[:, 0].to(torch.bool).cpu().numpy())
+                masks = self._upscale(logits, picture, (resized_height, resized_width))
+                chunks.append(masks[:, 0].cpu().numpy())
             results[index] = np.concatenate(chunks)
         return results
 

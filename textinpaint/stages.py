@@ -31,6 +31,7 @@ class Backend:
         index: True when the model is a diffusers pipeline folder (``model_index.json``).
         suffixes: file suffixes this backend loads (``".pth"``), for single-file models.
         files: file names looked for in a folder or Hub repository, for single-file models.
+        masks: a detector that cuts out what it finds (SAM 3): the segmenter stage is skipped.
     """
 
     name: str
@@ -39,6 +40,7 @@ class Backend:
     index: bool = False
     suffixes: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    masks: bool = False
 
     def load_function(self) -> Callable[..., object]:
         """The loader, imported now."""
@@ -152,12 +154,21 @@ STAGES: dict[str, Stage] = {
                     "Apache-2.0",
                     "OWLv2: scores run lower; try box_threshold 0.1-0.3",
                 ),
+                Model(
+                    "sam3",
+                    "facebook/sam3",
+                    "sam3",
+                    "3.4 GB",
+                    "SAM License",
+                    "SAM 3: text to instance masks in one pass; the segmenter is skipped",
+                ),
             ),
             (
                 Backend(
                     "grounding-dino", "detection:GroundingDino.load", frozenset({"grounding-dino", "mm-grounding-dino"})
                 ),
                 Backend("owlv2", "owl:Owl.load", frozenset({"owlv2"})),
+                Backend("sam3", "sam3:Sam3.load", frozenset({"sam3", "sam3_video"}), masks=True),
             ),
             used_by="every workflow that finds by text",
         ),
@@ -193,10 +204,24 @@ STAGES: dict[str, Stage] = {
                     "Apache-2.0",
                     "SAM-HQ: finer edges on hair, fur, fences",
                 ),
+                Model(
+                    "sam2.1-tiny",
+                    "facebook/sam2.1-hiera-tiny",
+                    "sam2",
+                    "0.16 GB",
+                    "Apache-2.0",
+                    "SAM 2.1: a Hiera encoder, faster than SAM at similar quality",
+                ),
+                Model("sam2.1-small", "facebook/sam2.1-hiera-small", "sam2", "0.18 GB", "Apache-2.0", "SAM 2.1"),
+                Model(
+                    "sam2.1-base-plus", "facebook/sam2.1-hiera-base-plus", "sam2", "0.32 GB", "Apache-2.0", "SAM 2.1"
+                ),
+                Model("sam2.1-large", "facebook/sam2.1-hiera-large", "sam2", "0.9 GB", "Apache-2.0", "SAM 2.1"),
             ),
             (
                 Backend("sam", "segmentation:Sam.load", frozenset({"sam"})),
                 Backend("sam-hq", "sam_hq:SamHQ.load", frozenset({"sam_hq"})),
+                Backend("sam2", "sam2:Sam2.load", frozenset({"sam2"})),
                 Backend("sam-original", "segmentation:OriginalSam.load", suffixes=(".pth",)),
             ),
             used_by="mask mode (the default) and background replacement",

@@ -206,6 +206,104 @@ def write_segmenter_hq(folder: Path) -> Path:
     return folder
 
 
+@seeded
+def write_sam2(folder: Path) -> Path:
+    """A SAM 2.1 on 64-px images: a 4-stage Hiera of widths 12-96 (5 blocks), FPN and decoder of width 32."""
+    from transformers import (
+        Sam2Config,
+        Sam2HieraDetConfig,
+        Sam2ImageProcessor,
+        Sam2MaskDecoderConfig,
+        Sam2Model,
+        Sam2Processor,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    # The first block of a stage pools its queries, so it cannot be a global-attention block.
+    backbone = Sam2HieraDetConfig(
+        hidden_size=12,
+        image_size=64,
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[12, 24, 48, 96],
+        num_attention_heads_per_stage=[1, 2, 4, 8],
+        window_size_per_stage=[4, 4, 4, 2],
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[2, 2],
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[96, 48, 24, 12],
+        backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]],
+        fpn_hidden_size=32,
+    )
+    config = Sam2Config(
+        vision_config=vision,
+        prompt_encoder_config=Sam2PromptEncoderConfig(
+            hidden_size=32, image_size=64, patch_size=16, mask_input_channels=8
+        ),
+        mask_decoder_config=Sam2MaskDecoderConfig(
+            hidden_size=32, mlp_dim=64, num_hidden_layers=2, num_attention_heads=4, iou_head_hidden_dim=32
+        ),
+    )
+    Sam2Model(config).eval().save_pretrained(folder)
+    image_processor = Sam2ImageProcessor(size={"height": 64, "width": 64}, mask_size={"height": 16, "width": 16})
+    Sam2Processor(image_processor=image_processor).save_pretrained(folder)
+    return folder
+
+
+@seeded
+def write_sam3(folder: Path) -> Path:
+    """A SAM 3 on 56-px images: a 2-layer ViT of width 32 (14-px patches), a 2-layer CLIP text
+    encoder of width 32, 1-layer DETR encoder and decoder with 8 queries."""
+    from transformers import CLIPTokenizer, Sam3Config, Sam3Model, Sam3Processor
+    from transformers.models.sam3.configuration_sam3 import (
+        Sam3DETRDecoderConfig,
+        Sam3DETREncoderConfig,
+        Sam3GeometryEncoderConfig,
+        Sam3MaskDecoderConfig,
+        Sam3VisionConfig,
+        Sam3ViTConfig,
+    )
+    from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
+
+    vocab = _clip_vocab()
+    width: dict[str, Any] = dict(hidden_size=32, num_attention_heads=4, intermediate_size=64)
+    backbone = Sam3ViTConfig(
+        **width,
+        num_hidden_layers=2,
+        image_size=56,
+        patch_size=14,
+        window_size=2,
+        global_attn_indexes=[1],
+        pretrain_image_size=56,
+    )
+    text = dict(
+        **width,
+        vocab_size=len(vocab),
+        projection_dim=32,
+        num_hidden_layers=2,
+        max_position_embeddings=32,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+    config = Sam3Config(
+        vision_config=Sam3VisionConfig(backbone_config=backbone, fpn_hidden_size=32, scale_factors=[2.0, 1.0]),
+        text_config=text,
+        geometry_encoder_config=Sam3GeometryEncoderConfig(**width, num_layers=1),
+        detr_encoder_config=Sam3DETREncoderConfig(**width, num_layers=1),
+        detr_decoder_config=Sam3DETRDecoderConfig(**width, num_layers=1, num_queries=8),
+        mask_decoder_config=Sam3MaskDecoderConfig(hidden_size=32, num_upsampling_stages=2),
+    )
+    Sam3Model(config).eval().save_pretrained(folder)
+    Sam3Processor(
+        image_processor=Sam3ImageProcessor(size={"height": 56, "width": 56}, mask_size={"height": 16, "width": 16}),
+        tokenizer=CLIPTokenizer(vocab=vocab, merges=[], model_max_length=32),
+    ).save_pretrained(folder)
+    return folder
+
+
 def _tiny_vae() -> Any:
     """The VAE of the tiny SD and SDXL inpainters: 32/64 channels, a factor of 2."""
     from diffusers import AutoencoderKL
