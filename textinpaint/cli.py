@@ -41,10 +41,10 @@ INTERRUPTED = 130
 
 # The stages each subcommand loads: it offers a model flag for each of these only.
 COMMAND_STAGES = {
-    "replace": ("detector", "segmenter", "inpainter", "upscaler"),
+    "replace": ("detector", "segmenter", "inpainter", "upscaler", "fast"),
     "remove": ("detector", "segmenter", "remover"),
-    "background": ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler"),
-    "generate": ("inpainter", "upscaler"),
+    "background": ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler", "fast"),
+    "generate": ("inpainter", "upscaler", "fast"),
     "segment": ("detector", "segmenter"),
     "detect": ("detector",),
     "replay": (),
@@ -157,6 +157,11 @@ def _painting_group(parser: argparse.ArgumentParser, *, strength: bool = True, d
     group.add_argument("--seed", type=int, help="random seed (default: drawn, and written to the sidecar)")
     group.add_argument("--scheduler", help=f"{', '.join(SCHEDULERS)} (default: the model's own)")
     group.add_argument("--upscale", type=int, choices=[2, 4], help="sharpen the painted region with the x4 upscaler")
+    group.add_argument(
+        "--fast",
+        action="store_true",
+        help="paint in 4 steps with a few-step LoRA (LCM-LoRA; --steps at most 8, --guidance 1.0 unless given)",
+    )
     if dilate:
         group.add_argument("--dilate", type=int, help="grow the mask by N px (default: automatic)")
         group.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
@@ -443,6 +448,7 @@ def _painting(args: argparse.Namespace) -> dict[str, Any]:
         "scheduler",
         "upscale",
         "refine",
+        "fast",
         "dilate",
         "feather",
     )

@@ -21,6 +21,7 @@ import PIL.Image
 import torch
 
 from .errors import InvalidInputError, ModelKindError
+from .fast import FewStepLora
 from .inpainting import FillRequest, generation_size, resize, shrink_any
 from .models import thread_copy, variant_options
 from .options import Speed
@@ -72,12 +73,15 @@ class DiffusersInpainter:
     pipe: DiffusionPipeline
     controlnet: torch.nn.Module | None = None
     upscaler: DiffusionPipeline | None = None
+    fast: FewStepLora | None = None
     # SDXL pipelines cast their VAE to fp32 and back while encoding when it runs in fp16; that
     # changes a shared module, so such calls take turns.
     _lock: threading.Lock | None = field(default=None, compare=False)
     # A float32 copy of the VAE, made the first time a low-precision decode overflows.
     _fp32_vae_holder: list = field(default_factory=list, compare=False, repr=False)
     _fp32_vae_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # UNet copies with a few-step LoRA fused in, one per LoRA (the shared UNet is never changed).
+    _fast_unets: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(
@@ -103,17 +107,35 @@ class DiffusersInpainter:
         upcasts = "XL" in type(pipe).__name__ and pipe.vae.config.get("force_upcast", False)
         return cls(pipe, _lock=threading.Lock() if upcasts and dtype == torch.float16 else None)
 
-    def with_extras(
-        self, *, controlnet: torch.nn.Module | None = None, upscaler: DiffusionPipeline | None = None
-    ) -> DiffusersInpainter:
-        """The same inpainter (same modules, lock and fp32 rescue) with a ControlNet and/or upscaler."""
+    def with_extras(self, **extras: Any) -> DiffusersInpainter:
+        """The same inpainter (same modules, lock, fp32 rescue and fused copies) with ``controlnet``,
+        ``upscaler`` and/or ``fast`` (a :class:`~textinpaint.fast.FewStepLora`) attached; the
+        others stay as they are."""
+        unknown = set(extras) - {"controlnet", "upscaler", "fast"}
+        if unknown:
+            raise TypeError(f"with_extras takes controlnet, upscaler and fast; got {sorted(unknown)}")
         return dataclasses.replace(
             self,
-            controlnet=controlnet,
-            upscaler=upscaler,
+            **extras,
             _fp32_vae_holder=self._fp32_vae_holder,
             _fp32_vae_lock=self._fp32_vae_lock,
+            _fast_unets=self._fast_unets,
         )
+
+    def fast_unet(self) -> torch.nn.Module:
+        """A copy of the UNet with the attached few-step LoRA fused in, made once per LoRA.
+
+        The shared UNet is never changed, so edits at full steps in other threads are unaffected.
+        """
+        if self.fast is None:
+            raise InvalidInputError("fast=True needs a few-step LoRA attached (with_extras(fast=...))")
+        with self._fp32_vae_lock:
+            unet = self._fast_unets.get(id(self.fast))
+            if unet is None or unet[0] is not self.fast:
+                copied = copy.deepcopy(self.pipe.unet)
+                self.fast.fuse_into(copied, type(self.pipe))
+                unet = self._fast_unets[id(self.fast)] = (self.fast, copied.eval())
+            return unet[1]
 
     @property
     def native_size(self) -> int:
@@ -160,7 +182,15 @@ class DiffusersInpainter:
         sizes = [generation_size(m.shape[1], m.shape[0], self.native_size, self._grid) for m in masks]
         groups: dict[tuple, list[int]] = {}
         for i, request in enumerate(requests):
-            key = (sizes[i], request.steps, request.guidance, request.strength, request.scheduler, controls[i] is None)
+            key = (
+                sizes[i],
+                request.steps,
+                request.guidance,
+                request.strength,
+                request.scheduler,
+                request.fast,
+                controls[i] is None,
+            )
             groups.setdefault(key, []).append(i)
         results: list[np.ndarray | None] = [None] * len(crops)
         for ((gen_width, gen_height), *_), members in groups.items():
@@ -250,7 +280,9 @@ class DiffusersInpainter:
         controlnet_scale: float = 1.0,
     ) -> list[np.ndarray]:
         """One denoising run over a batch at ``width`` x ``height``; returns ``uint8`` pictures of that size."""
-        pipe = self._pipeline_for_call(requests[0].scheduler, with_controlnet=controls is not None)
+        pipe = self._pipeline_for_call(
+            requests[0].scheduler, with_controlnet=controls is not None, fast=requests[0].fast
+        )
         small_masks = [shrink_any(m, width, height) for m in masks]  # any coverage counts
         arguments = dict(
             prompt=[r.prompt for r in requests],
@@ -307,23 +339,30 @@ class DiffusersInpainter:
         ).images[0]
         return np.rint(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
 
-    def _pipeline_for_call(self, scheduler: str | None = None, *, with_controlnet: bool = False) -> DiffusionPipeline:
-        """A new pipeline object over the same modules, with its own scheduler.
+    def _pipeline_for_call(
+        self, scheduler: str | None = None, *, with_controlnet: bool = False, fast: bool = False
+    ) -> DiffusionPipeline:
+        """A new pipeline object over the same modules, with its own scheduler; with ``fast``,
+        over the UNet with the few-step LoRA fused in and that LoRA's scheduler.
 
         (``DiffusionPipeline.from_pipe`` is not used: it casts the shared modules with ``.to()``.)
         """
         import diffusers
 
         config = self.pipe.scheduler.config
-        if scheduler is None:
+        extra_modules: dict[str, Any] = {}
+        if fast:
+            extra_modules["unet"] = self.fast_unet()
+            fresh = getattr(diffusers, self.fast.scheduler).from_config(config)  # type: ignore[union-attr]  # fast_unet checked it
+        elif scheduler is None:
             fresh = self.pipe.scheduler.from_config(config)
         else:
             class_name, extra = SCHEDULERS[scheduler_key(scheduler)]
             fresh = getattr(diffusers, class_name).from_config(config, **extra)
         if not with_controlnet:
-            return _call_copy(self.pipe, fresh)
+            return _call_copy(self.pipe, fresh, **extra_modules)
         controlnet_class = getattr(diffusers, _CONTROLNET_PIPELINES[type(self.pipe).__name__])
-        return _call_copy(self.pipe, fresh, cls=controlnet_class, controlnet=self.controlnet)
+        return _call_copy(self.pipe, fresh, cls=controlnet_class, controlnet=self.controlnet, **extra_modules)
 
     def _decode(self, pipe: DiffusionPipeline, latents: torch.Tensor) -> np.ndarray:
         """Latents to an HxWx3 float image in [0, 1], as the pipeline would, with an fp32 rescue.

@@ -49,6 +49,7 @@ class FillRequest:
     scheduler: str | None = None  # a short name (see textinpaint.diffusion.SCHEDULERS); None keeps the model's
     refine: bool = False  # a second, low-strength pass at a higher resolution
     upscale: int | None = None  # 2 or 4: sharpen the painted crop with a diffusion upscaler
+    fast: bool = False  # paint with the few-step LoRA (textinpaint.fast) and its scheduler
 
 
 class Filler(Protocol):

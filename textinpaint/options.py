@@ -240,6 +240,9 @@ class PaintOptions:
         scheduler: a short name (see :data:`textinpaint.schedulers.SCHEDULERS`); None keeps the model's own.
         refine: a second, low-strength pass at 1.5x the resolution.
         upscale: 2 or 4: sharpen the painted crop with the diffusion upscaler.
+        fast: paint in a few steps with the few-step LoRA (LCM-LoRA, see :mod:`textinpaint.fast`)
+            and its scheduler; ``steps`` and ``guidance`` left at their defaults become 4 and 1.0,
+            and at most 8 steps are allowed.
     """
 
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
@@ -252,6 +255,7 @@ class PaintOptions:
     scheduler: str | None = None
     refine: bool = False
     upscale: int | None = None
+    fast: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.negative_prompt, str):
@@ -274,6 +278,26 @@ class PaintOptions:
         check_bool("refine", self.refine)
         if self.upscale is not None and (not _integer(self.upscale) or self.upscale not in (2, 4)):
             raise InvalidInputError(f"upscale must be None, 2 or 4; got {self.upscale!r}")
+        check_bool("fast", self.fast)
+        if self.fast:
+            self._few_steps()
+
+    def _few_steps(self) -> None:
+        """``fast=True``: the few-step LoRA's steps and guidance for values left at their defaults."""
+        from .fast import FAST_GUIDANCE, FAST_MAX_STEPS, FAST_STEPS
+
+        if self.scheduler is not None:
+            raise InvalidInputError(
+                f"fast=True paints with the few-step LoRA's own scheduler; leave scheduler unset (got {self.scheduler!r})"
+            )
+        if self.steps == DEFAULT_STEPS:
+            object.__setattr__(self, "steps", FAST_STEPS)
+        if self.guidance == DEFAULT_GUIDANCE:
+            object.__setattr__(self, "guidance", FAST_GUIDANCE)
+        if self.steps > FAST_MAX_STEPS:
+            raise InvalidInputError(
+                f"fast=True paints in 1 to {FAST_MAX_STEPS} steps (a few-step LoRA); got steps={self.steps}"
+            )
 
     def request(self, prompt: str, seed: int | None = None) -> FillRequest:
         """The :class:`~textinpaint.inpainting.FillRequest` for ``prompt``, with ``seed`` (else
@@ -292,6 +316,7 @@ class PaintOptions:
             self.scheduler,
             self.refine,
             None if self.upscale is None else int(self.upscale),
+            self.fast,
         )
 
 

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from .detection import Detector, GroundingDino
     from .segmentation import Segmenter
 
+# The stages whose default follows an SDXL inpainter (read by source(); short names in stages.py).
+_SDXL_DEFAULTS = {"controlnet": "sdxl-depth", "fast": "lcm-sdxl"}
+
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
@@ -82,6 +85,9 @@ class Pipeline:
         remover: the LaMa TorchScript fill model for :meth:`remove` (default ``"big-lama"``), a
             ``.pt`` file, a folder holding one, or any Filler.
         upscaler: the diffusion upscaler for ``upscale=`` (default ``"x4"``).
+        fast: the few-step LoRA for ``fast=True``: ``"lcm-sd15"`` (default), or ``"lcm-sdxl"``
+            (the default with an SDXL inpainter), any LCM-LoRA repository, folder or
+            ``.safetensors`` file.
         models: a folder with one subfolder per stage (``detector/``, ``segmenter/``,
             ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``)
             in Hub layout, for offline and air-gapped installs.
@@ -107,6 +113,7 @@ class Pipeline:
         depth: str | Path | DepthEstimator | None = None,
         remover: str | Path | Filler | None = None,
         upscaler: str | Path | object | None = None,
+        fast: str | Path | object | None = None,
         models: str | Path | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
@@ -126,6 +133,7 @@ class Pipeline:
             "depth": depth,
             "remover": remover,
             "upscaler": upscaler,
+            "fast": fast,
         }
         self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
         objects = {stage: v for stage, v in given.items() if stage not in self._names}
@@ -147,8 +155,8 @@ class Pipeline:
         if stage not in self._names:
             return "(object)"
         name = self._names[stage]
-        if stage == "controlnet" and name is None and self.models is None and self._is_sdxl():
-            name = "sdxl-depth"
+        if stage in _SDXL_DEFAULTS and name is None and self.models is None and self._is_sdxl():
+            name = _SDXL_DEFAULTS[stage]
         return resolve_source(stage, name, self.models)
 
     def model_sources(self, *stages: str) -> dict[str, str]:

@@ -234,9 +234,14 @@ def painter(pipeline: Pipeline, options: PaintOptions) -> Filler:
     from .diffusion import DiffusersInpainter
 
     inpainter = pipeline.inpainter
-    if options.upscale and isinstance(inpainter, DiffusersInpainter):
-        return inpainter.with_extras(upscaler=pipeline.upscaler)
-    return inpainter
+    if not isinstance(inpainter, DiffusersInpainter):
+        return inpainter
+    extras: dict[str, Any] = {}
+    if options.upscale:
+        extras["upscaler"] = pipeline.upscaler
+    if options.fast:
+        extras["fast"] = pipeline.model("fast")
+    return inpainter.with_extras(**extras) if extras else inpainter
 
 
 def check_painter(pipeline: Pipeline, options: PaintOptions, *, control: bool = False) -> None:
@@ -248,6 +253,11 @@ def check_painter(pipeline: Pipeline, options: PaintOptions, *, control: bool = 
     if custom is None or isinstance(custom, DiffusersInpainter):
         return
     name = type(custom).__name__
+    if options.fast:
+        raise InvalidInputError(
+            f"fast=True fuses a few-step LoRA into the diffusers inpainter's UNet; the inpainter here is "
+            f"a custom {name}: leave fast=False"
+        )
     if options.upscale:
         raise InvalidInputError(
             f"upscale={options.upscale} runs the diffusion upscaler inside the diffusers "
@@ -461,6 +471,8 @@ def record(
     """The :class:`~textinpaint.results.Record` of one edit (the upscaler among its models when used)."""
     if parameters.get("upscale"):
         stages = (*stages, "upscaler")
+    if parameters.get("fast"):
+        stages = (*stages, "fast")
     if "segmenter" in stages and parameters.get("points") is None and pipeline.detector_gives_masks():
         stages = tuple(stage for stage in stages if stage != "segmenter")  # not used: the detector cut out
     return Record(

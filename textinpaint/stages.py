@@ -319,6 +319,35 @@ STAGES: dict[str, Stage] = {
             ),
             used_by="upscale=2 or 4",
         ),
+        Stage(
+            "fast",
+            "a few-step LoRA: paints in 4 steps instead of 30 (fast=True)",
+            "lcm-sd15",
+            (
+                Model(
+                    "lcm-sd15", "latent-consistency/lcm-lora-sdv1-5", "lcm-lora", "0.13 GB", "OpenRAIL++-M", "LCM-LoRA"
+                ),
+                Model(
+                    "lcm-sdxl",
+                    "latent-consistency/lcm-lora-sdxl",
+                    "lcm-lora",
+                    "0.39 GB",
+                    "OpenRAIL++-M",
+                    "LCM-LoRA; the default with an SDXL inpainter",
+                ),
+            ),
+            (
+                Backend(
+                    "lcm-lora",
+                    "fast:FewStepLora.load",
+                    suffixes=(".safetensors",),
+                    files=("pytorch_lora_weights.safetensors",),
+                ),
+            ),
+            flag="--fast-lora",
+            used_by="fast=True",
+            download=("pytorch_lora_weights.safetensors",),
+        ),
     )
 }
 

@@ -381,6 +381,31 @@ def write_inpainter(folder: Path) -> Path:
     return folder
 
 
+@seeded
+def write_lcm_lora(folder: Path, *, inpainter: Path | None = None) -> Path:
+    """A rank-4 LoRA on the attention projections of the tiny inpainter's UNet (``inpainter``, or a
+    fresh :func:`write_inpainter` one), made with peft and saved by diffusers as
+    ``pytorch_lora_weights.safetensors``: an LCM-LoRA's real file format. Its up-projections are
+    random (peft starts them at zero), so fusing it changes the UNet's output."""
+    import tempfile
+
+    from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    with tempfile.TemporaryDirectory() as scratch:
+        source = inpainter or write_inpainter(Path(scratch) / "inpainter")
+        unet: Any = UNet2DConditionModel.from_pretrained(source, subfolder="unet")
+        unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        with torch.no_grad():
+            for name, parameter in unet.named_parameters():
+                if "lora_B" in name:
+                    parameter.normal_(std=0.2)
+        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionInpaintPipeline.save_lora_weights(folder, unet_lora_layers=layers)
+    return folder
+
+
 # What the tiny SDXL UNet and its ControlNet share: SDXL's text-and-time conditioning.
 _SDXL_CONDITIONING: dict[str, Any] = dict(
     attention_head_dim=(2, 4),

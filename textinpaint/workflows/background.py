@@ -71,6 +71,7 @@ def replace_background(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    fast: bool = ...,
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
@@ -100,6 +101,7 @@ def replace_background(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    fast: bool = ...,
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
@@ -128,6 +130,7 @@ def replace_background(
     scheduler: str | None = None,
     refine: bool = False,
     upscale: int | None = None,
+    fast: bool = False,
     verify: bool = False,
     tries: int = 1,
     min_score: float | None = None,
@@ -162,6 +165,7 @@ def replace_background(
         scheduler: as for :meth:`inpaint`.
         refine: as for :meth:`inpaint`.
         upscale: as for :meth:`inpaint`.
+        fast: as for :meth:`inpaint`.
         verify: check with the detector that the kept subject is still found where it was
             (the ``kept`` part; see :mod:`textinpaint.verify`).
         tries: as for :meth:`replace`: candidates painted in one batched run, the best kept.
@@ -188,7 +192,7 @@ def replace_background(
         )
     finding = FindOptions(box_threshold, text_threshold, nms_iou, "all", "mask", strict, points, labels)
     scene = BackgroundOptions(depth, controlnet_scale, seam)
-    painting = PaintOptions(negative_prompt, steps, guidance, strength, None, 0, None, scheduler, refine, upscale)
+    painting = PaintOptions(negative_prompt, steps, guidance, strength, None, 0, None, scheduler, refine, upscale, fast)
     checking = CheckOptions(verify, tries, min_score)
     check_painter(pipeline, painting, control=depth)
     requests = [painting.request(with_, one) for one in seeds_for(seed, len(pictures))]
@@ -212,7 +216,7 @@ def replace_background(
         from ..diffusion import DiffusersInpainter
 
         if isinstance(base, DiffusersInpainter):
-            base = base.with_extras(controlnet=pipeline.controlnet, upscaler=base.upscaler)
+            base = base.with_extras(controlnet=pipeline.controlnet)
         return DepthControlled(base, pipeline.depth, scene.controlnet_scale)  # type: ignore[arg-type]  # check_painter checked it takes a control image
 
     candidates = paint_candidates(

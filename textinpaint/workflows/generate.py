@@ -28,6 +28,7 @@ def generate(
     seed: int | None = None,
     scheduler: str | None = None,
     upscale: int | None = None,
+    fast: bool = False,
 ) -> PIL.Image.Image:
     """Make an image from text with the inpainting model's own weights (no second copy).
 
@@ -41,6 +42,7 @@ def generate(
         seed: as for :meth:`inpaint`.
         scheduler: as for :meth:`inpaint`.
         upscale: as for :meth:`inpaint`.
+        fast: as for :meth:`inpaint`.
 
     Returns:
         An RGB image of exactly ``size``, with ``info["seed"]`` and ``info["edit"]`` (an
@@ -63,7 +65,9 @@ def generate(
             f"size {size[0]}x{size[1]} is {size[0] * size[1]} pixels, over "
             f"max_pixels={pipeline.max_pixels}; ask for a smaller size or raise max_pixels"
         )
-    painting = PaintOptions(negative_prompt, steps, guidance, 1.0, seed, scheduler=scheduler, upscale=upscale)
+    painting = PaintOptions(
+        negative_prompt, steps, guidance, 1.0, seed, scheduler=scheduler, upscale=upscale, fast=fast
+    )
     check_painter(pipeline, painting)
     request = painting.request(prompt)
     # 2. Load the inpainter; only the diffusers one can draw from nothing.
@@ -84,11 +88,12 @@ def generate(
         "prompt": prompt,
         "size": list(size) if size else None,
         "negative_prompt": negative_prompt,
-        "steps": steps,
-        "guidance": guidance,
+        "steps": painting.steps,
+        "guidance": painting.guidance,
         "seed": request.seed,
         "scheduler": scheduler,
         "upscale": upscale,
+        "fast": fast,
     }
     note = record(pipeline, "generate", parameters, ("inpainter",), None)
     result.info["seed"] = request.seed

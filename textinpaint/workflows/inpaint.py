@@ -39,6 +39,7 @@ def inpaint(
     scheduler: str | None = None,
     refine: bool = False,
     upscale: int | None = None,
+    fast: bool = False,
 ) -> PIL.Image.Image:
     """Repaint the masked region from ``prompt``, at the image's full resolution.
 
@@ -66,6 +67,9 @@ def inpaint(
         refine: run a second, low-strength pass at 1.5x the resolution to add detail.
         upscale: 2 or 4: sharpen the painted crop with the diffusion upscaler before it is
             fitted back (only the repainted region changes; the output keeps its size).
+        fast: paint in 4 steps (at most 8) with a few-step LoRA (LCM-LoRA for SD 1.5 and SDXL,
+            the ``fast`` stage) fused into a copy of the UNet, and its scheduler; ``steps`` and
+            ``guidance`` left at their defaults become 4 and 1.0 (see :mod:`textinpaint.fast`).
 
     Returns:
         The edited image, same size as the input (RGBA when the input had alpha), with
@@ -82,7 +86,7 @@ def inpaint(
     (picture,), _ = load_pictures(pipeline, image)
     region = load_mask(mask, picture.width, picture.height)
     painting = PaintOptions(
-        negative_prompt, steps, guidance, strength, seed, dilate, feather, scheduler, refine, upscale
+        negative_prompt, steps, guidance, strength, seed, dilate, feather, scheduler, refine, upscale, fast
     )
     check_painter(pipeline, painting)
     request = painting.request(prompt)

@@ -68,6 +68,7 @@ def replace(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    fast: bool = ...,
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
@@ -97,6 +98,7 @@ def replace(
     scheduler: str | None = ...,
     refine: bool = ...,
     upscale: int | None = ...,
+    fast: bool = ...,
     verify: bool = ...,
     tries: int = ...,
     min_score: float | None = ...,
@@ -125,6 +127,7 @@ def replace(
     scheduler: str | None = None,
     refine: bool = False,
     upscale: int | None = None,
+    fast: bool = False,
     verify: bool = False,
     tries: int = 1,
     min_score: float | None = None,
@@ -166,6 +169,7 @@ def replace(
         scheduler: see :meth:`inpaint`.
         refine: see :meth:`inpaint`.
         upscale: see :meth:`inpaint`.
+        fast: see :meth:`inpaint`.
         verify: check the edit with the detector: is ``with_`` found over the repainted region,
             and ``find`` no longer there? The score and its parts are in ``Edit.verification``
             (see :mod:`textinpaint.verify`).
@@ -207,6 +211,7 @@ def replace(
             scheduler=scheduler,
             refine=refine,
             upscale=upscale,
+            fast=fast,
             verify=verify,
             tries=tries,
             min_score=min_score,
@@ -216,7 +221,7 @@ def replace(
     check_text("with_", with_)
     seeds = seeds_for(seed, len(pictures))
     painting = PaintOptions(
-        negative_prompt, steps, guidance, strength, None, dilate, feather, scheduler, refine, upscale
+        negative_prompt, steps, guidance, strength, None, dilate, feather, scheduler, refine, upscale, fast
     )
     checking = CheckOptions(verify, tries, min_score)
     check_painter(pipeline, painting)
