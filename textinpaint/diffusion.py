@@ -301,16 +301,7 @@ class DiffusersInpainter:
             arguments.update(
                 control_image=[PIL.Image.fromarray(c) for c in controls], controlnet_conditioning_scale=controlnet_scale
             )
-        from .runtime import step_listener
-
-        listener = step_listener.get()
-        if listener is not None:
-
-            def on_step(call: Any, step: int, timestep: Any, tensors: dict) -> dict:
-                listener(step + 1, int(call.num_timesteps))
-                return tensors
-
-            arguments["callback_on_step_end"] = on_step
+        report_steps(arguments)
         if self._lock is None:
             latents = pipe(**arguments).images
         else:
@@ -327,7 +318,7 @@ class DiffusersInpainter:
         # The x4 model always enlarges 4x: for 2x it is fed a half-size picture.
         shrink = max(4 / (request.upscale or 4), max(width, height) / _UPSCALER_MAX_INPUT)
         small = resize(painted, max(8, round(width / shrink)), max(8, round(height / shrink)))
-        pipe = _call_copy(self.upscaler, self.upscaler.scheduler.from_config(self.upscaler.scheduler.config))
+        pipe = call_copy(self.upscaler, self.upscaler.scheduler.from_config(self.upscaler.scheduler.config))
         result = pipe(
             prompt=request.prompt,
             negative_prompt=request.negative_prompt or None,
@@ -360,9 +351,9 @@ class DiffusersInpainter:
             class_name, extra = SCHEDULERS[scheduler_key(scheduler)]
             fresh = getattr(diffusers, class_name).from_config(config, **extra)
         if not with_controlnet:
-            return _call_copy(self.pipe, fresh, **extra_modules)
+            return call_copy(self.pipe, fresh, **extra_modules)
         controlnet_class = getattr(diffusers, _CONTROLNET_PIPELINES[type(self.pipe).__name__])
-        return _call_copy(self.pipe, fresh, cls=controlnet_class, controlnet=self.controlnet, **extra_modules)
+        return call_copy(self.pipe, fresh, cls=controlnet_class, controlnet=self.controlnet, **extra_modules)
 
     def _decode(self, pipe: DiffusionPipeline, latents: torch.Tensor) -> np.ndarray:
         """Latents to an HxWx3 float image in [0, 1], as the pipeline would, with an fp32 rescue.
@@ -391,7 +382,21 @@ class DiffusersInpainter:
             return self._fp32_vae_holder[0]
 
 
-def _call_copy(
+def report_steps(arguments: dict[str, Any]) -> None:
+    """Have a diffusers call report each finished step to the current step listener, if any."""
+    from .runtime import step_listener
+
+    listener = step_listener.get()
+    if listener is not None:
+
+        def on_step(call: Any, step: int, timestep: Any, tensors: dict) -> dict:
+            listener(step + 1, int(call.num_timesteps))
+            return tensors
+
+        arguments["callback_on_step_end"] = on_step
+
+
+def call_copy(
     pipe: DiffusionPipeline, scheduler: object, *, cls: type | None = None, **extra: object
 ) -> DiffusionPipeline:
     """A pipeline of class ``cls`` (default: ``pipe``'s) over ``pipe``'s modules and settings."""

@@ -37,7 +37,7 @@ from .options import (
     clicks,
 )
 from .runtime import timed
-from .stages import STAGES
+from .stages import STAGES, Backend
 from .workflows.background import replace_background as _replace_background
 from .workflows.generate import generate as _generate
 from .workflows.inpaint import inpaint as _inpaint
@@ -185,13 +185,21 @@ class Pipeline:
             return "XL" in type(pipe).__name__
         return "xl" in self.source("inpainter").lower()
 
+    def backend(self, stage: str) -> Backend | None:
+        """The kind of model ``stage`` runs (see :data:`textinpaint.stages.STAGES`), read off its
+        name, folder or file; None for a model given as an object. Loads nothing."""
+        if stage not in self._names:
+            return None
+        return backend_for(stage, self.source(stage), self._names[stage])
+
     def detector_gives_masks(self) -> bool:
         """Whether the detector cuts out what it finds (SAM 3), so that finding skips the
         segmenter. Read off the loaded detector, or the stage table before it loads (loads nothing)."""
         detector = self.store.peek("detector")
         if detector is not None:
             return bool(getattr(detector, "gives_masks", False))
-        return backend_for("detector", self.source("detector"), self._names["detector"]).masks
+        backend = self.backend("detector")
+        return backend is not None and backend.masks
 
     def model(self, stage: str) -> Any:
         """The ``stage`` model (see :data:`textinpaint.stages.STAGES`), loaded on first use."""

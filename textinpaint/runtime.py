@@ -247,9 +247,14 @@ def painter(pipeline: Pipeline, options: PaintOptions) -> Filler:
 def check_painter(pipeline: Pipeline, options: PaintOptions, *, control: bool = False) -> None:
     """Refuse, before any work, a custom inpainter that cannot do what ``options`` ask."""
     from .diffusion import DiffusersInpainter
+    from .flux import FluxInpainter
     from .inpainting import ControlFiller
 
-    custom = pipeline.store.given("inpainter")
+    custom = pipeline.store.peek("inpainter")
+    backend = pipeline.backend("inpainter")
+    if isinstance(custom, FluxInpainter) or (custom is None and backend is not None and backend.name == "flux-fill"):
+        FluxInpainter.check(options, control=control)
+        return
     if custom is None or isinstance(custom, DiffusersInpainter):
         return
     name = type(custom).__name__

@@ -252,8 +252,19 @@ STAGES: dict[str, Stage] = {
                     "5.1 GB (fp16)",
                     "CreativeML OpenRAIL++-M",
                 ),
+                Model(
+                    "flux-fill",
+                    "black-forest-labs/FLUX.1-Fill-dev",
+                    "flux-fill",
+                    "33.7 GB (bf16)",
+                    "FLUX.1 [dev] Non-Commercial License",
+                    "FLUX.1 Fill [dev]: the strongest open inpainter; bf16, a 24+ GB GPU; non-commercial weights",
+                ),
             ),
-            (Backend("stable-diffusion", "diffusion:DiffusersInpainter.load", _SD_PIPELINES, index=True),),
+            (
+                Backend("stable-diffusion", "diffusion:DiffusersInpainter.load", _SD_PIPELINES, index=True),
+                Backend("flux-fill", "flux:FluxInpainter.load", frozenset({"FluxFillPipeline"}), index=True),
+            ),
             used_by="replace, inpaint, background, generate",
         ),
         Stage(

@@ -460,6 +460,73 @@ def write_sdxl_inpainter(folder: Path) -> Path:
     return folder
 
 
+def _t5_tokenizer() -> Any:
+    """A T5 (Unigram) tokenizer over the tiny vocabulary: whole words, else single letters."""
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -3.0)]
+    pieces += [(f"▁{word}", -1.0) for word in _WORDS]
+    pieces += [(char, -2.0) for char in string.ascii_lowercase + string.digits]
+    return T5Tokenizer(vocab=pieces, extra_ids=0)
+
+
+@seeded
+def write_flux_fill(folder: Path) -> Path:
+    """A FLUX.1 Fill pipeline in its real layout: a 1+1-block Flux transformer (48 input channels:
+    packed latents, masked-image latents and mask), CLIP and T5 text encoders of width 32, and a
+    VAE 32/64 (4 latent channels) with FLUX's shift and scale (factor 2); native size 256 px."""
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel
+
+    vocab = _clip_vocab()
+    t5_tokenizer = _t5_tokenizer()
+    t5 = T5Config(
+        vocab_size=len(t5_tokenizer),
+        d_model=32,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+    )
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=48,  # 16 packed latent channels (4 x 2 x 2), 16 of the masked image, 16 of the mask (2 x 2 x 2 x 2)
+        out_channels=16,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=[4, 4, 8],
+        guidance_embeds=True,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64),
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=64,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+    FluxFillPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=CLIPTextModel(_clip_text_config(len(vocab), projection_dim=32)),
+        text_encoder_2=T5EncoderModel(t5),
+        tokenizer=CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77),
+        tokenizer_2=t5_tokenizer,
+        transformer=transformer,
+        vae=vae,
+    ).save_pretrained(folder)  # type: ignore[attr-defined]  # diffusers adds it through a mixin mypy cannot see
+    return folder
+
+
 @seeded
 def write_sdxl_controlnet(folder: Path) -> Path:
     """A ControlNet matching the tiny SDXL inpainter's UNet (text-and-time conditioning)."""
