@@ -659,9 +659,10 @@ def write_upscaler(folder: Path) -> Path:
     return folder
 
 
-def write_tiny_models(directory: str | Path, *, seed: int = 0) -> Path:
+def write_tiny_models(directory: str | Path, *, seed: int = 0, zoo: bool = False) -> Path:
     """Write a tiny model for every stage under ``directory``: ``detector/``, ``segmenter/``,
-    ``inpainter/``, ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``.
+    ``inpainter/``, ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``, ``fast/``; with
+    ``zoo``, also one for every short name under ``zoo/`` (see :func:`write_zoo`).
 
     The weights are drawn from ``seed`` without disturbing the caller's random state, so the same
     seed writes the same models.
@@ -679,18 +680,91 @@ def write_tiny_models(directory: str | Path, *, seed: int = 0) -> Path:
         write_depth(root / "depth")
         write_remover(root / "remover")
         write_upscaler(root / "upscaler")
+    write_lcm_lora(root / "fast", inpainter=root / "inpainter", seed=seed)
+    if zoo:
+        write_zoo(root / "zoo", seed=seed)
     return root
+
+
+def _zoo_writers(root: Path) -> dict[str, Callable[[Path], Path]]:
+    """The tiny writer of each backend, and of the short names that need a variant of it."""
+    return {
+        "grounding-dino": write_detector,
+        "mm-grounding-dino": functools.partial(write_detector, kind="mm-grounding-dino"),
+        "owlv2": write_owlv2,
+        "sam3": write_sam3,
+        "sam": write_segmenter,
+        "sam-hq": write_segmenter_hq,
+        "sam2": write_sam2,
+        "stable-diffusion": write_inpainter,
+        "sdxl": write_sdxl_inpainter,
+        "flux-fill": write_flux_fill,
+        "controlnet": write_controlnet,
+        "sdxl-depth": write_sdxl_controlnet,
+        "depth": write_depth,
+        "lama": write_remover,
+        "upscaler": write_upscaler,
+        "lcm-lora": functools.partial(write_lcm_lora, inpainter=root / zoo_name("inpainter", "sd15")),
+        "lcm-sdxl": functools.partial(write_lcm_lora, inpainter=root / zoo_name("inpainter", "sdxl")),
+    }
+
+
+def zoo_name(stage: str, name: str) -> str:
+    """The zoo folder of a short name: the name, or ``STAGE-NAME`` where two stages share it (``base``)."""
+    from .stages import STAGES
+
+    shared = sum(name in other.names for other in STAGES.values()) > 1
+    return f"{stage}-{name}" if shared else name
+
+
+def write_zoo(directory: str | Path, *, seed: int = 0) -> dict[str, Path]:
+    """Write a tiny model for every short name of every stage, in its real on-disk layout, to
+    ``directory/NAME/`` (``STAGE-NAME`` for a name two stages share), so any backend can be
+    tried offline: ``Pipeline(detector=DIR / "sam3", models=...)``, ``--inpainter DIR/flux-fill``.
+
+    Short names of one backend get the same tiny architecture (a tiny ``mm-large`` is as small as
+    a tiny ``mm-tiny``); each is written from ``seed``.
+
+    Returns:
+        Every short name, as ``"stage/name"``, mapped to its folder.
+    """
+    from .stages import STAGES
+
+    root = Path(directory)
+    writers = _zoo_writers(root)
+    kinds = {"mm-tiny": "mm-grounding-dino", "mm-base": "mm-grounding-dino", "mm-large": "mm-grounding-dino"}
+    kinds.update({"sdxl": "sdxl", "sdxl-depth": "sdxl-depth", "lcm-sdxl": "lcm-sdxl"})
+    written: dict[str, Path] = {}
+    order = ["inpainter"] + [stage for stage in STAGES if stage != "inpainter"]  # LoRAs read the inpainters
+    for stage_name in order:
+        for model in STAGES[stage_name].models:
+            folder = root / zoo_name(stage_name, model.name)
+            writer = writers[kinds.get(model.name, model.backend)]
+            target = writer.func if isinstance(writer, functools.partial) else writer
+            if hasattr(target, "__wrapped__"):  # @seeded: draws from its seed argument
+                writer(folder, seed=seed)  # type: ignore[call-arg]  # @seeded adds the seed argument
+            else:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    writer(folder)
+            written[f"{stage_name}/{model.name}"] = folder
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m textinpaint.testing", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    tiny = commands.add_parser("tiny-models", help="write a tiny model for every stage to DIR")
+    tiny = commands.add_parser(
+        "tiny-models", help="write a tiny model for every stage to DIR, and one per short name to DIR/zoo"
+    )
     tiny.add_argument("directory", type=Path)
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--no-zoo", action="store_true", help="only the default layout, not DIR/zoo/NAME")
     args = parser.parse_args(argv)
-    path = write_tiny_models(args.directory, seed=args.seed)
+    path = write_tiny_models(args.directory, seed=args.seed, zoo=not args.no_zoo)
     print(f"tiny models written to {path}; use Pipeline(models={str(path)!r}) or --models {path}")
+    if not args.no_zoo:
+        print(f"one per short name in {path / 'zoo'}: e.g. --detector {path / 'zoo' / 'sam3'}")
     return 0
 
 

@@ -1,0 +1,357 @@
+"""The model zoo: every short name of every stage has a tiny model in its real on-disk layout
+(``python -m textinpaint.testing tiny-models DIR`` writes them to ``DIR/zoo``), which loads
+through ``from_pretrained`` as the backend the stage table names, and every finding and painting
+backend runs through the workflows with the library's guarantees."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from conftest import ConstantFiller, noise, scripted_detector
+
+from textinpaint import Pipeline
+from textinpaint.errors import InvalidInputError
+from textinpaint.models import backend_for
+from textinpaint.stages import STAGES
+from textinpaint.testing import write_zoo, zoo_name
+
+SHORT_NAMES = [(stage.name, model.name) for stage in STAGES.values() for model in stage.models]
+QUERY = ["a dog", "the red car"]
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo") / "zoo"
+    return root, write_zoo(root)
+
+
+def test_every_short_name_has_a_tiny_model(zoo):
+    _, written = zoo
+    assert sorted(written) == sorted(f"{stage}/{name}" for stage, name in SHORT_NAMES)
+    assert len({str(folder) for folder in written.values()}) == len(written), "one folder per short name"
+
+
+@pytest.mark.parametrize("stage,name", SHORT_NAMES, ids=[f"{s}/{n}" for s, n in SHORT_NAMES])
+def test_each_tiny_model_is_read_as_its_backend_and_loads(zoo, stage, name):
+    _, written = zoo
+    folder = written[f"{stage}/{name}"]
+    assert folder.name == zoo_name(stage, name)
+    expected = STAGES[stage].names[name].backend
+    assert backend_for(stage, str(folder)).name == expected, "the folder's layout names the same backend"
+    pipeline = Pipeline(**{stage: folder}, device="cpu")
+    model = pipeline.model(stage)
+    assert pipeline.loaded() == [stage] and pipeline.model(stage) is model, "loaded once, then shared"
+
+
+# ---- finding: each detector and segmenter backend through replace ---------------------------------
+
+FINDERS = [("detector", "mm-tiny"), ("detector", "owlv2"), ("detector", "sam3"), ("segmenter", "hq-base")]
+FINDERS += [("segmenter", "sam2.1-tiny"), ("segmenter", "sam2.1-large")]
+
+
+def _finder_pipeline(zoo, tiny_models, stage, name):
+    _, written = zoo
+    return Pipeline(
+        **{stage: written[f"{stage}/{name}"]}, inpainter=ConstantFiller(), models=tiny_models, device="cpu"
+    )
+
+
+@pytest.mark.parametrize("stage,name", FINDERS, ids=[n for _, n in FINDERS])
+def test_each_finder_edits_with_exact_phrases_and_untouched_pixels(zoo, tiny_models, stage, name):
+    pipeline = _finder_pipeline(zoo, tiny_models, stage, name)
+    images = [noise(48, 72, seed=1), noise(40, 56, seed=2)]
+    edits = pipeline.replace(images, ". ".join(QUERY), "a fox", box_threshold=0.0, text_threshold=0.0, seed=3)
+    for image, edit in zip(images, edits):
+        assert edit.found and edit.mask.shape == image.shape[:2] and edit.mask.any()
+        assert set(edit.detections.data["phrase"]) <= set(QUERY)
+        assert edit.detections.mask.shape == (len(edit.detections), *image.shape[:2])
+        np.testing.assert_array_equal(np.asarray(edit.image)[~edit.mask], image[~edit.mask])
+
+
+@pytest.mark.parametrize("stage,name", FINDERS, ids=[n for _, n in FINDERS])
+def test_each_finder_gives_the_same_edits_from_threads_as_in_turn(zoo, tiny_models, stage, name):
+    pipeline = _finder_pipeline(zoo, tiny_models, stage, name)
+    jobs = [(noise(48, 72, seed=i), i) for i in range(4)]
+
+    def run(image, seed):
+        edit = pipeline.replace(image, ". ".join(QUERY), "a fox", box_threshold=0.2, text_threshold=0.0, seed=seed)
+        return np.asarray(edit.image), edit.detections.xyxy, list(edit.detections.data["phrase"])
+
+    in_turn = [run(*job) for job in jobs]
+    together: list = [None] * len(jobs)
+
+    def worker(i):
+        together[i] = run(*jobs[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for (image_a, boxes_a, phrases_a), (image_b, boxes_b, phrases_b) in zip(in_turn, together):
+        np.testing.assert_array_equal(image_a, image_b)
+        np.testing.assert_array_equal(boxes_a, boxes_b)
+        assert phrases_a == phrases_b
+
+
+def test_sam3_cuts_out_what_it_finds_so_the_segmenter_never_loads(zoo, tiny_models):
+    _, written = zoo
+    pipeline = Pipeline(detector=written["detector/sam3"], inpainter=ConstantFiller(), models=tiny_models, device="cpu")
+    assert pipeline.detector_gives_masks()
+    found = pipeline.detect(noise(48, 72), QUERY, box_threshold=0.0)
+    assert found.mask is not None and found.mask.shape == (len(found), 48, 72) and found.mask.dtype == bool
+    assert list(found.data["phrase"]) == [QUERY[i] for i in found.class_id]
+    assert (np.diff(found.confidence) <= 0).all(), "sorted by score"
+    edit = pipeline.replace(noise(48, 72), QUERY, "a fox", box_threshold=0.0, select="best", seed=0)
+    assert edit.found and "segmenter" not in pipeline.loaded()
+    assert "segmenter" not in edit.to_dict()["models"] and "detector" in edit.to_dict()["models"]
+    np.testing.assert_array_equal(edit.mask, edit.detections.mask[0] | edit.mask)  # the region holds SAM 3's mask
+    # Box mode paints the boxes, not SAM 3's masks; clicks refine with the segmenter.
+    boxed = pipeline.replace(noise(48, 72), QUERY, "a fox", box_threshold=0.0, select="best", mask_mode="box", seed=0)
+    x0, y0, x1, y1 = boxed.detections.xyxy[0]
+    assert boxed.mask[int(np.ceil(y0)) : int(y1), int(np.ceil(x0)) : int(x1)].all()
+
+
+def test_sam3_refuses_a_phrase_longer_than_its_text_window(zoo, tiny_models):
+    _, written = zoo
+    pipeline = Pipeline(detector=written["detector/sam3"], models=tiny_models, device="cpu")
+    with pytest.raises(InvalidInputError, match="SAM 3's text window of 32"):
+        pipeline.detect(noise(32, 32), "a " + "very " * 40 + "long dog")
+
+
+def test_sam3_reports_the_best_score_when_nothing_passes(zoo, tiny_models):
+    _, written = zoo
+    pipeline = Pipeline(detector=written["detector/sam3"], models=tiny_models, device="cpu")
+    found = pipeline.detect(noise(32, 32), "a dog", box_threshold=0.99)
+    assert len(found) == 0 and found.mask.shape == (0, 32, 32)
+    assert 0.0 <= found.metadata["best_score"] < 0.99
+
+
+def test_sam2_boxes_and_clicks_reuse_one_encoding(zoo, tiny_models, monkeypatch):
+    from textinpaint.sam2 import Sam2
+    from textinpaint.segmentation import EMBEDDINGS
+
+    EMBEDDINGS.clear()
+    _, written = zoo
+    pipeline = Pipeline(segmenter=written["segmenter/sam2.1-tiny"], models=tiny_models, device="cpu")
+    assert isinstance(pipeline.segmenter, Sam2)
+    encoder = pipeline.segmenter.model.vision_encoder
+    calls = []
+    original = encoder.forward
+    monkeypatch.setattr(encoder, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
+    image = noise(40, 90, seed=4)
+    cut = pipeline.segment(image, boxes=[(5, 5, 40, 30), (50, 10, 85, 38)])
+    assert cut.mask.shape == (2, 40, 90) and calls == [1]
+    one = pipeline.segment(image, points=[(10, 12)])
+    two = pipeline.segment(image, boxes=[(5, 5, 40, 30)], points=[(10, 12), (30, 20)], labels=[1, 0])
+    assert one.mask.shape == two.mask.shape == (1, 40, 90) and calls == [1, 1], "clicks reuse the cached encoding"
+
+
+def test_sam2_scales_boxes_per_axis_as_its_processor_does(zoo):
+    """SAM 2 squashes the image to its square input: a box maps to x * 64 / W, y * 64 / H."""
+    from textinpaint.images import load_image
+
+    _, written = zoo
+    pipeline = Pipeline(segmenter=written["segmenter/sam2.1-tiny"], device="cpu")
+    sam = pipeline.segmenter
+    seen = []
+    original = sam.model.forward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["input_boxes"].clone())
+        return original(*args, **kwargs)
+
+    sam.model.forward = spy
+    try:
+        sam.masks(load_image(noise(40, 160)), np.array([[16.0, 10.0, 80.0, 30.0]]))
+    finally:
+        del sam.model.forward
+    expected = sam.processor(images=[noise(40, 160)], input_boxes=[[[16.0, 10.0, 80.0, 30.0]]], return_tensors="pt")
+    torch.testing.assert_close(seen[0].float(), expected["input_boxes"].float())
+
+
+# ---- painting: SDXL, FLUX.1 Fill and the few-step LoRA through replace and replace_background ----
+
+PAINTERS = ["sdxl", "flux-fill"]
+
+
+class BoxSegmenter:
+    """Cuts out each box as it is (a tiny random SAM may cover the whole picture)."""
+
+    def masks(self, picture, xyxy):
+        from textinpaint.masks import box_mask
+
+        return np.stack([box_mask(box[None], picture.width, picture.height) for box in xyxy])
+
+    def masks_many(self, pictures, boxes):
+        return [self.masks(picture, xyxy) for picture, xyxy in zip(pictures, boxes)]
+
+
+def _painter_pipeline(zoo, tiny_models, name, **extra):
+    _, written = zoo
+    models = {"inpainter": written[f"inpainter/{name}"]}
+    if name == "sdxl":
+        models["controlnet"] = written["controlnet/sdxl-depth"]
+    dog = scripted_detector(tiny_models, ["a dog"], [(0, 0.9, (0.4, 0.5, 0.3, 0.4))])  # one box, a third of the picture
+    return Pipeline(**models, **extra, detector=dog, segmenter=BoxSegmenter(), models=tiny_models, device="cpu")
+
+
+@pytest.mark.parametrize("name", PAINTERS)
+def test_each_inpainter_replaces_and_repaints_backgrounds_leaving_other_pixels(zoo, tiny_models, name):
+    pipeline = _painter_pipeline(zoo, tiny_models, name)
+    image = noise(48, 80, seed=5)
+    edit = pipeline.replace(image, "a dog", "a fox", seed=0, steps=2)
+    assert edit.found and not edit.mask.all()
+    np.testing.assert_array_equal(np.asarray(edit.image)[~edit.mask], image[~edit.mask])
+    assert (np.asarray(edit.image)[edit.mask] != image[edit.mask]).any()
+    again = pipeline.replace(image, "a dog", "a fox", seed=0, steps=2)
+    np.testing.assert_array_equal(np.asarray(edit.image), np.asarray(again.image))
+    scene = pipeline.replace_background(
+        image, "a dog", "a beach", seed=0, steps=2, depth=name == "sdxl"
+    )
+    assert scene.found and not scene.mask.all()
+    np.testing.assert_array_equal(np.asarray(scene.image)[~scene.mask], image[~scene.mask])
+
+
+@pytest.mark.parametrize("name", PAINTERS)
+def test_each_inpainter_gives_the_same_pixels_from_threads_as_in_turn(zoo, tiny_models, name):
+    pipeline = _painter_pipeline(zoo, tiny_models, name)
+    mask = np.zeros((48, 80), bool)
+    mask[10:30, 20:60] = True
+    jobs = [(noise(48, 80, seed=i), i) for i in range(3)]
+
+    def run(image, seed):
+        return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=2))
+
+    in_turn = [run(*job) for job in jobs]
+    together: list = [None] * len(jobs)
+    threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, run(*jobs[i]))) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for a, b in zip(in_turn, together):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_flux_fill_runs_in_bf16_when_float16_is_asked(zoo):
+    _, written = zoo
+    pipeline = Pipeline(inpainter=written["inpainter/flux-fill"], device="cpu", dtype="float16")
+    assert pipeline.inpainter.pipe.transformer.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"negative_prompt": "ugly"}, "FLUX.1 Fill takes no negative prompt"),
+        ({"scheduler": "ddim"}, "its own flow-matching scheduler"),
+        ({"fast": True}, "FLUX.1 Fill has none here"),
+    ],
+)
+def test_flux_fill_refuses_what_it_cannot_do_before_any_work(zoo, tiny_models, options, message):
+    pipeline = _painter_pipeline(zoo, tiny_models, "flux-fill")
+    with pytest.raises(InvalidInputError, match=message):
+        pipeline.replace(noise(32, 32), "a dog", "a fox", **options)
+    with pytest.raises(InvalidInputError, match="pass depth=False"):
+        pipeline.replace_background(noise(32, 32), "a dog", "a beach")
+    assert "inpainter" not in pipeline.loaded(), "refused before anything loads"
+
+
+def test_flux_fill_uses_its_own_guidance_convention(zoo, tiny_models, monkeypatch):
+    from diffusers import FluxFillPipeline
+
+    seen = []
+    original = FluxFillPipeline.__call__
+    monkeypatch.setattr(FluxFillPipeline, "__call__", lambda self, **k: seen.append(k) or original(self, **k))
+    pipeline = _painter_pipeline(zoo, tiny_models, "flux-fill")
+    mask = np.zeros((32, 48), bool)
+    mask[8:20, 10:30] = True
+    pipeline.inpaint(noise(32, 48), mask, "a red car", seed=0, steps=2)
+    pipeline.inpaint(noise(32, 48), mask, "a red car", seed=0, steps=2, guidance=3.5)
+    assert [k["guidance_scale"] for k in seen] == [30.0, 3.5]
+    assert all("negative_prompt" not in k for k in seen)
+
+
+# ---- the few-step LoRA ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,lora", [("sd15", "lcm-sd15"), ("sdxl", "lcm-sdxl")])
+def test_fast_paints_in_few_steps_without_changing_the_shared_unet(zoo, tiny_models, name, lora):
+    from diffusers import LCMScheduler
+
+    _, written = zoo
+    pipeline = Pipeline(inpainter=written[f"inpainter/{name}"], fast=written[f"fast/{lora}"], device="cpu")
+    shared = {k: v.clone() for k, v in pipeline.inpainter.pipe.unet.state_dict().items()}
+    image = noise(48, 80, seed=6)
+    mask = np.zeros((48, 80), bool)
+    mask[10:30, 20:60] = True
+    slow = pipeline.inpaint(image, mask, "a red car", seed=0, steps=2)
+    fast = pipeline.inpaint(image, mask, "a red car", seed=0, fast=True)
+    record = fast.info["edit"].to_dict()
+    assert record["parameters"]["steps"] == 4 and record["parameters"]["guidance"] == 1.0
+    assert record["models"]["fast"]["source"] == str(written[f"fast/{lora}"].resolve())
+    assert (np.asarray(fast) != np.asarray(slow)).any()
+    edit = fast.info["edit"]
+    np.testing.assert_array_equal(np.asarray(fast)[~edit.mask], image[~edit.mask])
+    for key, value in pipeline.inpainter.pipe.unet.state_dict().items():
+        torch.testing.assert_close(value, shared[key], rtol=0, atol=0)
+    fused = pipeline.inpainter.with_extras(fast=pipeline.model("fast")).fast_unet()
+    assert fused is not pipeline.inpainter.pipe.unet
+    assert any(not torch.equal(fused.state_dict()[k], shared[k]) for k in shared if "attn" in k)
+    assert not any("lora" in k for k in fused.state_dict()), "fused, LoRA layers dropped"
+    call = pipeline.inpainter.with_extras(fast=pipeline.model("fast"))._pipeline_for_call(fast=True)
+    assert isinstance(call.scheduler, LCMScheduler) and call.unet is fused
+    np.testing.assert_array_equal(np.asarray(pipeline.inpaint(image, mask, "a red car", seed=0, steps=2)), slow)
+
+
+def test_fast_and_full_steps_from_threads_equal_in_turn(zoo, tiny_models):
+    _, written = zoo
+    pipeline = Pipeline(inpainter=written["inpainter/sd15"], fast=written["fast/lcm-sd15"], device="cpu")
+    mask = np.zeros((48, 80), bool)
+    mask[10:30, 20:60] = True
+    jobs = [(noise(48, 80, seed=i), i, i % 2 == 0) for i in range(4)]
+
+    def run(image, seed, fast):
+        return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=3, fast=fast))
+
+    in_turn = [run(*job) for job in jobs]
+    together: list = [None] * len(jobs)
+    threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, run(*jobs[i]))) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for a, b in zip(in_turn, together):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"fast": True, "steps": 20}, "fast=True paints in 1 to 8 steps"),
+        ({"fast": True, "scheduler": "ddim"}, "leave scheduler unset"),
+        ({"fast": "yes"}, "fast must be True or False"),
+    ],
+)
+def test_fast_options_are_checked(pipe, options, message):
+    with pytest.raises(InvalidInputError, match=message):
+        pipe.replace(noise(32, 32), "a dog", "a fox", **options)
+
+
+def test_fast_refuses_a_lora_for_another_base_model(zoo, tiny_models):
+    from textinpaint.errors import ModelKindError
+
+    _, written = zoo
+    pipeline = Pipeline(inpainter=written["inpainter/sdxl"], fast=written["fast/lcm-sd15"], device="cpu")
+    mask = np.zeros((32, 32), bool)
+    mask[4:20, 4:20] = True
+    with pytest.raises(ModelKindError, match="does not fit this inpainter"):
+        pipeline.inpaint(noise(32, 32), mask, "a red car", fast=True)
+
+
+def test_fast_defaults_to_the_sdxl_lora_with_an_sdxl_inpainter():
+    assert Pipeline(inpainter="sdxl", device="cpu").source("fast") == "latent-consistency/lcm-lora-sdxl"
+    assert Pipeline(device="cpu").source("fast") == "latent-consistency/lcm-lora-sdv1-5"
