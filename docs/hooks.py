@@ -35,7 +35,7 @@ def _cli_reference() -> str:
 
 
 def _weights_guide() -> str:
-    text = (ROOT / "weights" / "README.md").read_text()
+    text = (ROOT / "weights" / "README.md").read_text().replace("](../docs/", "](")  # links from the repo to the site
     return text + "\n\n*This page is `weights/README.md` in the repository.*\n"
 
 

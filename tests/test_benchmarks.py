@@ -48,6 +48,51 @@ def test_grounding_dino_tiny_has_the_published_size():
     assert abs(architectures.parameters(model) - 172_000_000) / 172e6 < 0.02
 
 
+# The model zoo. Published sizes: SAM 3's 848M (Meta's release notes), the rest read off the
+# published checkpoints: SAM 2.1 Hiera-L 224.4M (SAM 2's README), SAM-HQ ViT-H's model.safetensors
+# of 2.57 GB and OWLv2 B/16's of 620 MB (float32: 4 bytes a parameter), MM-GroundingDINO tiny the
+# size of GroundingDINO tiny (172M, same Swin-T and BERT-base), FLUX.1 Fill's "12 billion
+# parameter" transformer with the 4.76B T5-XXL encoder and 83.8M VAE of FLUX.1.
+ZOO = [
+    (lambda: architectures.sam3(META, torch.float32), 848e6, 0.01),
+    (lambda: architectures.sam2_large(META, torch.float32, video=True), 224.4e6, 0.001),
+    (lambda: architectures.sam_hq_huge(META, torch.float32), 2.57e9 / 4, 0.005),
+    (lambda: architectures.owlv2_base(META, torch.float32), 620e6 / 4, 0.005),
+    (lambda: architectures.mm_grounding_dino_tiny(META, torch.float32), 172e6, 0.005),
+    (lambda: architectures.flux_fill_modules()["transformer"], 12e9, 0.01),
+    (lambda: architectures.flux_fill_modules()["text_encoder_2"], 4.76e9, 0.001),
+    (lambda: architectures.flux_fill_modules()["vae"], 83.8e6, 0.001),
+]
+
+
+@pytest.mark.parametrize(
+    "build,expected,tolerance",
+    ZOO,
+    ids=[
+        "sam3",
+        "sam2.1-hiera-large",
+        "sam-hq-vit-huge",
+        "owlv2-b16",
+        "mm-gdino-tiny",
+        "flux-fill",
+        "t5-xxl",
+        "flux-vae",
+    ],
+)
+def test_zoo_architectures_have_the_published_sizes(build, expected, tolerance):
+    with torch.device("meta"):
+        model = build()
+    assert abs(architectures.parameters(model) - expected) / expected < tolerance
+
+
+def test_sam_images_run_the_image_parts_of_the_published_checkpoints():
+    """Still images need neither SAM 3's tracker nor SAM 2's memory: what loads is a subset."""
+    with torch.device("meta"):
+        assert architectures.parameters(architectures.sam3(META, torch.float32)) == 840_376_374
+        assert architectures.parameters(architectures.sam3_video(META, torch.float32)) == 859_921_848
+        assert architectures.parameters(architectures.sam2_large(META, torch.float32)) == 216_924_865
+
+
 def test_cpu_smoke_run_prints_the_tables(tmp_path):
     result = subprocess.run(
         [

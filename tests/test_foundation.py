@@ -99,10 +99,16 @@ def test_a_folder_of_another_stage_is_refused_before_loading(tiny_models, stage,
 
 @pytest.mark.parametrize(
     "pipeline",
-    ["StableDiffusion3InpaintPipeline", "QwenImageInpaintPipeline", "FluxFillPipeline", "FluxInpaintPipeline"],
+    [
+        "StableDiffusion3InpaintPipeline",
+        "QwenImageInpaintPipeline",
+        "FluxInpaintPipeline",
+        "FluxKontextInpaintPipeline",
+    ],
 )
 def test_other_diffusers_inpainters_are_refused_naming_the_supported_ones(tmp_path, monkeypatch, pipeline):
-    """SD3, Qwen-Image and FLUX pipelines are not UNet-based: a typed error before anything loads."""
+    """SD3, Qwen-Image and FLUX's img2img-style inpainting (not Fill) are refused: a typed error
+    before anything loads."""
     import diffusers
 
     def loaded(*args, **kwargs):
@@ -112,7 +118,8 @@ def test_other_diffusers_inpainters_are_refused_naming_the_supported_ones(tmp_pa
     folder = tmp_path / pipeline
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": pipeline, "_diffusers_version": "0.35.0"}))
-    expected = f"holds a '{pipeline}' model; the inpainter needs one of ['StableDiffusionInpaintPipeline', 'StableDiffusionXLInpaintPipeline']"
+    supported = ["FluxFillPipeline", "StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline"]
+    expected = f"holds a '{pipeline}' model; the inpainter needs one of {supported}"
     with pytest.raises(ModelKindError, match=re.escape(expected)):
         Pipeline(inpainter=folder, device="cpu").inpainter
     with pytest.raises(ModelKindError, match=re.escape(pipeline)):

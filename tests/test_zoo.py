@@ -54,9 +54,7 @@ FINDERS += [("segmenter", "sam2.1-tiny"), ("segmenter", "sam2.1-large")]
 
 def _finder_pipeline(zoo, tiny_models, stage, name):
     _, written = zoo
-    return Pipeline(
-        **{stage: written[f"{stage}/{name}"]}, inpainter=ConstantFiller(), models=tiny_models, device="cpu"
-    )
+    return Pipeline(**{stage: written[f"{stage}/{name}"]}, inpainter=ConstantFiller(), models=tiny_models, device="cpu")
 
 
 @pytest.mark.parametrize("stage,name", FINDERS, ids=[n for _, n in FINDERS])
@@ -209,9 +207,7 @@ def test_each_inpainter_replaces_and_repaints_backgrounds_leaving_other_pixels(z
     assert (np.asarray(edit.image)[edit.mask] != image[edit.mask]).any()
     again = pipeline.replace(image, "a dog", "a fox", seed=0, steps=2)
     np.testing.assert_array_equal(np.asarray(edit.image), np.asarray(again.image))
-    scene = pipeline.replace_background(
-        image, "a dog", "a beach", seed=0, steps=2, depth=name == "sdxl"
-    )
+    scene = pipeline.replace_background(image, "a dog", "a beach", seed=0, steps=2, depth=name == "sdxl")
     assert scene.found and not scene.mask.all()
     np.testing.assert_array_equal(np.asarray(scene.image)[~scene.mask], image[~scene.mask])
 
