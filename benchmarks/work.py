@@ -1,7 +1,7 @@
 """Work accounting: the FLOPs and weight bytes of every stage, ours against the Grounded-SAM demo,
 and a roofline estimate of the time on an H100. Computed, not measured: no GPU is needed.
 
-    python benchmarks/work.py                 # SD 1.5 chain at 512x512, the baseline, SDXL at 1024x1024
+    python benchmarks/work.py                 # SD 1.5 chain at 512x512, the baseline, fast=True, SDXL and FLUX.1 Fill at 1024x1024
     python benchmarks/work.py --steps 30      # another step count for ours
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on the full-size architectures
@@ -199,6 +199,58 @@ def sdxl_stages(dtype: torch.dtype, side: int, steps: int) -> list[Stage]:
     ]
 
 
+def flux_fill_stages(dtype: torch.dtype, side: int, steps: int) -> list[Stage]:
+    """FLUX.1 Fill at ``side``: CLIP-L and T5-XXL (512 tokens) once, VAE encode, ``steps``
+    transformer passes (batch 1: its guidance is an input, not a second pass), VAE decode."""
+    with torch.device("meta"):
+        modules = architectures.flux_fill_modules()
+    for module in modules.values():
+        module.to(META, dtype).requires_grad_(False)
+    transformer, vae = modules["transformer"], modules["vae"]
+    tokens = (side // 16) ** 2  # 8x VAE, then 2 x 2 latents per token
+    hidden = torch.empty(1, tokens, 384, device=META, dtype=dtype)
+    context = torch.empty(1, 512, 4096, device=META, dtype=dtype)
+    pooled = torch.empty(1, 768, device=META, dtype=dtype)
+    image_ids = torch.zeros(tokens, 3, device=META, dtype=dtype)
+    text_ids = torch.zeros(512, 3, device=META, dtype=dtype)
+    step = torch.ones(1, device=META, dtype=dtype)
+    image = torch.empty(1, 3, side, side, device=META, dtype=dtype)
+    latents = torch.empty(1, 16, side // 8, side // 8, device=META, dtype=dtype)
+    clip_ids = torch.zeros(1, 77, dtype=torch.long, device=META)
+    t5_ids = torch.zeros(1, 512, dtype=torch.long, device=META)
+    text = flops(lambda: modules["text_encoder"](clip_ids)) + flops(lambda: modules["text_encoder_2"](t5_ids))
+    encoder = parameters(vae.encoder)
+    decoder = parameters(vae.decoder)
+    return [
+        Stage(
+            "text encoders (CLIP-L + T5-XXL)",
+            text,
+            1,
+            parameters(modules["text_encoder"]) + parameters(modules["text_encoder_2"]),
+            dtype,
+        ),
+        Stage("VAE encode (image and masked image)", 2 * flops(lambda: vae.encode(image)), 1, 2 * encoder, dtype),
+        Stage(
+            f"transformer ({steps} steps, batch 1)",
+            flops(
+                lambda: transformer(
+                    hidden_states=hidden,
+                    encoder_hidden_states=context,
+                    pooled_projections=pooled,
+                    timestep=step,
+                    img_ids=image_ids,
+                    txt_ids=text_ids,
+                    guidance=step,
+                )
+            ),
+            steps,
+            parameters(transformer),
+            dtype,
+        ),
+        Stage("VAE decode", flops(lambda: vae.decode(latents)), 1, decoder, dtype),
+    ]
+
+
 # ---- the report -----------------------------------------------------------------------------
 
 
@@ -230,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-steps", type=int, default=50, help="the demo's steps (the pipeline's default, 50)")
     parser.add_argument("--size", type=int, default=512, help="the SD 1.5 side (default 512)")
     parser.add_argument("--no-sdxl", action="store_true", help="leave out the SDXL table")
+    parser.add_argument("--fast-steps", type=int, default=4, help="fast=True's steps (default 4)")
+    parser.add_argument("--flux-steps", type=int, default=28, help="FLUX.1 Fill's steps (default 28)")
+    parser.add_argument("--no-flux", action="store_true", help="leave out the FLUX.1 Fill table")
     args = parser.parse_args(argv)
     half, single = torch.float16, torch.float32
     detector = detector_stage(half)
@@ -263,10 +318,33 @@ def main(argv: list[str] | None = None) -> int:
         f"of the weight bytes; estimated time {ours_seconds * 1e3:.0f} ms against {base_seconds * 1e3:.0f} ms "
         f"({base_seconds / ours_seconds:.2f}x faster, an estimate)."
     )
+    painting = sd15_stages(half, args.size, args.steps, guidance=True)
+    fast = sd15_stages(half, args.size, args.fast_steps, guidance=False)
+    lines, fast_flops, _, fast_seconds = table(
+        f"fast=True: SD 1.5 inpainting with the LCM-LoRA fused, {args.size}x{args.size}, {args.fast_steps} steps, "
+        "guidance 1.0 (no unconditional pass), fp16 (painting only)",
+        fast,
+        device,
+    )
+    full_flops = sum(s.total_flops for s in painting)
+    full_seconds = sum(s.seconds(device) for s in painting)
+    out += ["", *lines, ""]
+    out.append(
+        f"Painting, fast / {args.steps} steps with guidance: {fast_flops / full_flops:.2f} of the FLOPs; estimated "
+        f"{fast_seconds * 1e3:.0f} ms against {full_seconds * 1e3:.0f} ms ({full_seconds / fast_seconds:.1f}x faster, "
+        "an estimate; the fused LoRA adds no work)."
+    )
     if not args.no_sdxl:
         lines, *_ = table(
             f"SDXL inpainting at 1024x1024, {args.steps} steps with guidance, fp16 (painting only)",
             sdxl_stages(half, 1024, args.steps),
+            device,
+        )
+        out += ["", *lines]
+    if not args.no_flux:
+        lines, *_ = table(
+            f"FLUX.1 Fill at 1024x1024, {args.flux_steps} steps, bf16 (painting only)",
+            flux_fill_stages(torch.bfloat16, 1024, args.flux_steps),
             device,
         )
         out += ["", *lines]

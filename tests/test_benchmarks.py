@@ -145,10 +145,23 @@ def test_sam_and_unet_flops_match_the_published_figures():
     assert unet.bytes == 859_535_364 * 2 * 25
 
 
+def test_fast_mode_and_flux_fill_work_is_counted():
+    """fast=True: 4 UNet passes of batch 1 against 25 of batch 2. FLUX.1 Fill at 1024 px: 4,096
+    image and 512 text tokens through 11.9B parameters, less the modulation weights that see one
+    vector a sample, plus attention: about 74 TFLOPs a step."""
+    *_, unet, _ = work.sd15_stages(torch.float16, 512, 4, guidance=False)
+    *_, full, _ = work.sd15_stages(torch.float16, 512, 25, guidance=True)
+    assert unet.calls == 4 and unet.total_flops == pytest.approx(full.total_flops * 4 / 25 / 2, rel=0.01)
+    text, encode, transformer, decode = work.flux_fill_stages(torch.bfloat16, 1024, 28)
+    assert transformer.calls == 28 and transformer.parameters == 11_902_391_360
+    assert transformer.flops == pytest.approx(74.4e12, rel=0.02)
+    assert transformer.bytes == 11_902_391_360 * 2 * 28 and text.parameters > 4.8e9
+
+
 @pytest.mark.heavy
 def test_work_report_prints_both_chains_and_the_ratio():
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "work.py"), "--no-sdxl"],
+        [sys.executable, str(ROOT / "benchmarks" / "work.py"), "--no-sdxl", "--no-flux"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -156,8 +169,9 @@ def test_work_report_prints_both_chains_and_the_ratio():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    assert "lower bounds, not measurements" in out and out.count("| **total** |") == 2
+    assert "lower bounds, not measurements" in out and out.count("| **total** |") == 3
     assert "| UNet (25 steps, batch 2) |" in out and "| UNet (50 steps, batch 2) |" in out
+    assert "| UNet (4 steps, batch 1) |" in out and "Painting, fast / 25 steps with guidance: 0.1" in out
     assert "Work, ours / baseline: 0.5" in out and "an estimate" in out
 
 
