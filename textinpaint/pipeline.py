@@ -73,11 +73,16 @@ class Pipeline:
             same way (sigmoid token probabilities), so the thresholds apply unchanged; their
             calibration on real photos differs and was not measured here. OWLv2: ``"owlv2"``
             (one query per phrase; ``text_threshold`` does not apply, and its scores run lower).
+            SAM 3: ``"sam3"`` finds and cuts out in one pass (its detections carry masks, and
+            the segmenter is skipped). See docs/models.md for choosing.
         segmenter: SAM: ``"base"``, ``"large"``, ``"huge"`` (default); SAM-HQ, for finer edges
-            on hair, fur and fences: ``"hq-base"``, ``"hq-large"``, ``"hq-huge"``; any SAM or
-            SAM-HQ repository or folder; or an original ``.pth`` checkpoint (``sam-original`` extra).
-        inpainter: ``"sd15"`` (default), ``"sd2"``, ``"sdxl"``, any diffusers SD inpainting model,
-            or any :class:`~textinpaint.inpainting.Filler`.
+            on hair, fur and fences: ``"hq-base"``, ``"hq-large"``, ``"hq-huge"``; SAM 2.1:
+            ``"sam2.1-tiny"``, ``"sam2.1-small"``, ``"sam2.1-base-plus"``, ``"sam2.1-large"``; any
+            SAM, SAM-HQ or SAM 2 repository or folder; or an original ``.pth`` checkpoint
+            (``sam-original`` extra).
+        inpainter: ``"sd15"`` (default), ``"sd2"``, ``"sdxl"``, any diffusers SD inpainting model;
+            ``"flux-fill"`` (FLUX.1 Fill [dev], bf16, non-commercial weights: see
+            :mod:`textinpaint.flux`); or any :class:`~textinpaint.inpainting.Filler`.
         controlnet: the depth ControlNet for :meth:`replace_background` (default ``"sd15-depth"``,
             or ``"sdxl-depth"`` with an SDXL inpainter).
         depth: the depth model: ``"depth-anything-small"`` (default), ``"depth-anything-base"``,
@@ -89,8 +94,8 @@ class Pipeline:
             (the default with an SDXL inpainter), any LCM-LoRA repository, folder or
             ``.safetensors`` file.
         models: a folder with one subfolder per stage (``detector/``, ``segmenter/``,
-            ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``)
-            in Hub layout, for offline and air-gapped installs.
+            ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``,
+            ``fast/``) in Hub layout, for offline and air-gapped installs.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
