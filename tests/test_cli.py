@@ -181,16 +181,15 @@ def test_tiny_models_helper_writes_loadable_folders(tmp_path):
         check=True,
     )
     assert "tiny models written" in result.stdout
-    assert {p.name for p in (tmp_path / "m").iterdir()} == {
-        "detector",
-        "segmenter",
-        "inpainter",
-        "controlnet",
-        "depth",
-        "remover",
-        "upscaler",
-    }
+    from textinpaint.stages import STAGES
+    from textinpaint.testing import zoo_name
+
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {*STAGES, "zoo"}, "one folder per stage, and the zoo"
     assert (tmp_path / "m" / "inpainter" / "model_index.json").exists()
+    assert (tmp_path / "m" / "fast" / "pytorch_lora_weights.safetensors").exists()
+    expected = {zoo_name(stage.name, model.name) for stage in STAGES.values() for model in stage.models}
+    assert {p.name for p in (tmp_path / "m" / "zoo").iterdir()} == expected
+    assert "--detector" in result.stdout and "sam3" in result.stdout
 
 
 def test_installed_console_script_runs_replace(tiny_models, photo, tmp_path):

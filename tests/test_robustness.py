@@ -94,14 +94,14 @@ def test_threads_stay_correct_under_repetition_each_with_its_own_tokenizer(tiny_
 
     pipe = Pipeline(models=tiny_models, device="cpu")
     used = set()
-    original = diffusion._call_copy
+    original = diffusion.call_copy
 
     def spy(*args, **kwargs):
         built = original(*args, **kwargs)
         used.add((threading.get_ident(), id(built.tokenizer)))
         return built
 
-    monkeypatch.setattr(diffusion, "_call_copy", spy)
+    monkeypatch.setattr(diffusion, "call_copy", spy)
     image, mask = noise(40, 48), np.ones((40, 48), bool)
     prompts = [f"prompt number {i} " * (1 + i % 5) for i in range(12)]  # different lengths stress the tokenizer
     expected = [np.asarray(pipe.inpaint(image, mask, p, steps=1, seed=i)) for i, p in enumerate(prompts)]

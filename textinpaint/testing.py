@@ -742,7 +742,7 @@ def write_zoo(directory: str | Path, *, seed: int = 0) -> dict[str, Path]:
             writer = writers[kinds.get(model.name, model.backend)]
             target = writer.func if isinstance(writer, functools.partial) else writer
             if hasattr(target, "__wrapped__"):  # @seeded: draws from its seed argument
-                writer(folder, seed=seed)  # type: ignore[call-arg]  # @seeded adds the seed argument
+                writer(folder, seed=seed)  # type: ignore[call-arg]  # seeded writers take a seed argument
             else:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
