@@ -351,3 +351,78 @@ def test_fast_refuses_a_lora_for_another_base_model(zoo, tiny_models):
 def test_fast_defaults_to_the_sdxl_lora_with_an_sdxl_inpainter():
     assert Pipeline(inpainter="sdxl", device="cpu").source("fast") == "latent-consistency/lcm-lora-sdxl"
     assert Pipeline(device="cpu").source("fast") == "latent-consistency/lcm-lora-sdv1-5"
+
+
+# ---- the command line: the zoo's short-name flags, --fast, and replaying what they made ------------
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--fast"],
+        ["--detector", "{zoo}/sam3"],
+        ["--segmenter", "{zoo}/sam2.1-tiny"],
+        ["--inpainter", "{zoo}/flux-fill", "--negative-prompt", ""],
+    ],
+    ids=["fast", "sam3", "sam2", "flux-fill"],
+)
+def test_cli_edits_with_each_backend_and_replays_the_same_pixels(zoo, tiny_models, tmp_path, capsys, flags):
+    import json
+
+    import PIL.Image
+
+    from textinpaint.cli import main
+
+    root, _ = zoo
+    photo = tmp_path / "photo.png"
+    PIL.Image.fromarray(noise(40, 64, seed=9)).save(photo)
+    out = tmp_path / "edit.png"
+    given = [flag.format(zoo=root) for flag in flags]
+    status = main(
+        [
+            "replace",
+            str(photo),
+            "--find",
+            "a dog",
+            "--with",
+            "a fox",
+            "-o",
+            str(out),
+            "--models",
+            str(tiny_models),
+            "--device",
+            "cpu",
+            "--seed",
+            "1",
+            "--steps",
+            "2",
+            "--box-threshold",
+            "0",
+            "--text-threshold",
+            "0",
+            "--select",
+            "best",
+            *given,
+        ]
+    )
+    assert status == 0, capsys.readouterr().err
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    if "--fast" in flags:
+        assert sidecar["parameters"]["fast"] is True and sidecar["parameters"]["steps"] == 2
+        assert "fast" in sidecar["models"]
+    if "{zoo}/sam3" in flags:
+        assert "segmenter" not in sidecar["models"]
+    again = tmp_path / "again.png"
+    assert main(["replay", str(out.with_suffix(".json")), "-o", str(again)]) == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(again)), np.asarray(PIL.Image.open(out)))
+
+
+def test_cli_refuses_fast_with_too_many_steps_before_loading(tiny_models, tmp_path, capsys):
+    from textinpaint.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(
+            ["replace", str(tmp_path / "x.png"), "--find", "a dog", "--with", "a fox", "-o", str(tmp_path / "o.png")]
+            + ["--models", str(tiny_models), "--device", "cpu", "--fast", "--steps", "20"]
+        )
+    assert stop.value.code == 2 and "fast=True paints in 1 to 8 steps" in capsys.readouterr().err
