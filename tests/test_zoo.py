@@ -426,3 +426,36 @@ def test_cli_refuses_fast_with_too_many_steps_before_loading(tiny_models, tmp_pa
             + ["--models", str(tiny_models), "--device", "cpu", "--fast", "--steps", "20"]
         )
     assert stop.value.code == 2 and "fast=True paints in 1 to 8 steps" in capsys.readouterr().err
+
+
+def test_fast_repaints_a_background_under_the_depth_controlnet(zoo, tiny_models):
+    _, written = zoo
+    dog = scripted_detector(tiny_models, ["a dog"], [(0, 0.9, (0.4, 0.5, 0.3, 0.4))])
+    pipeline = Pipeline(detector=dog, segmenter=BoxSegmenter(), models=tiny_models, device="cpu")
+    image = noise(48, 80, seed=7)
+    full = pipeline.replace_background(image, "a dog", "a beach", seed=0, steps=2)
+    fast = pipeline.replace_background(image, "a dog", "a beach", seed=0, fast=True)
+    assert fast.found and (np.asarray(fast.image) != np.asarray(full.image)).any()
+    np.testing.assert_array_equal(np.asarray(fast.image)[~fast.mask], image[~fast.mask])
+    assert fast.to_dict()["parameters"]["fast"] is True and "controlnet" in fast.to_dict()["models"]
+
+
+def test_fast_copies_the_module_inside_a_compiled_unet_and_refuses_offload(zoo):
+    _, written = zoo
+    pipeline = Pipeline(inpainter=written["inpainter/sd15"], fast=written["fast/lcm-sd15"], device="cpu")
+    inpainter = pipeline.inpainter
+    inner = inpainter.pipe.unet
+    try:
+        inpainter.pipe.unet = torch.compile(inner)  # not called here: nothing compiles
+        fused = inpainter.with_extras(fast=pipeline.model("fast")).fast_unet()
+        assert hasattr(fused, "_orig_mod") and fused._orig_mod is not inner
+        key = next(k for k in inner.state_dict() if "attn1.to_q" in k)
+        assert not torch.equal(fused._orig_mod.state_dict()[key], inner.state_dict()[key])
+        inpainter.pipe.unet = inner
+        inner._hf_hook = object()  # what accelerate's model offload attaches
+        with pytest.raises(InvalidInputError, match="offload"):
+            inpainter.with_extras(fast=pipeline.model("fast")).fast_unet()
+    finally:
+        inpainter.pipe.unet = inner
+        inner.__dict__.pop("_hf_hook", None)
+        inpainter._fast_unets.clear()  # the compiled copy must not serve later tests

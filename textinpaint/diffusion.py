@@ -129,12 +129,20 @@ class DiffusersInpainter:
         """
         if self.fast is None:
             raise InvalidInputError("fast=True needs a few-step LoRA attached (with_extras(fast=...))")
+        shared = self.pipe.unet
+        if getattr(shared, "_hf_hook", None) is not None:
+            raise InvalidInputError(
+                "fast=True fuses the LoRA into a copy of the UNet, which model offload (offload=True) "
+                "cannot hold: use one or the other"
+            )
         with self._fp32_vae_lock:
             unet = self._fast_unets.get(id(self.fast))
             if unet is None or unet[0] is not self.fast:
-                copied = copy.deepcopy(self.pipe.unet)
+                compiled = hasattr(shared, "_orig_mod")  # torch.compile's wrapper: copy the module inside
+                copied = copy.deepcopy(shared._orig_mod if compiled else shared)
                 self.fast.fuse_into(copied, type(self.pipe))
-                unet = self._fast_unets[id(self.fast)] = (self.fast, copied.eval())
+                fused = torch.compile(copied.eval()) if compiled else copied.eval()
+                unet = self._fast_unets[id(self.fast)] = (self.fast, fused)
             return unet[1]
 
     @property
