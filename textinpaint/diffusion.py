@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import PIL.Image
@@ -143,7 +143,7 @@ class DiffusersInpainter:
                 self.fast.fuse_into(copied, type(self.pipe))
                 fused = torch.compile(copied.eval()) if compiled else copied.eval()
                 unet = self._fast_unets[id(self.fast)] = (self.fast, fused)
-            return unet[1]
+            return cast(torch.nn.Module, unet[1])  # torch.compile of a module is a module
 
     @property
     def native_size(self) -> int:
