@@ -137,6 +137,24 @@ def test_upload_detect_select_run_and_download(page, app_url, tmp_path):
     assert [110, 70] in sizes, "the before/after view shows the result at the input's size"
 
 
+def test_the_fast_box_paints_in_few_steps(page, app_url, tmp_path):
+    photo = tmp_path / "fast.png"
+    PIL.Image.fromarray(noise(64, 80, seed=5)).save(photo)
+    upload_and_detect(page, app_url, photo, "a dog")
+    page.locator("#replace-mask img").first.wait_for()
+    page.locator("#replace-prompt textarea, #replace-prompt input").first.fill("a fox")
+    page.locator("#replace-fast input[type=checkbox]").check()
+    page.locator("#replace-seed input").fill("3")
+    page.locator("#replace-run").click()
+    link = page.locator("#replace-sidecar a").first
+    link.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        link.click()
+    sidecar = json.loads(open(download.value.path()).read())
+    assert sidecar["parameters"]["fast"] is True and sidecar["parameters"]["steps"] == 4
+    assert "fast" in sidecar["models"]
+
+
 def test_a_bad_request_shows_the_library_message_not_a_traceback(page, app_url):
     page.goto(app_url)
     page.locator("#replace-detect").click()

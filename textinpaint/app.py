@@ -157,6 +157,11 @@ def build_app(pipe: Pipeline) -> Any:
                 "guidance": gr.Slider(0, 20, value=paint_defaults.guidance, step=0.5, label="Guidance"),
                 "seed": gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id=f"{prefix}-seed"),
                 "scheduler": gr.Dropdown(_SCHEDULER_CHOICES, value=_MODEL_DEFAULT, label="Scheduler"),
+                "fast": gr.Checkbox(
+                    value=paint_defaults.fast,
+                    label="Fast: 4 steps with an LCM-LoRA (steps and guidance at their defaults become 4 and 1.0)",
+                    elem_id=f"{prefix}-fast",
+                ),
             }
 
     def outputs(prefix: str) -> list[Any]:
@@ -380,6 +385,7 @@ def build_app(pipe: Pipeline) -> Any:
                 guidance,
                 seed,
                 scheduler,
+                fast,
                 progress=gr.Progress(),
             ):
                 picture = _need(picture)
@@ -392,6 +398,7 @@ def build_app(pipe: Pipeline) -> Any:
                     dilate=int(grow),
                     feather=int(soft),
                     scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
+                    fast=bool(fast),
                 )
                 edited = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
                 edit = edited.info["edit"]
@@ -415,6 +422,7 @@ def build_app(pipe: Pipeline) -> Any:
                     paint["guidance"],
                     paint["seed"],
                     paint["scheduler"],
+                    paint["fast"],
                 ],
                 result,
                 trigger_mode="multiple",
@@ -443,6 +451,7 @@ def build_app(pipe: Pipeline) -> Any:
                 guidance,
                 seed,
                 scheduler,
+                fast,
                 progress=gr.Progress(),
             ):
                 picture = _need(picture)
@@ -454,6 +463,7 @@ def build_app(pipe: Pipeline) -> Any:
                     guidance=float(guidance),
                     seed=None if seed is None or seed < 0 else int(seed),
                     scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
+                    fast=bool(fast),
                 )
                 edit = run_with_progress(progress, lambda: pipe.replace_background(picture, subject, prompt, **options))
                 if not edit.found:
@@ -473,6 +483,7 @@ def build_app(pipe: Pipeline) -> Any:
                     paint["guidance"],
                     paint["seed"],
                     paint["scheduler"],
+                    paint["fast"],
                 ],
                 result,
                 trigger_mode="multiple",
