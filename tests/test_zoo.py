@@ -459,3 +459,14 @@ def test_fast_copies_the_module_inside_a_compiled_unet_and_refuses_offload(zoo):
         inpainter.pipe.unet = inner
         inner.__dict__.pop("_hf_hook", None)
         inpainter._fast_unets.clear()  # the compiled copy must not serve later tests
+
+
+def test_non_commercial_weights_are_marked_where_users_choose_them(capsys):
+    from textinpaint.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["replace", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "flux-fill (non-commercial weights)" in help_text and "sd15," in help_text
+    flagged = {model.name for stage in STAGES.values() for model in stage.models if model.non_commercial}
+    assert flagged == {"flux-fill", "depth-anything-base"}

@@ -92,12 +92,14 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...], *, r
         group.add_argument("--models", type=Path, help="folder with one subfolder per stage (offline use)")
     for name in stages:
         stage = STAGES[name]
-        names = ", ".join(stage.names)
+        names = ", ".join(
+            f"{model.name} (non-commercial weights)" if model.non_commercial else model.name for model in stage.models
+        )
         group.add_argument(
             stage.flag,
             dest=f"model_{name}",
             metavar="MODEL",
-            help=f"the {name}, which {stage.summary}: {names}, a Hub id or a folder (default {stage.default})",
+            help=f"the {name} model, which {stage.summary}: {names}, a Hub id or a folder (default {stage.default})",
         )
     if not runs:
         return

@@ -71,6 +71,11 @@ class Model:
     licence: str
     note: str = ""
 
+    @property
+    def non_commercial(self) -> bool:
+        """Whether the weights' licence forbids commercial use (said wherever users pick a model)."""
+        return "Non-Commercial" in self.licence or "-NC-" in self.licence
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -332,7 +337,7 @@ STAGES: dict[str, Stage] = {
         ),
         Stage(
             "fast",
-            "a few-step LoRA: paints in 4 steps instead of 30 (fast=True)",
+            "lets fast=True paint in 4 steps instead of 30 (a few-step LoRA)",
             "lcm-sd15",
             (
                 Model(
