@@ -472,3 +472,21 @@ def test_non_commercial_weights_are_marked_where_users_choose_them(capsys):
     assert "flux-fill (non-commercial weights)" in help_text and "sd15," in help_text
     flagged = {model.name for stage in STAGES.values() for model in stage.models if model.non_commercial}
     assert flagged == {"flux-fill", "depth-anything-base"}
+
+
+@pytest.mark.parametrize("name", ["sam2.1-tiny", "hq-base"])
+def test_segmenters_encode_a_batch_of_pictures_once(zoo, tiny_models, monkeypatch, name):
+    _, written = zoo
+    pipeline = Pipeline(
+        segmenter=written[f"segmenter/{name}"], inpainter=ConstantFiller(), models=tiny_models, device="cpu"
+    )
+    encoder = pipeline.segmenter.model.vision_encoder
+    calls = []
+    original = encoder.forward
+    monkeypatch.setattr(encoder, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
+    images = [noise(48, 64, seed=i) for i in range(3)]
+    edits = pipeline.replace(images, "a dog", "a fox", box_threshold=0.0, text_threshold=0.0, select="best")
+    assert calls == [1], "one encoder pass for the three pictures"
+    for image, edit in zip(images, edits):
+        assert edit.detections.mask.shape[1:] == (48, 64)
+        np.testing.assert_array_equal(np.asarray(edit.image)[~edit.mask], image[~edit.mask])
