@@ -47,11 +47,13 @@ def parse_phrases(find: str | Sequence[str], *, argument: str = "find") -> list[
 
 
 class Detector(Protocol):
-    """Anything that finds phrases in pictures: :class:`GroundingDino`, or OWLv2 (:mod:`textinpaint.owl`).
+    """Anything that finds phrases in pictures: :class:`GroundingDino`, OWLv2 (:mod:`textinpaint.owl`)
+    or SAM 3 (:mod:`textinpaint.sam3`).
 
     ``detect_many`` returns one ``supervision.Detections`` per picture, sorted by score, with
     ``xyxy`` in the picture's pixels, ``class_id`` the phrase's index, and ``data["phrase"]`` /
-    ``data["class_name"]`` exactly one of ``phrases``.
+    ``data["class_name"]`` exactly one of ``phrases``. A detector whose class sets
+    ``gives_masks = True`` (SAM 3) also fills ``mask`` (NxHxW ``bool``), and finding skips the segmenter.
     """
 
     def detect_many(
