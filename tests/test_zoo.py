@@ -18,6 +18,18 @@ from textinpaint.models import backend_for
 from textinpaint.stages import STAGES
 from textinpaint.testing import write_zoo, zoo_name
 
+
+def in_threads(run, jobs: list) -> list:
+    """``run(*job)`` for every job, all at once, one thread each; the results in job order."""
+    results: list = [None] * len(jobs)
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, run(*jobs[i]))) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 SHORT_NAMES = [(stage.name, model.name) for stage in STAGES.values() for model in stage.models]
 QUERY = ["a dog", "the red car"]
 
@@ -79,16 +91,7 @@ def test_each_finder_gives_the_same_edits_from_threads_as_in_turn(zoo, tiny_mode
         return np.asarray(edit.image), edit.detections.xyxy, list(edit.detections.data["phrase"])
 
     in_turn = [run(*job) for job in jobs]
-    together: list = [None] * len(jobs)
-
-    def worker(i):
-        together[i] = run(*jobs[i])
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together = in_threads(run, jobs)
     for (image_a, boxes_a, phrases_a), (image_b, boxes_b, phrases_b) in zip(in_turn, together):
         np.testing.assert_array_equal(image_a, image_b)
         np.testing.assert_array_equal(boxes_a, boxes_b)
@@ -223,12 +226,7 @@ def test_each_inpainter_gives_the_same_pixels_from_threads_as_in_turn(zoo, tiny_
         return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=2))
 
     in_turn = [run(*job) for job in jobs]
-    together: list = [None] * len(jobs)
-    threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, run(*jobs[i]))) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together = in_threads(run, jobs)
     for a, b in zip(in_turn, together):
         np.testing.assert_array_equal(a, b)
 
@@ -314,12 +312,7 @@ def test_fast_and_full_steps_from_threads_equal_in_turn(zoo, tiny_models):
         return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=3, fast=fast))
 
     in_turn = [run(*job) for job in jobs]
-    together: list = [None] * len(jobs)
-    threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, run(*jobs[i]))) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together = in_threads(run, jobs)
     for a, b in zip(in_turn, together):
         np.testing.assert_array_equal(a, b)
 
