@@ -467,7 +467,7 @@ def test_non_commercial_weights_are_marked_where_users_choose_them(capsys):
     assert flagged == {"flux-fill", "depth-anything-base"}
 
 
-@pytest.mark.parametrize("name", ["sam2.1-tiny", "hq-base"])
+@pytest.mark.parametrize("name", ["sam2.1-tiny"])  # SAM-HQ: tests/test_sam_hq.py
 def test_segmenters_encode_a_batch_of_pictures_once(zoo, tiny_models, monkeypatch, name):
     _, written = zoo
     pipeline = Pipeline(

@@ -291,20 +291,8 @@ class DiffusersInpainter:
         pipe = self._pipeline_for_call(
             requests[0].scheduler, with_controlnet=controls is not None, fast=requests[0].fast
         )
-        small_masks = [shrink_any(m, width, height) for m in masks]  # any coverage counts
-        arguments = dict(
-            prompt=[r.prompt for r in requests],
-            negative_prompt=[r.negative_prompt for r in requests],
-            image=[PIL.Image.fromarray(resize(image, width, height)) for image in images],
-            mask_image=[PIL.Image.fromarray(m.astype(np.uint8) * 255) for m in small_masks],
-            height=height,
-            width=width,
-            num_inference_steps=requests[0].steps,
-            guidance_scale=requests[0].guidance,
-            strength=strength,
-            generator=[torch.Generator("cpu").manual_seed(r.seed) for r in requests],
-            output_type="latent",
-        )
+        arguments = call_arguments(images, masks, requests, width, height, strength)
+        arguments.update(negative_prompt=[r.negative_prompt for r in requests], output_type="latent")
         if controls is not None:
             arguments.update(
                 control_image=[PIL.Image.fromarray(c) for c in controls], controlnet_conditioning_scale=controlnet_scale
@@ -388,6 +376,31 @@ class DiffusersInpainter:
             if not self._fp32_vae_holder:
                 self._fp32_vae_holder.append(copy.deepcopy(self.pipe.vae).to(torch.float32))
             return self._fp32_vae_holder[0]
+
+
+def call_arguments(
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    requests: list[FillRequest],
+    width: int,
+    height: int,
+    strength: float,
+) -> dict[str, Any]:
+    """What every inpainting pipeline call takes for one batch: prompts, the pictures and masks at
+    ``width`` x ``height`` (a pixel any part of which is masked counts as masked), the first
+    request's steps and guidance, ``strength``, and one seeded CPU generator per request."""
+    small_masks = [shrink_any(m, width, height) for m in masks]
+    return dict(
+        prompt=[r.prompt for r in requests],
+        image=[PIL.Image.fromarray(resize(image, width, height)) for image in images],
+        mask_image=[PIL.Image.fromarray(m.astype(np.uint8) * 255) for m in small_masks],
+        height=height,
+        width=width,
+        num_inference_steps=requests[0].steps,
+        guidance_scale=requests[0].guidance,
+        strength=strength,
+        generator=[torch.Generator("cpu").manual_seed(r.seed) for r in requests],
+    )
 
 
 def report_steps(arguments: dict[str, Any]) -> None:

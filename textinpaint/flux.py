@@ -32,12 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import PIL.Image
 import torch
 
-from .diffusion import DiffusersInpainter, call_copy, report_steps
+from .diffusion import DiffusersInpainter, call_arguments, call_copy, report_steps
 from .errors import InvalidInputError
-from .inpainting import FillRequest, resize, shrink_any
+from .inpainting import FillRequest
 from .models import variant_options
 from .options import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, PaintOptions, Speed
 
@@ -121,19 +120,10 @@ class FluxInpainter(DiffusersInpainter):
             control=controls is not None,
         )
         pipe = call_copy(self.pipe, self.pipe.scheduler.from_config(self.pipe.scheduler.config))
-        small_masks = [shrink_any(m, width, height) for m in masks]  # any coverage counts
-        arguments: dict[str, Any] = dict(
-            prompt=[r.prompt for r in requests],
-            image=[PIL.Image.fromarray(resize(image, width, height)) for image in images],
-            mask_image=[PIL.Image.fromarray(m.astype(np.uint8) * 255) for m in small_masks],
-            height=height,
-            width=width,
-            num_inference_steps=first.steps,
-            guidance_scale=FLUX_GUIDANCE if first.guidance == DEFAULT_GUIDANCE else first.guidance,
-            strength=strength,
-            generator=[torch.Generator("cpu").manual_seed(r.seed) for r in requests],
-            output_type="np",
-        )
+        arguments = call_arguments(images, masks, requests, width, height, strength)
+        if first.guidance == DEFAULT_GUIDANCE:
+            arguments["guidance_scale"] = FLUX_GUIDANCE
+        arguments["output_type"] = "np"
         report_steps(arguments)
         pictures = pipe(**arguments).images
         return [np.rint(np.clip(p, 0.0, 1.0) * 255.0).astype(np.uint8) for p in pictures]
