@@ -58,11 +58,11 @@ def test_owlv2_boxes_are_fractions_of_the_padded_square_and_padding_boxes_drop(o
     scores = [(0.2, 0.7), (0.9, 0.1), (0.6, 0.1)]  # the 3rd overlaps the 1st: NMS keeps the better one
     detector = scripted(owl, boxes, scores)
     picture = textinpaint.load_image(noise(50, 70))  # padded to 70 x 70
-    found = detector.detect(picture, PHRASES, box_threshold=0.3, text_threshold=0.0, nms_iou=0.5)
+    found = detector.detect_many([picture], PHRASES, box_threshold=0.3, text_threshold=0.0, nms_iou=0.5)[0]
     assert list(found.data["phrase"]) == ["a dog"]
     np.testing.assert_allclose(found.xyxy, [[28, 14, 42, 28]], atol=1e-4)
     np.testing.assert_allclose(found.confidence, [0.7], rtol=1e-5)
-    nothing = detector.detect(picture, PHRASES, box_threshold=0.95, text_threshold=0.0, nms_iou=0.5)
+    nothing = detector.detect_many([picture], PHRASES, box_threshold=0.95, text_threshold=0.0, nms_iou=0.5)[0]
     assert len(nothing) == 0 and nothing.metadata["best_score"] == pytest.approx(0.9)
 
 

@@ -19,12 +19,12 @@ import numpy as np
 import PIL.Image
 
 from .errors import MissingDependencyError, TextInpaintError
+from .events import listening
 from .masks import auto_dilation, auto_feather, blend_weights, distance_outside
-from .options import BackgroundOptions, FindOptions, PaintOptions
+from .options import BackgroundOptions, FindOptions
 from .outputs import save_image, write_json
 from .pipeline import Pipeline
 from .results import Edit, annotate
-from .runtime import listening
 from .schedulers import SCHEDULERS
 
 _MODEL_DEFAULT = "model default"
@@ -144,21 +144,29 @@ def build_app(pipe: Pipeline) -> Any:
     """The Gradio Blocks app over ``pipe``; call ``.queue().launch()`` on it (see :func:`serve`)."""
     gr = _gradio()
 
-    paint_defaults, find_defaults, scene_defaults = PaintOptions(), FindOptions(), BackgroundOptions()
+    find_defaults, scene_defaults = FindOptions(), BackgroundOptions()
+    # The inpainter's own defaults (None in the options means these; see textinpaint.abilities).
+    default_steps, default_guidance, default_negative = pipe.abilities("inpainter").defaults()
+
+    def sampler(steps: float, guidance: float, fast: bool) -> dict[str, Any]:
+        """Steps and guidance from the sliders; left at the model's defaults under Fast, None
+        (the few-step LoRA's own)."""
+        untouched = bool(fast) and int(steps) == default_steps and float(guidance) == default_guidance
+        return {"steps": None, "guidance": None} if untouched else {"steps": int(steps), "guidance": float(guidance)}
 
     def painting_controls(prefix: str) -> dict[str, Any]:
         with gr.Accordion("Painting", open=True):
             return {
                 "prompt": gr.Textbox(label="Prompt", elem_id=f"{prefix}-prompt"),
-                "negative": gr.Textbox(label="Negative prompt", value=paint_defaults.negative_prompt),
+                "negative": gr.Textbox(label="Negative prompt", value=default_negative),
                 "steps": gr.Slider(
-                    1, 100, value=paint_defaults.steps, step=1, label="Steps", elem_id=f"{prefix}-steps"
+                    1, 100, value=default_steps, step=1, label="Steps", elem_id=f"{prefix}-steps"
                 ),
-                "guidance": gr.Slider(0, 20, value=paint_defaults.guidance, step=0.5, label="Guidance"),
+                "guidance": gr.Slider(0, 20, value=default_guidance, step=0.5, label="Guidance"),
                 "seed": gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id=f"{prefix}-seed"),
                 "scheduler": gr.Dropdown(_SCHEDULER_CHOICES, value=_MODEL_DEFAULT, label="Scheduler"),
                 "fast": gr.Checkbox(
-                    value=paint_defaults.fast,
+                    value=False,
                     label="Fast: 4 steps with an LCM-LoRA (steps and guidance at their defaults become 4 and 1.0)",
                     elem_id=f"{prefix}-fast",
                 ),
@@ -392,19 +400,17 @@ def build_app(pipe: Pipeline) -> Any:
                 region = on_runner(lambda: _region(pipe, picture, found, chosen, points, painted))
                 options = dict(
                     negative_prompt=negative,
-                    steps=int(steps),
-                    guidance=float(guidance),
+                    **sampler(steps, guidance, fast),
                     seed=None if seed is None or seed < 0 else int(seed),
                     dilate=int(grow),
                     feather=int(soft),
                     scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
                     fast=bool(fast),
                 )
-                edited = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
-                edit = edited.info["edit"]
+                edit = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
                 if found is not None:
                     edit = dataclasses.replace(edit, detections=found, selected=_indices(chosen))
-                return ((picture, edited), *_save(edit))
+                return ((picture, edit.image), *_save(edit))
 
             run.click(
                 on_replace,
@@ -459,8 +465,7 @@ def build_app(pipe: Pipeline) -> Any:
                     depth=use_depth,
                     controlnet_scale=float(weight),
                     negative_prompt=negative,
-                    steps=int(steps),
-                    guidance=float(guidance),
+                    **sampler(steps, guidance, fast),
                     seed=None if seed is None or seed < 0 else int(seed),
                     scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
                     fast=bool(fast),

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidInputError, MissingDependencyError, ModelKindError, WeightsNotFoundError
+from .events import listening
 from .outputs import write_json
-from .runtime import listening
 
 logger = logging.getLogger(__name__)
 

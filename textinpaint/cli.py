@@ -22,31 +22,26 @@ import json
 import logging
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import TextInpaintError
-from .options import MAX_TRIES, BackgroundOptions, CheckOptions, FindOptions, PaintOptions
+from .options import GROUPS, keywords
 from .schedulers import SCHEDULERS
 from .stages import STAGES
+from .workflows import COMMANDS, Workflow
 
 if TYPE_CHECKING:
     from . import batch
     from .pipeline import Pipeline
-    from .results import Edit
 
 NOTHING_FOUND = 3
 INTERRUPTED = 130
 
-# The stages each subcommand loads: it offers a model flag for each of these only.
+# The stages each subcommand loads: it offers a model flag for each of these only (the workflows'
+# commands read theirs off the workflow table).
 COMMAND_STAGES = {
-    "replace": ("detector", "segmenter", "inpainter", "upscaler", "fast"),
-    "remove": ("detector", "segmenter", "remover"),
-    "background": ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler", "fast"),
-    "generate": ("inpainter", "upscaler", "fast"),
-    "segment": ("detector", "segmenter"),
-    "detect": ("detector",),
+    **{command: flow.stages for command, flow in COMMANDS.items()},
     "replay": (),
     "report": (),
     "models": (),
@@ -54,8 +49,6 @@ COMMAND_STAGES = {
     "info": tuple(STAGES),
     "app": tuple(STAGES),
 }
-# The workflow behind each editing subcommand, as its sidecar names it.
-WORKFLOW = {"replace": "replace", "remove": "remove", "background": "replace_background", "segment": "segment"}
 
 
 def _select(text: str) -> str | int | list[int]:
@@ -114,77 +107,46 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...], *, r
         group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles")
 
 
-def _finding_group(parser: argparse.ArgumentParser, *, choose: bool, find: bool = True, points: bool = True) -> None:
-    found = FindOptions()
-    group = parser.add_argument_group("finding")
-    if find and not points:
-        group.add_argument("--find", required=True, help='what to find: "the red car", or several: "dog. cat"')
-    elif find:
-        group.add_argument("--find", help='what to find: "the red car", or several: "dog. cat" (or give --point)')
-    if points:
+def _option_flags(parser: argparse.ArgumentParser, flow: Workflow, *, skip: tuple[str, ...] = ()) -> None:
+    """A flag for every option ``flow`` takes, grouped as the option objects group them, written
+    from each field's declaration (its type, default and one line of help in ``metadata``)."""
+    import dataclasses
+
+    taken = keywords(flow.args) - set(skip)
+    titles = {"FindOptions": "finding", "PaintOptions": "painting", "CheckOptions": "checking the edit (the detector looks again)", "BackgroundOptions": "background"}
+    for group_class in GROUPS:
+        fields = [f for f in dataclasses.fields(group_class) if f.name in taken and f.name != "labels"]
+        if not fields:
+            continue
+        group = parser.add_argument_group(titles[group_class.__name__])
+        for option in fields:
+            _flag(group, option.name, option.default, option.metadata["doc"], option.metadata["cli"])
+
+
+def _flag(group: Any, name: str, default: Any, doc: str, cli: dict[str, Any]) -> None:
+    flag = "--" + name.replace("_", "-")
+    kind = cli.get("type")
+    shown = "" if default is None or isinstance(default, bool) else f" (default {default})"
+    if kind is bool:
+        if cli.get("negate"):
+            group.add_argument(f"--no-{name.replace('_', '-')}", dest=name, action="store_false", help=f"do not {doc}")
+        else:
+            group.add_argument(flag, action="store_true", help=doc)
+    elif kind == "points":
         group.add_argument(
-            "--point",
-            type=_xy,
-            action="append",
-            metavar="X,Y",
-            help="a click on the object, in pixels of the upright image (repeat for more); without --find, "
-            "SAM cuts out the object the points mark; with it, they refine the one selected match",
+            "--point", type=_xy, action="append", metavar="X,Y", help=f"a click on the object (repeatable): {doc}"
         )
         group.add_argument(
             "--negative-point", type=_xy, action="append", metavar="X,Y", help="a click off the object (repeatable)"
         )
-    group.add_argument("--box-threshold", type=float, default=found.box_threshold, help="(default %(default)s)")
-    group.add_argument("--text-threshold", type=float, default=found.text_threshold, help="(default %(default)s)")
-    group.add_argument(
-        "--nms-iou",
-        type=float,
-        default=found.nms_iou,
-        help="boxes overlapping more are one object (default %(default)s)",
-    )
-    group.add_argument("--strict", action="store_true", help="treat nothing found as an error")
-    if choose:
-        group.add_argument(
-            "--select", type=_select, default=found.select, help="all, best, largest, N or N,M (default %(default)s)"
-        )
-
-
-def _painting_group(parser: argparse.ArgumentParser, *, strength: bool = True, dilate: bool = True) -> None:
-    paint = PaintOptions()
-    group = parser.add_argument_group("painting")
-    group.add_argument("--negative-prompt", default=paint.negative_prompt, help="(default %(default)r)")
-    group.add_argument("--steps", type=int, default=paint.steps, help="(default %(default)s)")
-    group.add_argument("--guidance", type=float, default=paint.guidance, help="(default %(default)s)")
-    if strength:
-        group.add_argument("--strength", type=float, default=paint.strength, help="(default %(default)s)")
-    group.add_argument("--seed", type=int, help="random seed (default: drawn, and written to the sidecar)")
-    group.add_argument("--scheduler", help=f"{', '.join(SCHEDULERS)} (default: the model's own)")
-    group.add_argument("--upscale", type=int, choices=[2, 4], help="sharpen the painted region with the x4 upscaler")
-    group.add_argument(
-        "--fast",
-        action="store_true",
-        help="paint in 4 steps with a few-step LoRA (LCM-LoRA; --steps at most 8, --guidance 1.0 unless given)",
-    )
-    if dilate:
-        group.add_argument("--dilate", type=int, help="grow the mask by N px (default: automatic)")
-        group.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
-
-
-def _checking_group(parser: argparse.ArgumentParser, *, tries: bool = True) -> None:
-    checking = CheckOptions()
-    group = parser.add_argument_group("checking the edit (the detector looks again)")
-    group.add_argument("--verify", action="store_true", help="score each edit in [0, 1]; the score goes to the sidecar")
-    if tries:
-        group.add_argument(
-            "--tries",
-            type=int,
-            default=checking.tries,
-            help=f"paint N candidates (seeds SEED, SEED+1, ...) in one batch and keep the best (at most {MAX_TRIES})",
-        )
-    group.add_argument(
-        "--min-score",
-        type=float,
-        help="flag edits scoring below this (still written; listed in the summary; exit status 3)",
-    )
+    elif kind == "select":
+        group.add_argument(flag, type=_select, default=default, metavar=cli["metavar"], help=doc + shown)
+    elif "choices" in cli:
+        choices = list(cli["choices"])
+        group.add_argument(flag, choices=choices, type=type(choices[0]), default=default, help=doc + shown)
+    else:
+        extra = f"; one of {', '.join(SCHEDULERS)}" if name == "scheduler" else ""
+        group.add_argument(flag, type=kind, default=default, help=doc + extra + shown)
 
 
 def _engine_group(parser: argparse.ArgumentParser) -> None:
@@ -242,73 +204,73 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"textinpaint {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
-            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-        )
+    def command(name: str, help_text: str, run: Any = None) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
         _models_group(sub, COMMAND_STAGES[name], runs=name not in ("download", "report", "models"))
+        sub.set_defaults(run=run or (lambda args: _batch(_pipeline(args), args)), flow=COMMANDS.get(name))
         return sub
 
+    def find_flag(sub: argparse.ArgumentParser, *, required: bool = False) -> None:
+        help_text = 'what to find: "the red car", or several: "dog. cat"'
+        sub.add_argument("--find", required=required, help=help_text + ("" if required else " (or give --point)"))
+
     replace = command("replace", "find an object and repaint it")
-    replace.add_argument("--with", dest="with_", required=True, help='what to paint instead ("" removes)')
-    replace.add_argument("--mask-mode", choices=["mask", "box"], default=FindOptions().mask_mode)
+    replace.add_argument("--with", dest="with_", metavar="TEXT", required=True, help='what to paint instead ("" removes)')
+    find_flag(replace)
     replace.add_argument(
         "--batch-size",
         type=int,
         default=1,
-        help="edit N images per model call (same-size images share the detector and UNet passes)",
+        help="edit N images per model call (same-size images share the detector and UNet passes; default 1)",
     )
-    replace.add_argument("--refine", action="store_true", help="a second, low-strength pass at higher resolution")
-    _finding_group(replace, choose=True)
-    _painting_group(replace)
-    _checking_group(replace)
+    _option_flags(replace, COMMANDS["replace"])
     _outputs_group(replace)
     _engine_group(replace)
 
     remove = command("remove", "erase an object (LaMa)")
-    remove.add_argument("--mask-mode", choices=["mask", "box"], default=FindOptions().mask_mode)
-    remove.add_argument("--seed", type=int, help="only for a random remover of your own")
-    remove.add_argument("--dilate", type=int, help="grow the mask by N px (default: automatic)")
-    remove.add_argument("--feather", type=int, help="soft blend band of N px (default: automatic)")
-    _finding_group(remove, choose=True)
-    _checking_group(remove, tries=False)
+    find_flag(remove)
+    _option_flags(remove, COMMANDS["remove"])
     _outputs_group(remove)
     _engine_group(remove)
 
-    scene = BackgroundOptions()
     background = command("background", "keep the subject, repaint the rest")
     background.add_argument("--keep", help="what to keep, as for --find")
     background.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
-    background.add_argument("--with", dest="with_", required=True, help="the new background")
-    background.add_argument("--no-depth", dest="depth", action="store_false", help="no depth ControlNet")
-    background.add_argument("--controlnet-scale", type=float, default=scene.controlnet_scale)
-    background.add_argument("--seam", type=int, help="blend band outside the subject, px (default: automatic)")
-    background.add_argument("--refine", action="store_true")
-    _finding_group(background, choose=False, find=False)
-    _painting_group(background, dilate=False)
-    _checking_group(background)
+    background.add_argument("--with", dest="with_", metavar="TEXT", required=True, help="the new background")
+    _option_flags(background, COMMANDS["background"])
     _outputs_group(background)
     _engine_group(background)
 
-    generate = command("generate", "make an image from text")
+    inpaint = command("inpaint", "repaint the white pixels of your own mask from a prompt")
+    inpaint.add_argument("--mask", type=Path, required=True, help="the mask image (white = repaint), the input's size")
+    inpaint.add_argument("--prompt", required=True, help="what to paint in the masked region")
+    _option_flags(inpaint, COMMANDS["inpaint"])
+    _outputs_group(inpaint)
+
+    generate = command("generate", "make an image from text", lambda args: _generate(_pipeline(args), args))
     generate.add_argument("prompt")
     generate.add_argument("-o", "--output", type=Path, required=True, help="the image file (a sidecar goes beside it)")
     generate.add_argument("--size", type=_size, help="WIDTHxHEIGHT (default: the model's native square)")
-    _painting_group(generate, strength=False, dilate=False)
+    _option_flags(generate, COMMANDS["generate"])
 
     segment = command("segment", "find objects; write the selected masks as one PNG")
-    _finding_group(segment, choose=True)
+    find_flag(segment)
+    _option_flags(segment, COMMANDS["segment"], skip=("mask_mode",))
     _outputs_group(segment, image_options=False)
     _engine_group(segment)
     segment.set_defaults(format="png", save_mask=False, save_overlay=False)
 
-    detect = command("detect", "find objects; print them as JSON")
+    detect = command("detect", "find objects; print them as JSON", lambda args: _detect(_pipeline(args), args))
     detect.add_argument("image", type=Path)
-    _finding_group(detect, choose=False, points=False)
+    find_flag(detect, required=True)
+    _option_flags(detect, COMMANDS["detect"])
+    detect.add_argument("--strict", action="store_true", help="exit with status 3 and an error when nothing matches")
     detect.add_argument("-o", "--output", type=Path, help="also write the sidecar (JSON) to this file")
     detect.add_argument("--save-overlay", type=Path, help="also write the detections drawn on the image")
 
-    replay = command("replay", "make edits again from their sidecars (JSON files or PNGs textinpaint wrote)")
+    replay = command(
+        "replay", "make edits again from their sidecars (JSON files or PNGs textinpaint wrote)", lambda args: _replay(args)
+    )
     replay.add_argument("sidecars", nargs="+", type=Path)
     replay.add_argument(
         "-o",
@@ -319,22 +281,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--image", type=Path, help="the input, when the sidecar's path is not there")
 
-    download = command("download", "fetch models into the cache or --models DIR")
+    download = command("download", "fetch models into the cache or --models DIR", lambda args: _download(args))
     download.add_argument(
         "--stages", default="detector,segmenter,inpainter", help="comma-separated stages, or 'all' for every one"
     )
 
-    models = command("models", "every model by its short name: stage, Hub id, size, licence, and whether it is here")
+    models = command(
+        "models",
+        "every model by its short name: stage, Hub id, size, licence, and whether it is here",
+        lambda args: _models(args.json),
+    )
     models.add_argument("--json", action="store_true")
 
-    report = command("report", "write an HTML contact sheet of an output folder: flagged and failed edits first")
+    report = command(
+        "report", "write an HTML contact sheet of an output folder: flagged and failed edits first", lambda args: _report(args)
+    )
     report.add_argument("folder", type=Path, help="an output folder (its sidecars and failures.json)")
     report.add_argument("-o", "--output", type=Path, help="the HTML file (default FOLDER/report.html)")
 
-    info = command("info", "versions, device, and which weights are present")
+    info = command("info", "versions, device, and which weights are present", lambda args: _info(_pipeline(args), args.json))
     info.add_argument("--json", action="store_true")
 
-    app = command("app", "start the web app (needs the app extra)")
+    app = command("app", "start the web app (needs the app extra)", lambda args: _app(_pipeline(args), args))
     app.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
     app.add_argument("--port", type=int, default=7860)
     app.add_argument("--share", action="store_true", help="also open a public Gradio share link")
@@ -352,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         commands.choices[args.command].error(str(error))  # exits 2, as argparse does for every usage error
     try:
-        return _run(args)
+        return int(args.run(args))
     except TextInpaintError as error:
         print(f"textinpaint: error: {error}", file=sys.stderr)
         return 1
@@ -364,23 +332,14 @@ def main(argv: list[str] | None = None) -> int:
 def _check_options(args: argparse.Namespace) -> None:
     """Every option checked by the option objects before anything loads (a bad value is a usage error)."""
     from .errors import InvalidInputError
+    from .options import split
 
-    finding = {
-        k: v
-        for k, v in _finding(args).items()
-        if k in ("box_threshold", "text_threshold", "nms_iou", "select", "points", "labels", "mask_mode")
-    }
-    if "box_threshold" in finding:
-        FindOptions(**finding)
-    if hasattr(args, "find") and args.command != "detect" and args.find is None and "points" not in finding:
+    flow = args.flow
+    if flow is not None:
+        split(_options(args, flow), flow.args, flow.name)
+    takes_points = flow is not None and "points" in keywords(flow.args)
+    if takes_points and "find" in flow.inputs and args.find is None and not getattr(args, "point", None):
         raise InvalidInputError("give --find (what to look for), --point (a click on it), or both")
-    painting = {k: v for k, v in _painting(args).items() if k in {f for f in PaintOptions.__dataclass_fields__}}
-    if painting:
-        PaintOptions(**painting)
-    if args.command == "background":
-        BackgroundOptions(args.depth, args.controlnet_scale, args.seam)
-    if hasattr(args, "verify"):
-        CheckOptions(**_checking(args))
     if getattr(args, "batch_size", 1) < 1:
         raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
     if getattr(args, "concurrency", 1) < 1:
@@ -412,84 +371,47 @@ def _pipeline(args: argparse.Namespace) -> Pipeline:
     return Pipeline(**stage_names(args), models=args.models, device=args.device, dtype=args.dtype, speed=speed)
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "replay":
-        return _replay(args)
-    if args.command == "download":
-        return _download(args)
-    if args.command == "models":
-        return _models(args.json)
-    if args.command == "report":
-        from .report import write_report
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
 
-        print(f"wrote {write_report(args.folder, args.output)}")
-        return 0
-    pipe = _pipeline(args)
-    if args.command == "info":
-        return _info(pipe, args.json)
-    if args.command == "app":
-        from .app import serve
-
-        print(f"textinpaint app on http://{args.host}:{args.port} (Ctrl+C to stop)")
-        serve(pipe, host=args.host, port=args.port, share=args.share)
-        return 0
-    if args.command == "generate":
-        return _generate(pipe, args)
-    if args.command == "detect":
-        return _detect(pipe, args)
-    return _batch(pipe, args)
+    print(f"wrote {write_report(args.folder, args.output)}")
+    return 0
 
 
-def _painting(args: argparse.Namespace) -> dict[str, Any]:
-    names = (
-        "negative_prompt",
-        "steps",
-        "guidance",
-        "strength",
-        "seed",
-        "scheduler",
-        "upscale",
-        "refine",
-        "fast",
-        "dilate",
-        "feather",
-    )
-    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+def _app(pipe: Pipeline, args: argparse.Namespace) -> int:
+    from .app import serve
+
+    print(f"textinpaint app on http://{args.host}:{args.port} (Ctrl+C to stop)")
+    serve(pipe, host=args.host, port=args.port, share=args.share)
+    return 0
 
 
-def _checking(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in ("verify", "tries", "min_score") if hasattr(args, name)}
-
-
-def _finding(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("box_threshold", "text_threshold", "nms_iou", "strict", "select", "mask_mode")
-    found = {name: getattr(args, name) for name in names if hasattr(args, name)}
+def _options(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
+    """The workflow's options as the command line gave them (points and labels from the clicks)."""
+    given = {name: getattr(args, name) for name in keywords(flow.args) if hasattr(args, name)}
     positive, negative = getattr(args, "point", None) or [], getattr(args, "negative_point", None) or []
-    if positive or negative:
-        found["points"] = [list(p) for p in positive + negative]
-        found["labels"] = [1] * len(positive) + [0] * len(negative)
-    return found
+    if "points" in keywords(flow.args):
+        given["points"] = [list(p) for p in positive + negative] if positive or negative else None
+        given["labels"] = [1] * len(positive) + [0] * len(negative) if positive or negative else None
+    return given
 
 
 def _generate(pipe: Pipeline, args: argparse.Namespace) -> int:
     from .outputs import save_image, write_json
 
-    image = pipe.generate(args.prompt, size=args.size, **_painting(args))
-    sidecar = {**image.info["edit"].to_dict(), "output": str(args.output)}
-    save_image(image, args.output, sidecar)
+    edit = pipe.generate(args.prompt, size=args.size, **_options(args, args.flow))
+    sidecar = {**edit.to_dict(), "output": str(args.output)}
+    save_image(edit.image, args.output, sidecar)
     write_json(args.output.with_suffix(".json"), sidecar)
-    print(f"wrote {args.output} (seed {image.info['seed']})")
+    print(f"wrote {args.output} (seed {edit.seed})")
     return 0
 
 
 def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
     from .outputs import save_image, write_json
     from .results import detection_rows
-    from .workflows.find import find_boxes
 
-    finding = _finding(args)
-    finding.pop("strict")
-    edit = find_boxes(pipe, args.image, args.find, **finding)
+    edit = args.flow.function(pipe, args.image, args.find, **_options(args, args.flow))
     print(json.dumps(detection_rows(edit.detections), indent=2))
     if args.output:
         write_json(args.output, edit.to_dict())
@@ -511,46 +433,33 @@ def _quiet() -> None:
     diffusers.utils.logging.disable_progress_bar()
 
 
+def _given(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
+    """Everything the command line gives the workflow besides the image: its inputs and options."""
+    given = {name: getattr(args, name) for name in flow.inputs if hasattr(args, name)}
+    if isinstance(given.get("mask"), Path):
+        given["mask"] = str(given["mask"])
+    if getattr(args, "keep_mask", None):
+        given["mask"] = str(args.keep_mask)
+    return {**given, **_options(args, flow)}
+
+
 def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     """Run an edit command over every input; see :mod:`textinpaint.batch`."""
     from . import batch
+    from .outputs import write_edit
 
     if args.quiet:
         _quiet()
-    from .workflows.find import find_masks
-
-    if args.command == "replace":
-        given = {"find": args.find, "with_": args.with_, **_finding(args), **_painting(args), **_checking(args)}
-    elif args.command == "remove":
-        given = {"find": args.find, **_finding(args), **_painting(args), **_checking(args)}
-    elif args.command == "segment":
-        given = {"find": args.find, **_finding(args)}
-    else:
-        given = {
-            "keep": args.keep,
-            "with_": args.with_,
-            "depth": args.depth,
-            "controlnet_scale": args.controlnet_scale,
-            "seam": args.seam,
-            **_finding(args),
-            **_painting(args),
-            **_checking(args),
-        }
-        if args.keep_mask:
-            given["mask"] = str(args.keep_mask)
-    run: Any = {
-        "replace": pipe.replace,
-        "remove": pipe.remove,
-        "background": pipe.replace_background,
-        "segment": lambda image, **options: find_masks(pipe, image, **options),
-    }[args.command]
+    flow: Workflow = args.flow
+    given = _given(args, flow)
+    shown = dict(save_mask=args.save_mask, save_overlay=args.save_overlay, quiet=args.quiet, summary=flow.output == "image")
 
     def work(job: batch.Job) -> dict | None:
-        return _emit(args, job, run(str(job.source), **given))
+        return write_edit(job, flow.function(pipe, str(job.source), **given), **shown)
 
     def work_many(jobs: list[batch.Job]) -> list[dict | None]:
-        edits = pipe.replace([str(job.source) for job in jobs], **given)
-        return [_emit(args, job, edit) for job, edit in zip(jobs, edits)]
+        edits = flow.function(pipe, [str(job.source) for job in jobs], **given)
+        return [write_edit(job, edit, **shown) for job, edit in zip(jobs, edits)]
 
     request = {
         "command": args.command,
@@ -562,12 +471,12 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         "format": args.format,
     }
     key = batch.request_key(request)
-    if args.engine == "ray":
+    if args.engine == "ray" if hasattr(args, "engine") else False:
         summary = _distributed(args, given, key)
         jobs_count = len(summary.outcomes)
     else:
         jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
-        many = {"work_many": work_many, "batch_size": args.batch_size} if args.command == "replace" else {}
+        many = {"work_many": work_many, "batch_size": args.batch_size} if hasattr(args, "batch_size") else {}
         summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, **many)
         if not (len(jobs) == 1 and jobs[0].output == args.output):
             batch.write_failures(args.output, summary)
@@ -597,7 +506,7 @@ def _distributed(args: argparse.Namespace, given: dict[str, Any], key: str) -> A
     }
     return run(
         args.inputs,
-        WORKFLOW[args.command],
+        args.flow.name,
         given,
         args.output,
         pipeline=pipeline,
@@ -614,55 +523,11 @@ def _distributed(args: argparse.Namespace, given: dict[str, Any], key: str) -> A
     )
 
 
-def _emit(args: argparse.Namespace | SimpleNamespace, job: batch.Job, edit: Edit) -> dict | None:
-    """Write one edit's outputs; return its sidecar (``found`` False, and no output, when nothing matched)."""
-    from tqdm.auto import tqdm
-
-    from .outputs import save_image
-
-    if not edit.found:
-        best = edit.detections.metadata.get("best_score")
-        message = f"{job.source}: nothing matching the query was found (best score {best}); no output written"
-        tqdm.write(message, file=sys.stderr)
-        return {**edit.to_dict(), "output": None}
-    sidecar = {**edit.to_dict(), "output": str(job.output)}
-    save_image(edit.image, job.output, sidecar)
-    stem = job.output.with_suffix("")
-    if args.save_mask:
-        import PIL.Image
-
-        save_image(PIL.Image.fromarray(edit.mask), Path(f"{stem}.mask.png"))
-    if args.save_overlay:
-        save_image(edit.annotate(), Path(f"{stem}.overlay.png"))
-    if not args.quiet and args.command != "segment":
-        used = ", ".join(
-            f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
-        )
-        seed = "" if edit.seed is None else f"seed {edit.seed}; "
-        tqdm.write(
-            f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used}"
-            f"{_score_text(edit)})"
-        )
-    return sidecar
-
-
-def _score_text(edit: Edit) -> str:
-    """``; score 0.62 (present 0.62, gone 1.00), best of 4; FLAGGED`` for a checked edit, else ``""``."""
-    if edit.verification is None:
-        return ""
-    check = edit.verification
-    parts = ", ".join(f"{name} {'unchecked' if v is None else f'{v:.2f}'}" for name, v in check.parts.items())
-    score = "unchecked" if check.score is None else f"{check.score:.2f}"
-    tries = f", best of {len(edit.candidates) + 1}" if edit.candidates else ""
-    return f"; score {score} ({parts}){tries}{'; FLAGGED' if edit.flagged else ''}"
-
-
 def _replay(args: argparse.Namespace) -> int:
     """Make each sidecar's edit again and write it: the image, the mask (segment) or the sidecar (detect)."""
-    import supervision as sv
-
     from .outputs import save_image, write_json
     from .sidecars import read_sidecar, replay
+    from .workflows import WORKFLOWS
 
     single = len(args.sidecars) == 1 and args.output.suffix != ""
     failed = 0
@@ -674,12 +539,10 @@ def _replay(args: argparse.Namespace) -> int:
             print(f"textinpaint: error: {path}: {error}", file=sys.stderr)
             failed += 1
             continue
-        suffix = ".json" if isinstance(result, sv.Detections) else ".png"
-        target = args.output if single else args.output / f"{Path(path).stem}{suffix}"
-        if isinstance(result, sv.Detections):
-            from .results import detection_rows
-
-            write_json(target, {**document, "detections": detection_rows(result)})
+        detections_only = WORKFLOWS[document["workflow"]].output == "detections"
+        target = args.output if single else args.output / f"{Path(path).stem}{'.json' if detections_only else '.png'}"
+        if detections_only:
+            write_json(target, result.to_dict())
         else:
             save_image(result.image, target, result.to_dict())
         print(f"wrote {target}")

@@ -88,20 +88,6 @@ class GroundingDino:
     def max_text_tokens(self) -> int:
         return int(self.model.config.max_text_len)
 
-    def detect(
-        self,
-        picture: Picture,
-        phrases: list[str],
-        *,
-        box_threshold: float,
-        text_threshold: float,
-        nms_iou: float,
-    ) -> sv.Detections:
-        """Detect ``phrases`` in ``picture``; see :meth:`textinpaint.Pipeline.detect`."""
-        return self.detect_many(
-            [picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
-        )[0]
-
     def detect_many(
         self,
         pictures: list[Picture],
@@ -111,7 +97,7 @@ class GroundingDino:
         text_threshold: float,
         nms_iou: float,
     ) -> list[sv.Detections]:
-        """:meth:`detect` for several pictures: one forward pass per group of same-size pictures."""
+        """Detect ``phrases`` in each picture (see :meth:`textinpaint.Pipeline.detect`): one forward pass per group of same-size pictures."""
         results: list[list[tuple[sv.Detections, float | None]]] = [[] for _ in pictures]
         groups: dict[tuple[int, int], list[int]] = {}
         for index, picture in enumerate(pictures):

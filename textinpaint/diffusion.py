@@ -14,13 +14,15 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import PIL.Image
 import torch
 
+from .abilities import Abilities
 from .errors import InvalidInputError, ModelKindError
+from .events import report_step
 from .fast import FewStepLora
 from .inpainting import FillRequest, generation_size, resize, shrink_any
 from .models import thread_copy, variant_options
@@ -63,114 +65,72 @@ def optimize(pipe: DiffusionPipeline, speed: Speed, device: torch.device) -> Non
 
 
 @dataclass(frozen=True)
-class DiffusersInpainter:
-    """A diffusers inpainting pipeline as a :class:`~textinpaint.inpainting.Filler`.
+class DiffusionPainter:
+    """What every diffusers inpainting pipeline shares as a :class:`~textinpaint.inpainting.Filler`:
+    crops grouped by size into batched runs, the refine and upscale passes, text to image.
 
-    ``controlnet`` and ``upscaler`` are attached with :meth:`with_extras`; the copy shares every
-    module with the original.
+    Each backend (:class:`DiffusersInpainter` for Stable Diffusion, :class:`~textinpaint.flux.FluxInpainter`
+    for FLUX.1 Fill) is a sibling subclass: it declares its :class:`~textinpaint.abilities.Abilities`
+    and its model ``family``, and implements one denoising run (``_pass``), its ``native_size``
+    and its side ``_grid``. ``upscaler`` is attached with :meth:`with_extras`.
     """
 
     pipe: DiffusionPipeline
-    controlnet: torch.nn.Module | None = None
     upscaler: DiffusionPipeline | None = None
-    fast: FewStepLora | None = None
-    # SDXL pipelines cast their VAE to fp32 and back while encoding when it runs in fp16; that
-    # changes a shared module, so such calls take turns.
-    _lock: threading.Lock | None = field(default=None, compare=False)
-    # A float32 copy of the VAE, made the first time a low-precision decode overflows.
-    _fp32_vae_holder: list = field(default_factory=list, compare=False, repr=False)
-    _fp32_vae_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-    # UNet copies with a few-step LoRA fused in, one per LoRA (the shared UNet is never changed).
-    _fast_unets: dict = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def load(
-        cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None
-    ) -> DiffusersInpainter:
-        from diffusers import AutoPipelineForInpainting
+    abilities: ClassVar[Abilities] = Abilities()
+    # What with_extras may attach (each backend adds its own).
+    extras: ClassVar[frozenset[str]] = frozenset({"upscaler"})
 
-        pipe = AutoPipelineForInpainting.from_pretrained(
-            source, dtype=dtype, **variant_options("inpainter", source, dtype)
-        )
-        if not (speed and speed.offload):
-            pipe = pipe.to(device)
-        if (
-            type(pipe).__name__ not in _CONTROLNET_PIPELINES
-            or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL"
-        ):
-            raise ModelKindError(
-                f"inpainter={source!r} loads as {type(pipe).__name__}; textinpaint paints with UNet-based "
-                "Stable Diffusion inpainting pipelines (SD 1.5, SD 2, SDXL and their fine-tunes)"
-            )
-        pipe.set_progress_bar_config(disable=True)
-        optimize(pipe, speed or Speed(), device)
-        upcasts = "XL" in type(pipe).__name__ and pipe.vae.config.get("force_upcast", False)
-        return cls(pipe, _lock=threading.Lock() if upcasts and dtype == torch.float16 else None)
+    @property
+    def family(self) -> str | None:
+        """The model family, read off the loaded pipeline's class (``"sd"``, ``"sdxl"``, ``"flux"``)."""
+        from .stages import STAGES
 
-    def with_extras(self, **extras: Any) -> DiffusersInpainter:
-        """The same inpainter (same modules, lock, fp32 rescue and fused copies) with ``controlnet``,
-        ``upscaler`` and/or ``fast`` (a :class:`~textinpaint.fast.FewStepLora`) attached; the
-        others stay as they are."""
-        unknown = set(extras) - {"controlnet", "upscaler", "fast"}
+        kind = type(self.pipe).__name__
+        for backend in STAGES["inpainter"].backends:
+            found = backend.family(kind)
+            if found is not None:
+                return found
+        return None
+
+    def with_extras(self, **extras: Any) -> Any:
+        """The same painter (same modules and caches) with the named extras attached (see ``extras``)."""
+        unknown = set(extras) - self.extras
         if unknown:
-            raise TypeError(f"with_extras takes controlnet, upscaler and fast; got {sorted(unknown)}")
-        return dataclasses.replace(
-            self,
-            **extras,
-            _fp32_vae_holder=self._fp32_vae_holder,
-            _fp32_vae_lock=self._fp32_vae_lock,
-            _fast_unets=self._fast_unets,
-        )
+            raise TypeError(f"with_extras takes {sorted(self.extras)}; got {sorted(unknown)}")
+        return dataclasses.replace(self, **extras, **self._shared())
 
-    def fast_unet(self) -> torch.nn.Module:
-        """A copy of the UNet with the attached few-step LoRA fused in, made once per LoRA.
-
-        The shared UNet is never changed, so edits at full steps in other threads are unaffected.
-        """
-        if self.fast is None:
-            raise InvalidInputError("fast=True needs a few-step LoRA attached (with_extras(fast=...))")
-        shared = self.pipe.unet
-        if getattr(shared, "_hf_hook", None) is not None:
-            raise InvalidInputError(
-                "fast=True fuses the LoRA into a copy of the UNet, which model offload (offload=True) "
-                "cannot hold: use one or the other"
-            )
-        with self._fp32_vae_lock:
-            unet = self._fast_unets.get(id(self.fast))
-            if unet is None or unet[0] is not self.fast:
-                compiled = hasattr(shared, "_orig_mod")  # torch.compile's wrapper: copy the module inside
-                copied = copy.deepcopy(shared._orig_mod if compiled else shared)
-                self.fast.fuse_into(copied, type(self.pipe))
-                fused = torch.compile(copied.eval()) if compiled else copied.eval()
-                unet = self._fast_unets[id(self.fast)] = (self.fast, fused)
-            return cast(torch.nn.Module, unet[1])  # torch.compile of a module is a module
+    def _shared(self) -> dict[str, Any]:
+        """The fields a copy made by :meth:`with_extras` shares with this one (caches, locks)."""
+        return {}
 
     @property
     def native_size(self) -> int:
-        return int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
+        raise NotImplementedError
 
     @property
     def _grid(self) -> int:
-        """Sides are multiples of this: the VAE's factor, and 8 at least (the pipelines require it)."""
-        return max(8, int(self.pipe.vae_scale_factor))
+        raise NotImplementedError
+
+    def _pass(
+        self,
+        images: list[np.ndarray],
+        masks: list[np.ndarray],
+        requests: list[FillRequest],
+        width: int,
+        height: int,
+        strength: float,
+        *,
+        controls: list[np.ndarray] | None = None,
+        controlnet_scale: float = 1.0,
+    ) -> list[np.ndarray]:
+        """One denoising run over a batch at ``width`` x ``height``; returns ``uint8`` pictures of that size."""
+        raise NotImplementedError
 
     def __call__(self, crop: np.ndarray, mask: np.ndarray, request: FillRequest) -> np.ndarray:
         """Paint ``crop`` (HxWx3 ``uint8``) where ``mask`` (HxW ``bool``) is True; returns the crop's shape."""
         return self.fill_many([crop], [mask], [request])[0]
-
-    def fill_controlled(
-        self,
-        crops: list[np.ndarray],
-        masks: list[np.ndarray],
-        requests: list[FillRequest],
-        controls: list[np.ndarray],
-        controlnet_scale: float,
-    ) -> list[np.ndarray]:
-        """:meth:`fill_many` under the attached ControlNet: ``controls`` are HxWx3 ``uint8``
-        conditions (depth maps) aligned with the crops."""
-        if self.controlnet is None:
-            raise InvalidInputError("a control image was given but no ControlNet is attached (with_extras)")
-        return self._fill(crops, masks, requests, list(controls), controlnet_scale)
 
     def fill_many(
         self, crops: list[np.ndarray], masks: list[np.ndarray], requests: list[FillRequest]
@@ -275,6 +235,136 @@ class DiffusersInpainter:
             painted = self._upscale(painted, request)
         return resize(painted, width, height)
 
+    def _upscale(self, painted: np.ndarray, request: FillRequest) -> np.ndarray:
+        """Enlarge ``painted`` ``request.upscale`` times with the x4 diffusion upscaler."""
+        if self.upscaler is None:
+            raise InvalidInputError("upscale was asked for but no upscaler is attached")
+        height, width = painted.shape[:2]
+        # The x4 model always enlarges 4x: for 2x it is fed a half-size picture.
+        shrink = max(4 / (request.upscale or 4), max(width, height) / _UPSCALER_MAX_INPUT)
+        small = resize(painted, max(8, round(width / shrink)), max(8, round(height / shrink)))
+        pipe = call_copy(self.upscaler, self.upscaler.scheduler.from_config(self.upscaler.scheduler.config))
+        result = pipe(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            image=PIL.Image.fromarray(small),
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            generator=torch.Generator("cpu").manual_seed(request.seed),
+            output_type="np",
+        ).images[0]
+        return np.rint(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+@dataclass(frozen=True)
+class DiffusersInpainter(DiffusionPainter):
+    """A diffusers Stable Diffusion inpainting pipeline (SD 1.5, SD 2, SDXL) as a
+    :class:`~textinpaint.inpainting.Filler`.
+
+    ``controlnet``, ``upscaler`` and ``fast`` are attached with :meth:`with_extras`; the copy
+    shares every module with the original.
+    """
+
+    controlnet: torch.nn.Module | None = None
+    fast: FewStepLora | None = None
+
+    abilities: ClassVar[Abilities] = Abilities(
+        name="Stable Diffusion",
+        negative_prompt=True,
+        scheduler=True,
+        fast=True,
+        control=True,
+        upscale=True,
+        generate=True,
+        batch=True,
+    )
+    extras: ClassVar[frozenset[str]] = frozenset({"controlnet", "upscaler", "fast"})
+    # SDXL pipelines cast their VAE to fp32 and back while encoding when it runs in fp16; that
+    # changes a shared module, so such calls take turns.
+    _lock: threading.Lock | None = field(default=None, compare=False)
+    # A float32 copy of the VAE, made the first time a low-precision decode overflows.
+    _fp32_vae_holder: list = field(default_factory=list, compare=False, repr=False)
+    _fp32_vae_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # UNet copies with a few-step LoRA fused in, one per LoRA (the shared UNet is never changed).
+    _fast_unets: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def load(
+        cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None
+    ) -> DiffusersInpainter:
+        from diffusers import AutoPipelineForInpainting
+
+        pipe = AutoPipelineForInpainting.from_pretrained(
+            source, dtype=dtype, **variant_options("inpainter", source, dtype)
+        )
+        if not (speed and speed.offload):
+            pipe = pipe.to(device)
+        if (
+            type(pipe).__name__ not in _CONTROLNET_PIPELINES
+            or type(getattr(pipe, "vae", None)).__name__ != "AutoencoderKL"
+        ):
+            raise ModelKindError(
+                f"inpainter={source!r} loads as {type(pipe).__name__}; textinpaint paints with UNet-based "
+                "Stable Diffusion inpainting pipelines (SD 1.5, SD 2, SDXL and their fine-tunes)"
+            )
+        pipe.set_progress_bar_config(disable=True)
+        optimize(pipe, speed or Speed(), device)
+        upcasts = "XL" in type(pipe).__name__ and pipe.vae.config.get("force_upcast", False)
+        return cls(pipe, _lock=threading.Lock() if upcasts and dtype == torch.float16 else None)
+
+    def _shared(self) -> dict[str, Any]:
+        # the same lock, fp32 rescue and fused copies as the original
+        return {
+            "_fp32_vae_holder": self._fp32_vae_holder,
+            "_fp32_vae_lock": self._fp32_vae_lock,
+            "_fast_unets": self._fast_unets,
+        }
+
+    def fast_unet(self) -> torch.nn.Module:
+        """A copy of the UNet with the attached few-step LoRA fused in, made once per LoRA.
+
+        The shared UNet is never changed, so edits at full steps in other threads are unaffected.
+        """
+        if self.fast is None:
+            raise InvalidInputError("fast=True needs a few-step LoRA attached (with_extras(fast=...))")
+        shared = self.pipe.unet
+        if getattr(shared, "_hf_hook", None) is not None:
+            raise InvalidInputError(
+                "fast=True fuses the LoRA into a copy of the UNet, which model offload (offload=True) "
+                "cannot hold: use one or the other"
+            )
+        with self._fp32_vae_lock:
+            unet = self._fast_unets.get(id(self.fast))
+            if unet is None or unet[0] is not self.fast:
+                compiled = hasattr(shared, "_orig_mod")  # torch.compile's wrapper: copy the module inside
+                copied = copy.deepcopy(shared._orig_mod if compiled else shared)
+                self.fast.fuse_into(copied, type(self.pipe))
+                fused = torch.compile(copied.eval()) if compiled else copied.eval()
+                unet = self._fast_unets[id(self.fast)] = (self.fast, fused)
+            return cast(torch.nn.Module, unet[1])  # torch.compile of a module is a module
+
+    @property
+    def native_size(self) -> int:
+        return int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
+
+    @property
+    def _grid(self) -> int:
+        """Sides are multiples of this: the VAE's factor, and 8 at least (the pipelines require it)."""
+        return max(8, int(self.pipe.vae_scale_factor))
+
+    def fill_controlled(
+        self,
+        crops: list[np.ndarray],
+        masks: list[np.ndarray],
+        requests: list[FillRequest],
+        controls: list[np.ndarray],
+        controlnet_scale: float,
+    ) -> list[np.ndarray]:
+        """:meth:`fill_many` under the attached ControlNet: ``controls`` are HxWx3 ``uint8``
+        conditions (depth maps) aligned with the crops."""
+        if self.controlnet is None:
+            raise InvalidInputError("a control image was given but no ControlNet is attached (with_extras)")
+        return self._fill(crops, masks, requests, list(controls), controlnet_scale)
+
     def _pass(
         self,
         images: list[np.ndarray],
@@ -305,26 +395,6 @@ class DiffusersInpainter:
                 latents = pipe(**arguments).images
         decoded = [self._decode(pipe, latents[i : i + 1]) for i in range(len(requests))]
         return [np.rint(np.clip(d, 0.0, 1.0) * 255.0).astype(np.uint8) for d in decoded]
-
-    def _upscale(self, painted: np.ndarray, request: FillRequest) -> np.ndarray:
-        """Enlarge ``painted`` ``request.upscale`` times with the x4 diffusion upscaler."""
-        if self.upscaler is None:
-            raise InvalidInputError("upscale was asked for but no upscaler is attached")
-        height, width = painted.shape[:2]
-        # The x4 model always enlarges 4x: for 2x it is fed a half-size picture.
-        shrink = max(4 / (request.upscale or 4), max(width, height) / _UPSCALER_MAX_INPUT)
-        small = resize(painted, max(8, round(width / shrink)), max(8, round(height / shrink)))
-        pipe = call_copy(self.upscaler, self.upscaler.scheduler.from_config(self.upscaler.scheduler.config))
-        result = pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            image=PIL.Image.fromarray(small),
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            generator=torch.Generator("cpu").manual_seed(request.seed),
-            output_type="np",
-        ).images[0]
-        return np.rint(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
 
     def _pipeline_for_call(
         self, scheduler: str | None = None, *, with_controlnet: bool = False, fast: bool = False
@@ -404,17 +474,13 @@ def call_arguments(
 
 
 def report_steps(arguments: dict[str, Any]) -> None:
-    """Have a diffusers call report each finished step to the current step listener, if any."""
-    from .runtime import step_listener
+    """Have a diffusers call report each finished step (:func:`textinpaint.events.report_step`)."""
 
-    listener = step_listener.get()
-    if listener is not None:
+    def on_step(call: Any, step: int, timestep: Any, tensors: dict) -> dict:
+        report_step(step + 1, int(call.num_timesteps))
+        return tensors
 
-        def on_step(call: Any, step: int, timestep: Any, tensors: dict) -> dict:
-            listener(step + 1, int(call.num_timesteps))
-            return tensors
-
-        arguments["callback_on_step_end"] = on_step
+    arguments["callback_on_step_end"] = on_step
 
 
 def call_copy(

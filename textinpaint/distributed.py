@@ -38,7 +38,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from .batch import (
@@ -57,8 +56,6 @@ from .errors import InvalidInputError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
 
-# The workflow behind each name, as the sidecar and the CLI name them.
-WORKFLOWS = ("replace", "remove", "replace_background", "segment")
 MANIFEST_SUFFIXES = (".parquet", ".csv")
 # The status of a row whose actor met a setup error (raised again on the driver).
 FATAL_STATUS = "fatal"
@@ -238,22 +235,19 @@ class EditStage:
         overwrite: bool,
     ) -> None:
         from .pipeline import Pipeline
+        from .workflows import workflow as named
 
         self.pipeline = Pipeline(**pipeline)
-        self.workflow, self.options, self.key, self.overwrite = workflow, options, key, overwrite
-        self.emit = SimpleNamespace(**emit)
+        self.flow = named(workflow)
+        self.options, self.key, self.overwrite = options, key, overwrite
+        self.emit = emit
 
     def _run(self, picture: Any, overrides: dict[str, Any]) -> Any:
-        options = {**self.options, **overrides}
-        if self.workflow == "segment":
-            from .workflows.find import find_masks
-
-            return find_masks(self.pipeline, picture, **options)
-        return getattr(self.pipeline, self.workflow)(picture, **options)
+        return self.flow.function(self.pipeline, picture, **{**self.options, **overrides})
 
     def edit(self, row: dict[str, Any]) -> Outcome:
-        from .cli import _emit
         from .images import Picture
+        from .outputs import write_edit
 
         job = Job(Path(row["source"]), Path(row["output"]))
         overrides = json.loads(row["overrides"])
@@ -264,7 +258,7 @@ class EditStage:
             return Outcome(job, "done", "written before this actor's predecessor stopped")
         picture = Picture(row["rgb"], _array(row["alpha"]), row["source"], _bytes(row["icc"]), _bytes(row["exif"]))
         try:
-            sidecar = _emit(self.emit, job, self._run(picture, overrides))
+            sidecar = write_edit(job, self._run(picture, overrides), **self.emit)
         except FATAL as error:
             raise _Stop(error) from error
         except Exception as error:
@@ -276,11 +270,11 @@ class EditStage:
         """``replace`` on several pictures at once (one detector, SAM and UNet pass per size
         group), as the CLI's ``--batch-size`` does; None when they cannot go together or the
         batched call fails (then each is done on its own, so a bad file costs only itself)."""
-        from .cli import _emit
         from .images import ImageInput, Picture
+        from .outputs import write_edit
 
         overrides = {row["overrides"] for row in rows}
-        if self.workflow != "replace" or len(rows) < 2 or len(overrides) > 1:
+        if not self.flow.batchable or len(rows) < 2 or len(overrides) > 1:
             return None
         if any(_text(row["error"]) for row in rows):
             return None
@@ -293,8 +287,8 @@ class EditStage:
             for row in rows
         ]
         try:
-            edits = self.pipeline.replace(pictures, **{**self.options, **json.loads(rows[0]["overrides"])})
-            return [_record(job, _emit(self.emit, job, edit), key) for job, edit in zip(jobs, edits)]
+            edits = self.flow.function(self.pipeline, pictures, **{**self.options, **json.loads(rows[0]["overrides"])})
+            return [_record(job, write_edit(job, edit, **self.emit), key) for job, edit in zip(jobs, edits)]
         except FATAL as error:
             raise _Stop(error) from error
         except Exception:
@@ -413,8 +407,12 @@ def run(
         InvalidInputError: a bad workflow, option or manifest; two inputs with one output.
         WeightsNotFoundError, ModelKindError: the models cannot load (the run stops at once).
     """
-    if workflow not in WORKFLOWS:
-        raise InvalidInputError(f"workflow must be one of {list(WORKFLOWS)}; got {workflow!r}")
+    from .workflows import WORKFLOWS
+
+    if workflow not in WORKFLOWS or not WORKFLOWS[workflow].image:
+        raise InvalidInputError(
+            f"workflow must be one of {[n for n, w in WORKFLOWS.items() if w.image]}; got {workflow!r}"
+        )
     if not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidInputError(f"concurrency must be an integer >= 1; got {concurrency!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -439,7 +437,7 @@ def run(
     if todo:
         if not ray.is_initialized():
             ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-        emit = {"save_mask": save_mask, "save_overlay": save_overlay, "quiet": True, "command": workflow}
+        emit = {"save_mask": save_mask, "save_overlay": save_overlay, "quiet": True}
         stage = {
             "pipeline": pipeline,
             "workflow": workflow,

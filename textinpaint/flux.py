@@ -11,9 +11,9 @@ What differs from Stable Diffusion, and what textinpaint does about it:
 - **bf16.** FLUX overflows in float16, so a float16 request loads it in bfloat16 (a warning says
   so); float32 works but needs twice the memory.
 - **Guidance** is FLUX's distilled guidance (an input of the model, not classifier-free guidance),
-  and its inpainting examples use 30. ``guidance`` left at textinpaint's default (7.5) becomes 30;
-  any other value is passed as given.
-- **No negative prompt.** FLUX.1 Fill has none: the default negative prompt is dropped, and a
+  and its inpainting examples use 30: FLUX declares 30 as its default, so ``guidance=None`` paints
+  at 30 and records 30, and any value given (7.5 too) is painted and recorded as given.
+- **No negative prompt.** FLUX.1 Fill has none: ``negative_prompt=None`` means none, and a
   negative prompt you give is refused with :class:`~textinpaint.errors.InvalidInputError`.
 - **Its own scheduler** (flow matching, Euler): the ``scheduler`` names do not apply and are refused;
   so are ``fast=True`` (no few-step LoRA for FLUX here) and ``depth=True`` (no FLUX depth
@@ -29,27 +29,43 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from .diffusion import DiffusersInpainter, call_arguments, call_copy, report_steps
+from .abilities import SD_STEPS, Abilities
+from .diffusion import DiffusionPainter, call_arguments, call_copy, report_steps
 from .errors import InvalidInputError
 from .inpainting import FillRequest
 from .models import variant_options
-from .options import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, PaintOptions, Speed
+from .options import Speed
 
 logger = logging.getLogger(__name__)
 
-# FLUX.1 Fill's distilled guidance in its own examples (used when guidance is left at the default).
+# FLUX.1 Fill's distilled guidance in its own examples: its default.
 FLUX_GUIDANCE = 30.0
 
 
 @dataclass(frozen=True)
-class FluxInpainter(DiffusersInpainter):
+class FluxInpainter(DiffusionPainter):
     """A diffusers ``FluxFillPipeline`` as a :class:`~textinpaint.inpainting.Filler` (same contract
-    as :class:`~textinpaint.diffusion.DiffusersInpainter`)."""
+    as :class:`~textinpaint.diffusion.DiffusersInpainter`, its sibling)."""
+
+    abilities: ClassVar[Abilities] = Abilities(
+        name="FLUX.1 Fill",
+        negative_prompt=False,
+        scheduler=False,
+        fast=False,
+        control=False,
+        upscale=True,
+        generate=True,
+        batch=True,
+        # The same step count as the SD painters keeps edits comparable; FLUX's examples use 28-50.
+        steps=SD_STEPS,
+        guidance=FLUX_GUIDANCE,
+        negative="",
+    )
 
     @classmethod
     def load(cls, source: str, device: torch.device, dtype: torch.dtype, speed: Speed | None = None) -> FluxInpainter:
@@ -71,26 +87,6 @@ class FluxInpainter(DiffusersInpainter):
             pipe.transformer = torch.compile(pipe.transformer)
         pipe.set_progress_bar_config(disable=True)
         return cls(pipe)
-
-    @staticmethod
-    def check(options: PaintOptions, *, control: bool = False) -> None:
-        """Refuse, before any work, what FLUX.1 Fill cannot do (see the module's notes)."""
-        if options.negative_prompt not in ("", DEFAULT_NEGATIVE_PROMPT):
-            raise InvalidInputError(
-                f"FLUX.1 Fill takes no negative prompt; got negative_prompt={options.negative_prompt!r}: "
-                "leave it unset, or describe what you want in the prompt"
-            )
-        if options.scheduler is not None:
-            raise InvalidInputError(
-                f"FLUX.1 Fill samples with its own flow-matching scheduler; got scheduler={options.scheduler!r}: "
-                "leave it unset"
-            )
-        if options.fast:
-            raise InvalidInputError("fast=True fuses a Stable Diffusion few-step LoRA; FLUX.1 Fill has none here")
-        if control:
-            raise InvalidInputError(
-                "depth=True paints under a Stable Diffusion depth ControlNet; FLUX.1 Fill has none here: pass depth=False"
-            )
 
     @property
     def native_size(self) -> int:
@@ -115,14 +111,13 @@ class FluxInpainter(DiffusersInpainter):
     ) -> list[np.ndarray]:
         """One denoising run over a batch at ``width`` x ``height``; returns ``uint8`` pictures of that size."""
         first = requests[0]
-        self.check(
-            PaintOptions(first.negative_prompt, scheduler=first.scheduler, fast=first.fast),
-            control=controls is not None,
-        )
+        if first.negative_prompt or first.scheduler is not None or first.fast or controls is not None:
+            raise InvalidInputError(
+                "FLUX.1 Fill takes no negative prompt, scheduler name, few-step mode or control image "
+                "(textinpaint.options.resolve refuses them before any work)"
+            )
         pipe = call_copy(self.pipe, self.pipe.scheduler.from_config(self.pipe.scheduler.config))
         arguments = call_arguments(images, masks, requests, width, height, strength)
-        if first.guidance == DEFAULT_GUIDANCE:
-            arguments["guidance_scale"] = FLUX_GUIDANCE
         arguments["output_type"] = "np"
         report_steps(arguments)
         pictures = pipe(**arguments).images

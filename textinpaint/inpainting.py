@@ -22,9 +22,9 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from .abilities import SD_GUIDANCE, SD_NEGATIVE_PROMPT, SD_STEPS
 from .errors import InvalidInputError
 from .masks import blend_weights, bounding_box, distance_near
-from .options import DEFAULT_GUIDANCE, DEFAULT_NEGATIVE_PROMPT, DEFAULT_STEPS, DEFAULT_STRENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +38,15 @@ _MAX_ASPECT = 2.0
 
 @dataclass(frozen=True)
 class FillRequest:
-    """What to paint: the text prompt and the sampler settings, with a concrete seed."""
+    """What to paint: the text prompt and the sampler settings as used (every default already
+    resolved for the painter, see :func:`textinpaint.options.resolve`), with a concrete seed.
+    The defaults here are Stable Diffusion's, for a request built by hand."""
 
     prompt: str
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
-    steps: int = DEFAULT_STEPS
-    guidance: float = DEFAULT_GUIDANCE
-    strength: float = DEFAULT_STRENGTH
+    negative_prompt: str = SD_NEGATIVE_PROMPT
+    steps: int = SD_STEPS
+    guidance: float = SD_GUIDANCE
+    strength: float = 1.0
     seed: int = 0
     scheduler: str | None = None  # a short name (see textinpaint.diffusion.SCHEDULERS); None keeps the model's
     refine: bool = False  # a second, low-strength pass at a higher resolution

@@ -187,6 +187,28 @@ def backend_for(stage: str, source: str, name: str | Path | None = None) -> Back
     raise ModelKindError(f"{stage}={source!r} holds a {kind!r} model; the {stage} needs one of {kinds}")
 
 
+def family_of(stage: str, source: str, name: str | Path | None = None) -> str | None:
+    """The model family of ``source`` (``"sdxl"``...): a short name's row says it; a local or
+    cached folder's config (``model_index.json``'s ``_class_name``) tells it; else None. Loads nothing."""
+    table = stage_of(stage)
+    if name is not None and str(name) in table.names:
+        model = table.names[str(name)]
+        return model.family or None
+    known = {model.repo: model.family for model in table.models}
+    if source in known:
+        return known[source] or None
+    path = Path(source)
+    folder = path if path.is_dir() else _cached_folder(source, table)
+    if folder is None:
+        return None
+    kind, _ = _describe(folder)
+    for backend in table.backends:
+        family = backend.family(kind)
+        if family is not None:
+            return family
+    return None
+
+
 def revision(source: str) -> str | None:
     """The commit of a cached Hub repository's snapshot (None for a local path or an uncached id)."""
     if Path(source).exists():

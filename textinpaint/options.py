@@ -1,8 +1,19 @@
-"""The options of every workflow, as frozen dataclasses that validate themselves, in one place.
+"""Every option of every workflow, declared once: one field (type, default, check, one line of doc).
 
-The flat keyword API (``replace(..., box_threshold=0.3, steps=20)``) builds these objects first,
-so every option is checked once, before any work, with an error that names the argument and its
-value. The CLI and the app take their defaults from the same objects (``FindOptions().box_threshold``).
+The options come in groups, each a frozen dataclass that validates itself (:class:`FindOptions`,
+:class:`PaintOptions`, :class:`CheckOptions`, :class:`BackgroundOptions`). Each field carries its
+help text in ``metadata["doc"]`` (and how the CLI reads it in ``metadata["cli"]``), so the CLI's
+flags, the app's controls, the sidecar's ``parameters`` and replay are all derived from here.
+
+A workflow takes its options as flat keywords, typed for editors by the ``...Args`` TypedDicts
+below (PEP 692 ``**options: Unpack[ReplaceArgs]``): Python cannot derive a TypedDict from a
+dataclass, so each group's TypedDict names the same fields with the same types, and a test holds
+them equal (``tests/test_options.py``). :func:`split` turns the keywords into the groups, refusing
+an unknown or misplaced keyword with the workflow's own list.
+
+``None`` means "the model's default" (``steps``, ``guidance``, ``negative_prompt``): the painter
+declares its own (:mod:`textinpaint.abilities`), :func:`resolve` fills them in and refuses what
+the painter cannot do, and the sidecar records the values used.
 
 Example:
     >>> FindOptions(box_threshold=0.3).text_threshold
@@ -10,7 +21,7 @@ Example:
     >>> PaintOptions(steps=0)
     Traceback (most recent call last):
     ...
-    textinpaint.errors.InvalidInputError: steps must be an integer >= 1; got 0
+    textinpaint.errors.InvalidInputError: steps must be None (the model's default) or an integer >= 1; got 0
 """
 
 from __future__ import annotations
@@ -18,30 +29,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 import numpy as np
 
+from .abilities import FEW_STEPS_MAX, Abilities
 from .errors import InvalidInputError
 from .schedulers import scheduler_key
 
-if TYPE_CHECKING:  # supervision and the painting code load only when a workflow runs (a fast CLI start)
+if TYPE_CHECKING:  # supervision loads only when a workflow runs (a fast CLI start)
     import supervision as sv
-
-    from .inpainting import FillRequest
 
 Select = Literal["all", "best", "largest"] | int | Sequence[int]
 MaskMode = Literal["mask", "box"]
 
-# Steps: SD inpainting models converge by about 30 DDIM/PNDM steps; more costs time for little.
-DEFAULT_STEPS = 30
-# Guidance 7.5 is Stable Diffusion's own default: faithful to the prompt without burnt colours.
-DEFAULT_GUIDANCE = 7.5
 # Strength 1.0: dedicated inpainting models expect to repaint the masked area from pure noise.
 DEFAULT_STRENGTH = 1.0
-# Negative prompt: the artefacts users complain about most in inpainted regions.
-DEFAULT_NEGATIVE_PROMPT = "blurry, low quality, deformed, distorted, watermark, text, seam, border"
 # GroundingDINO's published demo uses 0.35 / 0.25: high enough to drop stray boxes on random clutter.
 DEFAULT_BOX_THRESHOLD = 0.35
 DEFAULT_TEXT_THRESHOLD = 0.25
@@ -88,8 +92,26 @@ def check_pixels(argument: str, value: object, *, minimum: int = 0) -> None:
 
 
 def check_seed(value: object, argument: str = "seed") -> None:
-    if value is not None and (not _integer(value) or not 0 <= int(value) < 2**63):  # type: ignore[call-overload]  # checked by _integer
-        raise InvalidInputError(f"{argument} must be None or an integer in [0, 2**63); got {value!r}")
+    """None (drawn) or an integer in [0, 2**32): the painters' generators keep 32 bits, so a larger
+    seed would paint the same picture as a smaller one under another number."""
+    if value is not None and (not _integer(value) or not 0 <= int(value) < 2**32):  # type: ignore[call-overload]  # checked by _integer
+        raise InvalidInputError(f"{argument} must be None or an integer in [0, 2**32); got {value!r}")
+
+
+def check_seeds(value: object) -> None:
+    """One seed (see :func:`check_seed`), or a list of them (one per image of a list)."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise InvalidInputError("seed must be None, an integer, or a non-empty list of them; got []")
+        for one in value:
+            check_seed(one)
+    else:
+        check_seed(value)
+
+
+def _doc(text: str, **cli: Any) -> dict[str, Any]:
+    """A field's metadata: its one line of help, and how the CLI reads it (``cli``)."""
+    return {"doc": text, "cli": cli}
 
 
 def clicks(points: object, labels: object) -> tuple[tuple[tuple[float, float], ...] | None, tuple[int, ...] | None]:
@@ -151,28 +173,49 @@ def check_detections(detections: object) -> sv.Detections:
 
 @dataclass(frozen=True)
 class FindOptions:
-    """How text becomes a region: detection thresholds, which matches, mask or box.
+    """How text (or clicks) becomes a region: detection thresholds, which matches, mask or box.
 
-    Attributes:
-        box_threshold: keep a box whose best token probability for its phrase reaches this.
-        text_threshold: ... and whose mean token probability over the phrase reaches this.
-        nms_iou: boxes overlapping more than this IoU are one object; the best-scored stays.
-        select: ``"all"`` (their union), ``"best"``, ``"largest"``, an index in score order, or a list.
-        mask_mode: ``"mask"`` repaints SAM's outline; ``"box"`` the whole box (SAM is not run).
-        strict: raise :class:`~textinpaint.NothingFoundError` when nothing matches.
-        points: clicked points, ``(x, y)`` in input pixels of the upright image: with no text,
-            SAM cuts out the one object they mark; with text, they refine the one selected match.
-        labels: one per point, 1 for a point on the object and 0 for a point off it (None: all 1).
+    Each field's help is in its ``metadata["doc"]`` (see :func:`option_docs`).
     """
 
-    box_threshold: float = DEFAULT_BOX_THRESHOLD
-    text_threshold: float = DEFAULT_TEXT_THRESHOLD
-    nms_iou: float = DEFAULT_NMS_IOU
-    select: Select = "all"
-    mask_mode: MaskMode = "mask"
-    strict: bool = False
-    points: Sequence[Sequence[float]] | None = None
-    labels: Sequence[int] | None = None
+    box_threshold: float = field(
+        default=DEFAULT_BOX_THRESHOLD,
+        metadata=_doc("keep a box whose best token probability for its phrase reaches this", type=float),
+    )
+    text_threshold: float = field(
+        default=DEFAULT_TEXT_THRESHOLD,
+        metadata=_doc("... and whose mean token probability over the phrase reaches this", type=float),
+    )
+    nms_iou: float = field(
+        default=DEFAULT_NMS_IOU,
+        metadata=_doc("boxes overlapping more than this IoU are one object; the best-scored stays", type=float),
+    )
+    select: Select = field(
+        default="all",
+        metadata=_doc(
+            "which matches: 'all' (their union), 'best', 'largest', an index in score order, or a list",
+            type="select",
+            metavar="WHICH",
+        ),
+    )
+    mask_mode: MaskMode = field(
+        default="mask",
+        metadata=_doc("'mask' repaints SAM's outline; 'box' the whole box (SAM is not run)", choices=("mask", "box")),
+    )
+    strict: bool = field(
+        default=False, metadata=_doc("raise NothingFoundError (exit status 3) when nothing matches", type=bool)
+    )
+    points: Sequence[Sequence[float]] | None = field(
+        default=None,
+        metadata=_doc(
+            "clicks, (x, y) in input pixels of the upright image: alone they mark one object, with text "
+            "they refine the one selected match",
+            type="points",
+        ),
+    )
+    labels: Sequence[int] | None = field(
+        default=None, metadata=_doc("one per point: 1 on the object, 0 off it (None: all 1)", type="labels")
+    )
 
     def __post_init__(self) -> None:
         for name in ("box_threshold", "text_threshold", "nms_iou"):
@@ -229,44 +272,64 @@ def select_indices(detections: sv.Detections, select: Select) -> list[int]:
 class PaintOptions:
     """How a region is repainted: sampler settings, seed, mask growth, extra passes.
 
-    Attributes:
-        negative_prompt: what to steer away from (``""`` for none).
-        steps: denoising steps.
-        guidance: classifier-free guidance scale.
-        strength: 1.0 repaints from noise; lower keeps more of the original.
-        seed: the random seed; None draws a fresh one per image.
-        dilate: grow the mask by this many pixels (None: ``max(4, longer side / 128)``).
-        feather: width in pixels of the soft blend band outside the grown mask (None: half the dilation, >= 2).
-        scheduler: a short name (see :data:`textinpaint.schedulers.SCHEDULERS`); None keeps the model's own.
-        refine: a second, low-strength pass at 1.5x the resolution.
-        upscale: 2 or 4: sharpen the painted crop with the diffusion upscaler.
-        fast: paint in a few steps with the few-step LoRA (LCM-LoRA, see :mod:`textinpaint.fast`)
-            and its scheduler; ``steps`` and ``guidance`` left at their defaults become 4 and 1.0,
-            and at most 8 steps are allowed.
+    ``steps``, ``guidance`` and ``negative_prompt`` left at None take the painter's own defaults
+    (:func:`resolve`); each field's help is in its ``metadata["doc"]``.
     """
 
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
-    steps: int = DEFAULT_STEPS
-    guidance: float = DEFAULT_GUIDANCE
-    strength: float = DEFAULT_STRENGTH
-    seed: int | None = None
-    dilate: int | None = None
-    feather: int | None = None
-    scheduler: str | None = None
-    refine: bool = False
-    upscale: int | None = None
-    fast: bool = False
+    negative_prompt: str | None = field(
+        default=None,
+        metadata=_doc("what to steer away from ('' for none; None: the model's default)", type=str),
+    )
+    steps: int | None = field(
+        default=None, metadata=_doc("denoising steps (None: the model's default)", type=int)
+    )
+    guidance: float | None = field(
+        default=None, metadata=_doc("guidance scale (None: the model's default)", type=float)
+    )
+    strength: float = field(
+        default=DEFAULT_STRENGTH, metadata=_doc("1.0 repaints from noise; lower keeps more of the original", type=float)
+    )
+    seed: int | Sequence[int] | None = field(
+        default=None,
+        metadata=_doc("the random seed in [0, 2**32) (None: drawn, and recorded); a list gives one per image", type=int),
+    )
+    dilate: int | None = field(
+        default=None, metadata=_doc("grow the mask by this many pixels (None: max(4, longer side / 128))", type=int)
+    )
+    feather: int | None = field(
+        default=None,
+        metadata=_doc("width in pixels of the soft blend band outside the grown mask (None: automatic)", type=int),
+    )
+    scheduler: str | None = field(
+        default=None, metadata=_doc("a sampler's short name (None: the model's own)", type=str)
+    )
+    refine: bool = field(
+        default=False, metadata=_doc("a second, low-strength pass at 1.5x the resolution", type=bool)
+    )
+    upscale: int | None = field(
+        default=None, metadata=_doc("2 or 4: sharpen the painted crop with the diffusion upscaler", choices=(2, 4))
+    )
+    fast: bool = field(
+        default=False,
+        metadata=_doc(
+            f"paint in a few steps with the few-step LoRA (LCM-LoRA; at most {FEW_STEPS_MAX} steps)", type=bool
+        ),
+    )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.negative_prompt, str):
-            raise InvalidInputError(f"negative_prompt must be a string ('' for none); got {self.negative_prompt!r}")
-        if not _integer(self.steps) or self.steps < 1:
-            raise InvalidInputError(f"steps must be an integer >= 1; got {self.steps!r}")
-        if not _number(self.guidance) or self.guidance < 0:
-            raise InvalidInputError(f"guidance must be a finite number >= 0; got {self.guidance!r}")
+        if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
+            raise InvalidInputError(
+                f"negative_prompt must be None (the model's default) or a string ('' for none); got {self.negative_prompt!r}"
+            )
+        if self.steps is not None and (not _integer(self.steps) or self.steps < 1):
+            raise InvalidInputError(f"steps must be None (the model's default) or an integer >= 1; got {self.steps!r}")
+        if self.guidance is not None and (not _number(self.guidance) or self.guidance < 0):
+            raise InvalidInputError(
+                f"guidance must be None (the model's default) or a finite number >= 0; got {self.guidance!r}"
+            )
         if not _number(self.strength) or not 0.0 < self.strength <= 1.0:
             raise InvalidInputError(f"strength must be a number in (0, 1]; got {self.strength!r}")
-        check_seed(self.seed)
+        check_seeds(self.seed)
         check_pixels("dilate", self.dilate)
         check_pixels("feather", self.feather)
         if self.scheduler is not None:
@@ -279,60 +342,31 @@ class PaintOptions:
         if self.upscale is not None and (not _integer(self.upscale) or self.upscale not in (2, 4)):
             raise InvalidInputError(f"upscale must be None, 2 or 4; got {self.upscale!r}")
         check_bool("fast", self.fast)
-        if self.fast:
-            self._few_steps()
-
-    def _few_steps(self) -> None:
-        """``fast=True``: the few-step LoRA's steps and guidance for values left at their defaults."""
-        from .fast import FAST_GUIDANCE, FAST_MAX_STEPS, FAST_STEPS
-
-        if self.scheduler is not None:
+        if self.fast and self.scheduler is not None:
             raise InvalidInputError(
                 f"fast=True paints with the few-step LoRA's own scheduler; leave scheduler unset (got {self.scheduler!r})"
             )
-        if self.steps == DEFAULT_STEPS:
-            object.__setattr__(self, "steps", FAST_STEPS)
-        if self.guidance == DEFAULT_GUIDANCE:
-            object.__setattr__(self, "guidance", FAST_GUIDANCE)
-        if self.steps > FAST_MAX_STEPS:
+        if self.fast and self.steps is not None and self.steps > FEW_STEPS_MAX:
             raise InvalidInputError(
-                f"fast=True paints in 1 to {FAST_MAX_STEPS} steps (a few-step LoRA); got steps={self.steps}"
+                f"fast=True paints in 1 to {FEW_STEPS_MAX} steps (a few-step LoRA); got steps={self.steps}"
             )
-
-    def request(self, prompt: str, seed: int | None = None) -> FillRequest:
-        """The :class:`~textinpaint.inpainting.FillRequest` for ``prompt``, with ``seed`` (else
-        this object's seed, else a freshly drawn one)."""
-        from .inpainting import FillRequest, draw_seed
-
-        check_text("prompt", prompt)
-        chosen = seed if seed is not None else self.seed
-        return FillRequest(
-            prompt,
-            self.negative_prompt,
-            int(self.steps),
-            float(self.guidance),
-            float(self.strength),
-            draw_seed() if chosen is None else int(chosen),
-            self.scheduler,
-            self.refine,
-            None if self.upscale is None else int(self.upscale),
-            self.fast,
-        )
 
 
 @dataclass(frozen=True)
 class BackgroundOptions:
-    """How a background is repainted around a kept subject.
+    """How a background is repainted around a kept subject."""
 
-    Attributes:
-        depth: condition on the input's depth through the ControlNet.
-        controlnet_scale: the ControlNet's weight (0 ignores it, 1 follows it closely).
-        seam: width in px of the blend band outside the subject (None: the automatic feather).
-    """
-
-    depth: bool = True
-    controlnet_scale: float = DEFAULT_CONTROLNET_SCALE
-    seam: int | None = None
+    depth: bool = field(
+        default=True, metadata=_doc("condition on the input's depth through the ControlNet", type=bool, negate=True)
+    )
+    controlnet_scale: float = field(
+        default=DEFAULT_CONTROLNET_SCALE,
+        metadata=_doc("the ControlNet's weight (0 ignores it, 1 follows it closely)", type=float),
+    )
+    seam: int | None = field(
+        default=None,
+        metadata=_doc("width in px of the blend band outside the subject (None: the automatic feather)", type=int),
+    )
 
     def __post_init__(self) -> None:
         check_bool("depth", self.depth)
@@ -365,19 +399,22 @@ class Speed:
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """Whether an edit checks itself, and how many candidates it paints (see :mod:`textinpaint.verify`).
+    """Whether an edit checks itself, and how many candidates it paints (see :mod:`textinpaint.verify`)."""
 
-    Attributes:
-        verify: run the detector on the edited window and score the edit in [0, 1].
-        tries: paint this many candidates (seeds ``seed``, ``seed + 1``, ...) in one batched
-            run, verify each, and keep the best. More than 1 turns ``verify`` on.
-        min_score: an edit scoring below this is still written but flagged (``Edit.flagged``).
-            Given, it turns ``verify`` on.
-    """
-
-    verify: bool = False
-    tries: int = 1
-    min_score: float | None = None
+    verify: bool = field(
+        default=False, metadata=_doc("run the detector on the edited window and score the edit in [0, 1]", type=bool)
+    )
+    tries: int = field(
+        default=1,
+        metadata=_doc(
+            f"paint this many candidates (seeds seed, seed+1, ...) in one batch and keep the best (at most {MAX_TRIES})",
+            type=int,
+        ),
+    )
+    min_score: float | None = field(
+        default=None,
+        metadata=_doc("flag an edit scoring below this (still written and returned); turns verify on", type=float),
+    )
 
     def __post_init__(self) -> None:
         check_bool("verify", self.verify)
@@ -390,6 +427,171 @@ class CheckOptions:
     def active(self) -> bool:
         """Whether the edit is verified: asked for, or needed by ``tries`` or ``min_score``."""
         return bool(self.verify) or self.tries > 1 or self.min_score is not None
+
+
+# ---- the flat keywords, typed for editors -----------------------------------------------------
+# Each TypedDict names fields of one group above with the same types (tests/test_options.py holds
+# them equal); the workflows' keyword sets are unions of these.
+
+
+class ThresholdArgs(TypedDict, total=False):
+    box_threshold: float
+    text_threshold: float
+    nms_iou: float
+
+
+class SubjectArgs(ThresholdArgs, total=False):
+    strict: bool
+    points: Sequence[Sequence[float]] | None
+    labels: Sequence[int] | None
+
+
+class FindArgs(SubjectArgs, total=False):
+    select: Select
+    mask_mode: MaskMode
+
+
+class SeedArgs(TypedDict, total=False):
+    seed: int | Sequence[int] | None
+
+
+class GrowArgs(TypedDict, total=False):
+    dilate: int | None
+    feather: int | None
+
+
+class SampleArgs(SeedArgs, total=False):
+    negative_prompt: str | None
+    steps: int | None
+    guidance: float | None
+    scheduler: str | None
+    upscale: int | None
+    fast: bool
+
+
+class RepaintArgs(SampleArgs, total=False):
+    strength: float
+    refine: bool
+
+
+class PaintArgs(RepaintArgs, GrowArgs, total=False):
+    pass
+
+
+class VerifyArgs(TypedDict, total=False):
+    verify: bool
+    min_score: float | None
+
+
+class CheckArgs(VerifyArgs, total=False):
+    tries: int
+
+
+class BackgroundArgs(TypedDict, total=False):
+    depth: bool
+    controlnet_scale: float
+    seam: int | None
+
+
+class ReplaceArgs(FindArgs, PaintArgs, CheckArgs, total=False):
+    """The options of :func:`textinpaint.replace`."""
+
+
+class RemoveArgs(FindArgs, GrowArgs, SeedArgs, VerifyArgs, total=False):
+    """The options of :func:`textinpaint.remove`."""
+
+
+class ReplaceBackgroundArgs(SubjectArgs, RepaintArgs, CheckArgs, BackgroundArgs, total=False):
+    """The options of :func:`textinpaint.replace_background`."""
+
+
+class InpaintArgs(PaintArgs, total=False):
+    """The options of :func:`textinpaint.inpaint`."""
+
+
+class GenerateArgs(SampleArgs, total=False):
+    """The options of :func:`textinpaint.generate`."""
+
+
+class SegmentArgs(FindArgs, total=False):
+    """The options of the ``segment`` workflow."""
+
+
+class DetectArgs(ThresholdArgs, total=False):
+    """The options of :func:`textinpaint.detect` and the ``detect`` workflow."""
+
+
+# The option groups, in the order their fields appear in sidecars and help texts.
+GROUPS: tuple[type, ...] = (FindOptions, PaintOptions, CheckOptions, BackgroundOptions)
+
+
+def keywords(args: type) -> frozenset[str]:
+    """The keyword names a workflow's TypedDict (``ReplaceArgs``...) allows."""
+    return frozenset(args.__required_keys__ | args.__optional_keys__)  # type: ignore[attr-defined]  # every TypedDict has them
+
+
+def split(options: dict[str, Any], args: type, workflow: str) -> dict[type, Any]:
+    """The option groups a workflow's keywords fill, each built (and so checked) once.
+
+    Returns one instance per group in :data:`GROUPS` (fields not given keep their defaults).
+
+    Raises:
+        InvalidInputError: a keyword the workflow does not take, named with the ones it does.
+    """
+    allowed = keywords(args)
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise InvalidInputError(
+            f"{workflow} takes no option {', '.join(map(repr, unknown))}; its options are {', '.join(sorted(allowed))}"
+        )
+    groups = {}
+    for group in GROUPS:
+        names = {f.name for f in dataclasses.fields(group)}
+        groups[group] = group(**{k: v for k, v in options.items() if k in names})
+    return groups
+
+
+def option_docs() -> dict[str, str]:
+    """Every option's one line of help, by keyword name (for docstrings, the CLI and the app)."""
+    return {f.name: f.metadata["doc"] for group in GROUPS for f in dataclasses.fields(group)}
+
+
+def recorded(args: type, *groups: Any) -> dict[str, Any]:
+    """The sidecar's ``parameters`` for a workflow: every option it takes, by name, as used."""
+    allowed = keywords(args)
+    values: dict[str, Any] = {}
+    for group in groups:
+        values.update({k: v for k, v in fields_of(group).items() if k in allowed})
+    return values
+
+
+def resolve(painting: PaintOptions, abilities: Abilities, *, control: bool = False) -> PaintOptions:
+    """``painting`` with None filled from the painter's own defaults, after one check of every
+    option against what the painter declares it can do.
+
+    Raises:
+        InvalidInputError: an option the painter cannot honour, naming the option and the painter.
+    """
+    who = abilities.name
+    asked = {
+        "negative_prompt": (bool(painting.negative_prompt), abilities.negative_prompt, "takes no negative prompt"),
+        "scheduler": (painting.scheduler is not None, abilities.scheduler, "samples with its own scheduler only"),
+        "fast": (painting.fast, abilities.fast, "has no few-step mode here"),
+        "upscale": (painting.upscale is not None, abilities.upscale, "cannot run the diffusion upscaler"),
+        "depth": (control, abilities.control, "cannot paint under a depth map (no ControlNet here)"),
+    }
+    for option, (given, able, why) in asked.items():
+        if given and not able:
+            value = True if option == "depth" else getattr(painting, option)
+            fix = "pass depth=False" if option == "depth" else "leave it unset"
+            raise InvalidInputError(f"{who} {why}; got {option}={value!r}: {fix}")
+    steps, guidance, negative = abilities.defaults(fast=painting.fast)
+    return dataclasses.replace(
+        painting,
+        steps=steps if painting.steps is None else painting.steps,
+        guidance=guidance if painting.guidance is None else painting.guidance,
+        negative_prompt=negative if painting.negative_prompt is None else painting.negative_prompt,
+    )
 
 
 def fields_of(options: Any) -> dict[str, Any]:

@@ -40,15 +40,6 @@ class Owl:
         model: Any = Owlv2ForObjectDetection.from_pretrained(source, dtype=dtype)
         return cls(processor, model.to(device).eval(), device, dtype)
 
-    def detect(
-        self, picture: Picture, phrases: list[str], *, box_threshold: float, text_threshold: float, nms_iou: float
-    ) -> sv.Detections:
-        """Detect ``phrases`` in ``picture``; see :meth:`textinpaint.Pipeline.detect`."""
-        return self.detect_many(
-            [picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
-        )[0]
-
-    @torch.inference_mode()
     def detect_many(
         self,
         pictures: list[Picture],
@@ -58,7 +49,7 @@ class Owl:
         text_threshold: float,
         nms_iou: float,
     ) -> list[sv.Detections]:
-        """:meth:`detect` for several pictures, in one forward pass."""
+        """Detect ``phrases`` in each picture (see :meth:`textinpaint.Pipeline.detect`), in one forward pass."""
         processor = thread_copy(self.processor)  # its tokenizer keeps per-call state
         inputs = processor(
             text=[phrases] * len(pictures),

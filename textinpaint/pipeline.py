@@ -1,428 +1,41 @@
-"""The pipeline: the models of every stage, loaded lazily, and the workflows that use them.
+"""The pipeline users hold: the model container with the workflows attached as methods.
 
-A :class:`Pipeline` names its models and loads each one the first time it is needed (see
-:mod:`textinpaint.models`). Its first two methods are the stages users call on their own
-(:meth:`~Pipeline.detect`, :meth:`~Pipeline.segment`); the workflows (:meth:`~Pipeline.replace`,
-:meth:`~Pipeline.remove`, ...) are plain functions, one file each in :mod:`textinpaint.workflows`,
-attached here as methods. The module-level functions call the same methods on one shared
-default pipeline.
+:class:`Pipeline` is :class:`~textinpaint.container.Models` (the models of every stage, loaded
+lazily, and the stages users call on their own: :meth:`~Pipeline.detect`,
+:meth:`~Pipeline.segment`) plus every workflow of :data:`textinpaint.workflows.WORKFLOWS` as a
+method. This module sits above both: the container knows no workflow, and the workflows take the
+container. The module-level functions call the same methods on one shared default pipeline.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import inspect
 import threading
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
 
-import numpy as np
-import supervision as sv
-import torch
-
-from .detection import parse_phrases
-from .errors import InvalidInputError
-from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
-from .inpainting import Filler, check_filler
-from .models import ModelStore, backend_for, resolve_device, resolve_dtype, resolve_source
-from .options import (
-    DEFAULT_BOX_THRESHOLD,
-    DEFAULT_NMS_IOU,
-    DEFAULT_TEXT_THRESHOLD,
-    FindOptions,
-    Speed,
-    check_detections,
-    check_inside,
-    clicks,
-)
-from .runtime import timed
-from .stages import STAGES, Backend
+from .container import Models
 from .workflows.background import replace_background as _replace_background
 from .workflows.generate import generate as _generate
 from .workflows.inpaint import inpaint as _inpaint
 from .workflows.remove import remove as _remove
 from .workflows.replace import replace as _replace
 
-if TYPE_CHECKING:
-    from .depth import DepthEstimator
-    from .detection import Detector, GroundingDino
-    from .segmentation import Segmenter
-
-# The stages whose default follows an SDXL inpainter (read by source(); short names in stages.py).
-_SDXL_DEFAULTS = {"controlnet": "sdxl-depth", "fast": "lcm-sdxl"}
-
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
 
-class Pipeline:
-    """The models of every stage, loaded lazily, once, and shared.
+class Pipeline(Models):
+    __doc__ = Models.__doc__
 
-    Each model argument takes a short name, a Hub repo id, a local folder, or an already loaded
-    object. ``None`` means ``models/<stage>`` when ``models`` is given, else the default. The
-    stages, their short names and defaults are listed in :data:`textinpaint.stages.STAGES`.
-
-    Pipelines asking for the same model (source, device, dtype) share one copy while any of
-    them holds it; :meth:`clear` (or dropping the pipeline) frees it. Keep one pipeline for a
-    series of edits (the module-level functions do: they share :func:`default_pipeline`).
-
-    Args:
-        detector: GroundingDINO: ``"tiny"`` (default), ``"base"``; MM-GroundingDINO (better
-            zero-shot detection): ``"mm-tiny"``, ``"mm-base"``, ``"mm-large"``. Both are scored the
-            same way (sigmoid token probabilities), so the thresholds apply unchanged; their
-            calibration on real photos differs and was not measured here. OWLv2: ``"owlv2"``
-            (one query per phrase; ``text_threshold`` does not apply, and its scores run lower).
-            SAM 3: ``"sam3"`` finds and cuts out in one pass (its detections carry masks, and
-            the segmenter is skipped). See docs/models.md for choosing.
-        segmenter: SAM: ``"base"``, ``"large"``, ``"huge"`` (default); SAM-HQ, for finer edges
-            on hair, fur and fences: ``"hq-base"``, ``"hq-large"``, ``"hq-huge"``; SAM 2.1:
-            ``"sam2.1-tiny"``, ``"sam2.1-small"``, ``"sam2.1-base-plus"``, ``"sam2.1-large"``; any
-            SAM, SAM-HQ or SAM 2 repository or folder; or an original ``.pth`` checkpoint
-            (``sam-original`` extra).
-        inpainter: ``"sd15"`` (default), ``"sd2"``, ``"sdxl"``, any diffusers SD inpainting model;
-            ``"flux-fill"`` (FLUX.1 Fill [dev], bf16, non-commercial weights: see
-            :mod:`textinpaint.flux`); or any :class:`~textinpaint.inpainting.Filler`.
-        controlnet: the depth ControlNet for :meth:`replace_background` (default ``"sd15-depth"``,
-            or ``"sdxl-depth"`` with an SDXL inpainter).
-        depth: the depth model: ``"depth-anything-small"`` (default), ``"depth-anything-base"``,
-            ``"dpt-large"``, ``"dpt-hybrid"``, or any transformers depth model.
-        remover: the LaMa TorchScript fill model for :meth:`remove` (default ``"big-lama"``), a
-            ``.pt`` file, a folder holding one, or any Filler.
-        upscaler: the diffusion upscaler for ``upscale=`` (default ``"x4"``).
-        fast: the few-step LoRA for ``fast=True``: ``"lcm-sd15"`` (default), or ``"lcm-sdxl"``
-            (the default with an SDXL inpainter), any LCM-LoRA repository, folder or
-            ``.safetensors`` file.
-        models: a folder with one subfolder per stage (``detector/``, ``segmenter/``,
-            ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``,
-            ``fast/``) in Hub layout, for offline and air-gapped installs.
-        device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
-        dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
-        max_pixels: refuse larger images (a decompression-bomb guard).
-        speed: opt-in modes: ``Speed(compile=True)``, ``channels_last``, ``vae_tiling``,
-            ``offload`` for the inpainter, ``compile_segmenter`` for SAM's image encoder (see
-            :class:`~textinpaint.Speed`).
-
-    Example:
-        >>> pipe = Pipeline(models="tiny-models", device="cpu")  # doctest: +SKIP
-        >>> edit = pipe.replace("street.jpg", find="the red car", with_="a blue truck", seed=0)  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        detector: str | Path | GroundingDino | None = None,
-        segmenter: str | Path | Segmenter | None = None,
-        inpainter: str | Path | Filler | None = None,
-        *,
-        controlnet: str | Path | torch.nn.Module | None = None,
-        depth: str | Path | DepthEstimator | None = None,
-        remover: str | Path | Filler | None = None,
-        upscaler: str | Path | object | None = None,
-        fast: str | Path | object | None = None,
-        models: str | Path | None = None,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        speed: Speed | None = None,
-    ) -> None:
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.max_pixels = max_pixels
-        self.models = models
-        self.speed = speed or Speed()
-        given = {
-            "detector": detector,
-            "segmenter": segmenter,
-            "inpainter": inpainter,
-            "controlnet": controlnet,
-            "depth": depth,
-            "remover": remover,
-            "upscaler": upscaler,
-            "fast": fast,
-        }
-        self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
-        objects = {stage: v for stage, v in given.items() if stage not in self._names}
-        for stage in ("inpainter", "remover"):
-            if stage in objects:
-                check_filler(objects[stage], stage)
-        self.store = ModelStore(objects)
-
-    def __repr__(self) -> str:
-        return f"Pipeline({self._names}, models={self.models!r}, device={self.device}, dtype={self.dtype})"
-
-    def source(self, stage: str) -> str:
-        """The Hub repo id or local path the ``stage`` model is (or will be) loaded from;
-        ``"(object)"`` for a model given already loaded. Loads nothing."""
-        if stage not in STAGES:
-            from .errors import InvalidInputError
-
-            raise InvalidInputError(f"stage must be one of {list(STAGES)}; got {stage!r}")
-        if stage not in self._names:
-            return "(object)"
-        name = self._names[stage]
-        if stage in _SDXL_DEFAULTS and name is None and self.models is None and self._is_sdxl():
-            name = _SDXL_DEFAULTS[stage]
-        return resolve_source(stage, name, self.models)
-
-    def model_sources(self, *stages: str) -> dict[str, str]:
-        """Where each of ``stages`` (default: all) comes from: a Hub id or an absolute path, or
-        ``"(object)"`` for a model given already loaded. For sidecars and reports; loads nothing."""
-        sources = {stage: self.source(stage) for stage in (stages or tuple(STAGES))}
-        return {stage: str(Path(src).resolve()) if Path(src).exists() else src for stage, src in sources.items()}
-
-    def loaded(self) -> list[str]:
-        """The stages whose model is in memory now (loaded, or given as an object)."""
-        return self.store.loaded()
-
-    def clear(self) -> None:
-        """Free every model this pipeline loaded (models given as objects stay).
-
-        Memory (GPU memory too) is released once no other pipeline holds the same model; the
-        next use loads it again.
-        """
-        self.store.clear()
-
-    def _is_sdxl(self) -> bool:
-        """Whether the inpainter is SDXL: its class once loaded, its name before (never loads it)."""
-        inpainter = self.store.peek("inpainter")
-        if inpainter is not None:
-            pipe = getattr(inpainter, "pipe", None)
-            return "XL" in type(pipe).__name__
-        return "xl" in self.source("inpainter").lower()
-
-    def backend(self, stage: str) -> Backend | None:
-        """The kind of model ``stage`` runs (see :data:`textinpaint.stages.STAGES`), read off its
-        name, folder or file; None for a model given as an object. Loads nothing."""
-        if stage not in self._names:
-            return None
-        return backend_for(stage, self.source(stage), self._names[stage])
-
-    def detector_gives_masks(self) -> bool:
-        """Whether the detector cuts out what it finds (SAM 3), so that finding skips the
-        segmenter. Read off the loaded detector, or the stage table before it loads (loads nothing)."""
-        detector = self.store.peek("detector")
-        if detector is not None:
-            return bool(getattr(detector, "gives_masks", False))
-        backend = self.backend("detector")
-        return backend is not None and backend.masks
-
-    def model(self, stage: str) -> Any:
-        """The ``stage`` model (see :data:`textinpaint.stages.STAGES`), loaded on first use."""
-        given = self.store.given(stage)
-        if given is not None:
-            return given
-        source = self.source(stage)
-        backend = backend_for(stage, source, self._names[stage])
-        options: dict[str, Any] = {}
-        painting = dataclasses.replace(self.speed, compile_segmenter=False)
-        if stage == "inpainter" and painting != Speed():
-            options = {"speed": painting}
-        elif stage == "segmenter" and self.speed.compile_segmenter:
-            options = {"speed": Speed(compile_segmenter=True)}
-        key = (stage, source, str(self.device), str(self.dtype), backend.name, repr(options))
-        load = backend.load_function()
-        return self.store.get(stage, key, lambda: load(source, self.device, self.dtype, **options))
-
-    @property
-    def detector(self) -> Detector:
-        """The detector, loaded on first use."""
-        return cast("Detector", self.model("detector"))
-
-    @property
-    def segmenter(self) -> Segmenter:
-        """The segmenter (SAM, or an original ``.pth`` through segment-anything), loaded on first use."""
-        return cast("Segmenter", self.model("segmenter"))
-
-    @property
-    def inpainter(self) -> Filler:
-        """The inpainting model, loaded on first use."""
-        return cast("Filler", self.model("inpainter"))
-
-    @property
-    def controlnet(self) -> torch.nn.Module:
-        """The depth ControlNet, loaded on first use."""
-        return cast("torch.nn.Module", self.model("controlnet"))
-
-    @property
-    def depth(self) -> DepthEstimator:
-        """The depth model, loaded on first use."""
-        return cast("DepthEstimator", self.model("depth"))
-
-    @property
-    def remover(self) -> Filler:
-        """The fill model for removal, loaded on first use."""
-        return cast("Filler", self.model("remover"))
-
-    @property
-    def upscaler(self) -> Any:
-        """The diffusion upscaler, loaded on first use."""
-        return self.model("upscaler")
-
-    # ---- stages -----------------------------------------------------------------------------
-
-    def detect(
-        self,
-        image: ImageInput,
-        find: str | Sequence[str],
-        *,
-        box_threshold: float = DEFAULT_BOX_THRESHOLD,
-        text_threshold: float = DEFAULT_TEXT_THRESHOLD,
-        nms_iou: float = DEFAULT_NMS_IOU,
-    ) -> sv.Detections:
-        """Find every object matching ``find``.
-
-        Args:
-            image: a path, PIL image or numpy array (see :func:`textinpaint.load_image`).
-            find: one phrase, several separated by periods (``"dog. cat"``), or a list of phrases.
-            box_threshold: keep a box whose best token probability for its phrase reaches this.
-            text_threshold: ... and whose mean token probability over the phrase reaches this.
-            nms_iou: boxes overlapping more than this IoU are one object; the best-scored stays.
-
-        Returns:
-            ``supervision.Detections`` sorted by confidence: ``xyxy`` float32 Nx4 in input-image
-            pixels, ``confidence`` float32, ``class_id`` (index of the phrase), and
-            ``data["phrase"]``, always exactly one of the given phrases (also in
-            ``data["class_name"]``, which supervision's label annotator shows). When nothing passed
-            the thresholds, ``metadata["best_score"]`` holds the best score seen (None if the
-            model returned no box); a non-empty result has no per-call metadata, so results of
-            several images or queries combine with ``sv.Detections.merge``.
-
-        Example:
-            >>> from textinpaint import detect
-            >>> found = detect("street.jpg", "car. person")  # doctest: +SKIP
-            >>> found.xyxy, found.data["phrase"]  # doctest: +SKIP
-        """
-        picture = load_image(image, max_pixels=self.max_pixels)
-        phrases = parse_phrases(find)
-        FindOptions(box_threshold, text_threshold, nms_iou)
-        with timed("detect", {}):
-            return self.detector.detect_many(
-                [picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
-            )[0]
-
-    def segment(
-        self,
-        image: ImageInput,
-        detections: sv.Detections | None = None,
-        *,
-        points: Sequence[Sequence[float]] | None = None,
-        labels: Sequence[int] | None = None,
-        boxes: Sequence[Sequence[float]] | np.ndarray | None = None,
-    ) -> sv.Detections:
-        """Cut out objects with SAM, prompted by boxes (detections, or your own), clicked points, or both.
-
-        The image is encoded once; every prompt is decoded from that one embedding, and the
-        embedding is kept for the next call on the same image (a bounded, thread-safe cache), so
-        each further click costs only SAM's light mask decoder.
-
-        Args:
-            image: the image the prompts refer to.
-            detections: boxes (``xyxy`` in input-image pixels), e.g. from :func:`detect`.
-            points: clicks, ``[(x, y), ...]`` in input pixels of the upright image. On their own
-                they mark one object; with exactly one box (or detection) they refine it.
-            labels: one per point: 1 on the object, 0 off it (default all 1).
-            boxes: ``[(x0, y0, x1, y1), ...]`` in input pixels, instead of ``detections``.
-
-        Returns:
-            ``detections`` (or one row per box, or one row for the clicks) with ``mask`` set:
-            NxHxW ``bool`` at the input's resolution. Rows made from boxes or clicks have the
-            phrase ``"box"`` or ``"points"``; a clicked object's confidence is SAM's predicted IoU.
-
-        Raises:
-            InvalidInputError: no prompt; both ``detections`` and ``boxes``; points outside the
-                image, bad labels, or points with more than one box.
-
-        Example:
-            >>> from textinpaint import detect, segment
-            >>> masks = segment("street.jpg", detect("street.jpg", "car")).mask  # doctest: +SKIP
-            >>> vespa = segment("street.jpg", points=[(410, 220), (380, 300)], labels=[1, 0])  # doctest: +SKIP
-        """
-        from .segmentation import Prompt
-
-        picture = load_image(image, max_pixels=self.max_pixels)
-        clicked, marks = clicks(points, labels)
-        if detections is not None and boxes is not None:
-            raise InvalidInputError("give detections or boxes, not both")
-        if detections is None and boxes is None and points is None:
-            raise InvalidInputError("segment needs a prompt: detections, boxes, points, or boxes with points")
-        if clicked is not None:
-            check_inside(clicked, picture.width, picture.height)
-        if detections is not None:
-            base = check_detections(detections)
-        elif boxes is not None:
-            base = _box_detections(boxes)
-        else:
-            base = None
-        with timed("segment", {}):
-            if clicked is None and base is not None:
-                result = base[np.arange(len(base))]
-                result.mask = self.segmenter.masks(picture, base.xyxy.astype(np.float64))
-                result.metadata = dict(base.metadata)
-                return result
-            if base is not None and len(base) != 1:
-                raise InvalidInputError(f"points refine one box; got {len(base)} boxes (segment them one at a time)")
-            box = None if base is None else base.xyxy[0].astype(np.float64)
-            masks, scores = self.segmenter.prompted(
-                picture, [Prompt(box=box, points=np.asarray(clicked), labels=np.asarray(marks))]
-            )
-            if base is not None:
-                result = base[np.arange(1)]
-                result.mask = masks
-                result.metadata = dict(base.metadata)
-                return result
-            return _clicked_detections(masks, scores)
-
-    # ---- workflows (one file each in textinpaint/workflows)    # ---- workflows (one file each in textinpaint/workflows) -----------------------------------
+    # ---- workflows (one file each in textinpaint/workflows) -----------------------------------
 
     inpaint = _inpaint
     replace = _replace
     remove = _remove
     replace_background = _replace_background
     generate = _generate
-
-
-def _box_detections(boxes: object) -> sv.Detections:
-    """Detections for boxes the user gave (confidence 1, phrase ``"box"``)."""
-    import supervision as sv
-
-    array = np.asarray(boxes, dtype=np.float64) if isinstance(boxes, (list, tuple, np.ndarray)) else None
-    if (
-        array is None
-        or array.ndim != 2
-        or array.shape[1] != 4
-        or len(array) == 0
-        or not np.isfinite(array).all()
-        or (array[:, 2] <= array[:, 0]).any()
-        or (array[:, 3] <= array[:, 1]).any()
-    ):
-        raise InvalidInputError(
-            f"boxes must be a non-empty list of (x0, y0, x1, y1) with x0 < x1 and y0 < y1; got {boxes!r}"
-        )
-    count = len(array)
-    return sv.Detections(
-        xyxy=array.astype(np.float32),
-        confidence=np.ones(count, dtype=np.float32),
-        class_id=np.zeros(count, dtype=int),
-        data={"phrase": np.array(["box"] * count), "class_name": np.array(["box"] * count)},
-    )
-
-
-def _clicked_detections(masks: np.ndarray, scores: np.ndarray) -> sv.Detections:
-    """One detection for a clicked object: its mask's box, SAM's predicted IoU, phrase ``"points"``."""
-    import supervision as sv
-
-    from .runtime import region_box
-
-    box = region_box(masks[0])
-    if len(box) == 0:
-        box = np.zeros((1, 4))
-    return sv.Detections(
-        xyxy=box.astype(np.float32),
-        mask=masks[:1],
-        confidence=np.clip(scores[:1], 0.0, 1.0).astype(np.float32),
-        class_id=np.zeros(1, dtype=int),
-        data={"phrase": np.array(["points"]), "class_name": np.array(["points"])},
-    )
 
 
 _default: Pipeline | None = None
@@ -439,12 +52,15 @@ def default_pipeline() -> Pipeline:
 
 
 def _on_default(method: Callable[Concatenate[Pipeline, _P], _T]) -> Callable[_P, _T]:
-    """Turn a :class:`Pipeline` method into a function that calls it on :func:`default_pipeline`."""
+    """Turn a :class:`Pipeline` method into a function that calls it on :func:`default_pipeline`;
+    ``help()`` and ``inspect.signature`` show its real signature (without the pipeline)."""
 
     @functools.wraps(method)
     def function(*args: _P.args, **kwargs: _P.kwargs) -> _T:
         return method(default_pipeline(), *args, **kwargs)
 
+    signature = inspect.signature(method)
+    function.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]  # read by inspect
     return function
 
 

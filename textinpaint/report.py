@@ -133,7 +133,10 @@ def thumbnails(document: dict[str, Any]) -> dict[str, str | None]:
     output = _read(document.get("output"))
     changes = None
     if source is not None and output is not None:
-        if document.get("workflow") == "segment":
+        from .workflows import WORKFLOWS
+
+        flow = WORKFLOWS.get(document.get("workflow"))  # type: ignore[arg-type]  # any key may be asked
+        if flow is not None and flow.output == "mask":
             changed = output.any(axis=2)  # the output is the mask itself
         elif output.shape == source.shape:
             changed = (output != source).any(axis=2)

@@ -24,7 +24,7 @@ from .verify import Candidate, Verification
 if TYPE_CHECKING:  # supervision loads when something is drawn: reading a sidecar stays fast
     import supervision as sv
 
-SIDECAR_VERSION = 2
+SIDECAR_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -9,27 +9,24 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import supervision as sv
-import torch
 
+from .container import Models, clicked_detections
 from .detection import empty_detections, parse_phrases
-from .errors import InvalidInputError, NothingFoundError, OutOfMemoryError
+from .errors import InvalidInputError, NothingFoundError
+from .events import timed
 from .images import ImageInput, Picture, load_image
-from .inpainting import Filler, FillRequest, Painted, PaintJob, paint_many
+from .inpainting import Filler, FillRequest, Painted, PaintJob, draw_seed, paint_many
 from .masks import auto_dilation, auto_feather, box_mask, union
-from .options import CheckOptions, FindOptions, PaintOptions, check_inside, check_seed
+from .options import CheckOptions, FindOptions, PaintOptions, check_inside, check_seeds, resolve
 from .results import Edit, Record
 from .verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -42,61 +39,10 @@ class Found(NamedTuple):
     region: np.ndarray | None  # None when nothing matched
 
 
-# Called with each stage's name as it starts, in this thread or task only (see `listening`).
-stage_listener: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
-    "textinpaint_stage_listener", default=None
-)
-
-
-# Called with (step, steps) after each denoising step, in this thread or task only.
-step_listener: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
-    "textinpaint_step_listener", default=None
-)
-
-
-@contextmanager
-def listening(callback: Callable[[str], None], steps: Callable[[int, int], None] | None = None) -> Iterator[None]:
-    """Call ``callback(stage)`` as each stage starts (``"load"``, ``"detect"``, ``"segment"``,
-    ``"inpaint"``, ...), and ``steps(step, steps)`` after each denoising step, in calls made
-    inside this block, in this thread only.
-
-    Example:
-        >>> with listening(print):  # doctest: +SKIP
-        ...     replace("street.jpg", "car", "a bus")
-    """
-    token = stage_listener.set(callback)
-    step_token = step_listener.set(steps)
-    try:
-        yield
-    finally:
-        step_listener.reset(step_token)
-        stage_listener.reset(token)
-
-
-@contextmanager
-def timed(name: str, timings: dict[str, float]) -> Iterator[None]:
-    """Time a stage into ``timings[name]``; turn CUDA out-of-memory into a typed, helpful error."""
-    listener = stage_listener.get()
-    if listener is not None:
-        listener(name)
-    start = time.perf_counter()
-    try:
-        yield
-    except torch.OutOfMemoryError as error:
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        raise OutOfMemoryError(
-            f"the device ran out of memory during {name}: use a smaller image or mask region, "
-            "dtype='float16', a smaller model (segmenter='base'), or free other GPU work"
-        ) from error
-    finally:
-        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
-
-
 # ---- step 1: inputs -------------------------------------------------------------------------
 
 
-def load_pictures(pipeline: Pipeline, image: ImageInput | Sequence[ImageInput]) -> tuple[list[Picture], bool]:
+def load_pictures(pipeline: Models, image: ImageInput | Sequence[ImageInput]) -> tuple[list[Picture], bool]:
     """Every input loaded and checked before any work; and whether a list was given."""
     batch = isinstance(image, (list, tuple))
     images = list(cast(Sequence[ImageInput], image)) if batch else [cast(ImageInput, image)]
@@ -105,23 +51,45 @@ def load_pictures(pipeline: Pipeline, image: ImageInput | Sequence[ImageInput]) 
     return [load_image(one, max_pixels=pipeline.max_pixels) for one in images], batch
 
 
-def seeds_for(seed: int | Sequence[int] | None, count: int) -> list[int | None]:
+def seeds_for(painting: PaintOptions, count: int) -> list[int | None]:
     """One seed per image: the one given for all, a list of one per image, or None (each draws its own)."""
-    if isinstance(seed, (list, tuple)):
-        if len(seed) != count:
-            raise InvalidInputError(f"seed must be one integer, or a list of {count} (one per image); got {seed!r}")
-        for one in seed:
-            check_seed(one)
-        return [None if one is None else int(one) for one in seed]
-    check_seed(seed)
-    return [None if seed is None else int(cast(int, seed))] * count
+    given = painting.seed
+    check_seeds(given)
+    if isinstance(given, (list, tuple)):
+        if len(given) != count:
+            raise InvalidInputError(f"seed must be one integer, or a list of {count} (one per image); got {given!r}")
+        return [None if one is None else int(one) for one in given]
+    return [None if given is None else int(cast(int, given))] * count
+
+
+def fill_requests(painting: PaintOptions, prompt: str, count: int) -> list[FillRequest]:
+    """One request per image for ``prompt`` under resolved ``painting`` (see :func:`paint_settings`),
+    each with its seed: the given one, or a freshly drawn one."""
+    from .options import check_text
+
+    check_text("prompt", prompt)
+    return [
+        FillRequest(
+            prompt,
+            cast(str, painting.negative_prompt),  # resolved: never None here
+            int(cast(int, painting.steps)),
+            float(cast(float, painting.guidance)),
+            float(painting.strength),
+            draw_seed() if one is None else one,
+            painting.scheduler,
+            painting.refine,
+            None if painting.upscale is None else int(painting.upscale),
+            painting.fast,
+        )
+        for one in seeds_for(painting, count)
+    ]
 
 
 # ---- step 2: find ---------------------------------------------------------------------------
 
 
 def find_regions(
-    pipeline: Pipeline, pictures: list[Picture], find: object, options: FindOptions, timings: dict[str, float]
+    pipeline: Models, pictures: list[Picture], find: object, options: FindOptions, timings: dict[str, float]
 ) -> list[Found]:
     """Detect (one pass per image size), segment in mask mode (one SAM encoder pass), select;
     with ``options.points``, the clicks refine the one selected match, or (no ``find``) mark the
@@ -180,7 +148,7 @@ def find_regions(
     return results
 
 
-def clicked_region(pipeline: Pipeline, picture: Picture, options: FindOptions, timings: dict[str, float]) -> Found:
+def clicked_region(pipeline: Models, picture: Picture, options: FindOptions, timings: dict[str, float]) -> Found:
     """The object the clicks mark, cut out by SAM alone: one detection (the mask's box, SAM's
     predicted IoU as confidence, phrase ``"points"``)."""
     from .segmentation import Prompt
@@ -194,14 +162,12 @@ def clicked_region(pipeline: Pipeline, picture: Picture, options: FindOptions, t
     if not masks[0].any():
         logger.info("the clicked points cut out nothing; the image is returned unchanged")
         return Found(empty_detections(picture.height, picture.width), [], None)
-    from .pipeline import _clicked_detections
-
-    detections = _clicked_detections(masks, scores)
+    detections = clicked_detections(masks, scores)
     return Found(detections, [0], masks[0])
 
 
 def refine(
-    pipeline: Pipeline,
+    pipeline: Models,
     picture: Picture,
     detections: sv.Detections,
     selected: list[int],
@@ -229,52 +195,26 @@ def refine(
 # ---- step 3: paint --------------------------------------------------------------------------
 
 
-def painter(pipeline: Pipeline, options: PaintOptions) -> Filler:
-    """The inpainter, with the upscaler attached when ``options`` ask for it."""
-    from .diffusion import DiffusersInpainter
-
+def painter(pipeline: Models, options: PaintOptions, *, control: bool = False) -> Filler:
+    """The inpainter, with what ``options`` ask for attached (the upscaler, the few-step LoRA, and
+    with ``control`` the depth ControlNet), as far as the painter declares it takes them."""
     inpainter = pipeline.inpainter
-    if not isinstance(inpainter, DiffusersInpainter):
-        return inpainter
+    able = pipeline.abilities("inpainter")
     extras: dict[str, Any] = {}
-    if options.upscale:
+    if options.upscale and able.upscale:
         extras["upscaler"] = pipeline.upscaler
-    if options.fast:
+    if options.fast and able.fast:
         extras["fast"] = pipeline.model("fast")
-    return inpainter.with_extras(**extras) if extras else inpainter
+    attach = getattr(inpainter, "with_extras", None)
+    if control and able.control and attach is not None:
+        extras["controlnet"] = pipeline.controlnet  # a library painter paints through the ControlNet
+    return attach(**extras) if extras and attach is not None else inpainter
 
 
-def check_painter(pipeline: Pipeline, options: PaintOptions, *, control: bool = False) -> None:
-    """Refuse, before any work, a custom inpainter that cannot do what ``options`` ask."""
-    from .diffusion import DiffusersInpainter
-    from .flux import FluxInpainter
-    from .inpainting import ControlFiller
-
-    custom = pipeline.store.peek("inpainter")
-    backend = pipeline.backend("inpainter")
-    if isinstance(custom, FluxInpainter) or (custom is None and backend is not None and backend.name == "flux-fill"):
-        FluxInpainter.check(options, control=control)
-        return
-    if custom is None or isinstance(custom, DiffusersInpainter):
-        return
-    name = type(custom).__name__
-    if options.fast:
-        raise InvalidInputError(
-            f"fast=True fuses a few-step LoRA into the diffusers inpainter's UNet; the inpainter here is "
-            f"a custom {name}: leave fast=False"
-        )
-    if options.upscale:
-        raise InvalidInputError(
-            f"upscale={options.upscale} runs the diffusion upscaler inside the diffusers "
-            f"inpainter; the inpainter here is a custom {name}: leave upscale=None"
-        )
-    if control and not isinstance(custom, ControlFiller):
-        raise InvalidInputError(
-            f"depth=True paints under a depth map, which needs an inpainter with "
-            f"fill_controlled(crops, masks, requests, controls, controlnet_scale) "
-            f"(textinpaint.inpainting.ControlFiller); the custom {name} has none: "
-            "pass depth=False"
-        )
+def paint_settings(pipeline: Models, options: PaintOptions, *, control: bool = False) -> PaintOptions:
+    """``options`` checked against what the inpainter declares it can do, with None filled from
+    its own defaults (steps, guidance, negative prompt), before any work (loads no model)."""
+    return resolve(options, pipeline.abilities("inpainter"), control=control)
 
 
 def paint_regions(
@@ -397,7 +337,7 @@ def paint_candidates(
 
 
 def keep_best(
-    pipeline: Pipeline,
+    pipeline: Models,
     candidates: dict[int, list[Painted]],
     seeds: Sequence[int],
     checking: CheckOptions,
@@ -463,7 +403,7 @@ def region_box(region: np.ndarray | None) -> np.ndarray:
 
 
 def record(
-    pipeline: Pipeline,
+    pipeline: Models,
     workflow: str,
     parameters: dict[str, Any],
     stages: Sequence[str],
@@ -502,7 +442,7 @@ def batch_record(pictures: list[Picture], seeds: Sequence[int | None], index: in
 
 
 def assemble(
-    pipeline: Pipeline,
+    pipeline: Models,
     workflow: str,
     stages: Sequence[str],
     pictures: list[Picture],
@@ -546,21 +486,21 @@ def assemble(
     return edits
 
 
-def unchanged_edit(picture: Picture, found: Found, seed: int | None, timings: dict[str, float], note: Record) -> Edit:
+def unchanged_edit(picture: Picture, found: Found, used: int | None, timings: dict[str, float], note: Record) -> Edit:
     source = picture.to_pil()
     nothing = np.zeros((picture.height, picture.width), dtype=bool)
-    return Edit(source.copy(), nothing, found.detections, [], seed, False, timings, source, note)
+    return Edit(source.copy(), nothing, found.detections, [], used, False, timings, source, note)
 
 
 def painted_edit(
-    picture: Picture, found: Found, painted: Painted, seed: int | None, timings: dict[str, float], note: Record
+    picture: Picture, found: Found, painted: Painted, used: int | None, timings: dict[str, float], note: Record
 ) -> Edit:
     return Edit(
         picture.to_pil(painted.base, patch=painted.patch, box=painted.box),
         painted.changed,
         found.detections,
         found.selected,
-        seed,
+        used,
         True,
         timings,
         picture.to_pil(),

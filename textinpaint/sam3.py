@@ -49,15 +49,6 @@ class Sam3:
         model: Any = Sam3Model.from_pretrained(source, dtype=dtype)
         return cls(processor, model.to(device).eval(), device, dtype)
 
-    def detect(
-        self, picture: Picture, phrases: list[str], *, box_threshold: float, text_threshold: float, nms_iou: float
-    ) -> sv.Detections:
-        """Detect and cut out ``phrases`` in ``picture``; see :meth:`textinpaint.Pipeline.detect`."""
-        return self.detect_many(
-            [picture], phrases, box_threshold=box_threshold, text_threshold=text_threshold, nms_iou=nms_iou
-        )[0]
-
-    @torch.inference_mode()
     def detect_many(
         self,
         pictures: list[Picture],
@@ -67,7 +58,7 @@ class Sam3:
         text_threshold: float,
         nms_iou: float,
     ) -> list[sv.Detections]:
-        """:meth:`detect` for several pictures: one vision-encoder pass for all, then one light
+        """Detect ``phrases`` in each picture (see :meth:`textinpaint.Pipeline.detect`): one vision-encoder pass for all, then one light
         pass per phrase. Each result has ``mask`` set (NxHxW ``bool`` at the picture's size)."""
         processor = thread_copy(self.processor)  # its tokenizer keeps per-call state
         for phrase in phrases:

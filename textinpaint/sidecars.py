@@ -1,4 +1,9 @@
-"""Make an edit again from its sidecar (a JSON file, a PNG written by textinpaint, or the dict).
+"""The one sidecar reader, and replay: make an edit again from its sidecar.
+
+A sidecar may come from anyone (a PNG's text chunk, a shared folder), so :func:`read_sidecar` is
+the only way in: it parses, migrates an older version, and validates the document against the
+shipped JSON Schema (``sidecar.schema.json``) before any field is used, with a typed error that
+names the field and the file. Replay, the report, resume and the Ray engine all read through it.
 
 Example:
     >>> from textinpaint import replay
@@ -8,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 from contextlib import nullcontext
 from pathlib import Path
@@ -18,20 +24,51 @@ from .images import ImageInput
 from .results import SIDECAR_VERSION, decode_mask, file_digest
 
 if TYPE_CHECKING:
-    from .pipeline import Pipeline
+    from .container import Models
+    from .results import Edit
 
-WORKFLOWS = ("replace", "remove", "replace_background", "inpaint", "generate", "segment", "detect")
+# Version 2 recorded FLUX.1 Fill's guidance and negative prompt as given (7.5 and the SD default
+# negative prompt), not as used (30 and none); version 3 records what was used.
+_V2_SD_GUIDANCE = 7.5
+_V2_SD_NEGATIVE = "blurry, low quality, deformed, distorted, watermark, text, seam, border"
+# Deeper JSON than this is no sidecar (and would exhaust the parser's recursion).
+_MAX_DEPTH = 32
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The shipped JSON Schema of the current sidecar version."""
+    return json.loads((Path(__file__).parent / "sidecar.schema.json").read_text())
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests deeper than ``limit``."""
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return False
 
 
 def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
-    """The sidecar document: from a dict, a ``.json`` file, or a PNG's ``textinpaint`` text chunk.
+    """The sidecar document, migrated to the current version and checked against the schema.
+
+    Args:
+        sidecar: a dict, a ``.json`` file, or a PNG textinpaint wrote (its ``textinpaint`` text chunk).
 
     Raises:
-        InvalidInputError: not a textinpaint sidecar, or of a version this release cannot read.
+        InvalidInputError: not a textinpaint sidecar, of a version this release cannot read, or
+            a field that breaks the schema (the message names the field and the file).
         ImageLoadError: the file is missing or unreadable.
     """
+    where = "sidecar" if isinstance(sidecar, dict) else f"sidecar {str(sidecar)!r}"
     if isinstance(sidecar, dict):
-        document = sidecar
+        document: Any = sidecar
     else:
         path = Path(sidecar)
         if not path.is_file():
@@ -46,27 +83,84 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
                 document = found
             else:
                 document = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            if isinstance(error, InvalidInputError):
-                raise
-            raise InvalidInputError(f"sidecar: {str(path)!r} is not readable JSON ({error})") from error
-    if not isinstance(document, dict) or document.get("workflow") not in WORKFLOWS:
-        raise InvalidInputError(f"sidecar must hold a textinpaint record with a workflow among {list(WORKFLOWS)}")
-    if document.get("version") != SIDECAR_VERSION:
+        except InvalidInputError:
+            raise
+        except (OSError, ValueError, RecursionError) as error:
+            raise InvalidInputError(f"{where} is not readable JSON ({type(error).__name__}: {error})") from error
+    if not isinstance(document, dict) or "workflow" not in document:
+        raise InvalidInputError(f"{where} is not a textinpaint sidecar (a JSON object with a workflow)")
+    if _depth(document, _MAX_DEPTH):
+        raise InvalidInputError(f"{where} nests deeper than {_MAX_DEPTH} levels; no sidecar does")
+    document = migrate(document, where)
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(document), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        field = ".".join(str(part) for part in first.absolute_path) or "(the document)"
+        raise InvalidInputError(f"{where}: field {field}: {first.message[:300]}")
+    from .workflows import WORKFLOWS
+
+    unknown = set(document["parameters"]) - _taken(WORKFLOWS[document["workflow"]])
+    if unknown:
         raise InvalidInputError(
-            f"sidecar has version {document.get('version')!r}; this textinpaint replays "
-            f"version {SIDECAR_VERSION} (make the edit again to get one)"
+            f"{where}: field parameters: {document['workflow']} takes no {', '.join(sorted(unknown))}"
         )
     return document
+
+
+def _taken(flow: Any) -> set[str]:
+    from .options import keywords
+
+    return set(keywords(flow.args)) | set(flow.inputs) | ({"size"} if not flow.image else set()) - {"mask"}
+
+
+def migrate(document: dict[str, Any], where: str = "sidecar") -> dict[str, Any]:
+    """``document`` in the current version: a version-2 sidecar gains the values its painter used.
+
+    Raises:
+        InvalidInputError: a version this release does not know.
+    """
+    version = document.get("version")
+    if version == SIDECAR_VERSION:
+        return document
+    if version != 2:
+        raise InvalidInputError(
+            f"{where} has version {version!r}; this textinpaint replays versions 2 and {SIDECAR_VERSION} "
+            "(make the edit again to get one)"
+        )
+    upgraded = {**document, "version": SIDECAR_VERSION}
+    parameters = document.get("parameters")
+    source = ((document.get("models") or {}).get("inpainter") or {}).get("source")
+    if isinstance(parameters, dict) and isinstance(source, str) and _family(source) == "flux":
+        fixed = dict(parameters)
+        if fixed.get("guidance") == _V2_SD_GUIDANCE:
+            from .flux import FLUX_GUIDANCE
+
+            fixed["guidance"] = FLUX_GUIDANCE
+        if fixed.get("negative_prompt") == _V2_SD_NEGATIVE:
+            fixed["negative_prompt"] = ""
+        upgraded["parameters"] = fixed
+    return upgraded
+
+
+def _family(source: str) -> str | None:
+    from .errors import TextInpaintError
+    from .models import family_of
+
+    try:
+        return family_of("inpainter", source)
+    except TextInpaintError:
+        return None
 
 
 def replay(
     sidecar: str | Path | dict[str, Any],
     *,
     image: ImageInput | None = None,
-    pipeline: Pipeline | None = None,
+    pipeline: Models | None = None,
     device: str | None = None,
-) -> Any:
+) -> Edit:
     """Make the edit a sidecar describes again, with the same models, options and seed.
 
     Args:
@@ -80,17 +174,19 @@ def replay(
 
     Returns:
         An :class:`~textinpaint.Edit` (``.image`` is the result; for ``segment`` the mask
-        picture), or ``supervision.Detections`` for a ``detect`` sidecar.
+        picture; for ``detect`` the input, with the boxes in ``.detections``).
 
     Raises:
-        InvalidInputError: the input is missing or differs from the recorded one, or a model
-            was given as an object and no ``pipeline`` was passed.
+        InvalidInputError: the sidecar is malformed, the input is missing or differs from the
+            recorded one, or a model was given as an object and no ``pipeline`` was passed.
     """
-    from .pipeline import Pipeline
+    from .container import Models
     from .runtime import choosing
+    from .workflows import WORKFLOWS
 
     doc = read_sidecar(sidecar)
-    workflow, parameters = doc["workflow"], dict(doc["parameters"])
+    flow = WORKFLOWS[doc["workflow"]]
+    parameters = dict(doc["parameters"])
     if pipeline is None:
         sources = {stage: entry["source"] for stage, entry in doc["models"].items()}
         objects = [stage for stage, source in sources.items() if source == "(object)"]
@@ -99,40 +195,34 @@ def replay(
                 f"the sidecar's {', '.join(objects)} was given as an object; pass pipeline= "
                 "holding the same model to replay it"
             )
-        pipeline = Pipeline(**sources, device=device or doc["device"], dtype=doc["dtype"])
-    if workflow == "generate":
-        size = parameters.pop("size")
-        return pipeline.generate(size=None if size is None else tuple(size), **parameters).info["edit"]
+        from .stages import STAGES
+
+        unknown = sorted(set(sources) - set(STAGES))
+        if unknown:
+            raise InvalidInputError(f"sidecar: field models: no stage named {', '.join(unknown)}")
+        pipeline = Models(**sources, device=device or doc["device"], dtype=doc["dtype"])
+    if not flow.image:
+        if parameters.get("size") is not None:
+            parameters["size"] = tuple(parameters["size"])
+        return flow.function(pipeline, **parameters)
     source = _input(doc["input"], image)
-    mask = None if doc.get("mask") is None else decode_mask(doc["mask"])
+    if flow.mask and doc.get("mask") is not None:
+        parameters["mask"] = decode_mask(doc["mask"])
+        if "keep" in flow.inputs:
+            parameters["keep"] = None
     batch = doc.get("batch")
     # A best-of-N edit keeps its recorded candidate: the same batched run, no search.
     chosen = {} if doc.get("chosen") is None else {batch["index"] if batch else 0: int(doc["chosen"])}
     with choosing(chosen) if chosen else nullcontext():
-        if workflow in ("replace", "remove") and batch:
+        if batch and flow.batchable:
+            if len(batch["seeds"]) != len(batch["inputs"]) or batch["index"] >= len(batch["inputs"]):
+                raise InvalidInputError("sidecar: field batch: index, inputs and seeds do not agree")
             inputs = [
                 source if i == batch["index"] else _input({"path": path}, None)
                 for i, path in enumerate(batch["inputs"])
             ]
-            run = pipeline.replace if workflow == "replace" else pipeline.remove
-            return run(inputs, **{**parameters, "seed": batch["seeds"]})[batch["index"]]
-        if workflow == "replace":
-            return pipeline.replace(source, **parameters)
-        if workflow == "remove":
-            if mask is not None:
-                parameters.update(mask=mask)
-            return pipeline.remove(source, **parameters)
-        if workflow == "replace_background":
-            if mask is not None:
-                parameters.update(keep=None, mask=mask)
-            return pipeline.replace_background(source, **parameters)
-    if workflow == "inpaint":
-        return pipeline.inpaint(source, mask, **parameters).info["edit"]
-    from .workflows.find import find_boxes, find_masks
-
-    if workflow == "segment":
-        return find_masks(pipeline, source, **parameters)
-    return find_boxes(pipeline, source, **parameters).detections
+            return flow.function(pipeline, inputs, **{**parameters, "seed": batch["seeds"]})[batch["index"]]
+        return flow.function(pipeline, source, **parameters)
 
 
 def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput:
@@ -144,9 +234,11 @@ def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput
         if path is None or not Path(path).is_file():
             raise InvalidInputError(f"the sidecar's input {path!r} is not there; pass image= (the original input)")
         image = path
-    if entry.get("sha256") is None:
-        return image
-    if entry.get("hash_of") == "file" and isinstance(image, (str, Path)):
+    if entry["hash_of"] == "file":
+        if not isinstance(image, (str, Path)):
+            raise InvalidInputError(
+                "the sidecar records the sha256 of the input's file; pass image= as the path of that file"
+            )
         if file_digest(image) != entry["sha256"]:
             raise InvalidInputError(
                 f"the input {str(image)!r} differs from the one the sidecar records "
@@ -157,6 +249,6 @@ def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput
     from .results import describe_input
 
     picture = load_image(image)
-    if entry.get("hash_of") == "pixels" and describe_input(None, picture.to_pil())["sha256"] != entry["sha256"]:
+    if describe_input(None, picture.to_pil())["sha256"] != entry["sha256"]:
         raise InvalidInputError("image differs from the input the sidecar records (sha256 of the pixels)")
     return image

@@ -17,6 +17,8 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .abilities import Abilities
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -31,7 +33,11 @@ class Backend:
         index: True when the model is a diffusers pipeline folder (``model_index.json``).
         suffixes: file suffixes this backend loads (``".pth"``), for single-file models.
         files: file names looked for in a folder or Hub repository, for single-file models.
-        masks: a detector that cuts out what it finds (SAM 3): the segmenter stage is skipped.
+        families: the model family each config class name means (``"sdxl"`` for SDXL's
+            inpainting pipeline), which other stages' defaults follow (see :attr:`Stage.follows`).
+
+    What a backend can do (its :class:`~textinpaint.abilities.Abilities`, whether a detector gives
+    masks) is declared in its own file, on the class that loads it: :meth:`owner` finds it.
     """
 
     name: str
@@ -40,7 +46,7 @@ class Backend:
     index: bool = False
     suffixes: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
-    masks: bool = False
+    families: tuple[tuple[str, str], ...] = ()
 
     def load_function(self) -> Callable[..., object]:
         """The loader, imported now."""
@@ -49,6 +55,24 @@ class Backend:
         for part in attribute.split("."):
             target = getattr(target, part)
         return target  # type: ignore[return-value]  # a loader entry always names a callable
+
+    def owner(self) -> object:
+        """The class (or module) the loader belongs to, imported now: where the backend declares
+        what it can do."""
+        module, _, attribute = self.loader.partition(":")
+        target: object = importlib.import_module(f"textinpaint.{module}")
+        for part in attribute.split(".")[:-1]:
+            target = getattr(target, part)
+        return target
+
+    def abilities(self) -> Abilities:
+        """What a painter of this backend can do, as its file declares (the generic default else)."""
+        declared = getattr(self.owner(), "abilities", None)
+        return declared if isinstance(declared, Abilities) else Abilities()
+
+    def family(self, kind: str | None) -> str | None:
+        """The family a config class name (``model_index.json``'s ``_class_name``) means, if any."""
+        return dict(self.families).get(kind or "")
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,7 @@ class Model:
         size: the download size of the files textinpaint reads, for the weights guide.
         licence: the weights' licence.
         note: a few words for the weights guide ("for SDXL inpainters").
+        family: the model family (``"sdxl"``), for the stages whose default follows it.
     """
 
     name: str
@@ -70,6 +95,7 @@ class Model:
     size: str
     licence: str
     note: str = ""
+    family: str = ""
 
     @property
     def non_commercial(self) -> bool:
@@ -91,6 +117,8 @@ class Stage:
         used_by: the workflows that load it, for the docs and ``download``'s default.
         download: the file patterns ``download`` fetches (the files from_pretrained reads); a
             diffusers pipeline is fetched by diffusers' own ``DiffusionPipeline.download`` instead.
+        follows_stage: the stage whose model family picks this stage's default (``"inpainter"``).
+        follows: family -> the short name used by default with it (``{"sdxl": "sdxl-depth"}``).
     """
 
     name: str
@@ -101,6 +129,8 @@ class Stage:
     flag: str = ""
     used_by: str = ""
     download: tuple[str, ...] = ("*.json", "*.txt", "*.model", "*.safetensors")
+    follows_stage: str = "inpainter"
+    follows: dict[str, str] = field(default_factory=dict)
     names: dict[str, Model] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -115,7 +145,8 @@ class Stage:
         return self.names[self.default].repo
 
 
-_SD_PIPELINES = frozenset({"StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline"})
+_SD_FAMILIES = (("StableDiffusionInpaintPipeline", "sd"), ("StableDiffusionXLInpaintPipeline", "sdxl"))
+_SD_PIPELINES = frozenset(kind for kind, _ in _SD_FAMILIES)
 
 STAGES: dict[str, Stage] = {
     stage.name: stage
@@ -173,7 +204,7 @@ STAGES: dict[str, Stage] = {
                     "grounding-dino", "detection:GroundingDino.load", frozenset({"grounding-dino", "mm-grounding-dino"})
                 ),
                 Backend("owlv2", "owl:Owl.load", frozenset({"owlv2"})),
-                Backend("sam3", "sam3:Sam3.load", frozenset({"sam3", "sam3_video"}), masks=True),
+                Backend("sam3", "sam3:Sam3.load", frozenset({"sam3", "sam3_video"})),
             ),
             used_by="every workflow that finds by text",
         ),
@@ -256,6 +287,7 @@ STAGES: dict[str, Stage] = {
                     "stable-diffusion",
                     "5.1 GB (fp16)",
                     "CreativeML OpenRAIL++-M",
+                    family="sdxl",
                 ),
                 Model(
                     "flux-fill",
@@ -267,8 +299,20 @@ STAGES: dict[str, Stage] = {
                 ),
             ),
             (
-                Backend("stable-diffusion", "diffusion:DiffusersInpainter.load", _SD_PIPELINES, index=True),
-                Backend("flux-fill", "flux:FluxInpainter.load", frozenset({"FluxFillPipeline"}), index=True),
+                Backend(
+                    "stable-diffusion",
+                    "diffusion:DiffusersInpainter.load",
+                    _SD_PIPELINES,
+                    index=True,
+                    families=_SD_FAMILIES,
+                ),
+                Backend(
+                    "flux-fill",
+                    "flux:FluxInpainter.load",
+                    frozenset({"FluxFillPipeline"}),
+                    index=True,
+                    families=(("FluxFillPipeline", "flux"),),
+                ),
             ),
             used_by="replace, inpaint, background, generate",
         ),
@@ -289,6 +333,7 @@ STAGES: dict[str, Stage] = {
             ),
             (Backend("controlnet", "diffusion:load_controlnet", frozenset({"ControlNetModel"})),),
             used_by="background (depth=True)",
+            follows={"sdxl": "sdxl-depth"},
         ),
         Stage(
             "depth",
@@ -362,6 +407,7 @@ STAGES: dict[str, Stage] = {
             ),
             flag="--fast-lora",
             used_by="fast=True",
+            follows={"sdxl": "lcm-sdxl"},
             download=("pytorch_lora_weights.safetensors",),
         ),
     )

@@ -1,6 +1,116 @@
-"""The workflows, one file each, written top to bottom as numbered steps (see :mod:`textinpaint.runtime`).
+"""The workflows, one file each, and the one table of them.
 
-Each is a plain function whose first argument is the :class:`~textinpaint.Pipeline` holding the
-models; :class:`~textinpaint.Pipeline` exposes them as methods and the package as module-level
-functions on a shared default pipeline.
+Each workflow is a plain function whose first argument is the model container
+(:class:`~textinpaint.container.Models`) and which returns an :class:`~textinpaint.Edit`; each
+file reads top to bottom as numbered calls of the shared steps (:mod:`textinpaint.runtime`).
+:data:`WORKFLOWS` is the only place a workflow is known by name: the CLI's commands, replay, the
+Ray engine, the report and the sidecar schema read it. :class:`~textinpaint.Pipeline` attaches
+the functions as methods, and the package exposes them on a shared default pipeline.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..options import (
+    DetectArgs,
+    GenerateArgs,
+    InpaintArgs,
+    RemoveArgs,
+    ReplaceArgs,
+    ReplaceBackgroundArgs,
+    SegmentArgs,
+)
+from .background import replace_background
+from .find import find_boxes, find_masks
+from .generate import generate
+from .inpaint import inpaint
+from .remove import remove
+from .replace import replace
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One workflow, as every interface knows it.
+
+    Attributes:
+        name: its name in sidecars (``"replace_background"``).
+        function: ``function(models, *inputs, **options)``, returning an :class:`~textinpaint.Edit`
+            (a list for a list of images when ``batchable``).
+        args: the TypedDict of its options (:mod:`textinpaint.options`).
+        inputs: its positional arguments after the image, by name (``("find", "with_")``).
+        stages: the stages it may load (the CLI offers a model flag for each).
+        command: its CLI subcommand.
+        batchable: it takes a list of images (one batched pass per model).
+        image: it takes an input image (``generate`` does not).
+        mask: it records a mask the user gave (``inpaint``, ``remove``, ``background`` with ``mask=``),
+            which replay passes back as ``mask``.
+        output: what its written output is: the edited ``"image"``, the ``"mask"`` picture, or
+            only the ``"detections"`` (a JSON sidecar).
+    """
+
+    name: str
+    function: Callable[..., Any]
+    args: type
+    inputs: tuple[str, ...]
+    stages: tuple[str, ...]
+    command: str
+    batchable: bool = False
+    image: bool = True
+    mask: bool = False
+    output: Literal["image", "mask", "detections"] = "image"
+
+
+WORKFLOWS: dict[str, Workflow] = {
+    w.name: w
+    for w in (
+        Workflow(
+            "replace",
+            replace,
+            ReplaceArgs,
+            ("find", "with_"),
+            ("detector", "segmenter", "inpainter", "upscaler", "fast"),
+            "replace",
+            batchable=True,
+        ),
+        Workflow(
+            "remove", remove, RemoveArgs, ("find",), ("detector", "segmenter", "remover"), "remove", batchable=True, mask=True
+        ),
+        Workflow(
+            "replace_background",
+            replace_background,
+            ReplaceBackgroundArgs,
+            ("keep", "with_"),
+            ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler", "fast"),
+            "background",
+            batchable=True,
+            mask=True,
+        ),
+        Workflow(
+            "inpaint", inpaint, InpaintArgs, ("mask", "prompt"), ("inpainter", "upscaler", "fast"), "inpaint", mask=True
+        ),
+        Workflow(
+            "generate", generate, GenerateArgs, ("prompt",), ("inpainter", "upscaler", "fast"), "generate", image=False
+        ),
+        Workflow("segment", find_masks, SegmentArgs, ("find",), ("detector", "segmenter"), "segment", output="mask"),
+        Workflow("detect", find_boxes, DetectArgs, ("find",), ("detector",), "detect", output="detections"),
+    )
+}
+
+# The CLI's subcommand -> the workflow it runs.
+COMMANDS: dict[str, Workflow] = {w.command: w for w in WORKFLOWS.values()}
+
+
+def workflow(name: object) -> Workflow:
+    """The workflow a sidecar or a caller names.
+
+    Raises:
+        InvalidInputError: no workflow of that name.
+    """
+    from ..errors import InvalidInputError
+
+    if not isinstance(name, str) or name not in WORKFLOWS:
+        raise InvalidInputError(f"workflow must be one of {list(WORKFLOWS)}; got {name!r}")
+    return WORKFLOWS[name]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Unpack, overload
 
 from ..depth import DepthControlled
 from ..detection import empty_detections, parse_phrases
@@ -12,130 +13,64 @@ from ..images import ImageInput
 from ..inpainting import Filler
 from ..masks import auto_dilation, auto_feather, distance_outside, load_mask
 from ..options import (
-    DEFAULT_BOX_THRESHOLD,
-    DEFAULT_CONTROLNET_SCALE,
-    DEFAULT_GUIDANCE,
-    DEFAULT_NEGATIVE_PROMPT,
-    DEFAULT_NMS_IOU,
-    DEFAULT_STEPS,
-    DEFAULT_STRENGTH,
-    DEFAULT_TEXT_THRESHOLD,
     BackgroundOptions,
     CheckOptions,
     FindOptions,
     PaintOptions,
+    ReplaceBackgroundArgs,
     check_text,
-    fields_of,
+    recorded,
+    split,
 )
 from ..results import Edit
 from ..runtime import (
     Found,
     assemble,
-    check_painter,
+    fill_requests,
     find_regions,
     keep_best,
     load_pictures,
     paint_candidates,
+    paint_settings,
     painter,
-    seeds_for,
     target_boxes,
 )
 from ..verify import Check
 
 if TYPE_CHECKING:
-    from ..pipeline import Pipeline
+    from ..container import Models
 
 STAGES = ("detector", "segmenter", "inpainter")
 
 
 @overload
 def replace_background(
-    pipeline: Pipeline,
+    pipeline: Models,
     image: ImageInput,
-    keep: str | Sequence[str] | None,
-    with_: str,
+    keep: str | Sequence[str] | None = ...,
+    with_: str | None = ...,
     *,
     mask: object = ...,
-    depth: bool = ...,
-    controlnet_scale: float = ...,
-    seam: int | None = ...,
-    strict: bool = ...,
-    box_threshold: float = ...,
-    text_threshold: float = ...,
-    nms_iou: float = ...,
-    negative_prompt: str = ...,
-    steps: int = ...,
-    guidance: float = ...,
-    strength: float = ...,
-    seed: int | Sequence[int] | None = ...,
-    scheduler: str | None = ...,
-    refine: bool = ...,
-    upscale: int | None = ...,
-    fast: bool = ...,
-    verify: bool = ...,
-    tries: int = ...,
-    min_score: float | None = ...,
-    points: Sequence[Sequence[float]] | None = ...,
-    labels: Sequence[int] | None = ...,
+    **options: Unpack[ReplaceBackgroundArgs],
 ) -> Edit: ...
 @overload
 def replace_background(
-    pipeline: Pipeline,
+    pipeline: Models,
     image: list[ImageInput] | tuple[ImageInput, ...],
-    keep: str | Sequence[str] | None,
-    with_: str,
+    keep: str | Sequence[str] | None = ...,
+    with_: str | None = ...,
     *,
     mask: object = ...,
-    depth: bool = ...,
-    controlnet_scale: float = ...,
-    seam: int | None = ...,
-    strict: bool = ...,
-    box_threshold: float = ...,
-    text_threshold: float = ...,
-    nms_iou: float = ...,
-    negative_prompt: str = ...,
-    steps: int = ...,
-    guidance: float = ...,
-    strength: float = ...,
-    seed: int | Sequence[int] | None = ...,
-    scheduler: str | None = ...,
-    refine: bool = ...,
-    upscale: int | None = ...,
-    fast: bool = ...,
-    verify: bool = ...,
-    tries: int = ...,
-    min_score: float | None = ...,
-    points: Sequence[Sequence[float]] | None = ...,
-    labels: Sequence[int] | None = ...,
+    **options: Unpack[ReplaceBackgroundArgs],
 ) -> list[Edit]: ...
 def replace_background(
-    pipeline: Pipeline,
+    pipeline: Models,
     image: ImageInput | Sequence[ImageInput],
-    keep: str | Sequence[str] | None,
-    with_: str,
+    keep: str | Sequence[str] | None = None,
+    with_: str | None = None,
     *,
     mask: object = None,
-    depth: bool = True,
-    controlnet_scale: float = DEFAULT_CONTROLNET_SCALE,
-    seam: int | None = None,
-    strict: bool = False,
-    box_threshold: float = DEFAULT_BOX_THRESHOLD,
-    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
-    nms_iou: float = DEFAULT_NMS_IOU,
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
-    steps: int = DEFAULT_STEPS,
-    guidance: float = DEFAULT_GUIDANCE,
-    strength: float = DEFAULT_STRENGTH,
-    seed: int | Sequence[int] | None = None,
-    scheduler: str | None = None,
-    refine: bool = False,
-    upscale: int | None = None,
-    fast: bool = False,
-    verify: bool = False,
-    tries: int = 1,
-    min_score: float | None = None,
-    points: Sequence[Sequence[float]] | None = None,
-    labels: Sequence[int] | None = None,
+    **options: Unpack[ReplaceBackgroundArgs],
 ) -> Edit | list[Edit]:
     """Keep the subject, regenerate everything else from ``with_``.
 
@@ -146,33 +81,17 @@ def replace_background(
 
     Args:
         image: a path, PIL image or numpy array, or a list of them.
-        keep: what to keep (phrases, as for :meth:`detect`); None when ``mask`` is given.
+        keep: what to keep (phrases, as for :func:`detect`); None when ``mask`` is given.
         with_: the prompt for the new background.
         mask: the subject as a ``bool`` HxW mask (or PIL / path), instead of ``keep``; with a
             list of images, one mask for all of them (they must share its size).
-        depth: condition on the input's depth through the ControlNet.
-        controlnet_scale: the ControlNet's weight (0 ignores it, 1 follows it closely).
-        seam: width in px of the blend band outside the subject (default: the automatic feather).
-        strict: as for :meth:`replace`.
-        box_threshold: as for :meth:`replace`.
-        text_threshold: as for :meth:`replace`.
-        nms_iou: as for :meth:`replace`.
-        negative_prompt: as for :meth:`inpaint`.
-        steps: as for :meth:`inpaint`.
-        guidance: as for :meth:`inpaint`.
-        strength: as for :meth:`inpaint`.
-        seed: as for :meth:`replace`.
-        scheduler: as for :meth:`inpaint`.
-        refine: as for :meth:`inpaint`.
-        upscale: as for :meth:`inpaint`.
-        fast: as for :meth:`inpaint`.
-        verify: check with the detector that the kept subject is still found where it was
-            (the ``kept`` part; see :mod:`textinpaint.verify`).
-        tries: as for :meth:`replace`: candidates painted in one batched run, the best kept.
-        min_score: as for :meth:`replace`.
-        points: clicks on the subject (as for :meth:`replace`): with ``keep`` they refine the
-            one match, without it they mark the subject on their own.
-        labels: as for :meth:`replace`.
+        **options: the background options (``depth``, ``controlnet_scale``, ``seam``), the
+            finding options (``box_threshold``, ``text_threshold``, ``nms_iou``, ``strict``,
+            ``points`` and ``labels``: clicks on the subject, which refine the one match of
+            ``keep`` or mark the subject on their own), the painting options (``negative_prompt``,
+            ``steps``, ``guidance``, ``strength``, ``seed``, ``scheduler``, ``refine``,
+            ``upscale``, ``fast``) and the checking options (``verify``: is the kept subject
+            still found where it was, ``tries``, ``min_score``); see :mod:`textinpaint.options`.
 
     Returns:
         An :class:`Edit` (a list for a list of images); ``mask`` is the repainted background,
@@ -183,19 +102,20 @@ def replace_background(
         >>> edit = replace_background("car.jpg", keep="the car", with_="a mountain road at sunset", seed=0)  # doctest: +SKIP
     """
     # 1. Check every input and option before any work.
-    pictures, batch = load_pictures(pipeline, image)
+    groups = split(dict(options), ReplaceBackgroundArgs, "replace_background")
+    finding, scene, checking = groups[FindOptions], groups[BackgroundOptions], groups[CheckOptions]
+    if with_ is None:
+        raise InvalidInputError("with_ is required: the prompt for the new background")
     check_text("with_", with_)
-    if (keep is None and points is None) == (mask is None):
+    pictures, batch = load_pictures(pipeline, image)
+    if (keep is None and finding.points is None) == (mask is None):
         raise InvalidInputError(
             "give the subject as keep (what to find) and/or points (clicks on it), or as mask; got "
-            f"keep={keep!r}, points={points!r} and mask={'an array' if mask is not None else None}"
+            f"keep={keep!r}, points={finding.points!r} and mask={'an array' if mask is not None else None}"
         )
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, "all", "mask", strict, points, labels)
-    scene = BackgroundOptions(depth, controlnet_scale, seam)
-    painting = PaintOptions(negative_prompt, steps, guidance, strength, None, 0, None, scheduler, refine, upscale, fast)
-    checking = CheckOptions(verify, tries, min_score)
-    check_painter(pipeline, painting, control=depth)
-    requests = [painting.request(with_, one) for one in seeds_for(seed, len(pictures))]
+    # The background's band is the seam (dilate 0: the subject is never grown into).
+    painting = paint_settings(pipeline, dataclasses.replace(groups[PaintOptions], dilate=0), control=scene.depth)
+    requests = fill_requests(painting, with_, len(pictures))
     subject = None if mask is None else [load_mask(mask, p.width, p.height) for p in pictures]
     # 2. Find the subject: the given mask, or detect and segment every match of `keep`.
     timings: dict[str, float] = {}
@@ -210,14 +130,10 @@ def replace_background(
     ]
 
     def make_painter() -> Filler:
-        base = painter(pipeline, painting)
+        base = painter(pipeline, painting, control=scene.depth)
         if not scene.depth:
             return base
-        from ..diffusion import DiffusersInpainter
-
-        if isinstance(base, DiffusersInpainter):
-            base = base.with_extras(controlnet=pipeline.controlnet)
-        return DepthControlled(base, pipeline.depth, scene.controlnet_scale)  # type: ignore[arg-type]  # check_painter checked it takes a control image
+        return DepthControlled(base, pipeline.depth, scene.controlnet_scale)  # type: ignore[arg-type]  # paint_settings checked it takes a control image
 
     candidates = paint_candidates(
         pictures,
@@ -242,19 +158,7 @@ def replace_background(
         timings,
     )
     # 5. Record how each edit was made.
-    parameters = {
-        "keep": keep,
-        "with_": with_,
-        **fields_of(scene),
-        "strict": strict,
-        "box_threshold": box_threshold,
-        "text_threshold": text_threshold,
-        "nms_iou": nms_iou,
-        "points": None if finding.points is None else [list(p) for p in finding.points],
-        "labels": None if finding.labels is None else list(finding.labels),
-        **{k: v for k, v in fields_of(painting).items() if k not in ("dilate", "feather")},
-        **fields_of(checking),
-    }
+    parameters = {"keep": keep, "with_": with_, **recorded(ReplaceBackgroundArgs, scene, finding, painting, checking)}
     stages = (*STAGES, "controlnet", "depth") if scene.depth else STAGES
     edits = assemble(
         pipeline,

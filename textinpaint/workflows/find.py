@@ -6,47 +6,36 @@ for masks, the union of the selected masks as ``image``), so their sidecars repl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 import PIL.Image
 
 from ..images import ImageInput
-from ..options import (
-    DEFAULT_BOX_THRESHOLD,
-    DEFAULT_NMS_IOU,
-    DEFAULT_TEXT_THRESHOLD,
-    FindOptions,
-    Select,
-    check_query,
-    fields_of,
-)
+from ..options import DetectArgs, FindOptions, SegmentArgs, check_query, recorded, split
 from ..results import Edit
 from ..runtime import find_regions, load_pictures, record
 
 if TYPE_CHECKING:
-    from ..pipeline import Pipeline
+    from ..container import Models
 
 
 def find_boxes(
-    pipeline: Pipeline,
-    image: ImageInput,
-    find: str | Sequence[str],
-    *,
-    box_threshold: float = DEFAULT_BOX_THRESHOLD,
-    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
-    nms_iou: float = DEFAULT_NMS_IOU,
+    pipeline: Models, image: ImageInput, find: str | Sequence[str], **options: Unpack[DetectArgs]
 ) -> Edit:
-    """:meth:`~textinpaint.Pipeline.detect` with a record: ``image`` is the input, ``detections`` the boxes."""
+    """:meth:`~textinpaint.Pipeline.detect` with a record: ``image`` is the input, ``detections`` the boxes.
+
+    The options are the thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)."""
     # 1. Check the input and options.
+    finding = dataclasses.replace(split(dict(options), DetectArgs, "detect")[FindOptions], mask_mode="box")
     (picture,), _ = load_pictures(pipeline, image)
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, mask_mode="box")
     # 2. Detect.
     timings: dict[str, float] = {}
     (found,) = find_regions(pipeline, [picture], find, finding, timings)
     # 3. Record.
-    parameters = {"find": find, "box_threshold": box_threshold, "text_threshold": text_threshold, "nms_iou": nms_iou}
+    parameters = {"find": find, **recorded(DetectArgs, finding)}
     note = record(pipeline, "detect", parameters, ("detector",), picture)
     source = picture.to_pil()
     nothing = np.zeros((picture.height, picture.width), bool)
@@ -56,29 +45,20 @@ def find_boxes(
 
 
 def find_masks(
-    pipeline: Pipeline,
-    image: ImageInput,
-    find: str | Sequence[str] | None = None,
-    *,
-    select: Select = "all",
-    strict: bool = False,
-    box_threshold: float = DEFAULT_BOX_THRESHOLD,
-    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
-    nms_iou: float = DEFAULT_NMS_IOU,
-    points: Sequence[Sequence[float]] | None = None,
-    labels: Sequence[int] | None = None,
+    pipeline: Models, image: ImageInput, find: str | Sequence[str] | None = None, **options: Unpack[SegmentArgs]
 ) -> Edit:
     """Detect, segment and select: ``image`` is the union of the selected masks as a 1-bit picture
-    (white = selected), ``mask`` the same as a ``bool`` HxW array."""
+    (white = selected), ``mask`` the same as a ``bool`` HxW array. The options are the finding
+    options (see :mod:`textinpaint.options`); ``mask_mode`` is always ``"mask"`` here."""
     # 1. Check the input and options.
+    finding = dataclasses.replace(split(dict(options), SegmentArgs, "segment")[FindOptions], mask_mode="mask")
     (picture,), _ = load_pictures(pipeline, image)
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, "mask", strict, points, labels)
     check_query(find, finding)
     # 2. Detect, segment, select (or cut out what the points mark).
     timings: dict[str, float] = {}
     (found,) = find_regions(pipeline, [picture], find, finding, timings)
     # 3. Record.
-    parameters = {"find": find, **{k: v for k, v in fields_of(finding).items() if k != "mask_mode"}}
+    parameters = {"find": find, **{k: v for k, v in recorded(SegmentArgs, finding).items() if k != "mask_mode"}}
     note = record(pipeline, "segment", parameters, ("detector", "segmenter"), picture)
     union = found.region if found.region is not None else np.zeros((picture.height, picture.width), bool)
     return Edit(

@@ -3,136 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, Unpack, overload
 
 from ..detection import parse_phrases
 from ..errors import InvalidInputError
 from ..images import ImageInput
 from ..options import (
-    DEFAULT_BOX_THRESHOLD,
-    DEFAULT_GUIDANCE,
-    DEFAULT_NEGATIVE_PROMPT,
-    DEFAULT_NMS_IOU,
-    DEFAULT_STEPS,
-    DEFAULT_STRENGTH,
-    DEFAULT_TEXT_THRESHOLD,
     CheckOptions,
     FindOptions,
-    MaskMode,
     PaintOptions,
-    Select,
+    RemoveArgs,
+    ReplaceArgs,
     check_query,
     check_text,
-    fields_of,
+    keywords,
+    recorded,
+    split,
 )
 from ..results import Edit
 from ..runtime import (
     assemble,
-    check_painter,
+    fill_requests,
     find_regions,
     keep_best,
     load_pictures,
     paint_candidates,
+    paint_settings,
     painter,
-    seeds_for,
     target_boxes,
 )
 from ..verify import Check
 
 if TYPE_CHECKING:
-    from ..pipeline import Pipeline
+    from ..container import Models
 
 STAGES = ("detector", "segmenter", "inpainter")
 
 
 @overload
 def replace(
-    pipeline: Pipeline,
-    image: ImageInput,
-    find: str | Sequence[str] | None = ...,
-    with_: str | None = ...,
-    *,
-    select: Select = ...,
-    mask_mode: MaskMode = ...,
-    strict: bool = ...,
-    box_threshold: float = ...,
-    text_threshold: float = ...,
-    nms_iou: float = ...,
-    negative_prompt: str = ...,
-    steps: int = ...,
-    guidance: float = ...,
-    strength: float = ...,
-    seed: int | Sequence[int] | None = ...,
-    dilate: int | None = ...,
-    feather: int | None = ...,
-    scheduler: str | None = ...,
-    refine: bool = ...,
-    upscale: int | None = ...,
-    fast: bool = ...,
-    verify: bool = ...,
-    tries: int = ...,
-    min_score: float | None = ...,
-    points: Sequence[Sequence[float]] | None = ...,
-    labels: Sequence[int] | None = ...,
+    pipeline: Models, image: ImageInput, find: str | Sequence[str] | None = ..., with_: str | None = ...,
+    **options: Unpack[ReplaceArgs],
 ) -> Edit: ...
 @overload
 def replace(
-    pipeline: Pipeline,
+    pipeline: Models,
     image: list[ImageInput] | tuple[ImageInput, ...],
     find: str | Sequence[str] | None = ...,
     with_: str | None = ...,
-    *,
-    select: Select = ...,
-    mask_mode: MaskMode = ...,
-    strict: bool = ...,
-    box_threshold: float = ...,
-    text_threshold: float = ...,
-    nms_iou: float = ...,
-    negative_prompt: str = ...,
-    steps: int = ...,
-    guidance: float = ...,
-    strength: float = ...,
-    seed: int | Sequence[int] | None = ...,
-    dilate: int | None = ...,
-    feather: int | None = ...,
-    scheduler: str | None = ...,
-    refine: bool = ...,
-    upscale: int | None = ...,
-    fast: bool = ...,
-    verify: bool = ...,
-    tries: int = ...,
-    min_score: float | None = ...,
-    points: Sequence[Sequence[float]] | None = ...,
-    labels: Sequence[int] | None = ...,
+    **options: Unpack[ReplaceArgs],
 ) -> list[Edit]: ...
 def replace(
-    pipeline: Pipeline,
+    pipeline: Models,
     image: ImageInput | Sequence[ImageInput],
     find: str | Sequence[str] | None = None,
     with_: str | None = None,
-    *,
-    select: Select = "all",
-    mask_mode: MaskMode = "mask",
-    strict: bool = False,
-    box_threshold: float = DEFAULT_BOX_THRESHOLD,
-    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
-    nms_iou: float = DEFAULT_NMS_IOU,
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
-    steps: int = DEFAULT_STEPS,
-    guidance: float = DEFAULT_GUIDANCE,
-    strength: float = DEFAULT_STRENGTH,
-    seed: int | Sequence[int] | None = None,
-    dilate: int | None = None,
-    feather: int | None = None,
-    scheduler: str | None = None,
-    refine: bool = False,
-    upscale: int | None = None,
-    fast: bool = False,
-    verify: bool = False,
-    tries: int = 1,
-    min_score: float | None = None,
-    points: Sequence[Sequence[float]] | None = None,
-    labels: Sequence[int] | None = None,
+    **options: Unpack[ReplaceArgs],
 ) -> Edit | list[Edit]:
     """Find ``find`` in the image and repaint it as ``with_``.
 
@@ -146,40 +72,17 @@ def replace(
     Args:
         image: a path, PIL image or numpy array, or a list of them.
         find: what to replace: a phrase, several (``"dog. cat"``) or a list; None with ``points``.
-        with_: the prompt for what to paint instead; ``""`` removes the object (:meth:`remove`),
-            which takes only the finding options, ``seed``, ``dilate`` and ``feather``.
-        select: which matches to repaint: ``"all"`` (their union), ``"best"`` (highest
-            score), ``"largest"`` (largest mask, or box in box mode), an index in score order,
-            or a list of indices.
-        mask_mode: ``"mask"`` repaints SAM's outline (dilated); ``"box"`` repaints the whole
-            box, for replacements whose shape differs from the original's (SAM is not run).
-        strict: raise :class:`~textinpaint.NothingFoundError` when nothing matches,
-            instead of returning the input with ``found=False``.
-        box_threshold: see :meth:`detect`.
-        text_threshold: see :meth:`detect`.
-        nms_iou: see :meth:`detect`.
-        negative_prompt: see :meth:`inpaint`.
-        steps: see :meth:`inpaint`.
-        guidance: see :meth:`inpaint`.
-        strength: see :meth:`inpaint`.
-        seed: see :meth:`inpaint`; the seed used is in ``Edit.seed``. For a list of images, also
-            a list of seeds, one per image.
-        dilate: see :meth:`inpaint`.
-        feather: see :meth:`inpaint`.
-        scheduler: see :meth:`inpaint`.
-        refine: see :meth:`inpaint`.
-        upscale: see :meth:`inpaint`.
-        fast: see :meth:`inpaint`.
-        verify: check the edit with the detector: is ``with_`` found over the repainted region,
-            and ``find`` no longer there? The score and its parts are in ``Edit.verification``
-            (see :mod:`textinpaint.verify`).
-        tries: paint this many candidates (seeds ``seed``, ``seed + 1``, ...) in one batched
-            UNet run, verify each and keep the best; the others are in ``Edit.candidates``.
-        min_score: flag (``Edit.flagged``) an edit whose score is below this; it is still returned.
-        points: clicks, ``[(x, y), ...]`` in input pixels of the upright image. Without ``find``,
-            SAM cuts out the object they mark; with it, they refine the one selected match (a box
-            SAM cut too much or too little of). One image only.
-        labels: one per point: 1 on the object, 0 off it (default all 1).
+        with_: the prompt for what to paint instead; ``""`` removes the object (:func:`remove`),
+            which takes only the finding options, ``seed``, ``dilate``, ``feather``, ``verify``
+            and ``min_score``.
+        **options: the finding options (``box_threshold``, ``text_threshold``, ``nms_iou``,
+            ``select``, ``mask_mode``, ``strict``, ``points``, ``labels``), the painting options
+            (``negative_prompt``, ``steps``, ``guidance``, ``strength``, ``seed``, ``dilate``,
+            ``feather``, ``scheduler``, ``refine``, ``upscale``, ``fast``) and the checking
+            options (``verify``, ``tries``, ``min_score``); each is described once in
+            :mod:`textinpaint.options` (``option_docs()``). ``None`` for ``steps``, ``guidance``
+            and ``negative_prompt`` takes the inpainter's own default; the values used are in
+            the sidecar.
 
     Returns:
         An :class:`Edit` (a list of them for a list of images). When nothing is found,
@@ -191,41 +94,18 @@ def replace(
         >>> edit.image.save("out.png")  # doctest: +SKIP
         >>> replace("a.jpg", points=[(410, 220)], with_="a red vespa", seed=0)  # doctest: +SKIP
     """
-    finding = FindOptions(box_threshold, text_threshold, nms_iou, select, mask_mode, strict, points, labels)
-    check_query(find, finding)
     if with_ is None:
         raise InvalidInputError("with_ is required: the prompt for what to paint (or '' to remove the object)")
     if isinstance(with_, str) and not with_.strip():
-        return _remove_instead(
-            pipeline,
-            image,
-            find,
-            finding,
-            negative_prompt=negative_prompt,
-            steps=steps,
-            guidance=guidance,
-            strength=strength,
-            seed=seed,
-            dilate=dilate,
-            feather=feather,
-            scheduler=scheduler,
-            refine=refine,
-            upscale=upscale,
-            fast=fast,
-            verify=verify,
-            tries=tries,
-            min_score=min_score,
-        )
+        return _remove_instead(pipeline, image, find, dict(options))
     # 1. Check every input and option before any work.
+    groups = split(dict(options), ReplaceArgs, "replace")
+    finding, checking = groups[FindOptions], groups[CheckOptions]
+    check_query(find, finding)
     pictures, batch = load_pictures(pipeline, image)
     check_text("with_", with_)
-    seeds = seeds_for(seed, len(pictures))
-    painting = PaintOptions(
-        negative_prompt, steps, guidance, strength, None, dilate, feather, scheduler, refine, upscale, fast
-    )
-    checking = CheckOptions(verify, tries, min_score)
-    check_painter(pipeline, painting)
-    requests = [painting.request(with_, one) for one in seeds]
+    painting = paint_settings(pipeline, groups[PaintOptions])
+    requests = fill_requests(painting, with_, len(pictures))
     # 2. Find: detect, segment, select.
     timings: dict[str, float] = {}
     found = find_regions(pipeline, pictures, find, finding, timings)
@@ -245,8 +125,7 @@ def replace(
         timings,
     )
     # 5. Record how each edit was made.
-    parameters = {"find": find, "with_": with_, **fields_of(finding), **fields_of(painting), **fields_of(checking)}
-    seeds_used = [r.seed for r in requests]
+    parameters = {"find": find, "with_": with_, **recorded(ReplaceArgs, finding, painting, checking)}
     edits = assemble(
         pipeline,
         "replace",
@@ -254,7 +133,7 @@ def replace(
         pictures,
         found,
         painted,
-        seeds_used,
+        [r.seed for r in requests],
         parameters,
         timings,
         checked=checked,
@@ -264,49 +143,28 @@ def replace(
 
 
 def _remove_instead(
-    pipeline: Pipeline,
+    pipeline: Models,
     image: ImageInput | Sequence[ImageInput],
     find: str | Sequence[str] | None,
-    finding: FindOptions,
-    *,
-    seed: int | Sequence[int] | None,
-    dilate: int | None,
-    feather: int | None,
-    verify: bool,
-    tries: int,
-    min_score: float | None,
-    **painting: object,
+    options: dict[str, object],
 ) -> Edit | list[Edit]:
-    """``with_=""``: removal with the fill model. Painting options it cannot honour are refused."""
+    """``with_=""``: removal with the fill model. Options it cannot honour are refused."""
     from .remove import remove
 
-    if CheckOptions(verify, tries, min_score).tries > 1:
+    groups = split(options, ReplaceArgs, "replace")  # every value checked, as for a repaint
+    if groups[CheckOptions].tries != 1:
         raise InvalidInputError(
             f"with_='' removes the object with the fill model, which paints the same fill for every "
-            f"seed: tries={tries} would give {tries} equal candidates; leave tries=1"
+            f"seed: tries={options['tries']} would give {options['tries']} equal candidates; leave tries=1"
         )
-    unused = PaintOptions(**painting)  # type: ignore[arg-type]  # PaintOptions checks each value
-    changed = [name for name, value in fields_of(unused).items() if value != fields_of(PaintOptions())[name]]
-    if changed:
+    allowed = keywords(RemoveArgs) | {"tries"}
+    defaults = {**recorded(ReplaceArgs, FindOptions(), PaintOptions(), CheckOptions())}
+    unused = [name for name, value in options.items() if name not in allowed and value != defaults[name]]
+    if unused:
         raise InvalidInputError(
-            f"with_='' removes the object with the fill model, which takes no {', '.join(changed)}; "
+            f"with_='' removes the object with the fill model, which takes no {', '.join(unused)}; "
             "drop them, or give with_ a prompt to repaint the region"
         )
-    return remove(
-        pipeline,
-        cast(Any, image),
-        find,
-        select=finding.select,
-        mask_mode=finding.mask_mode,
-        strict=finding.strict,
-        box_threshold=finding.box_threshold,
-        text_threshold=finding.text_threshold,
-        nms_iou=finding.nms_iou,
-        seed=seed,
-        dilate=dilate,
-        feather=feather,
-        verify=verify,
-        min_score=min_score,
-        points=finding.points,
-        labels=finding.labels,
-    )
+    kept = {k: v for k, v in options.items() if k in keywords(RemoveArgs)}
+    return remove(pipeline, image, find, **kept)  # type: ignore[arg-type, misc]  # checked just above
+
