@@ -159,9 +159,7 @@ def build_app(pipe: Pipeline) -> Any:
             return {
                 "prompt": gr.Textbox(label="Prompt", elem_id=f"{prefix}-prompt"),
                 "negative": gr.Textbox(label="Negative prompt", value=default_negative),
-                "steps": gr.Slider(
-                    1, 100, value=default_steps, step=1, label="Steps", elem_id=f"{prefix}-steps"
-                ),
+                "steps": gr.Slider(1, 100, value=default_steps, step=1, label="Steps", elem_id=f"{prefix}-steps"),
                 "guidance": gr.Slider(0, 20, value=default_guidance, step=0.5, label="Guidance"),
                 "seed": gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id=f"{prefix}-seed"),
                 "scheduler": gr.Dropdown(_SCHEDULER_CHOICES, value=_MODEL_DEFAULT, label="Scheduler"),

@@ -113,7 +113,12 @@ def _option_flags(parser: argparse.ArgumentParser, flow: Workflow, *, skip: tupl
     import dataclasses
 
     taken = keywords(flow.args) - set(skip)
-    titles = {"FindOptions": "finding", "PaintOptions": "painting", "CheckOptions": "checking the edit (the detector looks again)", "BackgroundOptions": "background"}
+    titles = {
+        "FindOptions": "finding",
+        "PaintOptions": "painting",
+        "CheckOptions": "checking the edit (the detector looks again)",
+        "BackgroundOptions": "background",
+    }
     for group_class in GROUPS:
         fields = [f for f in dataclasses.fields(group_class) if f.name in taken and f.name != "labels"]
         if not fields:
@@ -215,7 +220,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--find", required=required, help=help_text + ("" if required else " (or give --point)"))
 
     replace = command("replace", "find an object and repaint it")
-    replace.add_argument("--with", dest="with_", metavar="TEXT", required=True, help='what to paint instead ("" removes)')
+    replace.add_argument(
+        "--with", dest="with_", metavar="TEXT", required=True, help='what to paint instead ("" removes)'
+    )
     find_flag(replace)
     replace.add_argument(
         "--batch-size",
@@ -269,7 +276,9 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--save-overlay", type=Path, help="also write the detections drawn on the image")
 
     replay = command(
-        "replay", "make edits again from their sidecars (JSON files or PNGs textinpaint wrote)", lambda args: _replay(args)
+        "replay",
+        "make edits again from their sidecars (JSON files or PNGs textinpaint wrote)",
+        lambda args: _replay(args),
     )
     replay.add_argument("sidecars", nargs="+", type=Path)
     replay.add_argument(
@@ -294,12 +303,16 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
 
     report = command(
-        "report", "write an HTML contact sheet of an output folder: flagged and failed edits first", lambda args: _report(args)
+        "report",
+        "write an HTML contact sheet of an output folder: flagged and failed edits first",
+        lambda args: _report(args),
     )
     report.add_argument("folder", type=Path, help="an output folder (its sidecars and failures.json)")
     report.add_argument("-o", "--output", type=Path, help="the HTML file (default FOLDER/report.html)")
 
-    info = command("info", "versions, device, and which weights are present", lambda args: _info(_pipeline(args), args.json))
+    info = command(
+        "info", "versions, device, and which weights are present", lambda args: _info(_pipeline(args), args.json)
+    )
     info.add_argument("--json", action="store_true")
 
     app = command("app", "start the web app (needs the app extra)", lambda args: _app(_pipeline(args), args))
@@ -452,7 +465,9 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         _quiet()
     flow: Workflow = args.flow
     given = _given(args, flow)
-    shown = dict(save_mask=args.save_mask, save_overlay=args.save_overlay, quiet=args.quiet, summary=flow.output == "image")
+    shown = dict(
+        save_mask=args.save_mask, save_overlay=args.save_overlay, quiet=args.quiet, summary=flow.output == "image"
+    )
 
     def work(job: batch.Job) -> dict | None:
         return write_edit(job, flow.function(pipe, str(job.source), **given), **shown)

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from .segmentation import Segmenter
 
 
-
 class Models:
     """The models of every stage, loaded lazily, once, and shared (:class:`textinpaint.Pipeline`
     is this container with the workflows attached as methods).
@@ -291,7 +290,13 @@ class Models:
         picture = load_image(image, max_pixels=self.max_pixels)
         phrases = parse_phrases(find)
         with timed("detect", {}):
-            return self.detector.detect_many([picture], phrases, finding)[0]
+            return self.detector.detect_many(
+                [picture],
+                phrases,
+                box_threshold=finding.box_threshold,
+                text_threshold=finding.text_threshold,
+                nms_iou=finding.nms_iou,
+            )[0]
 
     def segment(
         self,
@@ -365,6 +370,7 @@ class Models:
                 return result
             return clicked_detections(masks, scores)
 
+
 def _box_detections(boxes: object) -> sv.Detections:
     """Detections for boxes the user gave (confidence 1, phrase ``"box"``)."""
     import supervision as sv
@@ -404,5 +410,3 @@ def clicked_detections(masks: np.ndarray, scores: np.ndarray) -> sv.Detections:
         class_id=np.zeros(1, dtype=int),
         data={"phrase": np.array(["points"]), "class_name": np.array(["points"])},
     )
-
-

@@ -255,6 +255,7 @@ class DiffusionPainter:
         ).images[0]
         return np.rint(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
 
+
 @dataclass(frozen=True)
 class DiffusersInpainter(DiffusionPainter):
     """A diffusers Stable Diffusion inpainting pipeline (SD 1.5, SD 2, SDXL) as a

@@ -280,9 +280,7 @@ class PaintOptions:
         default=None,
         metadata=_doc("what to steer away from ('' for none; None: the model's default)", type=str),
     )
-    steps: int | None = field(
-        default=None, metadata=_doc("denoising steps (None: the model's default)", type=int)
-    )
+    steps: int | None = field(default=None, metadata=_doc("denoising steps (None: the model's default)", type=int))
     guidance: float | None = field(
         default=None, metadata=_doc("guidance scale (None: the model's default)", type=float)
     )
@@ -291,7 +289,9 @@ class PaintOptions:
     )
     seed: int | Sequence[int] | None = field(
         default=None,
-        metadata=_doc("the random seed in [0, 2**32) (None: drawn, and recorded); a list gives one per image", type=int),
+        metadata=_doc(
+            "the random seed in [0, 2**32) (None: drawn, and recorded); a list gives one per image", type=int
+        ),
     )
     dilate: int | None = field(
         default=None, metadata=_doc("grow the mask by this many pixels (None: max(4, longer side / 128))", type=int)
@@ -303,9 +303,7 @@ class PaintOptions:
     scheduler: str | None = field(
         default=None, metadata=_doc("a sampler's short name (None: the model's own)", type=str)
     )
-    refine: bool = field(
-        default=False, metadata=_doc("a second, low-strength pass at 1.5x the resolution", type=bool)
-    )
+    refine: bool = field(default=False, metadata=_doc("a second, low-strength pass at 1.5x the resolution", type=bool))
     upscale: int | None = field(
         default=None, metadata=_doc("2 or 4: sharpen the painted crop with the diffusion upscaler", choices=(2, 4))
     )

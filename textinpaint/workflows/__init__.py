@@ -76,7 +76,14 @@ WORKFLOWS: dict[str, Workflow] = {
             batchable=True,
         ),
         Workflow(
-            "remove", remove, RemoveArgs, ("find",), ("detector", "segmenter", "remover"), "remove", batchable=True, mask=True
+            "remove",
+            remove,
+            RemoveArgs,
+            ("find",),
+            ("detector", "segmenter", "remover"),
+            "remove",
+            batchable=True,
+            mask=True,
         ),
         Workflow(
             "replace_background",

@@ -22,9 +22,7 @@ if TYPE_CHECKING:
     from ..container import Models
 
 
-def find_boxes(
-    pipeline: Models, image: ImageInput, find: str | Sequence[str], **options: Unpack[DetectArgs]
-) -> Edit:
+def find_boxes(pipeline: Models, image: ImageInput, find: str | Sequence[str], **options: Unpack[DetectArgs]) -> Edit:
     """:meth:`~textinpaint.Pipeline.detect` with a record: ``image`` is the input, ``detections`` the boxes.
 
     The options are the thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)."""

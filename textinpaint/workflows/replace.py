@@ -42,7 +42,10 @@ STAGES = ("detector", "segmenter", "inpainter")
 
 @overload
 def replace(
-    pipeline: Models, image: ImageInput, find: str | Sequence[str] | None = ..., with_: str | None = ...,
+    pipeline: Models,
+    image: ImageInput,
+    find: str | Sequence[str] | None = ...,
+    with_: str | None = ...,
     **options: Unpack[ReplaceArgs],
 ) -> Edit: ...
 @overload
@@ -166,5 +169,4 @@ def _remove_instead(
             "drop them, or give with_ a prompt to repaint the region"
         )
     kept = {k: v for k, v in options.items() if k in keywords(RemoveArgs)}
-    return remove(pipeline, image, find, **kept)  # type: ignore[arg-type, misc]  # checked just above
-
+    return remove(pipeline, image, find, **kept)  # type: ignore[call-overload]  # the keys were checked against RemoveArgs just above
