@@ -72,7 +72,7 @@ def test_sidecars_hold_everything_to_reproduce_the_image(album, tmp_path, tiny_m
     cli(capsys, *REPLACE, album / "trip" / "c.png", album / "a.png", "-o", out, "--models", tiny_models)
     sidecar = json.loads((out / "c.json").read_text())
     assert sidecar["workflow"] == "replace" and sidecar["input"]["path"].endswith("c.png")
-    assert sidecar["version"] == 2 and sidecar["input"]["hash_of"] == "file" and len(sidecar["input"]["sha256"]) == 64
+    assert sidecar["version"] == 3 and sidecar["input"]["hash_of"] == "file" and len(sidecar["input"]["sha256"]) == 64
     assert sidecar["parameters"]["seed"] == 5 and sidecar["parameters"]["find"] == "a dog"
     assert sidecar["parameters"]["steps"] == 2 and "guidance" in sidecar["parameters"]
     assert set(sidecar["models"]) == {"detector", "segmenter", "inpainter"}
@@ -233,7 +233,7 @@ def test_a_terminal_gets_a_progress_bar_showing_each_stage(album, tmp_path, tiny
     stages = []
 
     def work(job):
-        from textinpaint.runtime import stage_listener as _stage_listener
+        from textinpaint.events import stage_listener as _stage_listener
 
         listener = _stage_listener.get()
         edit = pipe.replace(job.source, "a dog", "a cat", steps=1, seed=0, box_threshold=0.0)
@@ -250,8 +250,8 @@ def test_a_terminal_gets_a_progress_bar_showing_each_stage(album, tmp_path, tiny
 
 
 def test_stage_listener_is_per_thread_and_removed_after(tiny_models):
-    from textinpaint.runtime import listening
-    from textinpaint.runtime import stage_listener as _stage_listener
+    from textinpaint.events import listening
+    from textinpaint.events import stage_listener as _stage_listener
 
     seen = []
     with listening(seen.append):
@@ -260,11 +260,11 @@ def test_stage_listener_is_per_thread_and_removed_after(tiny_models):
 
 
 def test_denoising_steps_are_reported_for_the_nested_bar(pipe):
-    from textinpaint.runtime import listening, step_listener
+    from textinpaint.events import listening, step_listener
 
     stages, steps = [], []
     with listening(stages.append, lambda done, total: steps.append((done, total))):
-        pipe.inpaint(noise(30, 30), np.ones((30, 30), bool), "a cat", steps=3, seed=0)
+        pipe.inpaint(noise(30, 30), np.ones((30, 30), bool), "a cat", steps=3, seed=0).image
     assert steps == [(1, 3), (2, 3), (3, 3)] and "inpaint" in stages
     assert step_listener.get() is None
 

@@ -76,13 +76,15 @@ def test_cli_batch_size_batches_and_still_reports_a_bad_file(tiny_models, tmp_pa
         PIL.Image.fromarray(noise(48, 64, seed=i)).save(folder / f"{i}.png")
     (folder / "3.png").write_bytes(b"not a png")
     sizes = []
-    original = Pipeline.replace
+    import textinpaint.workflows.replace as replacing
+
+    original = replacing.replace
 
     def spy(self, image, *args, **kwargs):
         sizes.append(len(image) if isinstance(image, list) else 1)
         return original(self, image, *args, **kwargs)
 
-    monkeypatch.setattr(Pipeline, "replace", spy)
+    monkeypatch.setattr(replacing, "replace", spy)  # the workflow table's entry
     status = main(
         [
             "replace",

@@ -91,7 +91,9 @@ def test_the_same_object_found_under_two_phrases_is_kept_once(tiny_models):
     phrases = ["dog", "cat"]
     entries = [(0, 0.6, (0.5, 0.5, 0.4, 0.4)), (1, 0.8, (0.5, 0.5, 0.41, 0.4)), (0, 0.7, (0.1, 0.1, 0.1, 0.1))]
     detector = scripted_detector(tiny_models, phrases, entries)
-    found = detector.detect_many([load_image(noise(100, 100))], phrases, box_threshold=0.35, text_threshold=0.25, nms_iou=0.8)[0]
+    found = detector.detect_many(
+        [load_image(noise(100, 100))], phrases, box_threshold=0.35, text_threshold=0.25, nms_iou=0.8
+    )[0]
     assert list(found.data["phrase"]) == ["cat", "dog"]
     np.testing.assert_allclose(found.confidence, [0.8, 0.7], rtol=1e-5)
 
@@ -100,7 +102,9 @@ def test_a_query_longer_than_the_text_window_runs_in_several_passes(tiny_models)
     phrases = ["red car", "blue truck", "dog", "cat", "tree"]
     entries = [(i, 0.5 + 0.08 * i, (0.1 + 0.2 * i, 0.5, 0.1, 0.1)) for i in range(5)]
     detector = scripted_detector(tiny_models, phrases, entries, max_text_len=9)
-    found = detector.detect_many([load_image(noise(100, 100))], phrases, box_threshold=0.3, text_threshold=0.2, nms_iou=0.8)[0]
+    found = detector.detect_many(
+        [load_image(noise(100, 100))], phrases, box_threshold=0.3, text_threshold=0.2, nms_iou=0.8
+    )[0]
     assert len(detector.model.calls) > 1, "the query did not fit one window"
     assert sorted(found.data["phrase"]) == sorted(phrases), "no phrase was truncated away"
     assert [phrases[c] for c in found.class_id] == list(found.data["phrase"])

@@ -43,9 +43,9 @@ def test_every_workflow_keeps_the_size_of_any_image(pipe, height, width):
         pipe.replace(image, "a dog", "a cat", steps=1, seed=0, **LOOSE).image,
         pipe.replace(image, "a dog", "a cat", steps=1, seed=0, mask_mode="box", **LOOSE).image,
         pipe.remove(image, "a dog", **LOOSE).image,
-        pipe.inpaint(image, mask, "a cat", steps=1, seed=0),
+        pipe.inpaint(image, mask, "a cat", steps=1, seed=0).image,
         pipe.replace_background(image, None, "a beach", mask=mask, steps=1, seed=0).image,
-        pipe.generate("a beach", size=(width, height), steps=1, seed=0),
+        pipe.generate("a beach", size=(width, height), steps=1, seed=0).image,
     ]
     assert [r.size for r in results] == [(width, height)] * len(results)
 
@@ -53,7 +53,7 @@ def test_every_workflow_keeps_the_size_of_any_image(pipe, height, width):
 def test_generate_honours_max_pixels(tiny_models):
     pipeline = Pipeline(models=tiny_models, device="cpu", max_pixels=10_000)
     with pytest.raises(ImageTooLargeError, match=r"size 200x100 is 20000 pixels, over max_pixels=10000"):
-        pipeline.generate("x", size=(200, 100))
+        pipeline.generate("x", size=(200, 100)).image
 
 
 # ---- masks mean the same as arrays and as images -----------------------------------------------------
@@ -238,7 +238,9 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path, args, capsys, monkeypatch
     for i in range(3):
         picture(tmp_path / "in" / f"{i}.png", i)
     calls = []
-    original = Pipeline.replace
+    import textinpaint.workflows.replace as replacing
+
+    original = replacing.replace
 
     def interrupt_second(self, *a, **k):
         calls.append(1)
@@ -246,7 +248,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path, args, capsys, monkeypatch
             raise KeyboardInterrupt
         return original(self, *a, **k)
 
-    monkeypatch.setattr(Pipeline, "replace", interrupt_second)
+    monkeypatch.setattr(replacing, "replace", interrupt_second)  # the workflow table's entry
     assert run("replace", tmp_path / "in", "-o", tmp_path / "out", *args) == 130
     err = capsys.readouterr().err
     assert "interrupted after 1 inputs: 1 done" in err and "Traceback" not in err

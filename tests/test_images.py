@@ -46,7 +46,7 @@ def test_edits_happen_in_the_upright_frame(orientation, tmp_path):
     path = save_with_orientation(STORED[orientation](upright), orientation, tmp_path / "photo.png")
     mask = np.zeros((20, 30), bool)
     mask[2:5, 3:9] = True
-    out = Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(path, mask, "x", dilate=0, feather=0)
+    out = Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(path, mask, "x", dilate=0, feather=0).image
     result = np.asarray(out)
     assert out.size == (30, 20)
     assert (result[mask] == [255, 0, 255]).all()
@@ -55,7 +55,7 @@ def test_edits_happen_in_the_upright_frame(orientation, tmp_path):
 
 def test_rotated_jpeg_comes_out_upright(tmp_path):
     path = save_with_orientation(np.rot90(noise(20, 30), 1), 6, tmp_path / "photo.jpg")
-    out = Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(path, np.ones((20, 30), bool), "x")
+    out = Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(path, np.ones((20, 30), bool), "x").image
     assert out.size == (30, 20)
 
 
@@ -146,7 +146,7 @@ def test_rgba_in_gives_rgba_out_with_the_same_alpha():
     rgba = np.dstack([noise(30, 40), np.random.default_rng(1).integers(0, 256, (30, 40), dtype=np.uint8)])
     mask = np.zeros((30, 40), bool)
     mask[10:20, 10:20] = True
-    out = Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(rgba, mask, "x")
+    out = Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(rgba, mask, "x").image
     assert out.mode == "RGBA" and out.size == (40, 30)
     np.testing.assert_array_equal(np.asarray(out)[..., 3], rgba[..., 3])
 
@@ -155,7 +155,7 @@ def test_pixel_limit_is_configurable_and_named():
     with pytest.raises(ImageTooLargeError, match="20x20 = 400 pixels, more than max_pixels=100"):
         Pipeline(inpainter=IdentityFiller(), device="cpu", max_pixels=100).inpaint(
             noise(20, 20), np.ones((20, 20), bool), "x"
-        )
+        ).image
 
 
 def png_header(width, height):

@@ -146,7 +146,7 @@ def test_diffusers_adapter_resizes_without_shifting_content(monkeypatch):
 def test_real_tiny_model_keeps_size_and_untouched_pixels(pipe, width, height):
     image = noise(height, width)
     mask = centre_mask(width, height)
-    out = pipe.inpaint(image, mask, "a blue car", steps=2, seed=0)
+    out = pipe.inpaint(image, mask, "a blue car", steps=2, seed=0).image
     assert isinstance(out, PIL.Image.Image) and out.mode == "RGB" and out.size == (width, height)
     result = np.asarray(out)
     dilation = auto_dilation(width, height)
@@ -157,38 +157,40 @@ def test_real_tiny_model_keeps_size_and_untouched_pixels(pipe, width, height):
 
 def test_same_seed_same_image_and_other_seed_other_image(pipe):
     image, mask = noise(80, 120), centre_mask(120, 80)
-    first = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=7))
-    again = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=7))
-    other = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=8))
+    first = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=7).image)
+    again = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=7).image)
+    other = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=8).image)
     np.testing.assert_array_equal(first, again)
     assert (first != other).any()
 
 
 def test_seed_is_drawn_when_none_and_reported(pipe):
     image, mask = noise(40, 40), centre_mask(40, 40)
-    out = pipe.inpaint(image, mask, "a red car", steps=2)
-    seed = out.info["seed"]
+    edit = pipe.inpaint(image, mask, "a red car", steps=2)
+    out, seed = edit.image, edit.seed
     assert isinstance(seed, int) and 0 <= seed < 2**32
     np.testing.assert_array_equal(
-        np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=seed)), np.asarray(out)
+        np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=seed).image), np.asarray(out)
     )
 
 
 def test_empty_mask_returns_input_unchanged_without_running_the_model():
     image = noise(30, 50)
-    out = Pipeline(inpainter=FailingFiller(), device="cpu").inpaint(image, np.zeros((30, 50), bool), "x")
+    out = Pipeline(inpainter=FailingFiller(), device="cpu").inpaint(image, np.zeros((30, 50), bool), "x").image
     np.testing.assert_array_equal(np.asarray(out), image)
 
 
 def test_mask_of_the_wrong_size_names_both_sizes():
     with pytest.raises(InvalidInputError, match=r"mask is 40x30 .* image is 50x30"):
-        Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(noise(30, 50), np.ones((30, 40), bool), "x")
+        Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(noise(30, 50), np.ones((30, 40), bool), "x").image
 
 
 def test_mask_may_be_a_pil_image():
     mask = PIL.Image.fromarray((centre_mask(50, 30) * 255).astype(np.uint8))
     filler = ConstantFiller()
-    out = np.asarray(Pipeline(inpainter=filler, device="cpu").inpaint(noise(30, 50), mask, "x", dilate=0, feather=0))
+    out = np.asarray(
+        Pipeline(inpainter=filler, device="cpu").inpaint(noise(30, 50), mask, "x", dilate=0, feather=0).image
+    )
     assert filler.calls == 1 and (out[15, 25] == [255, 0, 255]).all()
 
 
@@ -219,12 +221,12 @@ def test_bad_options_are_named(option, value):
     with pytest.raises(InvalidInputError, match=option):
         Pipeline(inpainter=IdentityFiller(), device="cpu").inpaint(
             noise(8, 8), centre_mask(8, 8), "x", **{option: value}
-        )
+        ).image
 
 
 def test_a_vae_overflow_is_decoded_again_in_float32(pipe, monkeypatch, caplog):
     image, mask = noise(48, 64), centre_mask(64, 48)
-    clean = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=3))
+    clean = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=3).image)
     inpainter = pipe.inpainter
     rescue = inpainter._fp32_vae()  # made before the shared VAE is broken below
     overflowing = []
@@ -235,7 +237,7 @@ def test_a_vae_overflow_is_decoded_again_in_float32(pipe, monkeypatch, caplog):
 
     monkeypatch.setattr(inpainter.pipe.vae, "decode", overflow)
     with caplog.at_level("WARNING", logger="textinpaint.inpainting"):
-        rescued = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=3))
+        rescued = np.asarray(pipe.inpaint(image, mask, "a red car", steps=2, seed=3).image)
     assert overflowing and "decoding again in float32" in caplog.text
     assert rescue is inpainter._fp32_vae() and rescue is not inpainter.pipe.vae
     np.testing.assert_array_equal(rescued, clean)
@@ -251,10 +253,11 @@ def test_the_documented_reach_of_the_blend_is_exact(dilate, feather):
     image = np.zeros((61, 61, 3), np.uint8)
     mask = np.zeros((61, 61), bool)
     mask[30, 30] = True
-    out = pipeline.inpaint(image, mask, "x", dilate=dilate, feather=feather)
+    edit = pipeline.inpaint(image, mask, "x", dilate=dilate, feather=feather)
+    out = edit.image
     changed = (np.asarray(out) != 0).any(axis=2)
     yy, xx = np.mgrid[:61, :61]
     distance = np.hypot(yy - 30, xx - 30)
     assert not changed[distance >= dilate + feather + 1].any(), "bit-identical from dilate + feather + 1 on"
     assert changed[distance <= dilate].all(), "painted whole within dilate"
-    np.testing.assert_array_equal(out.info["edit"].mask, distance < dilate + feather + 1)
+    np.testing.assert_array_equal(edit.mask, distance < dilate + feather + 1)

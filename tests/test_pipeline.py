@@ -205,7 +205,7 @@ def test_module_functions_use_the_shared_default_pipeline(monkeypatch, pipe):
     assert textinpaint.default_pipeline() is pipe
     found = textinpaint.detect(noise(40, 40), "a dog", box_threshold=0.0, text_threshold=0.0)
     assert len(found) > 0
-    out = textinpaint.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=1, seed=0)
+    out = textinpaint.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=1, seed=0).image
     assert isinstance(out, PIL.Image.Image)
     assert textinpaint.replace.__doc__ == Pipeline.replace.__doc__
 
@@ -256,7 +256,7 @@ def test_speed_modes_apply_at_load_and_get_their_own_cached_copy(tiny_models, mo
     assert inpainter is not plain and not plain.pipe.vae.use_tiling
     assert inpainter.pipe.vae.use_tiling and len(compiled) == 2
     assert inpainter.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
-    out = fast.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=1, seed=0)
+    out = fast.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=1, seed=0).image
     assert out.size == (40, 40)
 
 

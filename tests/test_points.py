@@ -205,14 +205,15 @@ def test_clicks_give_what_transformers_sam_gives(tiny_models):
 def test_a_single_click_keeps_the_best_of_samss_three_masks(tiny_models, monkeypatch):
     segmenter = Pipeline(models=tiny_models, device="cpu").segmenter
     seen = []
-    original = type(segmenter)._decode_prompt
+    original = segmenter.model.forward
 
-    def spy(self, embeddings, row, multimask, **prompt):
-        logits, iou = original(self, embeddings, row, multimask, **prompt)
-        seen.append((multimask, logits.shape, iou.clone()))
-        return logits, iou
+    def spy(*args, **kwargs):
+        outputs = original(*args, **kwargs)
+        if kwargs.get("image_embeddings") is not None:
+            seen.append((kwargs["multimask_output"], outputs.pred_masks.shape, outputs.iou_scores.clone()))
+        return outputs
 
-    monkeypatch.setattr(type(segmenter), "_decode_prompt", spy)
+    monkeypatch.setattr(segmenter.model, "forward", spy)
     _, scores = segmenter.prompted(load_image(noise(50, 60)), [Prompt(points=np.array([[10.0, 10.0]]))])
     multimask, shape, iou = seen[0]
     assert multimask and shape[2] == 3

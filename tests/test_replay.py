@@ -94,7 +94,7 @@ def test_replay_of_each_editing_subcommand_gives_the_written_image(command, phot
     cli(capsys, command[0], photos / "p0.png", "-o", out, "--models", tiny_models, *command[1:])
     sidecar = tmp_path / "out.json"
     document = valid(json.loads(sidecar.read_text()))
-    assert document["version"] == 2 and document["input"]["path"] == str((photos / "p0.png").resolve())
+    assert document["version"] == 3 and document["input"]["path"] == str((photos / "p0.png").resolve())
     assert document["versions"]["torch"] and document["device"] == "cpu" and document["dtype"] == "float32"
     assert all(entry["source"] for entry in document["models"].values())
     replayed_equals_written(capsys, sidecar, out, tmp_path)
@@ -141,7 +141,9 @@ def test_replay_of_detect_gives_the_same_detections(photos, tiny_models, tmp_pat
     out = tmp_path / "again.json"
     cli(capsys, "replay", sidecar, "-o", out)
     assert json.loads(out.read_text())["detections"] == document["detections"]
-    np.testing.assert_allclose(replay(sidecar).xyxy, [row["xyxy"] for row in document["detections"]], atol=0.01)
+    np.testing.assert_allclose(
+        replay(sidecar).detections.xyxy, [row["xyxy"] for row in document["detections"]], atol=0.01
+    )
 
 
 def test_replay_of_a_batched_run_gives_each_written_image(photos, tiny_models, tmp_path, capsys):
@@ -174,8 +176,9 @@ def test_api_edits_replay_from_their_dicts_including_a_given_mask(pipe):
     image = noise(40, 52, seed=4)
     mask = np.zeros((40, 52), bool)
     mask[5:20, 10:30] = True
-    painted = pipe.inpaint(image, mask, "a red door", steps=2, seed=8)
-    document = valid(painted.info["edit"].to_dict())
+    edited = pipe.inpaint(image, mask, "a red door", steps=2, seed=8)
+    painted = edited.image
+    document = valid(edited.to_dict())
     assert document["workflow"] == "inpaint" and document["input"]["hash_of"] == "pixels"
     again = replay(document, image=image)
     np.testing.assert_array_equal(np.asarray(again.image), np.asarray(painted))
@@ -202,9 +205,9 @@ def test_replay_refuses_a_changed_or_missing_input(photos, tiny_models, tmp_path
 @pytest.mark.parametrize(
     "document,message",
     [
-        ({"workflow": "replace", "version": 1}, "version 1; this textinpaint replays version 2"),
-        ({"workflow": "teleport", "version": 2}, "with a workflow among"),
-        ([], "with a workflow among"),
+        ({"workflow": "replace", "version": 1}, "version 1; this textinpaint replays versions 2 and 3"),
+        ({"workflow": "teleport", "version": 3}, "field workflow"),
+        ([], "is not a textinpaint sidecar"),
     ],
 )
 def test_read_sidecar_refuses_what_it_cannot_replay(document, message, tmp_path):
@@ -217,7 +220,7 @@ def test_read_sidecar_refuses_what_it_cannot_replay(document, message, tmp_path)
 def test_a_model_given_as_an_object_needs_the_pipeline_to_replay(tiny_models):
     pipeline = Pipeline(inpainter=ConstantFiller(), models=tiny_models, device="cpu")
     mask = np.ones((20, 20), bool)
-    document = pipeline.inpaint(noise(20, 20), mask, "x", seed=1).info["edit"].to_dict()
+    document = pipeline.inpaint(noise(20, 20), mask, "x", seed=1).to_dict()
     assert document["models"]["inpainter"]["source"] == "(object)"
     with pytest.raises(InvalidInputError, match="inpainter was given as an object; pass pipeline="):
         replay(document, image=noise(20, 20))

@@ -37,7 +37,7 @@ def test_four_threads_give_exactly_the_sequential_results(tiny_models):
 def test_shared_scheduler_is_never_used_by_a_call(pipe):
     shared = pipe.inpainter.pipe.scheduler
     before = (shared.num_inference_steps, list(getattr(shared, "timesteps", [])))
-    pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0)
+    pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0).image
     assert (shared.num_inference_steps, list(getattr(shared, "timesteps", []))) == before
 
 
@@ -47,7 +47,7 @@ def test_out_of_memory_becomes_a_typed_error_with_advice():
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     with pytest.raises(OutOfMemoryError, match="ran out of memory during inpaint: use a smaller image") as caught:
-        Pipeline(inpainter=Greedy(), device="cpu").inpaint(noise(20, 20), np.ones((20, 20), bool), "x")
+        Pipeline(inpainter=Greedy(), device="cpu").inpaint(noise(20, 20), np.ones((20, 20), bool), "x").image
     assert isinstance(caught.value, TextInpaintError) and isinstance(caught.value, MemoryError)
     assert isinstance(caught.value.__cause__, torch.OutOfMemoryError)
 
@@ -55,21 +55,21 @@ def test_out_of_memory_becomes_a_typed_error_with_advice():
 def test_a_mask_covering_everything_works_with_a_warning(caplog):
     filler = ConstantFiller()
     with caplog.at_level("WARNING", logger="textinpaint"):
-        out = Pipeline(inpainter=filler, device="cpu").inpaint(noise(30, 30), np.ones((30, 30), bool), "a beach")
+        out = Pipeline(inpainter=filler, device="cpu").inpaint(noise(30, 30), np.ones((30, 30), bool), "a beach").image
     assert (np.asarray(out) == [255, 0, 255]).all() and "text-to-image" in caplog.text
 
 
 @pytest.mark.parametrize("prompt", ["", "   ", None, 3])
 def test_prompt_must_be_text(prompt):
     with pytest.raises(InvalidInputError, match="prompt must be a non-empty string"):
-        Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(noise(8, 8), np.ones((8, 8), bool), prompt)
+        Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(noise(8, 8), np.ones((8, 8), bool), prompt).image
 
 
 def test_unicode_queries_and_prompts_work(pipe):
     phrases = ["voiture rouge", "赤い車", "🚗"]
     found = pipe.detect(noise(50, 60), phrases, box_threshold=0.0, text_threshold=0.0)
     assert len(found) > 0 and set(found.data["phrase"]) <= set(phrases)
-    out = pipe.inpaint(noise(50, 60), np.ones((50, 60), bool), "一辆蓝色的卡车 🚚", steps=1, seed=0)
+    out = pipe.inpaint(noise(50, 60), np.ones((50, 60), bool), "一辆蓝色的卡车 🚚", steps=1, seed=0).image
     assert out.size == (60, 50)
 
 
@@ -104,10 +104,12 @@ def test_threads_stay_correct_under_repetition_each_with_its_own_tokenizer(tiny_
     monkeypatch.setattr(diffusion, "call_copy", spy)
     image, mask = noise(40, 48), np.ones((40, 48), bool)
     prompts = [f"prompt number {i} " * (1 + i % 5) for i in range(12)]  # different lengths stress the tokenizer
-    expected = [np.asarray(pipe.inpaint(image, mask, p, steps=1, seed=i)) for i, p in enumerate(prompts)]
+    expected = [np.asarray(pipe.inpaint(image, mask, p, steps=1, seed=i).image) for i, p in enumerate(prompts)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(
-            pool.map(lambda ip: np.asarray(pipe.inpaint(image, mask, ip[1], steps=1, seed=ip[0])), enumerate(prompts))
+            pool.map(
+                lambda ip: np.asarray(pipe.inpaint(image, mask, ip[1], steps=1, seed=ip[0]).image), enumerate(prompts)
+            )
         )
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)

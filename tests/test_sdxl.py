@@ -54,7 +54,7 @@ def test_sdxl_background_runs_under_the_sdxl_depth_controlnet(pipeline, monkeypa
 
 
 def test_sdxl_generates_and_batches(pipeline):
-    assert pipeline.generate("a lighthouse", size=(40, 24), steps=2, seed=0).size == (40, 24)
+    assert pipeline.generate("a lighthouse", size=(40, 24), steps=2, seed=0).image.size == (40, 24)
     images = [noise(48, 64, seed=i) for i in range(2)]
     edits = pipeline.replace(images, "a dog", "a cat", steps=2, seed=[1, 2], select="best", mask_mode="box", **LOOSE)
     (single,) = pipeline.replace(
@@ -67,7 +67,7 @@ def test_sdxl_generates_and_batches(pipeline):
 def test_sdxl_in_half_precision_on_cpu(sdxl, tiny_models, dtype):
     inpainter, controlnet = sdxl
     pipeline = Pipeline(inpainter=inpainter, controlnet=controlnet, models=tiny_models, device="cpu", dtype=dtype)
-    out = pipeline.inpaint(noise(48, 64), subject(), "a cat", steps=2, seed=0)
+    out = pipeline.inpaint(noise(48, 64), subject(), "a cat", steps=2, seed=0).image
     assert out.size == (64, 48)
     assert pipeline.inpainter.pipe.unet.dtype == getattr(torch, dtype)
     assert (pipeline.inpainter._lock is not None) == (dtype == "float16"), "the fp16 VAE upcast takes turns"

@@ -9,7 +9,6 @@ import torch
 from conftest import ConstantFiller, FailingFiller, noise, scripted_detector
 
 from textinpaint import InvalidInputError, ModelKindError, Pipeline
-from textinpaint.diffusion import DiffusersInpainter
 from textinpaint.masks import distance_outside
 from textinpaint.removal import Lama
 
@@ -132,7 +131,9 @@ def test_remove_fills_with_lama_and_never_runs_the_diffusion_model(tiny_models):
 @pytest.mark.parametrize("width,height", [(1, 1), (9, 5), (131, 77), (3000, 40)])
 def test_lama_handles_any_crop_size(tiny_models, width, height):
     lama = Lama.load(str(tiny_models / "remover"), torch.device("cpu"), torch.float32)
-    out = Pipeline(inpainter=lama, device="cpu").inpaint(noise(height, width), np.ones((height, width), bool), "x")
+    out = (
+        Pipeline(inpainter=lama, device="cpu").inpaint(noise(height, width), np.ones((height, width), bool), "x").image
+    )
     assert out.size == (width, height)
 
 
@@ -146,24 +147,20 @@ def test_a_file_that_is_not_torchscript_is_refused(tmp_path):
 
 
 def test_generate_shares_weights_with_the_inpainter(pipe, monkeypatch):
-    used = []
-    original = DiffusersInpainter._pipeline_for_call
-
-    def spy(self, *args, **kwargs):
-        used.append(original(self, *args, **kwargs))
-        return used[-1]
-
-    monkeypatch.setattr(DiffusersInpainter, "_pipeline_for_call", spy)
-    image = pipe.generate("a woman in a park", size=(70, 45), steps=2, seed=4)
     shared = pipe.inpainter.pipe
-    assert image.size == (70, 45) and image.info["seed"] == 4
-    assert used[0].unet.conv_in.weight.data_ptr() == shared.unet.conv_in.weight.data_ptr()
-    assert used[0].vae is shared.vae and used[0].text_encoder is shared.text_encoder
+    ran = []
+    for name in ("unet", "vae", "text_encoder"):
+        module = getattr(shared, name)
+        original = module.forward
+        monkeypatch.setattr(module, "forward", lambda *a, _n=name, _o=original, **k: ran.append(_n) or _o(*a, **k))
+    made = pipe.generate("a woman in a park", size=(70, 45), steps=2, seed=4)
+    assert made.image.size == (70, 45) and made.seed == 4
+    assert {"unet", "text_encoder"} <= set(ran), "the inpainter's own UNet and text encoder drew the picture"
 
 
 def test_generate_then_edit_in_one_process(pipe):
-    image = pipe.generate("a woman in a park", steps=2, seed=4)
-    again = pipe.generate("a woman in a park", steps=2, seed=4)
+    image = pipe.generate("a woman in a park", steps=2, seed=4).image
+    again = pipe.generate("a woman in a park", steps=2, seed=4).image
     np.testing.assert_array_equal(np.asarray(image), np.asarray(again))
     edit = pipe.replace(image, "hair", "short pink hair", steps=2, seed=0, box_threshold=0.0, text_threshold=0.0)
     assert edit.found and edit.image.size == image.size
@@ -172,21 +169,24 @@ def test_generate_then_edit_in_one_process(pipe):
 @pytest.mark.parametrize("size", [(0, 10), (10,), "64x64", (10.5, 10)])
 def test_generate_size_is_checked(pipe, size):
     with pytest.raises(InvalidInputError, match="size must be"):
-        pipe.generate("x", size=size)
+        pipe.generate("x", size=size).image
 
 
 # ---- refine and upscale -------------------------------------------------------------------------
 
 
 def record_passes(monkeypatch):
+    """Every denoising run diffusers' inpainting pipeline makes: (width, height, strength)."""
+    from diffusers import StableDiffusionInpaintPipeline
+
     passes = []
-    original = DiffusersInpainter._pass
+    original = StableDiffusionInpaintPipeline.__call__
 
-    def spy(self, image, mask, request, width, height, strength, **kwargs):
-        passes.append((width, height, strength))
-        return original(self, image, mask, request, width, height, strength, **kwargs)
+    def spy(self, *args, **kwargs):
+        passes.append((kwargs["width"], kwargs["height"], kwargs["strength"]))
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DiffusersInpainter, "_pass", spy)
+    monkeypatch.setattr(StableDiffusionInpaintPipeline, "__call__", spy)
     return passes
 
 
@@ -194,7 +194,7 @@ def test_refine_repaints_at_a_higher_resolution_with_low_strength(pipe, monkeypa
     passes = record_passes(monkeypatch)
     image, mask = noise(300, 400), np.zeros((300, 400), bool)
     mask[100:200, 150:300] = True
-    out = np.asarray(pipe.inpaint(image, mask, "a cat", steps=2, seed=0, refine=True, dilate=2, feather=2))
+    out = np.asarray(pipe.inpaint(image, mask, "a cat", steps=2, seed=0, refine=True, dilate=2, feather=2).image)
     (first_w, first_h, first_s), (fine_w, fine_h, fine_s) = passes
     assert first_s == 1.0 and fine_s == 0.3 and fine_w > first_w and fine_h > first_h
     outside = distance_outside(mask) > 2 + 2 + 1
@@ -214,7 +214,7 @@ def test_upscale_runs_the_upscaler_on_the_painted_crop_only(pipe, monkeypatch):
     image, mask = noise(200, 260), np.zeros((200, 260), bool)
     mask[50:120, 60:200] = True
     for factor in (2, 4):
-        out = np.asarray(pipe.inpaint(image, mask, "a cat", steps=2, seed=0, upscale=factor, dilate=2, feather=2))
+        out = np.asarray(pipe.inpaint(image, mask, "a cat", steps=2, seed=0, upscale=factor, dilate=2, feather=2).image)
         outside = distance_outside(mask) > 5
         np.testing.assert_array_equal(out[outside], image[outside])
         assert out.shape == image.shape
@@ -227,15 +227,15 @@ def test_upscale_runs_the_upscaler_on_the_painted_crop_only(pipe, monkeypatch):
 
 @pytest.mark.parametrize("name", ["DDIM", "pndm", "Euler", "Euler a", "DPM++ 2M", "dpm++ 2m karras", "UniPC", "lms"])
 def test_every_scheduler_name_runs(pipe, name):
-    out = pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0, scheduler=name)
+    out = pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0, scheduler=name).image
     assert out.size == (40, 40)
 
 
 def test_a_scheduler_changes_the_result_and_leaves_the_shared_one_alone(pipe):
     shared = type(pipe.inpainter.pipe.scheduler)
-    default = np.asarray(pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0))
+    default = np.asarray(pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0).image)
     euler = np.asarray(
-        pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0, scheduler="euler a")
+        pipe.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=3, seed=0, scheduler="euler a").image
     )
     assert (default != euler).any() and type(pipe.inpainter.pipe.scheduler) is shared
 
@@ -244,9 +244,9 @@ def test_unknown_scheduler_is_named():
     with pytest.raises(InvalidInputError, match=r"scheduler must be one of \[.*'ddim'.*\]; got 'karras9'"):
         Pipeline(inpainter=ConstantFiller(), device="cpu").inpaint(
             noise(8, 8), np.ones((8, 8), bool), "x", scheduler="karras9"
-        )
+        ).image
 
 
 def test_pil_output_of_generate_is_rgb(pipe):
-    assert pipe.generate("x", size=(16, 16), steps=1, seed=0).mode == "RGB"
-    assert isinstance(pipe.generate("x", size=(16, 16), steps=1, seed=0), PIL.Image.Image)
+    assert pipe.generate("x", size=(16, 16), steps=1, seed=0).image.mode == "RGB"
+    assert isinstance(pipe.generate("x", size=(16, 16), steps=1, seed=0).image, PIL.Image.Image)

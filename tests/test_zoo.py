@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import ConstantFiller, noise, scripted_detector
 
+import textinpaint
 from textinpaint import Pipeline
 from textinpaint.errors import InvalidInputError
 from textinpaint.models import backend_for
@@ -60,6 +61,7 @@ def test_each_tiny_model_is_read_as_its_backend_and_loads(zoo, stage, name):
 
 # ---- finding: each detector and segmenter backend through replace ---------------------------------
 
+FIND = {"box_threshold": 0.0, "text_threshold": 0.0}
 FINDERS = [("detector", "mm-tiny"), ("detector", "owlv2"), ("detector", "sam3"), ("segmenter", "hq-base")]
 FINDERS += [("segmenter", "sam2.1-tiny"), ("segmenter", "sam2.1-large")]
 
@@ -223,7 +225,7 @@ def test_each_inpainter_gives_the_same_pixels_from_threads_as_in_turn(zoo, tiny_
     jobs = [(noise(48, 80, seed=i), i) for i in range(3)]
 
     def run(image, seed):
-        return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=2))
+        return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=2).image)
 
     in_turn = [run(*job) for job in jobs]
     together = in_threads(run, jobs)
@@ -241,8 +243,8 @@ def test_flux_fill_runs_in_bf16_when_float16_is_asked(zoo):
     "options,message",
     [
         ({"negative_prompt": "ugly"}, "FLUX.1 Fill takes no negative prompt"),
-        ({"scheduler": "ddim"}, "its own flow-matching scheduler"),
-        ({"fast": True}, "FLUX.1 Fill has none here"),
+        ({"scheduler": "ddim"}, "FLUX.1 Fill samples with its own scheduler only"),
+        ({"fast": True}, "FLUX.1 Fill has no few-step mode here"),
     ],
 )
 def test_flux_fill_refuses_what_it_cannot_do_before_any_work(zoo, tiny_models, options, message):
@@ -254,7 +256,7 @@ def test_flux_fill_refuses_what_it_cannot_do_before_any_work(zoo, tiny_models, o
     assert "inpainter" not in pipeline.loaded(), "refused before anything loads"
 
 
-def test_flux_fill_uses_its_own_guidance_convention(zoo, tiny_models, monkeypatch):
+def test_flux_fill_paints_and_records_the_guidance_given_and_its_own_30_for_none(zoo, tiny_models, monkeypatch):
     from diffusers import FluxFillPipeline
 
     seen = []
@@ -263,10 +265,20 @@ def test_flux_fill_uses_its_own_guidance_convention(zoo, tiny_models, monkeypatc
     pipeline = _painter_pipeline(zoo, tiny_models, "flux-fill")
     mask = np.zeros((32, 48), bool)
     mask[8:20, 10:30] = True
-    pipeline.inpaint(noise(32, 48), mask, "a red car", seed=0, steps=2)
-    pipeline.inpaint(noise(32, 48), mask, "a red car", seed=0, steps=2, guidance=3.5)
-    assert [k["guidance_scale"] for k in seen] == [30.0, 3.5]
+    edits = [
+        pipeline.inpaint(noise(32, 48), mask, "a red car", seed=0, steps=2),
+        pipeline.inpaint(noise(32, 48), mask, "a red car", seed=0, steps=2, guidance=7.5),
+        pipeline.replace(noise(32, 48), "a dog", "a fox", seed=0, steps=2, guidance=7.5, **FIND),
+        pipeline.replace(noise(32, 48), "a dog", "a fox", seed=0, steps=2, **FIND),
+    ]
+    assert [k["guidance_scale"] for k in seen] == [30.0, 7.5, 7.5, 30.0]
+    assert [e.to_dict()["parameters"]["guidance"] for e in edits] == [30.0, 7.5, 7.5, 30.0]
     assert all("negative_prompt" not in k for k in seen)
+    assert all(e.to_dict()["parameters"]["negative_prompt"] == "" for e in edits)
+    np.testing.assert_array_equal(
+        np.asarray(textinpaint.replay(edits[0].to_dict(), image=noise(32, 48), pipeline=pipeline).image),
+        np.asarray(edits[0].image),
+    )
 
 
 # ---- the few-step LoRA ---------------------------------------------------------------------------
@@ -274,21 +286,19 @@ def test_flux_fill_uses_its_own_guidance_convention(zoo, tiny_models, monkeypatc
 
 @pytest.mark.parametrize("name,lora", [("sd15", "lcm-sd15"), ("sdxl", "lcm-sdxl")])
 def test_fast_paints_in_few_steps_without_changing_the_shared_unet(zoo, tiny_models, name, lora):
-    from diffusers import LCMScheduler
-
     _, written = zoo
     pipeline = Pipeline(inpainter=written[f"inpainter/{name}"], fast=written[f"fast/{lora}"], device="cpu")
     shared = {k: v.clone() for k, v in pipeline.inpainter.pipe.unet.state_dict().items()}
     image = noise(48, 80, seed=6)
     mask = np.zeros((48, 80), bool)
     mask[10:30, 20:60] = True
-    slow = pipeline.inpaint(image, mask, "a red car", seed=0, steps=2)
-    fast = pipeline.inpaint(image, mask, "a red car", seed=0, fast=True)
-    record = fast.info["edit"].to_dict()
+    slow = pipeline.inpaint(image, mask, "a red car", seed=0, steps=2).image
+    edit = pipeline.inpaint(image, mask, "a red car", seed=0, fast=True)
+    fast = edit.image
+    record = edit.to_dict()
     assert record["parameters"]["steps"] == 4 and record["parameters"]["guidance"] == 1.0
     assert record["models"]["fast"]["source"] == str(written[f"fast/{lora}"].resolve())
     assert (np.asarray(fast) != np.asarray(slow)).any()
-    edit = fast.info["edit"]
     np.testing.assert_array_equal(np.asarray(fast)[~edit.mask], image[~edit.mask])
     for key, value in pipeline.inpainter.pipe.unet.state_dict().items():
         torch.testing.assert_close(value, shared[key], rtol=0, atol=0)
@@ -296,9 +306,7 @@ def test_fast_paints_in_few_steps_without_changing_the_shared_unet(zoo, tiny_mod
     assert fused is not pipeline.inpainter.pipe.unet
     assert any(not torch.equal(fused.state_dict()[k], shared[k]) for k in shared if "attn" in k)
     assert not any("lora" in k for k in fused.state_dict()), "fused, LoRA layers dropped"
-    call = pipeline.inpainter.with_extras(fast=pipeline.model("fast"))._pipeline_for_call(fast=True)
-    assert isinstance(call.scheduler, LCMScheduler) and call.unet is fused
-    np.testing.assert_array_equal(np.asarray(pipeline.inpaint(image, mask, "a red car", seed=0, steps=2)), slow)
+    np.testing.assert_array_equal(np.asarray(pipeline.inpaint(image, mask, "a red car", seed=0, steps=2).image), slow)
 
 
 def test_fast_and_full_steps_from_threads_equal_in_turn(zoo, tiny_models):
@@ -309,7 +317,7 @@ def test_fast_and_full_steps_from_threads_equal_in_turn(zoo, tiny_models):
     jobs = [(noise(48, 80, seed=i), i, i % 2 == 0) for i in range(4)]
 
     def run(image, seed, fast):
-        return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=3, fast=fast))
+        return np.asarray(pipeline.inpaint(image, mask, "a red car", seed=seed, steps=3, fast=fast).image)
 
     in_turn = [run(*job) for job in jobs]
     together = in_threads(run, jobs)
@@ -338,7 +346,7 @@ def test_fast_refuses_a_lora_for_another_base_model(zoo, tiny_models):
     mask = np.zeros((32, 32), bool)
     mask[4:20, 4:20] = True
     with pytest.raises(ModelKindError, match="does not fit this inpainter"):
-        pipeline.inpaint(noise(32, 32), mask, "a red car", fast=True)
+        pipeline.inpaint(noise(32, 32), mask, "a red car", fast=True).image
 
 
 def test_fast_defaults_to_the_sdxl_lora_with_an_sdxl_inpainter():
@@ -435,23 +443,24 @@ def test_fast_repaints_a_background_under_the_depth_controlnet(zoo, tiny_models)
 
 def test_fast_copies_the_module_inside_a_compiled_unet_and_refuses_offload(zoo):
     _, written = zoo
-    pipeline = Pipeline(inpainter=written["inpainter/sd15"], fast=written["fast/lcm-sd15"], device="cpu")
-    inpainter = pipeline.inpainter
-    inner = inpainter.pipe.unet
-    try:
-        inpainter.pipe.unet = torch.compile(inner)  # not called here: nothing compiles
-        fused = inpainter.with_extras(fast=pipeline.model("fast")).fast_unet()
-        assert hasattr(fused, "_orig_mod") and fused._orig_mod is not inner
-        key = next(k for k in inner.state_dict() if "attn1.to_q" in k)
-        assert not torch.equal(fused._orig_mod.state_dict()[key], inner.state_dict()[key])
-        inpainter.pipe.unet = inner
-        inner._hf_hook = object()  # what accelerate's model offload attaches
-        with pytest.raises(InvalidInputError, match="offload"):
-            inpainter.with_extras(fast=pipeline.model("fast")).fast_unet()
-    finally:
-        inpainter.pipe.unet = inner
-        inner.__dict__.pop("_hf_hook", None)
-        inpainter._fast_unets.clear()  # the compiled copy must not serve later tests
+    from textinpaint import Speed
+    from textinpaint.diffusion import DiffusersInpainter
+
+    # Compiled at load (Speed(compile=True)): its own cached copy, never called here, so nothing compiles.
+    pipeline = Pipeline(
+        inpainter=written["inpainter/sd15"], fast=written["fast/lcm-sd15"], device="cpu", speed=Speed(compile=True)
+    )
+    compiled = pipeline.inpainter.pipe.unet
+    assert hasattr(compiled, "_orig_mod")
+    fused = pipeline.inpainter.with_extras(fast=pipeline.model("fast")).fast_unet()
+    assert hasattr(fused, "_orig_mod") and fused._orig_mod is not compiled._orig_mod
+    key = next(k for k in compiled._orig_mod.state_dict() if "attn1.to_q" in k)
+    assert not torch.equal(fused._orig_mod.state_dict()[key], compiled._orig_mod.state_dict()[key])
+    # A model offloaded by accelerate carries its hook; this test's own copy, loaded through the public loader.
+    own = DiffusersInpainter.load(str(written["inpainter/sd15"]), torch.device("cpu"), torch.float32)
+    own.pipe.unet._hf_hook = object()  # what accelerate's model offload attaches
+    with pytest.raises(InvalidInputError, match="offload"):
+        own.with_extras(fast=pipeline.model("fast")).fast_unet()
 
 
 def test_non_commercial_weights_are_marked_where_users_choose_them(capsys):

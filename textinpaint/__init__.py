@@ -27,6 +27,7 @@ from .errors import (
     NothingFoundError,
     OutOfMemoryError,
     TextInpaintError,
+    UnknownOptionError,
     WeightsNotFoundError,
 )
 
@@ -121,6 +122,7 @@ __all__ = [
     "Record",
     "Speed",
     "TextInpaintError",
+    "UnknownOptionError",
     "Verification",
     "WeightsNotFoundError",
     "annotate",

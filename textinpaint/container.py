@@ -182,7 +182,11 @@ class Models:
             declared = getattr(held, "abilities", None)
             if isinstance(declared, Abilities):
                 return declared
-            return Abilities(control=isinstance(held, ControlFiller), batch=hasattr(held, "fill_many"))
+            return Abilities(
+                name=f"the custom {type(held).__name__}",
+                control=isinstance(held, ControlFiller),
+                batch=hasattr(held, "fill_many"),
+            )
         backend = self.backend(stage)
         return Abilities() if backend is None else backend.abilities()
 

@@ -31,6 +31,10 @@ class InvalidInputError(TextInpaintError, ValueError):
     """An argument has the wrong type, shape, size or value."""
 
 
+class UnknownOptionError(InvalidInputError, TypeError):
+    """A keyword the workflow does not take (a ``TypeError`` too, as Python's own is)."""
+
+
 class ImageLoadError(TextInpaintError, OSError):
     """An image path is missing, unreadable, truncated or not an image."""
 

@@ -21,7 +21,7 @@ Example:
     >>> PaintOptions(steps=0)
     Traceback (most recent call last):
     ...
-    textinpaint.errors.InvalidInputError: steps must be None (the model's default) or an integer >= 1; got 0
+    textinpaint.errors.InvalidInputError: steps must be an integer >= 1 (or None: the model's default); got 0
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 import numpy as np
 
 from .abilities import FEW_STEPS_MAX, Abilities
-from .errors import InvalidInputError
+from .errors import InvalidInputError, UnknownOptionError
 from .schedulers import scheduler_key
 
 if TYPE_CHECKING:  # supervision loads only when a workflow runs (a fast CLI start)
@@ -317,13 +317,13 @@ class PaintOptions:
     def __post_init__(self) -> None:
         if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
             raise InvalidInputError(
-                f"negative_prompt must be None (the model's default) or a string ('' for none); got {self.negative_prompt!r}"
+                f"negative_prompt must be a string ('' for none; None: the model's default); got {self.negative_prompt!r}"
             )
         if self.steps is not None and (not _integer(self.steps) or self.steps < 1):
-            raise InvalidInputError(f"steps must be None (the model's default) or an integer >= 1; got {self.steps!r}")
+            raise InvalidInputError(f"steps must be an integer >= 1 (or None: the model's default); got {self.steps!r}")
         if self.guidance is not None and (not _number(self.guidance) or self.guidance < 0):
             raise InvalidInputError(
-                f"guidance must be None (the model's default) or a finite number >= 0; got {self.guidance!r}"
+                f"guidance must be a finite number >= 0 (or None: the model's default); got {self.guidance!r}"
             )
         if not _number(self.strength) or not 0.0 < self.strength <= 1.0:
             raise InvalidInputError(f"strength must be a number in (0, 1]; got {self.strength!r}")
@@ -539,7 +539,7 @@ def split(options: dict[str, Any], args: type, workflow: str) -> dict[type, Any]
     allowed = keywords(args)
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise InvalidInputError(
+        raise UnknownOptionError(
             f"{workflow} takes no option {', '.join(map(repr, unknown))}; its options are {', '.join(sorted(allowed))}"
         )
     groups = {}
@@ -576,7 +576,11 @@ def resolve(painting: PaintOptions, abilities: Abilities, *, control: bool = Fal
         "scheduler": (painting.scheduler is not None, abilities.scheduler, "samples with its own scheduler only"),
         "fast": (painting.fast, abilities.fast, "has no few-step mode here"),
         "upscale": (painting.upscale is not None, abilities.upscale, "cannot run the diffusion upscaler"),
-        "depth": (control, abilities.control, "cannot paint under a depth map (no ControlNet here)"),
+        "depth": (
+            control,
+            abilities.control,
+            "cannot paint under a depth map (no ControlNet here, nor fill_controlled of a ControlFiller)",
+        ),
     }
     for option, (given, able, why) in asked.items():
         if given and not able:

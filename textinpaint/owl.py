@@ -40,6 +40,7 @@ class Owl:
         model: Any = Owlv2ForObjectDetection.from_pretrained(source, dtype=dtype)
         return cls(processor, model.to(device).eval(), device, dtype)
 
+    @torch.inference_mode()
     def detect_many(
         self,
         pictures: list[Picture],

@@ -49,6 +49,7 @@ class Sam3:
         model: Any = Sam3Model.from_pretrained(source, dtype=dtype)
         return cls(processor, model.to(device).eval(), device, dtype)
 
+    @torch.inference_mode()
     def detect_many(
         self,
         pictures: list[Picture],

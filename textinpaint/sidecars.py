@@ -91,6 +91,10 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputError(f"{where} is not a textinpaint sidecar (a JSON object with a workflow)")
     if _depth(document, _MAX_DEPTH):
         raise InvalidInputError(f"{where} nests deeper than {_MAX_DEPTH} levels; no sidecar does")
+    from .workflows import WORKFLOWS
+
+    if document["workflow"] not in WORKFLOWS:
+        raise InvalidInputError(f"{where}: field workflow: {document['workflow']!r} is none of {list(WORKFLOWS)}")
     document = migrate(document, where)
     import jsonschema
 
@@ -99,7 +103,6 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
         first = errors[0]
         field = ".".join(str(part) for part in first.absolute_path) or "(the document)"
         raise InvalidInputError(f"{where}: field {field}: {first.message[:300]}")
-    from .workflows import WORKFLOWS
 
     unknown = set(document["parameters"]) - _taken(WORKFLOWS[document["workflow"]])
     if unknown:
@@ -234,6 +237,8 @@ def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput
         if path is None or not Path(path).is_file():
             raise InvalidInputError(f"the sidecar's input {path!r} is not there; pass image= (the original input)")
         image = path
+    if "sha256" not in entry:  # another input of a recorded batch: the batch's own record holds no hash
+        return image
     if entry["hash_of"] == "file":
         if not isinstance(image, (str, Path)):
             raise InvalidInputError(

@@ -10,6 +10,7 @@ the functions as methods, and the package exposes them on a shared default pipel
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,12 +24,6 @@ from ..options import (
     ReplaceBackgroundArgs,
     SegmentArgs,
 )
-from .background import replace_background
-from .find import find_boxes, find_masks
-from .generate import generate
-from .inpaint import inpaint
-from .remove import remove
-from .replace import replace
 
 
 @dataclass(frozen=True)
@@ -37,8 +32,8 @@ class Workflow:
 
     Attributes:
         name: its name in sidecars (``"replace_background"``).
-        function: ``function(models, *inputs, **options)``, returning an :class:`~textinpaint.Edit`
-            (a list for a list of images when ``batchable``).
+        where: ``"module:function"`` in this folder; :attr:`function` imports it when first asked
+            (so the CLI's ``--help`` loads no model library).
         args: the TypedDict of its options (:mod:`textinpaint.options`).
         inputs: its positional arguments after the image, by name (``("find", "with_")``).
         stages: the stages it may load (the CLI offers a model flag for each).
@@ -52,7 +47,7 @@ class Workflow:
     """
 
     name: str
-    function: Callable[..., Any]
+    where: str
     args: type
     inputs: tuple[str, ...]
     stages: tuple[str, ...]
@@ -62,13 +57,21 @@ class Workflow:
     mask: bool = False
     output: Literal["image", "mask", "detections"] = "image"
 
+    @property
+    def function(self) -> Callable[..., Any]:
+        """``function(models, *inputs, **options)``, returning an :class:`~textinpaint.Edit` (a list
+        for a list of images when ``batchable``); imported now."""
+        module, _, attribute = self.where.partition(":")
+        function: Callable[..., Any] = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+        return function
+
 
 WORKFLOWS: dict[str, Workflow] = {
     w.name: w
     for w in (
         Workflow(
             "replace",
-            replace,
+            "replace:replace",
             ReplaceArgs,
             ("find", "with_"),
             ("detector", "segmenter", "inpainter", "upscaler", "fast"),
@@ -77,7 +80,7 @@ WORKFLOWS: dict[str, Workflow] = {
         ),
         Workflow(
             "remove",
-            remove,
+            "remove:remove",
             RemoveArgs,
             ("find",),
             ("detector", "segmenter", "remover"),
@@ -87,7 +90,7 @@ WORKFLOWS: dict[str, Workflow] = {
         ),
         Workflow(
             "replace_background",
-            replace_background,
+            "background:replace_background",
             ReplaceBackgroundArgs,
             ("keep", "with_"),
             ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler", "fast"),
@@ -96,13 +99,27 @@ WORKFLOWS: dict[str, Workflow] = {
             mask=True,
         ),
         Workflow(
-            "inpaint", inpaint, InpaintArgs, ("mask", "prompt"), ("inpainter", "upscaler", "fast"), "inpaint", mask=True
+            "inpaint",
+            "inpaint:inpaint",
+            InpaintArgs,
+            ("mask", "prompt"),
+            ("inpainter", "upscaler", "fast"),
+            "inpaint",
+            mask=True,
         ),
         Workflow(
-            "generate", generate, GenerateArgs, ("prompt",), ("inpainter", "upscaler", "fast"), "generate", image=False
+            "generate",
+            "generate:generate",
+            GenerateArgs,
+            ("prompt",),
+            ("inpainter", "upscaler", "fast"),
+            "generate",
+            image=False,
         ),
-        Workflow("segment", find_masks, SegmentArgs, ("find",), ("detector", "segmenter"), "segment", output="mask"),
-        Workflow("detect", find_boxes, DetectArgs, ("find",), ("detector",), "detect", output="detections"),
+        Workflow(
+            "segment", "find:find_masks", SegmentArgs, ("find",), ("detector", "segmenter"), "segment", output="mask"
+        ),
+        Workflow("detect", "find:find_boxes", DetectArgs, ("find",), ("detector",), "detect", output="detections"),
     )
 }
 
