@@ -126,7 +126,7 @@ def test_upload_detect_select_run_and_download(page, app_url, tmp_path):
         link.click()
     sidecar = json.loads(open(download.value.path()).read())
     assert sidecar["parameters"]["seed"] == 7 and sidecar["parameters"]["prompt"] == "a blue truck"
-    assert len(sidecar["selected"]) == count - 1 and sidecar["version"] == 2 and sidecar["mask"]
+    assert len(sidecar["selected"]) == count - 1 and sidecar["version"] == 3 and sidecar["mask"]
     with page.expect_download() as download:
         page.locator("#replace-file a").first.click()
     result = PIL.Image.open(download.value.path())

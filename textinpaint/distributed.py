@@ -409,9 +409,9 @@ def run(
     """
     from .workflows import WORKFLOWS
 
-    if workflow not in WORKFLOWS or not WORKFLOWS[workflow].image:
+    if workflow not in WORKFLOWS or not WORKFLOWS[workflow].ray:
         raise InvalidInputError(
-            f"workflow must be one of {[n for n, w in WORKFLOWS.items() if w.image]}; got {workflow!r}"
+            f"workflow must be one of {[n for n, w in WORKFLOWS.items() if w.ray]}; got {workflow!r}"
         )
     if not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidInputError(f"concurrency must be an integer >= 1; got {concurrency!r}")

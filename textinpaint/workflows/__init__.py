@@ -44,6 +44,7 @@ class Workflow:
             which replay passes back as ``mask``.
         output: what its written output is: the edited ``"image"``, the ``"mask"`` picture, or
             only the ``"detections"`` (a JSON sidecar).
+        ray: it runs on the Ray engine (``--engine ray``, :func:`textinpaint.distributed.run`).
     """
 
     name: str
@@ -56,6 +57,7 @@ class Workflow:
     image: bool = True
     mask: bool = False
     output: Literal["image", "mask", "detections"] = "image"
+    ray: bool = False
 
     @property
     def function(self) -> Callable[..., Any]:
@@ -77,6 +79,7 @@ WORKFLOWS: dict[str, Workflow] = {
             ("detector", "segmenter", "inpainter", "upscaler", "fast"),
             "replace",
             batchable=True,
+            ray=True,
         ),
         Workflow(
             "remove",
@@ -86,6 +89,7 @@ WORKFLOWS: dict[str, Workflow] = {
             ("detector", "segmenter", "remover"),
             "remove",
             batchable=True,
+            ray=True,
             mask=True,
         ),
         Workflow(
@@ -96,6 +100,7 @@ WORKFLOWS: dict[str, Workflow] = {
             ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler", "fast"),
             "background",
             batchable=True,
+            ray=True,
             mask=True,
         ),
         Workflow(
@@ -117,7 +122,14 @@ WORKFLOWS: dict[str, Workflow] = {
             image=False,
         ),
         Workflow(
-            "segment", "find:find_masks", SegmentArgs, ("find",), ("detector", "segmenter"), "segment", output="mask"
+            "segment",
+            "find:find_masks",
+            SegmentArgs,
+            ("find",),
+            ("detector", "segmenter"),
+            "segment",
+            output="mask",
+            ray=True,
         ),
         Workflow("detect", "find:find_boxes", DetectArgs, ("find",), ("detector",), "detect", output="detections"),
     )
