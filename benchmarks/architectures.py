@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from textinpaint.detection import GroundingDino
-from textinpaint.diffusion import DiffusersInpainter
-from textinpaint.segmentation import Sam
+from textinpaint.backends.detection import GroundingDino
+from textinpaint.backends.diffusion import DiffusersInpainter
+from textinpaint.backends.segmentation import Sam
 
 
 def _bert_tokenizer():

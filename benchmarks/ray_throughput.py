@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ray
 
-    from textinpaint.cli import main as cli
+    from textinpaint.interfaces.cli import main as cli
     from textinpaint.testing import write_tiny_models
 
     work = Path(tempfile.mkdtemp(prefix="textinpaint-ray-bench-"))

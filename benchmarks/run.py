@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import architectures
 
 from textinpaint import Pipeline
-from textinpaint.diffusion import Speed, optimize
+from textinpaint.backends.diffusion import Speed, optimize
 from textinpaint.images import load_image
 from textinpaint.inpainting import FillRequest, generation_size, paint, resize, shrink_any
 from textinpaint.masks import auto_dilation, auto_feather, union

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli_reference() -> str:
-    from textinpaint.cli import _parser
+    from textinpaint.interfaces.cli import _parser
 
     parser = _parser()
     parser.prog = "textinpaint"
@@ -53,38 +53,26 @@ def _box(x: int, y: int, width: int, height: int, lines: list[str], fill: str) -
 
 
 def _architecture_svg() -> str:
-    """Layers top to bottom: entry points, the pipeline, workflows, shared steps, the stages of the table, results."""
+    """Layers top to bottom: interfaces, workflows, shared steps, the model container, the backends of the table."""
     from textinpaint.stages import STAGES
 
     width, parts, y = 1120, [], 10
+    from textinpaint.workflows import WORKFLOWS
+
     rows = [
         (
             [
-                ["CLI", "cli.py, batch.py"],
-                ["Python API", "__init__.py"],
-                ["Web app", "app.py"],
-                ["replay", "sidecars.py"],
+                ["CLI, batch, Ray", "interfaces/cli.py, batch.py, distributed.py"],
+                ["Web app, report", "interfaces/app.py, report.py"],
+                ["replay, writing", "interfaces/sidecars.py, outputs.py"],
+                ["Python API", "pipeline.py: Pipeline = Models + workflows", "__init__.py"],
             ],
             "#e8f0fe",
         ),
         (
             [
-                [
-                    "Pipeline",
-                    "pipeline.py: settings + one ModelStore (models.py)",
-                    "per-stage access read off the stage table (stages.py)",
-                ]
-            ],
-            "#fef7e0",
-        ),
-        (
-            [
-                ["replace", "workflows/replace.py"],
-                ["remove", "workflows/remove.py"],
-                ["replace_background", "workflows/background.py"],
-                ["inpaint", "workflows/inpaint.py"],
-                ["generate", "workflows/generate.py"],
-                ["detect / segment", "workflows/find.py"],
+                [flow.name, f"workflows/{flow.where.split(':')[0]}.py", f"CLI: {flow.command}"]
+                for flow in WORKFLOWS.values()
             ],
             "#e6f4ea",
         ),
@@ -92,23 +80,33 @@ def _architecture_svg() -> str:
             [
                 ["1. inputs", "load_pictures", "images.py"],
                 ["2. find", "find_regions", "options.py (FindOptions)"],
-                ["3. paint", "paint_found", "inpainting.py, masks.py"],
-                ["4. record", "assemble -> Edit + Record", "results.py, outputs.py"],
+                ["3. paint", "paint_settings, paint_candidates", "abilities.py, inpainting.py, masks.py"],
+                ["4. record", "assemble -> Edit + Record", "results.py"],
             ],
             "#fce8e6",
+        ),
+        (
+            [
+                [
+                    "Models (container.py)",
+                    "each stage loaded lazily, once (models.py)",
+                    "abilities and family read off the stage table",
+                ]
+            ],
+            "#fef7e0",
         ),
     ]
     stage_boxes = []
     for stage in STAGES.values():
-        files = sorted({backend.loader.split(":")[0] + ".py" for backend in stage.backends})
+        files = sorted({backend.loader.split(":")[0].replace(".", "/") + ".py" for backend in stage.backends})
         stage_boxes.append([stage.name, ", ".join(files), f"default {stage.default}"])
     rows.append((stage_boxes, "#f3e8fd"))
     titles = [
-        "entry points",
-        "the pipeline",
-        "workflows (one file each)",
-        "the steps they share (runtime.py)",
-        "stages: one entry each in stages.py + a loader file",
+        "interfaces and the public API (top)",
+        "workflows: one file each, one row each in WORKFLOWS (workflows/__init__.py)",
+        "the steps they share (workflows/steps.py)",
+        "the model container: no workflow in it",
+        "backends: one entry each in stages.py + one file in backends/ declaring what it can do",
     ]
     for (boxes, fill), title in zip(rows, titles):
         parts.append(f'<text x="10" y="{y + 12}" font-size="12" fill="#333">{title}</text>')

@@ -78,7 +78,7 @@ def seam_picture(car: np.ndarray) -> Image.Image:
 def clicks_picture(image: Image.Image, car: np.ndarray) -> Image.Image:
     """Two clicks on the car and one off it (on the tree), and the object they mark: the app's
     own drawing of clicks over the library's annotation."""
-    from textinpaint.app import _marked
+    from textinpaint.interfaces.app import _marked
 
     clicked = sv.Detections(
         xyxy=np.array([[180, 220, 421, 356]], np.float32),

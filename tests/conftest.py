@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from textinpaint import Pipeline
-from textinpaint.detection import GroundingDino, _prompt, _token_spans
+from textinpaint.backends.detection import GroundingDino, _prompt, _token_spans
 from textinpaint.inpainting import FillRequest
 from textinpaint.testing import write_tiny_models
 

@@ -41,7 +41,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tiny_models):
     from textinpaint import Pipeline
-    from textinpaint.app import close, serve
+    from textinpaint.interfaces.app import close, serve
 
     port = free_port()
     pipeline = Pipeline(models=tiny_models, device="cpu")

@@ -32,7 +32,7 @@ def served(tiny_models):
     from conftest import scripted_detector
 
     from textinpaint import Pipeline
-    from textinpaint.app import close, serve
+    from textinpaint.interfaces.app import close, serve
 
     port = free_port()
     segmenter = ColourSegmenter()

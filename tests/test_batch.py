@@ -11,8 +11,8 @@ import pytest
 from conftest import noise
 
 from textinpaint import Pipeline
-from textinpaint.batch import collect, plan
-from textinpaint.cli import main
+from textinpaint.interfaces.batch import collect, plan
+from textinpaint.interfaces.cli import main
 
 
 @pytest.fixture
@@ -223,7 +223,7 @@ def test_files_are_never_written_next_to_inputs_by_default(album, tmp_path, tiny
 def test_a_terminal_gets_a_progress_bar_showing_each_stage(album, tmp_path, tiny_models, monkeypatch):
     import io
 
-    from textinpaint import batch
+    from textinpaint.interfaces import batch
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -272,7 +272,7 @@ def test_denoising_steps_are_reported_for_the_nested_bar(pipe):
 def test_a_terminal_shows_a_nested_denoising_bar(album, tmp_path, tiny_models, monkeypatch):
     import io
 
-    from textinpaint import batch
+    from textinpaint.interfaces import batch
 
     class Terminal(io.StringIO):
         def isatty(self):

@@ -8,7 +8,7 @@ import pytest
 from conftest import noise
 
 from textinpaint import ImageLoadError, Pipeline
-from textinpaint.cli import main
+from textinpaint.interfaces.cli import main
 
 OPTIONS = dict(steps=2, seed=3, box_threshold=0.0, text_threshold=0.0, select="best")
 

@@ -14,7 +14,7 @@ import PIL.Image
 import pytest
 from conftest import noise
 
-from textinpaint.cli import main
+from textinpaint.interfaces.cli import main
 
 
 @pytest.fixture
@@ -424,7 +424,7 @@ def test_a_gpu_device_without_a_gpu_is_a_typed_error(run, tiny_models, photo, tm
 def test_help_and_version_load_no_model_library():
     code = (
         "import sys\n"
-        "from textinpaint.cli import main\n"
+        "from textinpaint.interfaces.cli import main\n"
         "for args in (['--help'], ['--version'], ['replace', '--help']):\n"
         "    try:\n"
         "        main(args)\n"

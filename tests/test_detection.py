@@ -8,7 +8,7 @@ import supervision as sv
 from conftest import noise, scripted_detector
 
 from textinpaint import InvalidInputError
-from textinpaint.detection import decode, parse_phrases
+from textinpaint.backends.detection import decode, parse_phrases
 from textinpaint.images import load_image
 
 

@@ -19,8 +19,8 @@ from conftest import noise
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
 from textinpaint import InvalidInputError, MissingDependencyError  # noqa: E402
-from textinpaint.cli import main  # noqa: E402
-from textinpaint.distributed import Task, build_dataset, plan_tasks, run  # noqa: E402
+from textinpaint.interfaces.cli import main  # noqa: E402
+from textinpaint.interfaces.distributed import Task, build_dataset, plan_tasks, run  # noqa: E402
 
 pytestmark = pytest.mark.heavy
 EDIT = ["--find", "thing", "--with", "a fox", "--box-threshold", "0", "--text-threshold", "0", "--steps", "2"]
@@ -181,7 +181,9 @@ def test_file_uris_and_a_csv_manifest_are_inputs(tiny_models, tmp_path):
 
 
 def test_with_gpus_decoding_stays_in_cpu_tasks(tmp_path, capsys):
-    task = Task("x.png", __import__("textinpaint.batch", fromlist=["Job"]).Job(Path("x.png"), tmp_path / "x.png"))
+    task = Task(
+        "x.png", __import__("textinpaint.interfaces.batch", fromlist=["Job"]).Job(Path("x.png"), tmp_path / "x.png")
+    )
     stage = {"pipeline": {}, "workflow": "replace", "options": {}, "emit": {}, "key": "k", "overwrite": False}
     build_dataset([task], stage, num_gpus=0.5, batch_size=4).explain()
     plan = capsys.readouterr().out.split("Physical Plan (Optimized)")[1]

@@ -14,7 +14,7 @@ import supervision as sv
 from conftest import noise
 
 from textinpaint import ImageTooLargeError, InvalidInputError, Pipeline
-from textinpaint.cli import main
+from textinpaint.interfaces.cli import main
 from textinpaint.masks import load_mask
 
 SIZES = [(1, 1), (1, 2), (2, 1), (3, 200), (2, 500), (1, 3000), (3000, 1), (7, 2000), (5, 3)]
@@ -202,7 +202,7 @@ def test_a_crash_while_writing_leaves_no_file_that_looks_finished(tmp_path, args
     left = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert left == ["b.json", "b.png", "failures.json"], "a.png was neither written nor left half-written; b went on"
     (failure,) = json.loads((tmp_path / "out" / "failures.json").read_text())["failures"]
-    assert failure["input"].endswith("a.png") and failure["error"] == "OSError"
+    assert failure["input"].endswith("a.png") and failure["error"] == "OutputError"
     monkeypatch.setattr(PIL.Image.Image, "save", original)
     assert run("replace", tmp_path / "in", "-o", tmp_path / "out", *args) == 0
     assert "2 inputs: 1 done, 1 skipped" in capsys.readouterr().err

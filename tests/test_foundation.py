@@ -24,7 +24,7 @@ from textinpaint import (
     Pipeline,
     WeightsNotFoundError,
 )
-from textinpaint.cli import COMMAND_STAGES, _parser
+from textinpaint.interfaces.cli import COMMAND_STAGES, _parser
 from textinpaint.models import ModelStore, backend_for
 from textinpaint.stages import STAGES, markdown_table
 
@@ -71,7 +71,7 @@ def test_cli_defaults_come_from_the_option_objects():
 
 
 def test_info_lists_every_stage(tiny_models, capsys):
-    from textinpaint.cli import main
+    from textinpaint.interfaces.cli import main
 
     assert main(["info", "--models", str(tiny_models), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out

@@ -9,7 +9,7 @@ import torch
 from conftest import ConstantFiller, FailingFiller, IdentityFiller, noise
 
 from textinpaint import InvalidInputError, Pipeline
-from textinpaint.diffusion import DiffusersInpainter
+from textinpaint.backends.diffusion import DiffusersInpainter
 from textinpaint.inpainting import FillRequest, crop_window, generation_size, paint
 from textinpaint.masks import auto_dilation, auto_feather, dilate, distance_outside
 

@@ -12,7 +12,7 @@ import textinpaint
 from textinpaint import InvalidInputError, Pipeline
 from textinpaint import options as opts
 from textinpaint.abilities import Abilities
-from textinpaint.flux import FluxInpainter
+from textinpaint.backends.flux import FluxInpainter
 from textinpaint.workflows import COMMANDS, WORKFLOWS
 
 
@@ -48,7 +48,7 @@ def test_an_unknown_option_is_refused_with_the_workflows_own_list(name):
 
 
 def test_the_cli_offers_a_command_for_every_workflow_and_the_schema_lists_every_workflow():
-    from textinpaint.sidecars import schema
+    from textinpaint.interfaces.sidecars import schema
 
     assert set(schema()["properties"]["workflow"]["enum"]) == set(WORKFLOWS)
     assert {flow.name for flow in COMMANDS.values()} == set(WORKFLOWS)

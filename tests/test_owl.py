@@ -9,8 +9,8 @@ from conftest import ConstantFiller, noise
 
 import textinpaint
 from textinpaint import Pipeline
+from textinpaint.backends.owl import Owl
 from textinpaint.models import backend_for
-from textinpaint.owl import Owl
 from textinpaint.testing import write_owlv2
 
 PHRASES = ["the red car", "a dog"]

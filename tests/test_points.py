@@ -16,8 +16,8 @@ from conftest import ConstantFiller, noise
 from test_replay import valid
 
 from textinpaint import InvalidInputError, Pipeline, load_image, replay
-from textinpaint.cli import main
-from textinpaint.segmentation import EMBEDDINGS, EmbeddingCache, Prompt
+from textinpaint.backends.segmentation import EMBEDDINGS, EmbeddingCache, Prompt
+from textinpaint.interfaces.cli import main
 
 RED, BLUE, GREY = (220, 30, 30), (30, 30, 220), (128, 128, 128)
 

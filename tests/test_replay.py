@@ -13,7 +13,7 @@ from conftest import ConstantFiller, noise
 
 import textinpaint
 from textinpaint import InvalidInputError, Pipeline, read_sidecar, replay
-from textinpaint.cli import main
+from textinpaint.interfaces.cli import main
 
 FIND = ["--box-threshold", "0", "--text-threshold", "0", "--device", "cpu"]
 PAINT = ["--steps", "2", "--guidance", "3"]

@@ -15,10 +15,10 @@ import pytest
 from test_verify import BLUE, scene, scripted_pipeline
 
 from textinpaint import InvalidInputError
-from textinpaint.batch import plan, run, write_failures
-from textinpaint.cli import main
-from textinpaint.outputs import save_image, write_json
-from textinpaint.report import OUTLINE, collect_items, thumbnails, write_report
+from textinpaint.interfaces.batch import plan, run, write_failures
+from textinpaint.interfaces.cli import main
+from textinpaint.interfaces.outputs import save_image, write_json
+from textinpaint.interfaces.report import OUTLINE, collect_items, thumbnails, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -60,7 +60,7 @@ def statuses(document: str) -> list[str]:
 def test_the_failures_table_is_written_and_cleared(batch_folder, tmp_path):
     rows = json.loads((batch_folder / "failures.json").read_text())["failures"]
     assert len(rows) == 1 and rows[0]["input"].endswith("corrupt.png") and rows[0]["error"] == "ImageLoadError"
-    from textinpaint.batch import Summary
+    from textinpaint.interfaces.batch import Summary
 
     copy = tmp_path / "copy"
     shutil.copytree(batch_folder, copy)

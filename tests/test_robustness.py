@@ -90,7 +90,7 @@ def test_each_thread_gets_its_own_tokenizer_copy_once(pipe):
 def test_threads_stay_correct_under_repetition_each_with_its_own_tokenizer(tiny_models, monkeypatch):
     import threading
 
-    from textinpaint import diffusion
+    from textinpaint.backends import diffusion
 
     pipe = Pipeline(models=tiny_models, device="cpu")
     used = set()

@@ -7,8 +7,8 @@ import pytest
 from conftest import ConstantFiller, noise
 
 from textinpaint import Pipeline
+from textinpaint.backends.sam_hq import SamHQ
 from textinpaint.models import backend_for
-from textinpaint.sam_hq import SamHQ
 from textinpaint.testing import write_segmenter_hq
 
 
@@ -48,7 +48,7 @@ def test_sam_hq_encodes_all_images_once_and_edits_like_sam(hq_folder, tiny_model
 
 
 def test_sam_hq_takes_clicks_and_keeps_its_embedding(hq_folder, tiny_models, monkeypatch):
-    from textinpaint.segmentation import EMBEDDINGS
+    from textinpaint.backends.segmentation import EMBEDDINGS
 
     EMBEDDINGS.clear()
     pipeline = Pipeline(segmenter=hq_folder, models=tiny_models, device="cpu")

@@ -93,7 +93,7 @@ def test_a_missing_pth_is_a_weights_error(tmp_path):
 )
 def test_clicks_give_what_meta_predictor_gives(tiny_checkpoint, points, labels, box):
     from textinpaint import load_image
-    from textinpaint.segmentation import Prompt
+    from textinpaint.backends.segmentation import Prompt
 
     path, reference = tiny_checkpoint
     image = noise(90, 130)

@@ -9,7 +9,7 @@ import torch
 from conftest import noise
 
 from textinpaint import InvalidInputError, load_image
-from textinpaint.detection import empty_detections
+from textinpaint.backends.detection import empty_detections
 
 
 def boxes(count, width, height, seed=0):

@@ -15,7 +15,7 @@ from conftest import noise
 from test_replay import valid
 
 from textinpaint import InvalidInputError, Pipeline, replay
-from textinpaint.cli import main
+from textinpaint.interfaces.cli import main
 from textinpaint.options import MAX_TRIES, CheckOptions
 from textinpaint.verify import (
     UNCHECKABLE,

@@ -9,8 +9,8 @@ import torch
 from conftest import ConstantFiller, FailingFiller, noise, scripted_detector
 
 from textinpaint import InvalidInputError, ModelKindError, Pipeline
+from textinpaint.backends.removal import Lama
 from textinpaint.masks import distance_outside
-from textinpaint.removal import Lama
 
 
 def subject_mask(height=96, width=128):

@@ -134,8 +134,8 @@ def test_sam3_reports_the_best_score_when_nothing_passes(zoo, tiny_models):
 
 
 def test_sam2_boxes_and_clicks_reuse_one_encoding(zoo, tiny_models, monkeypatch):
-    from textinpaint.sam2 import Sam2
-    from textinpaint.segmentation import EMBEDDINGS
+    from textinpaint.backends.sam2 import Sam2
+    from textinpaint.backends.segmentation import EMBEDDINGS
 
     EMBEDDINGS.clear()
     _, written = zoo
@@ -372,7 +372,7 @@ def test_cli_edits_with_each_backend_and_replays_the_same_pixels(zoo, tiny_model
 
     import PIL.Image
 
-    from textinpaint.cli import main
+    from textinpaint.interfaces.cli import main
 
     root, _ = zoo
     photo = tmp_path / "photo.png"
@@ -419,7 +419,7 @@ def test_cli_edits_with_each_backend_and_replays_the_same_pixels(zoo, tiny_model
 
 
 def test_cli_refuses_fast_with_too_many_steps_before_loading(tiny_models, tmp_path, capsys):
-    from textinpaint.cli import main
+    from textinpaint.interfaces.cli import main
 
     with pytest.raises(SystemExit) as stop:
         main(
@@ -444,7 +444,7 @@ def test_fast_repaints_a_background_under_the_depth_controlnet(zoo, tiny_models)
 def test_fast_copies_the_module_inside_a_compiled_unet_and_refuses_offload(zoo):
     _, written = zoo
     from textinpaint import Speed
-    from textinpaint.diffusion import DiffusersInpainter
+    from textinpaint.backends.diffusion import DiffusersInpainter
 
     # Compiled at load (Speed(compile=True)): its own cached copy, never called here, so nothing compiles.
     pipeline = Pipeline(
@@ -464,7 +464,7 @@ def test_fast_copies_the_module_inside_a_compiled_unet_and_refuses_offload(zoo):
 
 
 def test_non_commercial_weights_are_marked_where_users_choose_them(capsys):
-    from textinpaint.cli import main
+    from textinpaint.interfaces.cli import main
 
     with pytest.raises(SystemExit):
         main(["replace", "--help"])

@@ -26,6 +26,8 @@ from .errors import (
     ModelKindError,
     NothingFoundError,
     OutOfMemoryError,
+    OutputError,
+    OutputRefusedError,
     TextInpaintError,
     UnknownOptionError,
     WeightsNotFoundError,
@@ -55,19 +57,21 @@ _LAZY = {
     "replace": "pipeline",
     "replace_background": "pipeline",
     "segment": "pipeline",
-    "read_sidecar": "sidecars",
-    "replay": "sidecars",
+    "read_sidecar": "interfaces.sidecars",
+    "replay": "interfaces.sidecars",
     "Edit": "results",
     "Record": "results",
     "annotate": "results",
     "Verification": "verify",
     "Candidate": "verify",
-    "write_report": "report",
+    "write_report": "interfaces.report",
 }
 
 if TYPE_CHECKING:
     from .images import Picture, load_image
     from .inpainting import BatchFiller, ControlFiller, Filler, FillRequest
+    from .interfaces.report import write_report
+    from .interfaces.sidecars import read_sidecar, replay
     from .options import BackgroundOptions, CheckOptions, FindOptions, PaintOptions, Speed
     from .pipeline import (
         Pipeline,
@@ -80,9 +84,7 @@ if TYPE_CHECKING:
         replace_background,
         segment,
     )
-    from .report import write_report
     from .results import Edit, Record, annotate
-    from .sidecars import read_sidecar, replay
     from .verify import Candidate, Verification
 
 
@@ -116,6 +118,8 @@ __all__ = [
     "ModelKindError",
     "NothingFoundError",
     "OutOfMemoryError",
+    "OutputError",
+    "OutputRefusedError",
     "PaintOptions",
     "Picture",
     "Pipeline",

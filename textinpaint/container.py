@@ -19,7 +19,7 @@ import supervision as sv
 import torch
 
 from .abilities import Abilities
-from .detection import parse_phrases
+from .backends.detection import parse_phrases
 from .errors import InvalidInputError
 from .events import timed
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
@@ -30,9 +30,9 @@ from .options import DetectArgs, FindOptions, Speed, check_detections, check_ins
 from .stages import STAGES, Backend
 
 if TYPE_CHECKING:
-    from .depth import DepthEstimator
-    from .detection import Detector, GroundingDino
-    from .segmentation import Segmenter
+    from .backends.depth import DepthEstimator
+    from .backends.detection import Detector, GroundingDino
+    from .backends.segmentation import Segmenter
 
 
 class Models:
@@ -62,7 +62,7 @@ class Models:
             (``sam-original`` extra).
         inpainter: ``"sd15"`` (default), ``"sd2"``, ``"sdxl"``, any diffusers SD inpainting model;
             ``"flux-fill"`` (FLUX.1 Fill [dev], bf16, non-commercial weights: see
-            :mod:`textinpaint.flux`); or any :class:`~textinpaint.inpainting.Filler`.
+            :mod:`textinpaint.backends.flux`); or any :class:`~textinpaint.inpainting.Filler`.
         controlnet: the depth ControlNet for :meth:`replace_background` (default ``"sd15-depth"``,
             or ``"sdxl-depth"`` with an SDXL inpainter).
         depth: the depth model: ``"depth-anything-small"`` (default), ``"depth-anything-base"``,
@@ -339,7 +339,7 @@ class Models:
             >>> masks = segment("street.jpg", detect("street.jpg", "car")).mask  # doctest: +SKIP
             >>> vespa = segment("street.jpg", points=[(410, 220), (380, 300)], labels=[1, 0])  # doctest: +SKIP
         """
-        from .segmentation import Prompt
+        from .backends.segmentation import Prompt
 
         picture = load_image(image, max_pixels=self.max_pixels)
         clicked, marks = clicks(points, labels)

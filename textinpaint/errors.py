@@ -70,6 +70,15 @@ class WeightsNotFoundError(TextInpaintError, OSError):
         self.model = model
 
 
+class OutputRefusedError(InvalidInputError):
+    """An output would overwrite an input, a file textinpaint did not write, or another output of
+    the same run; nothing was written."""
+
+
+class OutputError(TextInpaintError, OSError):
+    """An output could not be written (a read-only folder, a full disk); nothing partial is left."""
+
+
 class ModelKindError(TextInpaintError, ValueError):
     """A checkpoint of the wrong kind was given for a stage (a SAM folder as detector, say)."""
 

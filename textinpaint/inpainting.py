@@ -6,8 +6,8 @@ The model never sees the whole photo. A window around the (dilated) mask is cut 
 is 0 is copied from the input, so it is bit-identical.
 
 A filler (:class:`Filler`) is anything with a ``native_size`` and a ``__call__(crop, mask, request)``
-that returns a crop of the same size: the diffusers adapter (:mod:`textinpaint.diffusion`, which resizes to the
-model's native size and back), LaMa for removal (:mod:`textinpaint.removal`), or a stand-in in tests.
+that returns a crop of the same size: the diffusers adapter (:mod:`textinpaint.backends.diffusion`, which resizes to the
+model's native size and back), LaMa for removal (:mod:`textinpaint.backends.removal`), or a stand-in in tests.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ class FillRequest:
     guidance: float = SD_GUIDANCE
     strength: float = 1.0
     seed: int = 0
-    scheduler: str | None = None  # a short name (see textinpaint.diffusion.SCHEDULERS); None keeps the model's
+    scheduler: str | None = None  # a short name (see textinpaint.backends.diffusion.SCHEDULERS); None keeps the model's
     refine: bool = False  # a second, low-strength pass at a higher resolution
     upscale: int | None = None  # 2 or 4: sharpen the painted crop with a diffusion upscaler
-    fast: bool = False  # paint with the few-step LoRA (textinpaint.fast) and its scheduler
+    fast: bool = False  # paint with the few-step LoRA (textinpaint.backends.fast) and its scheduler
 
 
 class Filler(Protocol):

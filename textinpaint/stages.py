@@ -201,10 +201,12 @@ STAGES: dict[str, Stage] = {
             ),
             (
                 Backend(
-                    "grounding-dino", "detection:GroundingDino.load", frozenset({"grounding-dino", "mm-grounding-dino"})
+                    "grounding-dino",
+                    "backends.detection:GroundingDino.load",
+                    frozenset({"grounding-dino", "mm-grounding-dino"}),
                 ),
-                Backend("owlv2", "owl:Owl.load", frozenset({"owlv2"})),
-                Backend("sam3", "sam3:Sam3.load", frozenset({"sam3", "sam3_video"})),
+                Backend("owlv2", "backends.owl:Owl.load", frozenset({"owlv2"})),
+                Backend("sam3", "backends.sam3:Sam3.load", frozenset({"sam3", "sam3_video"})),
             ),
             used_by="every workflow that finds by text",
         ),
@@ -255,10 +257,10 @@ STAGES: dict[str, Stage] = {
                 Model("sam2.1-large", "facebook/sam2.1-hiera-large", "sam2", "0.9 GB", "Apache-2.0", "SAM 2.1"),
             ),
             (
-                Backend("sam", "segmentation:Sam.load", frozenset({"sam"})),
-                Backend("sam-hq", "sam_hq:SamHQ.load", frozenset({"sam_hq"})),
-                Backend("sam2", "sam2:Sam2.load", frozenset({"sam2"})),
-                Backend("sam-original", "segmentation:OriginalSam.load", suffixes=(".pth",)),
+                Backend("sam", "backends.segmentation:Sam.load", frozenset({"sam"})),
+                Backend("sam-hq", "backends.sam_hq:SamHQ.load", frozenset({"sam_hq"})),
+                Backend("sam2", "backends.sam2:Sam2.load", frozenset({"sam2"})),
+                Backend("sam-original", "backends.segmentation:OriginalSam.load", suffixes=(".pth",)),
             ),
             used_by="mask mode (the default) and background replacement",
         ),
@@ -301,14 +303,14 @@ STAGES: dict[str, Stage] = {
             (
                 Backend(
                     "stable-diffusion",
-                    "diffusion:DiffusersInpainter.load",
+                    "backends.diffusion:DiffusersInpainter.load",
                     _SD_PIPELINES,
                     index=True,
                     families=_SD_FAMILIES,
                 ),
                 Backend(
                     "flux-fill",
-                    "flux:FluxInpainter.load",
+                    "backends.flux:FluxInpainter.load",
                     frozenset({"FluxFillPipeline"}),
                     index=True,
                     families=(("FluxFillPipeline", "flux"),),
@@ -331,7 +333,7 @@ STAGES: dict[str, Stage] = {
                     "the default with an SDXL inpainter",
                 ),
             ),
-            (Backend("controlnet", "diffusion:load_controlnet", frozenset({"ControlNetModel"})),),
+            (Backend("controlnet", "backends.diffusion:load_controlnet", frozenset({"ControlNetModel"})),),
             used_by="background (depth=True)",
             follows={"sdxl": "sdxl-depth"},
         ),
@@ -352,7 +354,7 @@ STAGES: dict[str, Stage] = {
             (
                 Backend(
                     "depth",
-                    "depth:DepthEstimator.load",
+                    "backends.depth:DepthEstimator.load",
                     frozenset({"dpt", "depth_anything", "glpn", "zoedepth", "depth_pro", "prompt_depth_anything"}),
                 ),
             ),
@@ -364,7 +366,7 @@ STAGES: dict[str, Stage] = {
             "fills a removed object's hole with background (LaMa)",
             "big-lama",
             (Model("big-lama", "JosephCatrambone/big-lama-torchscript", "lama", "0.2 GB", "Apache-2.0"),),
-            (Backend("lama", "removal:Lama.load", suffixes=(".pt",), files=("big-lama.pt", "lama.pt")),),
+            (Backend("lama", "backends.removal:Lama.load", suffixes=(".pt",), files=("big-lama.pt", "lama.pt")),),
             used_by="remove",
             download=("*.pt",),
         ),
@@ -375,7 +377,10 @@ STAGES: dict[str, Stage] = {
             (Model("x4", "stabilityai/stable-diffusion-x4-upscaler", "upscaler", "1.7 GB (fp16)", "OpenRAIL++-M"),),
             (
                 Backend(
-                    "upscaler", "diffusion:load_upscaler", frozenset({"StableDiffusionUpscalePipeline"}), index=True
+                    "upscaler",
+                    "backends.diffusion:load_upscaler",
+                    frozenset({"StableDiffusionUpscalePipeline"}),
+                    index=True,
                 ),
             ),
             used_by="upscale=2 or 4",
@@ -400,7 +405,7 @@ STAGES: dict[str, Stage] = {
             (
                 Backend(
                     "lcm-lora",
-                    "fast:FewStepLora.load",
+                    "backends.fast:FewStepLora.load",
                     suffixes=(".safetensors",),
                     files=("pytorch_lora_weights.safetensors",),
                 ),

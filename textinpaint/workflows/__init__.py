@@ -2,7 +2,7 @@
 
 Each workflow is a plain function whose first argument is the model container
 (:class:`~textinpaint.container.Models`) and which returns an :class:`~textinpaint.Edit`; each
-file reads top to bottom as numbered calls of the shared steps (:mod:`textinpaint.runtime`).
+file reads top to bottom as numbered calls of the shared steps (:mod:`textinpaint.workflows.steps`).
 :data:`WORKFLOWS` is the only place a workflow is known by name: the CLI's commands, replay, the
 Ray engine, the report and the sidecar schema read it. :class:`~textinpaint.Pipeline` attaches
 the functions as methods, and the package exposes them on a shared default pipeline.
@@ -44,7 +44,7 @@ class Workflow:
             which replay passes back as ``mask``.
         output: what its written output is: the edited ``"image"``, the ``"mask"`` picture, or
             only the ``"detections"`` (a JSON sidecar).
-        ray: it runs on the Ray engine (``--engine ray``, :func:`textinpaint.distributed.run`).
+        ray: it runs on the Ray engine (``--engine ray``, :func:`textinpaint.interfaces.distributed.run`).
     """
 
     name: str

@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Unpack, overload
 
-from ..depth import DepthControlled
-from ..detection import empty_detections, parse_phrases
+from ..backends.depth import DepthControlled
+from ..backends.detection import empty_detections, parse_phrases
 from ..errors import InvalidInputError
 from ..images import ImageInput
 from ..inpainting import Filler
@@ -23,7 +23,8 @@ from ..options import (
     split,
 )
 from ..results import Edit
-from ..runtime import (
+from ..verify import Check
+from .steps import (
     Found,
     assemble,
     fill_requests,
@@ -35,7 +36,6 @@ from ..runtime import (
     painter,
     target_boxes,
 )
-from ..verify import Check
 
 if TYPE_CHECKING:
     from ..container import Models

@@ -16,7 +16,7 @@ import PIL.Image
 from ..images import ImageInput
 from ..options import DetectArgs, FindOptions, SegmentArgs, check_query, recorded, split
 from ..results import Edit
-from ..runtime import find_regions, load_pictures, record
+from .steps import find_regions, load_pictures, record
 
 if TYPE_CHECKING:
     from ..container import Models

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Unpack
 import numpy as np
 import PIL.Image
 
-from ..detection import empty_detections
+from ..backends.detection import empty_detections
 from ..errors import ImageTooLargeError, InvalidInputError
 from ..events import timed
 from ..options import GenerateArgs, PaintOptions, check_text, recorded, split
 from ..results import Edit
-from ..runtime import fill_requests, paint_settings, painter, record
+from .steps import fill_requests, paint_settings, painter, record
 
 if TYPE_CHECKING:
     from ..container import Models

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Unpack
 
-from ..detection import empty_detections
+from ..backends.detection import empty_detections
 from ..masks import load_mask
 from ..options import InpaintArgs, PaintOptions, recorded, split
 from ..results import Edit
-from ..runtime import Found, assemble, fill_requests, load_pictures, paint_found, paint_settings, painter
+from .steps import Found, assemble, fill_requests, load_pictures, paint_found, paint_settings, painter
 
 if TYPE_CHECKING:
     from ..container import Models

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Unpack, overload
 
-from ..detection import empty_detections, parse_phrases
+from ..backends.detection import empty_detections, parse_phrases
 from ..errors import InvalidInputError
 from ..images import ImageInput
 from ..inpainting import FillRequest
 from ..masks import load_mask
 from ..options import CheckOptions, FindOptions, PaintOptions, RemoveArgs, check_query, recorded, split
 from ..results import Edit
-from ..runtime import (
+from ..verify import Check
+from .steps import (
     Found,
     assemble,
     find_regions,
@@ -22,7 +23,6 @@ from ..runtime import (
     seeds_for,
     target_boxes,
 )
-from ..verify import Check
 
 if TYPE_CHECKING:
     from ..container import Models

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Unpack, overload
 
-from ..detection import parse_phrases
+from ..backends.detection import parse_phrases
 from ..errors import InvalidInputError
 from ..images import ImageInput
 from ..options import (
@@ -21,7 +21,8 @@ from ..options import (
     split,
 )
 from ..results import Edit
-from ..runtime import (
+from ..verify import Check
+from .steps import (
     assemble,
     fill_requests,
     find_regions,
@@ -32,7 +33,6 @@ from ..runtime import (
     painter,
     target_boxes,
 )
-from ..verify import Check
 
 if TYPE_CHECKING:
     from ..container import Models

@@ -19,7 +19,7 @@ What differs from Stable Diffusion, and what textinpaint does about it:
   so are ``fast=True`` (no few-step LoRA for FLUX here) and ``depth=True`` (no FLUX depth
   ControlNet here). ``refine`` and ``upscale`` work as with Stable Diffusion.
 
-Everything else is as for :class:`~textinpaint.diffusion.DiffusersInpainter`: the crop around the
+Everything else is as for :class:`~textinpaint.backends.diffusion.DiffusersInpainter`: the crop around the
 mask is painted at the model's native size (1024 px), same-size crops share one batched run,
 every call builds a light pipeline over the shared modules, and pixels outside the mask are the
 input's, bit for bit.
@@ -34,12 +34,12 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .abilities import SD_STEPS, Abilities
+from ..abilities import SD_STEPS, Abilities
+from ..errors import InvalidInputError
+from ..inpainting import FillRequest
+from ..models import variant_options
+from ..options import Speed
 from .diffusion import DiffusionPainter, call_arguments, call_copy, report_steps
-from .errors import InvalidInputError
-from .inpainting import FillRequest
-from .models import variant_options
-from .options import Speed
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ FLUX_GUIDANCE = 30.0
 @dataclass(frozen=True)
 class FluxInpainter(DiffusionPainter):
     """A diffusers ``FluxFillPipeline`` as a :class:`~textinpaint.inpainting.Filler` (same contract
-    as :class:`~textinpaint.diffusion.DiffusersInpainter`, its sibling)."""
+    as :class:`~textinpaint.backends.diffusion.DiffusersInpainter`, its sibling)."""
 
     abilities: ClassVar[Abilities] = Abilities(
         name="FLUX.1 Fill",

@@ -20,14 +20,14 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .abilities import Abilities
-from .errors import InvalidInputError, ModelKindError
-from .events import report_step
+from ..abilities import Abilities
+from ..errors import InvalidInputError, ModelKindError
+from ..events import report_step
+from ..inpainting import FillRequest, generation_size, resize, shrink_any
+from ..models import thread_copy, variant_options
+from ..options import Speed
+from ..schedulers import SCHEDULERS, scheduler_key
 from .fast import FewStepLora
-from .inpainting import FillRequest, generation_size, resize, shrink_any
-from .models import thread_copy, variant_options
-from .options import Speed
-from .schedulers import SCHEDULERS, scheduler_key
 
 # diffusers pipelines carry their modules (unet, vae, scheduler...) as attributes registered at run
 # time, which no type checker sees; they are typed Any here.
@@ -69,7 +69,7 @@ class DiffusionPainter:
     """What every diffusers inpainting pipeline shares as a :class:`~textinpaint.inpainting.Filler`:
     crops grouped by size into batched runs, the refine and upscale passes, text to image.
 
-    Each backend (:class:`DiffusersInpainter` for Stable Diffusion, :class:`~textinpaint.flux.FluxInpainter`
+    Each backend (:class:`DiffusersInpainter` for Stable Diffusion, :class:`~textinpaint.backends.flux.FluxInpainter`
     for FLUX.1 Fill) is a sibling subclass: it declares its :class:`~textinpaint.abilities.Abilities`
     and its model ``family``, and implements one denoising run (``_pass``), its ``native_size``
     and its side ``_grid``. ``upscaler`` is attached with :meth:`with_extras`.
@@ -85,7 +85,7 @@ class DiffusionPainter:
     @property
     def family(self) -> str | None:
         """The model family, read off the loaded pipeline's class (``"sd"``, ``"sdxl"``, ``"flux"``)."""
-        from .stages import STAGES
+        from ..stages import STAGES
 
         kind = type(self.pipe).__name__
         for backend in STAGES["inpainter"].backends:

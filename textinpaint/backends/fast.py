@@ -7,7 +7,7 @@ also halves each step's work (no unconditional pass).
 
 The LoRA is read here once, with diffusers' own reader (``lora_state_dict``: safetensors, never a
 pickle). It is fused into a *copy* of the inpainter's UNet the first time a fast edit runs
-(:meth:`textinpaint.diffusion.DiffusersInpainter.fast_unet`), so the shared model, which other
+(:meth:`textinpaint.backends.diffusion.DiffusersInpainter.fast_unet`), so the shared model, which other
 threads may be painting with at full steps, is never changed; the copy costs one UNet of memory.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .errors import MissingDependencyError, ModelKindError, WeightsNotFoundError
+from ..errors import MissingDependencyError, ModelKindError, WeightsNotFoundError
 
 # What a few-step LoRA expects, used when the user leaves steps and guidance at their defaults.
 FAST_STEPS = 4

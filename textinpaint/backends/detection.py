@@ -17,9 +17,9 @@ import numpy as np
 import supervision as sv
 import torch
 
-from .errors import InvalidInputError
-from .images import Picture, writable
-from .models import thread_copy
+from ..errors import InvalidInputError
+from ..images import Picture, writable
+from ..models import thread_copy
 
 # A period splits phrases unless it sits between two digits ("3.5 inch screw" stays one phrase).
 _PHRASE_SPLIT = re.compile(r"(?<!\d)\.|\.(?!\d)")
@@ -47,8 +47,8 @@ def parse_phrases(find: str | Sequence[str], *, argument: str = "find") -> list[
 
 
 class Detector(Protocol):
-    """Anything that finds phrases in pictures: :class:`GroundingDino`, OWLv2 (:mod:`textinpaint.owl`)
-    or SAM 3 (:mod:`textinpaint.sam3`).
+    """Anything that finds phrases in pictures: :class:`GroundingDino`, OWLv2 (:mod:`textinpaint.backends.owl`)
+    or SAM 3 (:mod:`textinpaint.backends.sam3`).
 
     ``detect_many`` returns one ``supervision.Detections`` per picture, sorted by score, with
     ``xyxy`` in the picture's pixels, ``class_id`` the phrase's index, and ``data["phrase"]`` /

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ModelKindError
-from .inpainting import FillRequest, resize, shrink_any
+from ..errors import ModelKindError
+from ..inpainting import FillRequest, resize, shrink_any
 
 # The file names LaMa TorchScript exports go by, looked for in a folder or a Hub repository.
 LAMA_FILES = ("big-lama.pt", "lama.pt")

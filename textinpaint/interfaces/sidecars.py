@@ -19,13 +19,13 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ImageLoadError, InvalidInputError
-from .images import ImageInput
-from .results import SIDECAR_VERSION, decode_mask, file_digest
+from ..errors import ImageLoadError, InvalidInputError
+from ..images import ImageInput
+from ..results import SIDECAR_VERSION, decode_mask, file_digest
 
 if TYPE_CHECKING:
-    from .container import Models
-    from .results import Edit
+    from ..container import Models
+    from ..results import Edit
 
 # Version 2 recorded FLUX.1 Fill's guidance and negative prompt as given (7.5 and the SD default
 # negative prompt), not as used (30 and none); version 3 records what was used.
@@ -38,7 +38,7 @@ _MAX_DEPTH = 32
 @functools.cache
 def schema() -> dict[str, Any]:
     """The shipped JSON Schema of the current sidecar version."""
-    return json.loads((Path(__file__).parent / "sidecar.schema.json").read_text())
+    return json.loads((Path(__file__).parent.parent / "sidecar.schema.json").read_text())
 
 
 def _depth(value: Any, limit: int) -> bool:
@@ -91,7 +91,7 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputError(f"{where} is not a textinpaint sidecar (a JSON object with a workflow)")
     if _depth(document, _MAX_DEPTH):
         raise InvalidInputError(f"{where} nests deeper than {_MAX_DEPTH} levels; no sidecar does")
-    from .workflows import WORKFLOWS
+    from ..workflows import WORKFLOWS
 
     if document["workflow"] not in WORKFLOWS:
         raise InvalidInputError(f"{where}: field workflow: {document['workflow']!r} is none of {list(WORKFLOWS)}")
@@ -113,7 +113,7 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
 
 
 def _taken(flow: Any) -> set[str]:
-    from .options import keywords
+    from ..options import keywords
 
     return set(keywords(flow.args)) | set(flow.inputs) | ({"size"} if not flow.image else set()) - {"mask"}
 
@@ -138,7 +138,7 @@ def migrate(document: dict[str, Any], where: str = "sidecar") -> dict[str, Any]:
     if isinstance(parameters, dict) and isinstance(source, str) and _family(source) == "flux":
         fixed = dict(parameters)
         if fixed.get("guidance") == _V2_SD_GUIDANCE:
-            from .flux import FLUX_GUIDANCE
+            from ..backends.flux import FLUX_GUIDANCE
 
             fixed["guidance"] = FLUX_GUIDANCE
         if fixed.get("negative_prompt") == _V2_SD_NEGATIVE:
@@ -148,8 +148,8 @@ def migrate(document: dict[str, Any], where: str = "sidecar") -> dict[str, Any]:
 
 
 def _family(source: str) -> str | None:
-    from .errors import TextInpaintError
-    from .models import family_of
+    from ..errors import TextInpaintError
+    from ..models import family_of
 
     try:
         return family_of("inpainter", source)
@@ -183,9 +183,9 @@ def replay(
         InvalidInputError: the sidecar is malformed, the input is missing or differs from the
             recorded one, or a model was given as an object and no ``pipeline`` was passed.
     """
-    from .container import Models
-    from .runtime import choosing
-    from .workflows import WORKFLOWS
+    from ..container import Models
+    from ..workflows import WORKFLOWS
+    from ..workflows.steps import choosing
 
     doc = read_sidecar(sidecar)
     flow = WORKFLOWS[doc["workflow"]]
@@ -198,7 +198,7 @@ def replay(
                 f"the sidecar's {', '.join(objects)} was given as an object; pass pipeline= "
                 "holding the same model to replay it"
             )
-        from .stages import STAGES
+        from ..stages import STAGES
 
         unknown = sorted(set(sources) - set(STAGES))
         if unknown:
@@ -250,8 +250,8 @@ def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput
                 "(sha256 of the file); the edit would not be the same"
             )
         return image
-    from .images import load_image
-    from .results import describe_input
+    from ..images import load_image
+    from ..results import describe_input
 
     picture = load_image(image)
     if describe_input(None, picture.to_pil())["sha256"] != entry["sha256"]:

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import PIL.Image
 
-from .errors import MissingDependencyError, TextInpaintError
-from .events import listening
-from .masks import auto_dilation, auto_feather, blend_weights, distance_outside
-from .options import BackgroundOptions, FindOptions
-from .outputs import save_image, write_json
-from .pipeline import Pipeline
-from .results import Edit, annotate
-from .schedulers import SCHEDULERS
+from ..errors import MissingDependencyError, TextInpaintError
+from ..events import listening
+from ..masks import auto_dilation, auto_feather, blend_weights, distance_outside
+from ..options import BackgroundOptions, FindOptions
+from ..pipeline import Pipeline
+from ..results import Edit, annotate
+from ..schedulers import SCHEDULERS
+from .outputs import Writer
 
 _MODEL_DEFAULT = "model default"
 _SCHEDULER_CHOICES = [_MODEL_DEFAULT, *SCHEDULERS]
@@ -135,9 +135,10 @@ def _save(edit: Edit) -> tuple[str, str]:
     """The result PNG (its sidecar inside as a text chunk) and the sidecar JSON, for download."""
     folder = Path(tempfile.mkdtemp(prefix="textinpaint-app-"))
     sidecar = edit.to_dict()
-    save_image(edit.image, folder / "result.png", sidecar)
-    write_json(folder / "result.json", sidecar)
-    return str(folder / "result.png"), str(folder / "result.json")
+    writer = Writer()
+    return str(writer.image(edit.image, folder / "result.png", sidecar)), str(
+        writer.json(folder / "result.json", sidecar)
+    )
 
 
 def build_app(pipe: Pipeline) -> Any:

@@ -17,16 +17,16 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import supervision as sv
 
-from .container import Models, clicked_detections
-from .detection import empty_detections, parse_phrases
-from .errors import InvalidInputError, NothingFoundError
-from .events import timed
-from .images import ImageInput, Picture, load_image
-from .inpainting import Filler, FillRequest, Painted, PaintJob, draw_seed, paint_many
-from .masks import auto_dilation, auto_feather, box_mask, union
-from .options import CheckOptions, FindOptions, PaintOptions, check_inside, check_seeds, resolve
-from .results import Edit, Record
-from .verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
+from ..backends.detection import empty_detections, parse_phrases
+from ..container import Models, clicked_detections
+from ..errors import InvalidInputError, NothingFoundError
+from ..events import timed
+from ..images import ImageInput, Picture, load_image
+from ..inpainting import Filler, FillRequest, Painted, PaintJob, draw_seed, paint_many
+from ..masks import auto_dilation, auto_feather, box_mask, union
+from ..options import CheckOptions, FindOptions, PaintOptions, check_inside, check_seeds, resolve
+from ..results import Edit, Record
+from ..verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def seeds_for(painting: PaintOptions, count: int) -> list[int | None]:
 def fill_requests(painting: PaintOptions, prompt: str, count: int) -> list[FillRequest]:
     """One request per image for ``prompt`` under resolved ``painting`` (see :func:`paint_settings`),
     each with its seed: the given one, or a freshly drawn one."""
-    from .options import check_text
+    from ..options import check_text
 
     check_text("prompt", prompt)
     return [
@@ -151,7 +151,7 @@ def find_regions(
 def clicked_region(pipeline: Models, picture: Picture, options: FindOptions, timings: dict[str, float]) -> Found:
     """The object the clicks mark, cut out by SAM alone: one detection (the mask's box, SAM's
     predicted IoU as confidence, phrase ``"points"``)."""
-    from .segmentation import Prompt
+    from ..backends.segmentation import Prompt
 
     with timed("load", timings):
         segmenter = pipeline.segmenter
@@ -175,7 +175,7 @@ def refine(
     timings: dict[str, float],
 ) -> None:
     """Replace the selected match's mask by SAM's answer to its box and the clicks together."""
-    from .segmentation import Prompt
+    from ..backends.segmentation import Prompt
 
     if len(selected) != 1:
         raise InvalidInputError(

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from .errors import MissingDependencyError, ModelKindError
-from .images import Picture, writable
-from .options import Speed
+from ..errors import MissingDependencyError, ModelKindError
+from ..images import Picture, writable
+from ..options import Speed
 
 # Boxes decoded per mask-decoder call: bounds memory when a query matches hundreds of objects.
 _DECODE_BATCH = 64

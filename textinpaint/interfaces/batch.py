@@ -14,16 +14,15 @@ import glob
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvalidInputError, MissingDependencyError, ModelKindError, WeightsNotFoundError
-from .events import listening
-from .outputs import write_json
+from ..errors import InvalidInputError, MissingDependencyError, ModelKindError, WeightsNotFoundError
+from ..events import listening
+from .outputs import Writer
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +99,20 @@ def request_key(request: dict) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def write_failures(folder: Path, summary: Summary) -> Path | None:
+def write_failures(folder: Path, summary: Summary, writer: Writer | None = None) -> Path | None:
     """Write ``folder/failures.json`` (the failures table, which ``textinpaint report`` reads) when
-    the run had failures; remove a previous run's when it had none. Returns the file written."""
+    the run had failures; remove a previous run's (never a file textinpaint did not write) when it
+    had none. Returns the file written."""
+    from .outputs import owned
+
+    writer = writer or Writer()
     target = folder / FAILURES
     rows = summary.failures()
     if not rows:
-        target.unlink(missing_ok=True)
+        if target.is_file() and owned(target, "failures"):
+            target.unlink()
         return None
-    write_json(target, {"failures": rows})
-    return target
+    return writer.json(target, {"failures": rows}, kind="failures")
 
 
 def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> list[tuple[Path, Path]]:
@@ -179,6 +182,7 @@ def run(
     work_many: Callable[[list[Job]], list[dict | None]] | None = None,
     batch_size: int = 1,
     key: str | None = None,
+    writer: Writer | None = None,
 ) -> Summary:
     """Run ``work`` on each job, never stopping on a bad input.
 
@@ -195,9 +199,14 @@ def run(
 
     Ctrl+C stops after discarding the job in flight; the summary says so (``exit_code`` 130).
     Missing or wrong model weights (:data:`FATAL`) stop the run at once and are raised.
+
+    Every file goes through ``writer`` (the one given, which ``work`` writes with too, or one that
+    protects the jobs' inputs): a job whose output or sidecar would overwrite an input or a file
+    textinpaint did not write fails, and the batch goes on.
     """
     stream = stream or sys.stderr
     inputs = [job.source for job in jobs]
+    writer = writer or Writer(inputs)
     summary = Summary()
     bar = steps = None
     if not quiet and stream.isatty():
@@ -212,7 +221,7 @@ def run(
             steps.refresh()
 
     try:
-        batched = _batched(jobs, work_many, batch_size, overwrite, inputs, key) if work_many and batch_size > 1 else {}
+        batched = _batched(jobs, work_many, batch_size, overwrite, writer, key) if work_many and batch_size > 1 else {}
         for index, job in enumerate(jobs, 1):
             start = time.perf_counter()
 
@@ -221,7 +230,7 @@ def run(
                     bar.set_postfix_str(f"{job.source.name}: {stage}")
 
             with listening(show, stepped if steps is not None else None):
-                outcome = batched.get(index - 1) or _one(job, work, overwrite, inputs, key)
+                outcome = batched.get(index - 1) or _one(job, work, overwrite, writer, key)
             if index - 1 not in batched:
                 outcome.seconds = time.perf_counter() - start
             summary.outcomes.append(outcome)
@@ -241,24 +250,30 @@ def run(
     return summary
 
 
-def _same_file(output: Path, inputs: list[Path]) -> bool:
-    """Whether ``output`` is one of the inputs: the same path, or the same file by a link."""
-    target = output.resolve()
-    for source in inputs:
-        if source.resolve() == target:
-            return True
-        if output.exists() and source.exists() and os.path.samefile(output, source):
-            return True
-    return False
+def refused(job: Job, writer: Writer) -> str | None:
+    """Why the job's output or sidecar may not be written (None when they may)."""
+    from ..errors import OutputRefusedError
 
-
-def _previous(job: Job, key: str | None) -> str | None:
-    """Why the job needs no doing (None when it does): done or nothing found, with the same key."""
     try:
-        sidecar = json.loads(job.sidecar.read_text())
-    except (OSError, ValueError):
-        return None  # no sidecar, or a broken one: redo
-    if not isinstance(sidecar, dict) or (key is not None and sidecar.get("request") != key):
+        writer.check(job.output, "image")
+        writer.check(job.sidecar, "sidecar")
+    except OutputRefusedError as error:
+        return str(error)
+    return None
+
+
+def done_before(job: Job, key: str | None) -> str | None:
+    """Why the job needs no doing (None when it does): done or nothing found, with the same key.
+    A flagged edit is never skipped: a rerun reports it again."""
+    from .sidecars import read_sidecar
+
+    try:
+        sidecar = read_sidecar(job.sidecar)
+    except Exception:  # no sidecar, or one that is not valid: redo (the writer guards what may be replaced)
+        return None
+    if key is not None and sidecar.get("request") != key:
+        return None
+    if sidecar.get("flagged"):
         return None
     if sidecar.get("found") is False:
         return "nothing was found here last time with the same parameters; --overwrite tries again"
@@ -276,14 +291,12 @@ def _batched(
     work_many: Callable[[list[Job]], list[dict | None]],
     size: int,
     overwrite: bool,
-    inputs: list[Path],
+    writer: Writer,
     key: str | None,
 ) -> dict[int, Outcome]:
     """Outcomes of the jobs that went through ``work_many`` together (others are left to ``run``)."""
     todo = [
-        i
-        for i, job in enumerate(jobs)
-        if not _same_file(job.output, inputs) and (overwrite or _previous(job, key) is None)
+        i for i, job in enumerate(jobs) if refused(job, writer) is None and (overwrite or done_before(job, key) is None)
     ]
     outcomes: dict[int, Outcome] = {}
     for start in range(0, len(todo), size):
@@ -299,17 +312,19 @@ def _batched(
             continue
         share = (time.perf_counter() - began) / len(chunk)
         for i, sidecar in zip(chunk, sidecars):
-            outcomes[i] = _record(jobs[i], sidecar, key, notes[i])
+            outcomes[i] = record_outcome(jobs[i], sidecar, key, writer, notes[i])
             outcomes[i].seconds = share
     return outcomes
 
 
-def _record(job: Job, sidecar: dict | None, key: str | None, note: str = "") -> Outcome:
+def record_outcome(job: Job, sidecar: dict | None, key: str | None, writer: Writer, note: str = "") -> Outcome:
+    from ..errors import TextInpaintError
+
     try:
         if sidecar is not None:
-            write_json(job.sidecar, {**sidecar, "request": key} if key is not None else sidecar)
-    except OSError as error:
-        return Outcome(job, "failed", f"could not write {job.sidecar}: {error}", error=type(error).__name__)
+            writer.json(job.sidecar, {**sidecar, "request": key} if key is not None else sidecar)
+    except TextInpaintError as error:
+        return Outcome(job, "failed", str(error), error=type(error).__name__)
     if sidecar is None or sidecar.get("found") is False:
         return Outcome(job, "nothing", "nothing matched; no output written" + note)
     if sidecar.get("flagged"):
@@ -319,15 +334,11 @@ def _record(job: Job, sidecar: dict | None, key: str | None, note: str = "") -> 
     return Outcome(job, "done", note.strip(" ()"))
 
 
-def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: list[Path], key: str | None) -> Outcome:
-    if _same_file(job.output, inputs):
-        return Outcome(
-            job,
-            "failed",
-            "the output would overwrite an input; choose another output folder",
-            error="InvalidInputError",
-        )
-    reason = None if overwrite else _previous(job, key)
+def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, writer: Writer, key: str | None) -> Outcome:
+    why = refused(job, writer)
+    if why is not None:
+        return Outcome(job, "failed", why, error="OutputRefusedError")
+    reason = None if overwrite else done_before(job, key)
     if reason is not None:
         return Outcome(job, "skipped", reason)
     note = _changed(job)
@@ -338,4 +349,4 @@ def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, inputs: 
     except Exception as error:
         logger.debug("job %s failed", job.source, exc_info=True)
         return Outcome(job, "failed", f"{type(error).__name__}: {error}", error=type(error).__name__)
-    return _record(job, sidecar, key, note)
+    return record_outcome(job, sidecar, key, writer, note)

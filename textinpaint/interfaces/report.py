@@ -7,7 +7,7 @@ parameters and its verification score; failed and flagged items come first, and 
 only them. Thumbnails are embedded (JPEG, base64): the page is one file that can be mailed.
 
 Example:
-    >>> from textinpaint.report import write_report
+    >>> from textinpaint.interfaces.report import write_report
     >>> write_report("edited/")  # doctest: +SKIP
     PosixPath('edited/report.html')
 """
@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import logging
@@ -26,13 +25,14 @@ from typing import Any
 import numpy as np
 import PIL.Image
 
-from .errors import InvalidInputError, TextInpaintError
+from ..errors import InvalidInputError, TextInpaintError
+from .outputs import REPORT_MARK
 
 logger = logging.getLogger(__name__)
 
 THUMBNAIL = 256  # longest side of a thumbnail, px
 # Order on the page: what needs a look first.
-ORDER = ("failed", "flagged", "nothing", "done")
+ORDER = ("failed", "unreadable", "flagged", "nothing", "done")
 OUTLINE = (255, 0, 200)
 
 
@@ -56,28 +56,38 @@ def collect_items(folder: Path) -> list[Item]:
     """Every sidecar under ``folder`` and every row of its failures table, in review order
     (failed, flagged, nothing found, done; then lowest score first, then by name)."""
     from .batch import FAILURES
+    from .outputs import owned
     from .sidecars import read_sidecar
 
     items = []
     for path in sorted(folder.rglob("*.json")):
         if path.name == FAILURES:
             continue
-        try:
-            document = read_sidecar(path)
-        except TextInpaintError:
+        name = str(path.relative_to(folder).with_suffix(""))
+        if not owned(path, "sidecar"):
             logger.debug("%s is not a textinpaint sidecar; left out of the report", path)
             continue
-        name = str(path.relative_to(folder).with_suffix(""))
+        try:
+            document = read_sidecar(path)
+        except TextInpaintError as error:
+            items.append(Item(name, "unreadable", None, str(error)))
+            continue
         status = "flagged" if document.get("flagged") else "done" if document.get("found", True) else "nothing"
         items.append(Item(name, status, document))
     failures = folder / FAILURES
     if failures.is_file():
         try:
             rows = json.loads(failures.read_text()).get("failures", [])
-        except (OSError, ValueError, AttributeError) as error:
-            raise InvalidInputError(f"{failures} is not a readable failures table ({error})") from error
+            if not isinstance(rows, list):
+                raise ValueError("its failures are not a list")
+        except (OSError, ValueError, AttributeError, RecursionError) as error:
+            rows = []
+            items.append(Item(FAILURES, "unreadable", None, f"not a readable failures table ({error})"))
         for row in rows:
-            items.append(Item(str(row.get("input", "?")), "failed", None, str(row.get("message", ""))))
+            if isinstance(row, dict):
+                items.append(Item(_text(row.get("input", "?")), "failed", None, _text(row.get("message", ""))))
+            else:
+                items.append(Item(FAILURES, "unreadable", None, f"a row that is not a table row: {_text(row)[:200]}"))
 
     def key(item: Item) -> tuple:
         score = item.score
@@ -114,13 +124,13 @@ def _outlined(pixels: np.ndarray, changed: np.ndarray) -> np.ndarray:
     return drawn
 
 
-def _read(path: str | None) -> np.ndarray | None:
-    if path is None or not Path(path).is_file():
+def _read(path: object) -> np.ndarray | None:
+    if not isinstance(path, str) or not Path(path).is_file():
         return None
-    from .images import load_image
+    from ..images import load_image
 
-    try:
-        return load_image(path, max_pixels=10**9).rgb
+    try:  # the same pixel limit as editing: a sidecar may name any file
+        return load_image(path).rgb
     except TextInpaintError:
         return None
 
@@ -133,7 +143,7 @@ def thumbnails(document: dict[str, Any]) -> dict[str, str | None]:
     output = _read(document.get("output"))
     changes = None
     if source is not None and output is not None:
-        from .workflows import WORKFLOWS
+        from ..workflows import WORKFLOWS
 
         flow = WORKFLOWS.get(document.get("workflow"))  # type: ignore[arg-type]  # any key may be asked
         if flow is not None and flow.output == "mask":
@@ -161,7 +171,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; background: #fafafa; color: #222; }
 header { display: flex; gap: 1.5rem; align-items: baseline; flex-wrap: wrap; }
 .item { background: #fff; border: 1px solid #ddd; border-left: 6px solid #8c8; margin: 1rem 0; padding: 0.75rem; }
-.item[data-status="failed"] { border-left-color: #d33; }
+.item[data-status="failed"], .item[data-status="unreadable"] { border-left-color: #d33; }
 .item[data-status="flagged"] { border-left-color: #e90; }
 .item[data-status="nothing"] { border-left-color: #999; }
 .pictures { display: flex; gap: 0.5rem; flex-wrap: wrap; }
@@ -176,7 +186,7 @@ _SCRIPT = """
 const only = document.getElementById("only-problems");
 function filter() {
   for (const item of document.querySelectorAll(".item")) {
-    const problem = item.dataset.status === "flagged" || item.dataset.status === "failed";
+    const problem = ["flagged", "failed", "unreadable"].includes(item.dataset.status);
     item.hidden = only.checked && !problem;
   }
   document.getElementById("shown").textContent =
@@ -187,64 +197,81 @@ filter();
 """
 
 
-def _figure(uri: str | None, caption: str) -> str:
-    inner = f'<img src="{uri}" alt="{caption}">' if uri else f'<div class="missing">{caption}: not found</div>'
-    return f"<figure>{inner}<figcaption>{caption}</figcaption></figure>"
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+{{ mark | safe }}
+<title>{{ title }}</title><style>{{ style | safe }}</style></head><body>
+<header><h1>{{ title }}</h1><p>{{ items | length }} items: {{ counts }}</p>
+<label><input type="checkbox" id="only-problems"> only flagged and failed</label>
+<p><span id="shown"></span> shown</p></header>
+<main>
+{% for item in items %}
+<article class="item" data-status="{{ item.status }}">
+<h2><span class="status">{{ item.status }}</span> {{ item.name }}</h2>
+{% if item.message %}<p class="message">{{ item.message }}</p>{% endif %}
+{% if item.sidecar is not none %}
+<p class="score">{{ item.verdict }}; seed {{ item.seed }}</p>
+<div class="pictures">
+{% for caption in ("input", "changes", "output") %}
+<figure>{% if item.thumbnails.get(caption) %}<img src="{{ item.thumbnails[caption] }}" alt="{{ caption }}">{% else %}<div class="missing">{{ caption }}: not found</div>{% endif %}<figcaption>{{ caption }}</figcaption></figure>
+{% endfor %}
+</div>
+<details><summary>parameters</summary><table>
+{% for name, value in item.rows %}<tr><td>{{ name }}</td><td>{{ value }}</td></tr>
+{% endfor %}</table></details>
+{% endif %}
+</article>
+{% endfor %}
+</main>
+<script>{{ script | safe }}</script>
+</body></html>
+"""
 
 
-def _row(name: str, value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return f"<tr><td>{html.escape(name)}</td><td>{html.escape(text)}</td></tr>"
+def _text(value: Any) -> str:
+    """A value read from a sidecar, as text (the template escapes it)."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _article(item: Item) -> str:
-    doc = item.sidecar or {}
-    check = doc.get("verification") or {}
-    score = check.get("score")
-    lines = [
-        f'<article class="item" data-status="{item.status}">',
-        f'<h2><span class="status">{item.status}</span> {html.escape(item.name)}</h2>',
-    ]
-    if item.message:
-        lines.append(f'<p class="message">{html.escape(item.message)}</p>')
-    if item.sidecar is not None:
-        parts = ", ".join(
-            f"{name} {'unchecked' if value is None else f'{value:.2f}'}"
-            for name, value in check.get("parts", {}).items()
-        )
-        verdict = "not verified" if not check else f"score {'unchecked' if score is None else f'{score:.2f}'}"
-        lines.append(f'<p class="score">{verdict}{f" ({parts})" if parts else ""}; seed {doc.get("seed")}</p>')
-        pictures = item.thumbnails
-        lines.append('<div class="pictures">')
-        lines += [_figure(pictures.get(k), k) for k in ("input", "changes", "output")]
-        lines.append("</div>")
-        rows = [_row("workflow", doc.get("workflow", "")), _row("output", doc.get("output") or "(none)")]
-        rows += [_row(name, value) for name, value in (doc.get("parameters") or {}).items()]
-        if doc.get("candidates"):
-            rows.append(_row("other candidates", doc["candidates"]))
-        lines.append(f"<details><summary>parameters</summary><table>{''.join(rows)}</table></details>")
-    lines.append("</article>")
-    return "\n".join(lines)
+def _verdict(check: dict[str, Any]) -> str:
+    def number(value: Any) -> str:
+        return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "unchecked"
+
+    if not check:
+        return "not verified"
+    parts = ", ".join(f"{name} {number(value)}" for name, value in (check.get("parts") or {}).items())
+    return f"score {number(check.get('score'))}{f' ({parts})' if parts else ''}"
 
 
 def render(items: list[Item], title: str) -> str:
-    """The HTML page of ``items`` (their thumbnails already made)."""
-    counts = ", ".join(f"{sum(i.status == s for i in items)} {s}" for s in ORDER)
-    return "\n".join(
-        [
-            "<!doctype html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
-            f"<header><h1>{html.escape(title)}</h1><p>{len(items)} items: {counts}</p>",
-            '<label><input type="checkbox" id="only-problems"> only flagged and failed</label>',
-            '<p><span id="shown"></span> shown</p></header>',
-            "<main>",
-            *[_article(item) for item in items],
-            "</main>",
-            f"<script>{_SCRIPT}</script>",
-            "</body></html>",
-        ]
-    )
+    """The HTML page of ``items`` (their thumbnails already made). Every value read from a sidecar
+    goes through the template engine's autoescape: nothing in a sidecar becomes markup."""
+    import jinja2
+
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    shown = []
+    for item in items:
+        doc = item.sidecar or {}
+        rows = [("workflow", _text(doc.get("workflow", ""))), ("output", _text(doc.get("output") or "(none)"))]
+        rows += [(str(name), _text(value)) for name, value in (doc.get("parameters") or {}).items()]
+        if doc.get("candidates"):
+            rows.append(("other candidates", _text(doc["candidates"])))
+        shown.append(
+            {
+                "status": item.status,
+                "name": item.name,
+                "message": item.message,
+                "sidecar": item.sidecar,
+                "verdict": _verdict(doc.get("verification") or {}),
+                "seed": _text(doc.get("seed")),
+                "thumbnails": item.thumbnails,
+                "rows": rows,
+            }
+        )
+    tally = {s: sum(i.status == s for i in items) for s in ORDER}
+    counts = ", ".join(f"{n} {s}" for s, n in tally.items() if n or s != "unreadable")
+    page = environment.from_string(_PAGE)
+    return page.render(mark=REPORT_MARK, title=title, style=_STYLE, script=_SCRIPT, items=shown, counts=counts)
 
 
 def write_report(folder: str | Path, output: str | Path | None = None) -> Path:
@@ -260,15 +287,17 @@ def write_report(folder: str | Path, output: str | Path | None = None) -> Path:
     Raises:
         InvalidInputError: ``folder`` is not a folder.
     """
-    from .outputs import write_text
+    from .outputs import Writer
 
     root = Path(folder)
     if not root.is_dir():
         raise InvalidInputError(f"folder must be a folder of edits and their sidecars; got {str(folder)!r}")
+    target = Path(output) if output is not None else root / "report.html"
+    writer = Writer()
+    writer.check(target, "report")  # before any work: never over an image, a sidecar or an input
     items = collect_items(root)
     for item in items:
         if item.sidecar is not None:
+            writer.protect((item.sidecar.get("input") or {}).get("path"), item.sidecar.get("output"))
             item.thumbnails = thumbnails(item.sidecar)
-    target = Path(output) if output is not None else root / "report.html"
-    write_text(target, render(items, f"textinpaint report: {root.resolve().name}"))
-    return target
+    return writer.text(target, render(items, f"textinpaint report: {root.resolve().name}"), kind="report")

@@ -14,8 +14,8 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .inpainting import ControlFiller, FillRequest
-from .options import DEFAULT_CONTROLNET_SCALE
+from ..inpainting import ControlFiller, FillRequest
+from ..options import DEFAULT_CONTROLNET_SCALE
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .errors import TextInpaintError
-from .options import GROUPS, keywords
-from .schedulers import SCHEDULERS
-from .stages import STAGES
-from .workflows import COMMANDS, Workflow
+from .. import __version__
+from ..errors import TextInpaintError
+from ..options import GROUPS, keywords
+from ..schedulers import SCHEDULERS
+from ..stages import STAGES
+from ..workflows import COMMANDS, Workflow
 
 if TYPE_CHECKING:
+    from ..pipeline import Pipeline
     from . import batch
-    from .pipeline import Pipeline
 
 NOTHING_FOUND = 3
 INTERRUPTED = 130
@@ -344,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_options(args: argparse.Namespace) -> None:
     """Every option checked by the option objects before anything loads (a bad value is a usage error)."""
-    from .errors import InvalidInputError
-    from .options import split
+    from ..errors import InvalidInputError
+    from ..options import split
 
     flow = args.flow
     if flow is not None:
@@ -372,8 +372,8 @@ def stage_names(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
-    from .options import Speed
-    from .pipeline import Pipeline
+    from ..options import Speed
+    from ..pipeline import Pipeline
 
     speed = Speed(
         compile=getattr(args, "compile", False),
@@ -410,28 +410,36 @@ def _options(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
 
 
 def _generate(pipe: Pipeline, args: argparse.Namespace) -> int:
-    from .outputs import save_image, write_json
+    from .outputs import Writer
 
+    writer = Writer()
+    writer.check(args.output, "image")
+    writer.check(args.output.with_suffix(".json"), "sidecar")
     edit = pipe.generate(args.prompt, size=args.size, **_options(args, args.flow))
     sidecar = {**edit.to_dict(), "output": str(args.output)}
-    save_image(edit.image, args.output, sidecar)
-    write_json(args.output.with_suffix(".json"), sidecar)
+    writer.image(edit.image, args.output, sidecar)
+    writer.json(args.output.with_suffix(".json"), sidecar)
     print(f"wrote {args.output} (seed {edit.seed})")
     return 0
 
 
 def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
-    from .outputs import save_image, write_json
-    from .results import detection_rows
+    from ..results import detection_rows
+    from .outputs import Writer
 
+    writer = Writer([args.image])
+    if args.output is not None:
+        writer.check(args.output, "sidecar")
+    if args.save_overlay is not None:
+        writer.check(args.save_overlay, "image")
     edit = args.flow.function(pipe, args.image, args.find, **_options(args, args.flow))
     print(json.dumps(detection_rows(edit.detections), indent=2))
     if args.output:
-        write_json(args.output, edit.to_dict())
+        writer.json(args.output, edit.to_dict())
     if args.save_overlay:
-        save_image(edit.annotate(), args.save_overlay)
+        writer.image(edit.annotate(), args.save_overlay, made="overlay")
     if args.strict and not edit.found:
-        from .errors import NothingFoundError
+        from ..errors import NothingFoundError
 
         raise NothingFoundError(args.find, edit.detections.metadata.get("best_score"), args.box_threshold)
     return 0 if edit.found else NOTHING_FOUND
@@ -457,9 +465,9 @@ def _given(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
 
 
 def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
-    """Run an edit command over every input; see :mod:`textinpaint.batch`."""
+    """Run an edit command over every input; see :mod:`textinpaint.interfaces.batch`."""
     from . import batch
-    from .outputs import write_edit
+    from .outputs import Writer, write_edit
 
     if args.quiet:
         _quiet()
@@ -468,13 +476,14 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     shown = dict(
         save_mask=args.save_mask, save_overlay=args.save_overlay, quiet=args.quiet, summary=flow.output == "image"
     )
+    writer = Writer([given["mask"]] if isinstance(given.get("mask"), str) else [])
 
     def work(job: batch.Job) -> dict | None:
-        return write_edit(job, flow.function(pipe, str(job.source), **given), **shown)
+        return write_edit(writer, job, flow.function(pipe, str(job.source), **given), **shown)
 
     def work_many(jobs: list[batch.Job]) -> list[dict | None]:
         edits = flow.function(pipe, [str(job.source) for job in jobs], **given)
-        return [write_edit(job, edit, **shown) for job, edit in zip(jobs, edits)]
+        return [write_edit(writer, job, edit, **shown) for job, edit in zip(jobs, edits)]
 
     request = {
         "command": args.command,
@@ -491,10 +500,11 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         jobs_count = len(summary.outcomes)
     else:
         jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
+        writer.protect(*(job.source for job in jobs))
         many = {"work_many": work_many, "batch_size": args.batch_size} if hasattr(args, "batch_size") else {}
-        summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, **many)
+        summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, writer=writer, **many)
         if not (len(jobs) == 1 and jobs[0].output == args.output):
-            batch.write_failures(args.output, summary)
+            batch.write_failures(args.output, summary, writer)
         jobs_count = len(jobs)
     if jobs_count != 1 or summary.exit_code in (1, INTERRUPTED) or not args.quiet and summary.count("skipped"):
         print(summary.text(), file=sys.stderr)
@@ -502,9 +512,9 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def _distributed(args: argparse.Namespace, given: dict[str, Any], key: str) -> Any:
-    """The same run on Ray Data (:mod:`textinpaint.distributed`); resumes and is resumed by local runs."""
+    """The same run on Ray Data (:mod:`textinpaint.interfaces.distributed`); resumes and is resumed by local runs."""
+    from ..options import Speed
     from .distributed import run
-    from .options import Speed
 
     speed = Speed(
         compile=getattr(args, "compile", False),
@@ -540,26 +550,33 @@ def _distributed(args: argparse.Namespace, given: dict[str, Any], key: str) -> A
 
 def _replay(args: argparse.Namespace) -> int:
     """Make each sidecar's edit again and write it: the image, the mask (segment) or the sidecar (detect)."""
-    from .outputs import save_image, write_json
+    from ..workflows import WORKFLOWS
+    from .outputs import Writer
     from .sidecars import read_sidecar, replay
-    from .workflows import WORKFLOWS
 
     single = len(args.sidecars) == 1 and args.output.suffix != ""
+    # Never over a sidecar being replayed, the image given, or an input a sidecar names.
+    writer = Writer([*args.sidecars, *([args.image] if args.image else [])])
     failed = 0
     for path in args.sidecars:
         try:
             document = read_sidecar(path)
+            writer.protect(
+                (document.get("input") or {}).get("path"), *((document.get("batch") or {}).get("inputs") or [])
+            )
+            detections_only = WORKFLOWS[document["workflow"]].output == "detections"
+            suffix = ".json" if detections_only else ".png"
+            target = args.output if single else writer.fresh(args.output / f"{Path(path).stem}{suffix}")
+            writer.check(target, "sidecar" if detections_only else "image")
             result = replay(document, image=args.image, device=args.device)
+            if detections_only:
+                writer.json(target, result.to_dict())
+            else:
+                writer.image(result.image, target, result.to_dict())
         except TextInpaintError as error:
             print(f"textinpaint: error: {path}: {error}", file=sys.stderr)
             failed += 1
             continue
-        detections_only = WORKFLOWS[document["workflow"]].output == "detections"
-        target = args.output if single else args.output / f"{Path(path).stem}{'.json' if detections_only else '.png'}"
-        if detections_only:
-            write_json(target, result.to_dict())
-        else:
-            save_image(result.image, target, result.to_dict())
         print(f"wrote {target}")
     return 1 if failed else 0
 
@@ -567,7 +584,7 @@ def _replay(args: argparse.Namespace) -> int:
 def model_rows() -> list[dict[str, Any]]:
     """One row per short name of the stage table, with whether its weights are on this machine
     (the Hugging Face cache) and, when they are, their size on disk."""
-    from .models import model_folder, weights_status
+    from ..models import model_folder, weights_status
 
     rows = []
     for stage in STAGES.values():
@@ -614,8 +631,8 @@ def _models(as_json: bool) -> int:
 
 def _info(pipe: Pipeline, as_json: bool) -> int:
     """Print versions, the device, and for every stage its source and whether it is on this machine."""
-    from .models import weights_status
-    from .results import versions
+    from ..models import weights_status
+    from ..results import versions
 
     gpu = None
     if pipe.device.type == "cuda":
@@ -647,7 +664,7 @@ def _info(pipe: Pipeline, as_json: bool) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     """Fetch the named stages' models into the Hugging Face cache, or into ``--models DIR/<stage>``."""
-    from .models import download, resolve_source
+    from ..models import download, resolve_source
 
     wanted = list(STAGES) if args.stages == "all" else [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in STAGES]

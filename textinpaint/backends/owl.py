@@ -18,9 +18,9 @@ import numpy as np
 import supervision as sv
 import torch
 
+from ..images import Picture, writable
+from ..models import thread_copy
 from .detection import empty_detections
-from .images import Picture, writable
-from .models import thread_copy
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .images import Picture
+from ..images import Picture
 from .segmentation import Sam
 
 

@@ -12,7 +12,7 @@ The work is a Ray Data pipeline; textinpaint schedules nothing itself:
    workflow functions and writes each output and its versioned sidecar atomically (a temporary
    name, then a rename), with the same relative layout as the local CLI;
 4. the driver collects one row per input (done, skipped, nothing found, flagged or failed) into
-   the same :class:`~textinpaint.batch.Summary` as a local run, and writes the failures table
+   the same :class:`~textinpaint.interfaces.batch.Summary` as a local run, and writes the failures table
    (``failures.json``).
 
 A dead actor (a killed worker, a preempted node) is restarted by Ray and its batch retried; an
@@ -20,7 +20,7 @@ actor that finds a job already done with the same parameters (written before its
 died) skips it, so every image is done once and no file is left half-written.
 
 Example:
-    >>> from textinpaint.distributed import run
+    >>> from textinpaint.interfaces.distributed import run
     >>> summary = run(["s3://shop/catalogue/"], "replace_background", {"keep": "the product",
     ...     "with_": "a marble table"}, "out/", num_gpus=1, concurrency=4)  # doctest: +SKIP
     >>> summary.exit_code  # doctest: +SKIP
@@ -40,19 +40,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidInputError, MissingDependencyError
 from .batch import (
     FATAL,
     IMAGE_SUFFIXES,
     Job,
     Outcome,
     Summary,
-    _previous,
-    _record,
+    done_before,
     plan,
+    record_outcome,
+    refused,
     request_key,
     write_failures,
 )
-from .errors import InvalidInputError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def plan_tasks(inputs: Sequence[str | Path], output: Path, *, suffix: str = ".pn
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     """Read and decode one input into an upright picture (the row gains its pixels), or record
     why it could not be read (the row gains ``error`` and ``message``)."""
-    from .images import load_image
+    from ..images import load_image
 
     source = row["source"]
     try:
@@ -234,8 +235,8 @@ class EditStage:
         key: str,
         overwrite: bool,
     ) -> None:
-        from .pipeline import Pipeline
-        from .workflows import workflow as named
+        from ..pipeline import Pipeline
+        from ..workflows import workflow as named
 
         self.pipeline = Pipeline(**pipeline)
         self.flow = named(workflow)
@@ -246,32 +247,33 @@ class EditStage:
         return self.flow.function(self.pipeline, picture, **{**self.options, **overrides})
 
     def edit(self, row: dict[str, Any]) -> Outcome:
-        from .images import Picture
-        from .outputs import write_edit
+        from ..images import Picture
+        from .outputs import Writer, write_edit
 
         job = Job(Path(row["source"]), Path(row["output"]))
         overrides = json.loads(row["overrides"])
         key = row_key(self.key, overrides)
         if _text(row["error"]):
             return Outcome(job, "failed", _text(row["message"]), error=_text(row["error"]))
-        if not self.overwrite and _previous(job, key) is not None:
+        if not self.overwrite and done_before(job, key) is not None:
             return Outcome(job, "done", "written before this actor's predecessor stopped")
         picture = Picture(row["rgb"], _array(row["alpha"]), row["source"], _bytes(row["icc"]), _bytes(row["exif"]))
         try:
-            sidecar = write_edit(job, self._run(picture, overrides), **self.emit)
+            writer = Writer([] if _is_uri(row["source"]) else [row["source"]])
+            sidecar = write_edit(writer, job, self._run(picture, overrides), **self.emit)
         except FATAL as error:
             raise _Stop(error) from error
         except Exception as error:
             logger.debug("job %s failed", job.source, exc_info=True)
             return Outcome(job, "failed", f"{type(error).__name__}: {error}", error=type(error).__name__)
-        return _record(job, sidecar, key)
+        return record_outcome(job, sidecar, key, writer)
 
     def edit_together(self, rows: list[dict[str, Any]]) -> list[Outcome] | None:
         """``replace`` on several pictures at once (one detector, SAM and UNet pass per size
         group), as the CLI's ``--batch-size`` does; None when they cannot go together or the
         batched call fails (then each is done on its own, so a bad file costs only itself)."""
-        from .images import ImageInput, Picture
-        from .outputs import write_edit
+        from ..images import ImageInput, Picture
+        from .outputs import Writer, write_edit
 
         overrides = {row["overrides"] for row in rows}
         if not self.flow.batchable or len(rows) < 2 or len(overrides) > 1:
@@ -280,7 +282,7 @@ class EditStage:
             return None
         jobs = [Job(Path(row["source"]), Path(row["output"])) for row in rows]
         key = row_key(self.key, json.loads(rows[0]["overrides"]))
-        if not self.overwrite and any(_previous(job, key) is not None for job in jobs):
+        if not self.overwrite and any(done_before(job, key) is not None for job in jobs):
             return None
         pictures: list[ImageInput] = [
             Picture(row["rgb"], _array(row["alpha"]), row["source"], _bytes(row["icc"]), _bytes(row["exif"]))
@@ -288,7 +290,11 @@ class EditStage:
         ]
         try:
             edits = self.flow.function(self.pipeline, pictures, **{**self.options, **json.loads(rows[0]["overrides"])})
-            return [_record(job, write_edit(job, edit, **self.emit), key) for job, edit in zip(jobs, edits)]
+            writer = Writer(row["source"] for row in rows if not _is_uri(row["source"]))
+            return [
+                record_outcome(job, write_edit(writer, job, edit, **self.emit), key, writer)
+                for job, edit in zip(jobs, edits)
+            ]
         except FATAL as error:
             raise _Stop(error) from error
         except Exception:
@@ -399,7 +405,7 @@ def run(
         key: the resume key (the CLI passes its own, so local and Ray runs resume each other).
 
     Returns:
-        The :class:`~textinpaint.batch.Summary`: done, skipped, nothing found, flagged and
+        The :class:`~textinpaint.interfaces.batch.Summary`: done, skipped, nothing found, flagged and
         failed inputs; ``exit_code`` as for the local CLI.
 
     Raises:
@@ -407,7 +413,7 @@ def run(
         InvalidInputError: a bad workflow, option or manifest; two inputs with one output.
         WeightsNotFoundError, ModelKindError: the models cannot load (the run stops at once).
     """
-    from .workflows import WORKFLOWS
+    from ..workflows import WORKFLOWS
 
     if workflow not in WORKFLOWS or not WORKFLOWS[workflow].ray:
         raise InvalidInputError(
@@ -421,15 +427,25 @@ def run(
         raise InvalidInputError(f"num_gpus must be a number >= 0; got {num_gpus!r}")
     if not isinstance(num_cpus, (int, float)) or not num_cpus > 0:
         raise InvalidInputError(f"num_cpus must be a number > 0; got {num_cpus!r}")
+    from ..options import split
+    from .outputs import Writer
+
+    flow = WORKFLOWS[workflow]
+    split({k: v for k, v in options.items() if k not in (*flow.inputs, "mask")}, flow.args, workflow)
     ray = require_ray()
     folder = Path(output)
     pipeline = dict(pipeline or {})
     key = key or request_key({"workflow": workflow, "given": options, "pipeline": pipeline, "format": format})
     tasks = plan_tasks(list(inputs), folder, suffix=f".{format}")
+    writer = Writer(Path(t.source) for t in tasks if not _is_uri(t.source))
     summary = Summary()
     todo = []
     for task in tasks:
-        reason = None if overwrite else _previous(task.job, row_key(key, task.overrides))
+        why = refused(task.job, writer)
+        if why is not None:
+            summary.outcomes.append(Outcome(task.job, "failed", why, error="OutputRefusedError"))
+            continue
+        reason = None if overwrite else done_before(task.job, row_key(key, task.overrides))
         if reason is not None:
             summary.outcomes.append(Outcome(task.job, "skipped", reason))
         else:
@@ -464,7 +480,7 @@ def run(
             summary.interrupted = True
 
     if folder.suffix.lower() not in IMAGE_SUFFIXES:  # a folder of outputs, not one output file
-        write_failures(folder, summary)
+        write_failures(folder, summary, writer)
     order = {t.job.output: i for i, t in enumerate(tasks)}
     summary.outcomes.sort(key=lambda o: order.get(o.job.output, len(order)))
     return summary

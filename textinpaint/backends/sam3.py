@@ -22,10 +22,10 @@ import numpy as np
 import supervision as sv
 import torch
 
+from ..errors import InvalidInputError
+from ..images import Picture, writable
+from ..models import thread_copy
 from .detection import empty_detections
-from .errors import InvalidInputError
-from .images import Picture, writable
-from .models import thread_copy
 
 # SAM 3's processor pads every phrase to this many text tokens (its CLIP text window).
 _TEXT_TOKENS = 32

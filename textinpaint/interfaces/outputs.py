@@ -1,0 +1,321 @@
+"""The one writer: every file textinpaint writes goes through :class:`Writer`.
+
+Its rules, the same for the CLI, the batch and Ray engines, replay, the report and the app:
+
+- **atomic**: a temporary file first, renamed into place, so an interrupt, a full disk or a crash
+  never leaves a truncated file that looks finished;
+- **never over an input**: not the same path, not the same file through a link;
+- **never over a file it did not make**: an existing file is replaced only when it is
+  textinpaint's own of the same kind (an image carrying or beside its sidecar, a sidecar, a
+  failures table, a report);
+- **never twice in one run**: two outputs of one name are refused (or, for replay into a folder,
+  told apart with ``-2``, ``-3``...);
+- **typed errors**: a refusal is :class:`~textinpaint.OutputRefusedError`, a folder that cannot be
+  written :class:`~textinpaint.OutputError`; no raw ``PermissionError``.
+
+A PNG also carries its sidecar as a ``textinpaint`` text chunk, so the image alone can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import PIL.Image
+import PIL.PngImagePlugin
+
+from ..errors import OutputError, OutputRefusedError
+
+if TYPE_CHECKING:
+    from ..results import Edit
+
+# The PNG text chunk holding the sidecar.
+PNG_KEY = "textinpaint"
+# The PNG text chunk marking a picture textinpaint wrote without a sidecar (a mask, an overlay).
+MADE_KEY = "textinpaint-made"
+# The report's marker: a page textinpaint wrote (and may write again).
+REPORT_MARK = '<meta name="generator" content="textinpaint report">'
+# What a file of each kind must look like to be textinpaint's own (see Writer.check).
+Kind = Literal["image", "sidecar", "failures", "report"]
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import (os.umask can only be read by setting it, which is not thread-safe later).
+_UMASK = _read_umask()
+
+
+def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; a finished file gets the usual mode
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def to_json(document: dict[str, Any]) -> str:
+    """Strict JSON (no NaN or infinity), indented."""
+    return json.dumps(document, indent=2, allow_nan=False)
+
+
+def write_json(path: str | Path, document: dict[str, Any]) -> None:
+    """Write ``document`` as strict JSON to ``path``, atomically."""
+    text = to_json(document).encode()
+
+    def write(stream: IO[bytes]) -> None:
+        stream.write(text)
+
+    _atomic(Path(path), write)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``, atomically."""
+    data = text.encode()
+
+    def write(stream: IO[bytes]) -> None:
+        stream.write(data)
+
+    _atomic(Path(path), write)
+
+
+def save_image(
+    image: PIL.Image.Image, path: str | Path, sidecar: dict[str, Any] | None = None, *, made: str | None = None
+) -> None:
+    """Save ``image`` to ``path`` (its suffix picks the format), atomically.
+
+    A PNG gets ``sidecar`` as a text chunk. A format without alpha (JPEG) gets the image
+    flattened onto white first.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    # The input's colour profile and EXIF (its orientation already applied and removed) are kept.
+    options: dict[str, Any] = {key: image.info[key] for key in ("icc_profile", "exif") if image.info.get(key)}
+    if suffix == ".png" and (sidecar is not None or made is not None):
+        chunk = PIL.PngImagePlugin.PngInfo()
+        if sidecar is not None:
+            chunk.add_text(PNG_KEY, json.dumps(sidecar, allow_nan=False), zip=True)
+        if made is not None:
+            chunk.add_text(MADE_KEY, made)
+        options["pnginfo"] = chunk
+    if suffix in (".jpg", ".jpeg") and image.mode not in ("RGB", "L", "1"):
+        flat = PIL.Image.new("RGB", image.size, (255, 255, 255))
+        flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        image = flat
+    file_format = PIL.Image.registered_extensions().get(suffix, "PNG")
+    _atomic(path, lambda stream: image.save(stream, format=file_format, **options))
+
+
+def read_png_sidecar(path: str | Path) -> dict[str, Any] | None:
+    """The sidecar a PNG written by :func:`save_image` carries, or None."""
+    with PIL.Image.open(path) as image:
+        text = getattr(image, "text", {}).get(PNG_KEY)
+    return None if text is None else json.loads(text)
+
+
+def _png_marks(path: Path) -> set[str]:
+    """Which of textinpaint's text chunks a PNG carries (none for anything else, or a broken file)."""
+    try:
+        with PIL.Image.open(path) as image:
+            return set(getattr(image, "text", {})) & {PNG_KEY, MADE_KEY}
+    except Exception:  # a stranger's file: whatever it holds, it is not ours
+        return set()
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        if path.stat().st_size > 64 * 2**20:
+            return None
+        document = json.loads(path.read_text())
+    except Exception:  # a stranger's file: whatever it holds, it is not ours
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _is_sidecar(document: dict[str, Any] | None) -> bool:
+    return document is not None and "workflow" in document and "version" in document
+
+
+def owned(path: Path, kind: Kind) -> bool:
+    """Whether the existing ``path`` is textinpaint's own file of ``kind`` (see :class:`Writer`)."""
+    if kind == "sidecar":
+        return _is_sidecar(_json_object(path))
+    if kind == "failures":
+        document = _json_object(path)
+        return document is not None and isinstance(document.get("failures"), list)
+    if kind == "report":
+        try:
+            with open(path, encoding="utf-8", errors="replace") as stream:
+                return REPORT_MARK in stream.read(4096)
+        except OSError:
+            return False
+    if path.suffix.lower() == ".png" and _png_marks(path):
+        return True
+    beside = _json_object(path.with_suffix(".json")) or {}
+    output = beside.get("output")
+    return _is_sidecar(beside) and isinstance(output, str) and Path(output).name == path.name
+
+
+class Writer:
+    """Writes every file of one run under one set of rules (see the module's notes).
+
+    Args:
+        inputs: files that must never be written over (the run's inputs; more with :meth:`protect`).
+
+    Example:
+        >>> writer = Writer(["photo.jpg"])  # doctest: +SKIP
+        >>> writer.image(edit.image, Path("out/photo.png"), edit.to_dict())  # doctest: +SKIP
+    """
+
+    def __init__(self, inputs: Iterable[str | Path] = ()) -> None:
+        self._inputs: list[Path] = []
+        self._written: set[Path] = set()
+        self._lock = threading.Lock()
+        self.protect(*inputs)
+
+    def protect(self, *paths: str | Path | None) -> None:
+        """Never write over these files either."""
+        with self._lock:
+            self._inputs.extend(Path(p) for p in paths if p is not None)
+
+    def _is_input(self, target: Path) -> Path | None:
+        resolved = target.resolve()
+        for source in self._inputs:
+            try:
+                if source.resolve() == resolved or (
+                    target.exists() and source.exists() and os.path.samefile(target, source)
+                ):
+                    return source
+            except OSError:
+                continue
+        return None
+
+    def check(self, target: Path, kind: Kind = "image") -> Path:
+        """``target`` if this run may write it as ``kind``; else an :class:`OutputRefusedError`."""
+        target = Path(target)
+        source = self._is_input(target)
+        if source is not None:
+            raise OutputRefusedError(
+                f"the output would overwrite an input: {str(target)!r} is {str(source)!r}; choose another output"
+            )
+        with self._lock:
+            if target.resolve() in self._written:
+                raise OutputRefusedError(
+                    f"two outputs of this run are named {str(target)!r}; rename one, or write them to separate folders"
+                )
+        if target.is_dir():
+            raise OutputRefusedError(f"the output {str(target)!r} is a folder; name a file")
+        if target.exists() and not owned(target, kind):
+            what = {"image": "an image", "sidecar": "a sidecar", "failures": "a failures table", "report": "a report"}
+            raise OutputRefusedError(
+                f"{str(target)!r} exists and is not {what[kind]} textinpaint wrote; textinpaint does not write "
+                "over files it did not make: choose another output, or move that file away"
+            )
+        return target
+
+    def fresh(self, target: Path) -> Path:
+        """``target``, or the first of ``stem-2``, ``stem-3``... that this run has not written yet."""
+        target = Path(target)
+        candidate, n = target, 1
+        with self._lock:
+            while candidate.resolve() in self._written:
+                n += 1
+                candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+        return candidate
+
+    def _write(self, target: Path, kind: Kind, write: Callable[[Path], None]) -> Path:
+        target = self.check(target, kind)
+        try:
+            write(target)
+        except OSError as error:
+            raise OutputError(f"could not write {str(target)!r}: {error.strerror or error}") from error
+        with self._lock:
+            self._written.add(target.resolve())
+        return target
+
+    def image(
+        self, image: PIL.Image.Image, target: Path, sidecar: dict[str, Any] | None = None, *, made: str | None = None
+    ) -> Path:
+        """Write a picture (with its sidecar as a PNG text chunk; ``made`` marks one without)."""
+        return self._write(target, "image", lambda path: save_image(image, path, sidecar, made=made))
+
+    def json(self, target: Path, document: dict[str, Any], kind: Kind = "sidecar") -> Path:
+        """Write a sidecar (or a failures table) as strict JSON."""
+        return self._write(target, kind, lambda path: write_json(path, document))
+
+    def text(self, target: Path, text: str, kind: Kind = "report") -> Path:
+        """Write a report page (it must carry :data:`REPORT_MARK`)."""
+        if kind == "report" and REPORT_MARK not in text[:4096]:
+            raise ValueError("a report page must carry REPORT_MARK in its head")
+        return self._write(target, kind, lambda path: write_text(path, text))
+
+
+def _score_text(edit: Edit) -> str:
+    """``; score 0.62 (present 0.62, gone 1.00), best of 4; FLAGGED`` for a checked edit, else ``""``."""
+    if edit.verification is None:
+        return ""
+    check = edit.verification
+    parts = ", ".join(f"{name} {'unchecked' if v is None else f'{v:.2f}'}" for name, v in check.parts.items())
+    score = "unchecked" if check.score is None else f"{check.score:.2f}"
+    tries = f", best of {len(edit.candidates) + 1}" if edit.candidates else ""
+    return f"; score {score} ({parts}){tries}{'; FLAGGED' if edit.flagged else ''}"
+
+
+def write_edit(
+    writer: Writer,
+    job: Any,
+    edit: Edit,
+    *,
+    save_mask: bool = False,
+    save_overlay: bool = False,
+    quiet: bool = False,
+    summary: bool = True,
+) -> dict[str, Any]:
+    """Write one edit of a run (``job.source`` edited into ``job.output``) and return its sidecar.
+
+    When nothing matched, nothing is written and the sidecar has ``output`` None. The image
+    carries its sidecar (a PNG text chunk); ``save_mask`` and ``save_overlay`` also write
+    ``NAME.mask.png`` (the changed region) and ``NAME.overlay.png`` (the detections). Unless
+    ``quiet``, one line says what was written (with ``summary``, what was used and the score).
+    """
+    from tqdm.auto import tqdm
+
+    if not edit.found:
+        best = edit.detections.metadata.get("best_score")
+        shown = "none" if best is None else f"{best:.3g}"
+        message = f"{job.source}: nothing matching the query was found (best score {shown}); no output written"
+        tqdm.write(message, file=sys.stderr)
+        return {**edit.to_dict(), "output": None}
+    sidecar = {**edit.to_dict(), "output": str(job.output)}
+    writer.image(edit.image, job.output, sidecar)
+    stem = job.output.with_suffix("")
+    if save_mask:
+        writer.image(PIL.Image.fromarray(edit.mask), Path(f"{stem}.mask.png"), made="mask")
+    if save_overlay:
+        writer.image(edit.annotate(), Path(f"{stem}.overlay.png"), made="overlay")
+    if not quiet and summary:
+        used = ", ".join(
+            f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
+        )
+        seed = "" if edit.seed is None else f"seed {edit.seed}; "
+        tqdm.write(
+            f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used}"
+            f"{_score_text(edit)})"
+        )
+    return sidecar
