@@ -165,3 +165,35 @@ def test_the_page_shows_every_item_and_filters_the_problems(batch_folder, tmp_pa
             assert page.locator("article.item:visible").count() == 6
         finally:
             browser.close()
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium (.ci/run does)")
+def test_script_injection_a_crafted_sidecar_runs_no_script_and_adds_no_element_in_the_browser(batch_folder, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from test_app import BROWSER_ARGS
+
+    folder = tmp_path / "crafted"
+    folder.mkdir()
+    document = json.loads(next(batch_folder.rglob("*.json")).read_text())
+    if "workflow" not in document:
+        document = json.loads(next(p for p in batch_folder.rglob("*.json") if p.name != "failures.json").read_text())
+    attack = "<script>window.pwned = 1</script><img src=x onerror='window.pwned = 2'><b id=injected>x</b>"
+    document["parameters"]["with_"] = attack
+    (folder / "<b id=named>x<b>.json").write_text(json.dumps(document))
+    broken = {**document, "verification": {"score": 0.5, "parts": {attack: 0.5}, "unchecked": {}}}
+    (folder / "broken.json").write_text(json.dumps(broken))
+    (folder / "failures.json").write_text(json.dumps({"failures": [{"input": attack, "message": attack}]}))
+    target = write_report(folder, tmp_path / "sheet.html")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(target.as_uri())
+            page.wait_for_load_state("load")
+            assert page.evaluate("window.pwned === undefined"), "a script from a sidecar ran"
+            assert page.locator("#injected, #named").count() == 0, "an element from a sidecar appeared"
+            assert page.locator("article.item").count() == 3
+            assert page.locator("script").count() == 1  # the page's own filter
+        finally:
+            browser.close()

@@ -19,14 +19,23 @@ import supervision as sv
 import torch
 
 from .abilities import Abilities
-from .backends.detection import parse_phrases
+from .backends.detection import parse_phrases, with_query_ids
 from .errors import InvalidInputError
 from .events import timed
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from .inpainting import Filler, check_filler
 from .masks import bounding_box
 from .models import ModelStore, backend_for, family_of, resolve_device, resolve_dtype, resolve_source
-from .options import DetectArgs, FindOptions, Speed, check_detections, check_inside, clicks, split
+from .options import (
+    DetectArgs,
+    FindOptions,
+    Speed,
+    check_detections,
+    check_inside,
+    check_on_object,
+    clicks,
+    split,
+)
 from .stages import STAGES, Backend
 
 if TYPE_CHECKING:
@@ -278,7 +287,7 @@ class Models:
 
         Returns:
             ``supervision.Detections`` sorted by confidence: ``xyxy`` float32 Nx4 in input-image
-            pixels, ``confidence`` float32, ``class_id`` (index of the phrase), and
+            pixels, ``confidence`` float32, ``class_id`` (the index of the phrase in the query as written), and
             ``data["phrase"]``, always exactly one of the given phrases (also in
             ``data["class_name"]``, which supervision's label annotator shows). When nothing passed
             the thresholds, ``metadata["best_score"]`` holds the best score seen (None if the
@@ -294,13 +303,14 @@ class Models:
         picture = load_image(image, max_pixels=self.max_pixels)
         phrases = parse_phrases(find)
         with timed("detect", {}):
-            return self.detector.detect_many(
+            found = self.detector.detect_many(
                 [picture],
                 phrases,
                 box_threshold=finding.box_threshold,
                 text_threshold=finding.text_threshold,
                 nms_iou=finding.nms_iou,
             )[0]
+        return with_query_ids(found, find)
 
     def segment(
         self,
@@ -319,7 +329,9 @@ class Models:
 
         Args:
             image: the image the prompts refer to.
-            detections: boxes (``xyxy`` in input-image pixels), e.g. from :func:`detect`.
+            detections: boxes (``xyxy`` in input-image pixels), e.g. from :func:`detect`. Detections
+                that carry masks at the image's size already (SAM 3's) keep them; pass
+                ``boxes=detections.xyxy`` to cut them out again with the segmenter.
             points: clicks, ``[(x, y), ...]`` in input pixels of the upright image. On their own
                 they mark one object; with exactly one box (or detection) they refine it.
             labels: one per point: 1 on the object, 0 off it (default all 1).
@@ -358,11 +370,15 @@ class Models:
         with timed("segment", {}):
             if clicked is None and base is not None:
                 result = base[np.arange(len(base))]
+                if base.mask is not None and base.mask.shape[1:] == (picture.height, picture.width):
+                    return result  # the detector cut them out already (SAM 3): its masks are kept
                 result.mask = self.segmenter.masks(picture, base.xyxy.astype(np.float64))
                 result.metadata = dict(base.metadata)
                 return result
             if base is not None and len(base) != 1:
                 raise InvalidInputError(f"points refine one box; got {len(base)} boxes (segment them one at a time)")
+            if base is None:
+                check_on_object(marks)
             box = None if base is None else base.xyxy[0].astype(np.float64)
             masks, scores = self.segmenter.prompted(
                 picture, [Prompt(box=box, points=np.asarray(clicked), labels=np.asarray(marks))]

@@ -61,11 +61,17 @@ class WeightsNotFoundError(TextInpaintError, OSError):
     """A model's weights are neither in the local cache nor in the given folder."""
 
     def __init__(self, stage: str, model: str, reason: str) -> None:
-        super().__init__(
-            f"the {stage} weights {model!r} could not be loaded ({reason}). Download them first with "
-            f"`hf download {model}` on a machine with internet access, or pass a local "
-            f"folder (models=DIR holding detector/, segmenter/, inpainter/; see weights/README.md)"
-        )
+        import os
+
+        if os.path.exists(model) or os.path.isabs(model) or model.startswith("."):
+            advice = "give a folder (or file) that holds the model; see weights/README.md for the layout"
+        else:
+            advice = (
+                f"download them first with `textinpaint download` or `hf download {model}` on a machine with "
+                "internet access, or pass a local folder (models=DIR holding detector/, segmenter/, "
+                "inpainter/; see weights/README.md)"
+            )
+        super().__init__(f"the {stage} weights {model!r} could not be loaded ({reason}): {advice}")
         self.stage = stage
         self.model = model
 

@@ -174,6 +174,12 @@ def backend_for(stage: str, source: str, name: str | Path | None = None) -> Back
     for backend in table.backends:
         if kind in backend.kinds and backend.index == is_index:
             return backend
+    other = _other_stage(folder, kind, is_index, table.name)
+    if other is not None:
+        raise ModelKindError(
+            f"{stage}={source!r} holds {other}, not a model for the {stage} (which {table.summary}); "
+            f"give it as that stage's model, and a {stage} model here"
+        )
     if kind is None:
         if any(b.files for b in table.backends):
             files = " or ".join(f for b in table.backends for f in b.files)
@@ -206,6 +212,19 @@ def family_of(stage: str, source: str, name: str | Path | None = None) -> str | 
         family = backend.family(kind)
         if family is not None:
             return family
+    return None
+
+
+def _other_stage(folder: Path, kind: str | None, is_index: bool, stage: str) -> str | None:
+    """What another stage's backend would read this folder as ("a fast model (lcm-lora)"), or None."""
+    for other in STAGES.values():
+        if other.name == stage:
+            continue
+        for backend in other.backends:
+            by_files = any((folder / file).is_file() for file in backend.files)
+            by_kind = kind is not None and kind in backend.kinds and backend.index == is_index
+            if by_files or by_kind:
+                return f"a {other.name} model ({backend.name})"
     return None
 
 

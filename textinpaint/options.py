@@ -62,12 +62,14 @@ def _integer(value: object) -> bool:
 
 
 def _number(value: object) -> bool:
-    """A real, finite number (NaN and infinities are refused: they poison every comparison)."""
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    """A real, finite number (NaN, infinities and integers too large for a float are refused: they
+    poison every comparison)."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def check_text(argument: str, value: object) -> None:
@@ -119,7 +121,7 @@ def clicks(points: object, labels: object) -> tuple[tuple[tuple[float, float], .
 
     Raises:
         InvalidInputError: not a list of (x, y) pairs of finite numbers, labels of another length
-            or not 0/1, labels without points, or no point on the object (only 0 labels).
+            or not 0/1, or labels without points (see :func:`check_on_object` for clicks alone).
     """
     if points is None:
         if labels is not None:
@@ -142,10 +144,17 @@ def clicks(points: object, labels: object) -> tuple[tuple[tuple[float, float], .
         raise InvalidInputError(
             f"labels must be one 1 (on the object) or 0 (off it) per point, {len(xy)} of them; got {labels!r}"
         )
-    marks = tuple(int(v) for v in values)
-    if 1 not in marks:
-        raise InvalidInputError("points need at least one point on the object (label 1); got only 0 labels")
-    return xy, marks
+    return xy, tuple(int(v) for v in values)
+
+
+def check_on_object(labels: Sequence[int] | None) -> None:
+    """Clicks without a box must mark the object with at least one positive point (with a box, as
+    in SAM's "combining points and boxes", negative clicks alone cut a part out of the box)."""
+    if labels is not None and 1 not in labels:
+        raise InvalidInputError(
+            "points without a box need at least one point on the object (label 1); got only 0 labels "
+            "(negative clicks alone work with find= or boxes=, to cut a part out of the box)"
+        )
 
 
 def check_query(find: object, finding: FindOptions) -> None:

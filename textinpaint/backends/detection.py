@@ -46,15 +46,38 @@ def parse_phrases(find: str | Sequence[str], *, argument: str = "find") -> list[
     return phrases
 
 
+def query_positions(find: str | Sequence[str]) -> dict[str, int]:
+    """Each distinct phrase of a query -> the index of its first place in the query as written
+    (``["dog", "dog", "cat"]``: cat -> 2), which ``class_id`` holds."""
+    parts = _PHRASE_SPLIT.split(find) if isinstance(find, str) else list(find)
+    positions: dict[str, int] = {}
+    for index, part in enumerate(" ".join(p.split()) for p in parts):
+        positions.setdefault(part, index)
+    return positions
+
+
+def with_query_ids(detections: sv.Detections, find: str | Sequence[str]) -> sv.Detections:
+    """``detections`` with ``class_id`` the index of each phrase in the query as the user wrote it."""
+    if len(detections):
+        positions = query_positions(find)
+        detections.class_id = np.array([positions[p] for p in detections.data["phrase"]], dtype=int)
+    return detections
+
+
 class Detector(Protocol):
     """Anything that finds phrases in pictures: :class:`GroundingDino`, OWLv2 (:mod:`textinpaint.backends.owl`)
     or SAM 3 (:mod:`textinpaint.backends.sam3`).
 
     ``detect_many`` returns one ``supervision.Detections`` per picture, sorted by score, with
     ``xyxy`` in the picture's pixels, ``class_id`` the phrase's index, and ``data["phrase"]`` /
-    ``data["class_name"]`` exactly one of ``phrases``. A detector whose class sets
+    ``data["class_name"]`` exactly one of ``phrases``. A box is kept when its score is at least
+    ``box_threshold`` (``>=``, the same rule for every detector). A detector whose class sets
     ``gives_masks = True`` (SAM 3) also fills ``mask`` (NxHxW ``bool``), and finding skips the segmenter.
+    ``check_phrases`` refuses, before any work, a phrase longer than the model's text window,
+    naming the argument it came from.
     """
+
+    def check_phrases(self, phrases: list[str], argument: str = "find") -> None: ...
 
     def detect_many(
         self,
@@ -122,17 +145,23 @@ class GroundingDino:
             detections.metadata["best_score"] = best
         return detections
 
+    def check_phrases(self, phrases: list[str], argument: str = "find") -> None:
+        """Refuse a phrase longer than the model's text window, naming ``argument``."""
+        tokenizer = thread_copy(self.processor).tokenizer
+        for phrase in phrases:
+            if _token_count(tokenizer, [phrase]) > self.max_text_tokens:
+                raise InvalidInputError(
+                    f"{argument}: the phrase {phrase[:60]!r}... is longer than the detector's text window of "
+                    f"{self.max_text_tokens} tokens; shorten it"
+                )
+
     def _windows(self, phrases: list[str]) -> list[list[str]]:
         """Group phrases into runs whose prompt fits the model's text window (one pass each)."""
         limit = self.max_text_tokens
         tokenizer = thread_copy(self.processor).tokenizer
+        self.check_phrases(phrases)
         windows: list[list[str]] = [[]]
         for phrase in phrases:
-            if _token_count(tokenizer, [phrase]) > limit:
-                raise InvalidInputError(
-                    f"find: the phrase {phrase[:60]!r}... is longer than the detector's text window of "
-                    f"{limit} tokens; shorten it"
-                )
             if windows[-1] and _token_count(tokenizer, windows[-1] + [phrase]) > limit:
                 windows.append([])
             windows[-1].append(phrase)

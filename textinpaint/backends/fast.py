@@ -68,8 +68,28 @@ class FewStepLora:
             raise ModelKindError(f"fast={source!r} holds no LoRA weights")
         return cls(source, {k: v.to("cpu") for k, v in state.items()}, alphas)
 
+    def cross_attention_width(self) -> int | None:
+        """How wide the text features the LoRA's cross-attention reads are (its base model's
+        architecture: 768 for SD 1.5, 1024 for SD 2, 2048 for SDXL), read off its weights."""
+        for key, tensor in self.state_dict.items():
+            if "attn2.to_k" in key and any(part in key for part in ("lora.down", "lora_A", "lora_down")):
+                return int(tensor.shape[-1])
+        return None
+
     def fuse_into(self, unet: Any, pipeline_class: Any) -> None:
-        """Fuse into ``unet`` (a copy: this changes its weights) and drop the LoRA layers."""
+        """Fuse into ``unet`` (a copy: this changes its weights) and drop the LoRA layers.
+
+        Raises:
+            ModelKindError: the LoRA was made for another architecture: its cross-attention width
+                differs from the UNet's config (an SD 1.5 LoRA on SD 2, say).
+        """
+        width, expected = self.cross_attention_width(), unet.config.get("cross_attention_dim")
+        if width is not None and isinstance(expected, int) and width != expected:
+            raise ModelKindError(
+                f"the few-step LoRA {self.source!r} was made for a UNet whose cross-attention reads {width}-wide "
+                f"text features; this inpainter's reads {expected} (LCM-LoRAs exist for SD 1.5, 768, and SDXL, "
+                "2048; SD 2 has none): leave fast=False"
+            )
         try:
             pipeline_class.load_lora_into_unet(
                 dict(self.state_dict), network_alphas=self.network_alphas, unet=unet, adapter_name="fast"

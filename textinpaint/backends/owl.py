@@ -18,6 +18,7 @@ import numpy as np
 import supervision as sv
 import torch
 
+from ..errors import InvalidInputError
 from ..images import Picture, writable
 from ..models import thread_copy
 from .detection import empty_detections
@@ -51,6 +52,7 @@ class Owl:
         nms_iou: float,
     ) -> list[sv.Detections]:
         """Detect ``phrases`` in each picture (see :meth:`textinpaint.Pipeline.detect`), in one forward pass."""
+        self.check_phrases(phrases)
         processor = thread_copy(self.processor)  # its tokenizer keeps per-call state
         inputs = processor(
             text=[phrases] * len(pictures),
@@ -63,24 +65,38 @@ class Owl:
             for key, value in inputs.items()
         }
         outputs = self.model(**inputs)
-        scores = outputs.logits.float().sigmoid().cpu().numpy()  # pictures x boxes x phrases
+        logits = outputs.logits.float().cpu().numpy()  # pictures x boxes x phrases
         boxes = outputs.pred_boxes.float().cpu().numpy()  # cx, cy, w, h of the padded square
         return [
-            self._decode(scores[i], boxes[i], phrases, picture, box_threshold, nms_iou)
+            self._decode(logits[i], boxes[i], phrases, picture, box_threshold, nms_iou)
             for i, picture in enumerate(pictures)
         ]
 
+    def check_phrases(self, phrases: list[str], argument: str = "find") -> None:
+        """Refuse a phrase longer than OWLv2's text window (16 tokens), naming ``argument``."""
+        tokenizer = thread_copy(self.processor).tokenizer
+        window = int(self.model.config.text_config.max_position_embeddings)
+        for phrase in phrases:
+            count = len(tokenizer(phrase)["input_ids"])
+            if count > window:
+                raise InvalidInputError(
+                    f"{argument}: the phrase {phrase[:60]!r} is {count} tokens, longer than OWLv2's text window "
+                    f"of {window}; shorten it"
+                )
+
     @staticmethod
     def _decode(
-        scores: np.ndarray,
+        logits: np.ndarray,
         boxes: np.ndarray,
         phrases: list[str],
         picture: Picture,
         box_threshold: float,
         nms_iou: float,
     ) -> sv.Detections:
-        choice = scores.argmax(axis=1)
-        confidence = scores[np.arange(len(scores)), choice]
+        # The phrase is the argmax of the logits, as transformers' post-processing takes it: the
+        # sigmoid saturates at 1.0 in float32, where several phrases would tie.
+        choice = logits.argmax(axis=1)
+        confidence = 1.0 / (1.0 + np.exp(-logits[np.arange(len(logits)), choice].astype(np.float64)))
         keep = confidence >= box_threshold
         # OWLv2 pads the image to a square at the bottom and right: boxes are fractions of its side.
         side = max(picture.width, picture.height)

@@ -49,6 +49,17 @@ class Sam3:
         model: Any = Sam3Model.from_pretrained(source, dtype=dtype)
         return cls(processor, model.to(device).eval(), device, dtype)
 
+    def check_phrases(self, phrases: list[str], argument: str = "find") -> None:
+        """Refuse a phrase longer than SAM 3's text window, naming ``argument``."""
+        tokenizer = thread_copy(self.processor).tokenizer
+        for phrase in phrases:
+            count = len(tokenizer(phrase)["input_ids"])
+            if count > _TEXT_TOKENS:
+                raise InvalidInputError(
+                    f"{argument}: the phrase {phrase[:60]!r} is {count} tokens, longer than SAM 3's text window of "
+                    f"{_TEXT_TOKENS}; shorten it"
+                )
+
     @torch.inference_mode()
     def detect_many(
         self,
@@ -61,14 +72,8 @@ class Sam3:
     ) -> list[sv.Detections]:
         """Detect ``phrases`` in each picture (see :meth:`textinpaint.Pipeline.detect`): one vision-encoder pass for all, then one light
         pass per phrase. Each result has ``mask`` set (NxHxW ``bool`` at the picture's size)."""
+        self.check_phrases(phrases)
         processor = thread_copy(self.processor)  # its tokenizer keeps per-call state
-        for phrase in phrases:
-            count = len(processor.tokenizer(phrase)["input_ids"])
-            if count > _TEXT_TOKENS:
-                raise InvalidInputError(
-                    f"find: the phrase {phrase[:60]!r} is {count} tokens, longer than SAM 3's text window of "
-                    f"{_TEXT_TOKENS}; shorten it"
-                )
         images = processor(
             images=[writable(p.rgb) for p in pictures], return_tensors="pt", input_data_format="channels_last"
         )
@@ -83,20 +88,26 @@ class Sam3:
                 input_ids=text["input_ids"].to(self.device),
                 attention_mask=text["attention_mask"].to(self.device),
             )
+            # The processor keeps score > threshold; every detector here keeps score >= box_threshold,
+            # so it is asked for the float32 just below, and the rule applied exactly in _detections.
+            below = float(np.nextafter(np.float32(box_threshold), np.float32(-1.0)))
             kept = processor.post_process_instance_segmentation(
-                outputs, threshold=box_threshold, mask_threshold=0.5, target_sizes=sizes
+                outputs, threshold=below, mask_threshold=0.5, target_sizes=sizes
             )
             scores = outputs.pred_logits.float().sigmoid() * outputs.presence_logits.float().sigmoid()
             for i, result in enumerate(kept):
                 if scores.shape[1]:
                     top, seen = float(scores[i].max()), best[i]
                     best[i] = top if seen is None else max(seen, top)
-                found[i].append(_detections(result, index, phrase, pictures[i]))
+                found[i].append(_detections(result, index, phrase, pictures[i], box_threshold))
         return [_combine(parts, picture, top, nms_iou) for parts, picture, top in zip(found, pictures, best)]
 
 
-def _detections(result: dict[str, torch.Tensor], index: int, phrase: str, picture: Picture) -> sv.Detections:
-    """One phrase's instances on one picture: boxes clipped to it, masks as ``bool``, empty ones dropped."""
+def _detections(
+    result: dict[str, torch.Tensor], index: int, phrase: str, picture: Picture, box_threshold: float
+) -> sv.Detections:
+    """One phrase's instances on one picture scoring at least ``box_threshold``: boxes clipped to
+    it, masks as ``bool``, empty ones dropped."""
     masks = result["masks"].to(torch.bool).cpu().numpy().reshape(-1, picture.height, picture.width)
     xyxy = result["boxes"].float().cpu().numpy().reshape(-1, 4)
     xyxy = np.clip(xyxy, 0, [picture.width, picture.height] * 2).astype(np.float32)
@@ -108,7 +119,8 @@ def _detections(result: dict[str, torch.Tensor], index: int, phrase: str, pictur
         class_id=np.full(len(xyxy), index, dtype=int),
         data={"phrase": names, "class_name": names.copy()},
     )
-    return detections[(detections.box_area > 0) & masks.any(axis=(1, 2))]
+    scores = np.asarray(detections.confidence)
+    return detections[(detections.box_area > 0) & masks.any(axis=(1, 2)) & (scores >= np.float32(box_threshold))]
 
 
 def _combine(parts: list[sv.Detections], picture: Picture, best: float | None, nms_iou: float) -> sv.Detections:

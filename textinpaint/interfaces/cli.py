@@ -334,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         commands.choices[args.command].error(str(error))  # exits 2, as argparse does for every usage error
     try:
         return int(args.run(args))
+    except BrokenPipeError:  # `textinpaint models | head`: the reader left; nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's recipe: no flush at exit into it
+        return 0
     except TextInpaintError as error:
         print(f"textinpaint: error: {error}", file=sys.stderr)
         return 1

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import pickle
 import tempfile
 import time
@@ -143,12 +144,22 @@ def _manifest(path: str) -> list[tuple[str, dict[str, Any]]]:
             f"manifest {path!r} has columns textinpaint does not know: {unknown} "
             f"(known: path, {', '.join(ROW_OPTIONS)})"
         )
+    from ..options import check_seed
+
     rows = []
-    for row in table.to_pylist():
+    for number, row in enumerate(table.to_pylist(), 1):
+        where = f"manifest {path!r} row {number}"
+        source = row["path"]
+        if not isinstance(source, str) or Path(source.rstrip("/")).name in ("", ".", "..") or source.endswith("/"):
+            raise InvalidInputError(f"{where}: path must name a picture file; got {source!r}")
         overrides = {ROW_OPTIONS[k]: v for k, v in row.items() if k != "path" and v is not None and v == v}
         if "seed" in overrides:
-            overrides["seed"] = int(overrides["seed"])
-        rows.append((str(row["path"]), overrides))
+            seed = overrides["seed"]
+            if isinstance(seed, float) and math.isfinite(seed) and seed.is_integer():
+                seed = int(seed)  # a CSV column with an empty cell is read as floats
+            check_seed(seed, f"{where}: seed")
+            overrides["seed"] = seed
+        rows.append((source, overrides))
     return rows
 
 

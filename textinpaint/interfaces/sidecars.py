@@ -93,7 +93,7 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputError(f"{where} nests deeper than {_MAX_DEPTH} levels; no sidecar does")
     from ..workflows import WORKFLOWS
 
-    if document["workflow"] not in WORKFLOWS:
+    if not isinstance(document["workflow"], str) or document["workflow"] not in WORKFLOWS:
         raise InvalidInputError(f"{where}: field workflow: {document['workflow']!r} is none of {list(WORKFLOWS)}")
     document = migrate(document, where)
     import jsonschema

@@ -27,6 +27,7 @@ from ..verify import Check
 from .steps import (
     Found,
     assemble,
+    check_texts,
     fill_requests,
     find_regions,
     keep_best,
@@ -116,6 +117,8 @@ def replace_background(
     # The background's band is the seam (dilate 0: the subject is never grown into).
     painting = paint_settings(pipeline, dataclasses.replace(groups[PaintOptions], dilate=0), control=scene.depth)
     requests = fill_requests(painting, with_, len(pictures))
+    texts = {"keep": [] if keep is None else parse_phrases(keep, argument="keep")}
+    check_texts(pipeline, checking, texts)
     subject = None if mask is None else [load_mask(mask, p.width, p.height) for p in pictures]
     # 2. Find the subject: the given mask, or detect and segment every match of `keep`.
     timings: dict[str, float] = {}
@@ -153,7 +156,7 @@ def replace_background(
         [r.seed for r in requests],
         checking,
         lambda i, candidate: Check(candidate.rgb, subjects[i], whole=True),
-        {"keep": [] if keep is None else parse_phrases(keep, argument="keep")},
+        texts,
         finding.nms_iou,
         timings,
     )

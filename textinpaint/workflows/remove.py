@@ -16,6 +16,7 @@ from ..verify import Check
 from .steps import (
     Found,
     assemble,
+    check_texts,
     find_regions,
     keep_best,
     load_pictures,
@@ -82,6 +83,8 @@ def remove(
         check_query(find, finding)
     given = None if mask is None else [load_mask(mask, p.width, p.height) for p in pictures]
     seeds = seeds_for(painting, len(pictures))
+    texts = {"find": None if find is None else parse_phrases(find)}
+    check_texts(pipeline, checking, texts)
     requests = [FillRequest("remove", "", 1, 0.0, 1.0, 0 if one is None else one) for one in seeds]
     # 2. Find: detect, segment, select.
     timings: dict[str, float] = {}
@@ -98,7 +101,7 @@ def remove(
         [r.seed for r in requests],
         checking,
         lambda i, candidate: Check(candidate.rgb, target_boxes(found[i])),
-        {"find": None if find is None else parse_phrases(find)},
+        texts,
         finding.nms_iou,
         timings,
     )

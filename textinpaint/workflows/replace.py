@@ -24,6 +24,7 @@ from ..results import Edit
 from ..verify import Check
 from .steps import (
     assemble,
+    check_texts,
     fill_requests,
     find_regions,
     keep_best,
@@ -109,6 +110,8 @@ def replace(
     check_text("with_", with_)
     painting = paint_settings(pipeline, groups[PaintOptions])
     requests = fill_requests(painting, with_, len(pictures))
+    texts = {"find": None if find is None else parse_phrases(find), "with_": with_}
+    check_texts(pipeline, checking, texts)
     # 2. Find: detect, segment, select.
     timings: dict[str, float] = {}
     found = find_regions(pipeline, pictures, find, finding, timings)
@@ -123,7 +126,7 @@ def replace(
         [r.seed for r in requests],
         checking,
         lambda i, candidate: Check(candidate.rgb, target_boxes(found[i])),
-        {"find": None if find is None else parse_phrases(find), "with_": with_},
+        texts,
         finding.nms_iou,
         timings,
     )

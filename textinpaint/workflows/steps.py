@@ -17,14 +17,14 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import supervision as sv
 
-from ..backends.detection import empty_detections, parse_phrases
+from ..backends.detection import empty_detections, parse_phrases, with_query_ids
 from ..container import Models, clicked_detections
 from ..errors import InvalidInputError, NothingFoundError
 from ..events import timed
 from ..images import ImageInput, Picture, load_image
 from ..inpainting import Filler, FillRequest, Painted, PaintJob, draw_seed, paint_many
 from ..masks import auto_dilation, auto_feather, box_mask, union
-from ..options import CheckOptions, FindOptions, PaintOptions, check_inside, check_seeds, resolve
+from ..options import CheckOptions, FindOptions, PaintOptions, check_inside, check_on_object, check_seeds, resolve
 from ..results import Edit, Record
 from ..verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
 
@@ -101,6 +101,7 @@ def find_regions(
             )
         check_inside(options.points, pictures[0].width, pictures[0].height)
         if find is None:
+            check_on_object(options.labels)
             return [clicked_region(pipeline, pictures[0], options, timings)]
     phrases = parse_phrases(find)  # type: ignore[arg-type]  # parse_phrases checks the type itself
     with timed("load", timings):
@@ -113,6 +114,7 @@ def find_regions(
             text_threshold=options.text_threshold,
             nms_iou=options.nms_iou,
         )
+    found = [with_query_ids(detections, find) for detections in found]  # type: ignore[arg-type]  # parse_phrases checked it
     empty = [i for i, detections in enumerate(found) if len(detections) == 0]
     if options.strict and empty:
         best = found[empty[0]].metadata.get("best_score")
@@ -382,6 +384,20 @@ def keep_best(
         kept[i] = options[best]
         checked[i] = Checked(best, verdicts.get((i, best)), every)
     return kept, checked
+
+
+def check_texts(pipeline: Models, checking: CheckOptions, texts: dict[str, Any]) -> None:
+    """Before any work: every text the detector will read (``find``, and under verification
+    ``with_`` and ``keep`` too) fits its text window; a typed error names the argument."""
+    wanted = {name: value for name, value in texts.items() if value and (checking.active or name != "with_")}
+    if not wanted:
+        return
+    with timed("load", {}):
+        check = getattr(pipeline.detector, "check_phrases", None)
+    if check is None:
+        return
+    for name, value in wanted.items():
+        check([" ".join(value.split())] if isinstance(value, str) else list(value), name)
 
 
 def target_boxes(found: Found) -> np.ndarray:
