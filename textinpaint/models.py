@@ -174,13 +174,13 @@ def backend_for(stage: str, source: str, name: str | Path | None = None) -> Back
     for backend in table.backends:
         if kind in backend.kinds and backend.index == is_index:
             return backend
-    other = _other_stage(folder, kind, is_index, table.name)
-    if other is not None:
-        raise ModelKindError(
-            f"{stage}={source!r} holds {other}, not a model for the {stage} (which {table.summary}); "
-            f"give it as that stage's model, and a {stage} model here"
-        )
     if kind is None:
+        other = _other_stage(folder, kind, is_index, table.name)
+        if other is not None:
+            raise ModelKindError(
+                f"{stage}={source!r} holds {other}, not a model for the {stage} (which {table.summary}); "
+                f"give it as that stage's model, and a {stage} model here"
+            )
         if any(b.files for b in table.backends):
             files = " or ".join(f for b in table.backends for f in b.files)
             raise WeightsNotFoundError(stage, source, f"the folder holds no {files}")

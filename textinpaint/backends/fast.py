@@ -86,7 +86,8 @@ class FewStepLora:
         width, expected = self.cross_attention_width(), unet.config.get("cross_attention_dim")
         if width is not None and isinstance(expected, int) and width != expected:
             raise ModelKindError(
-                f"the few-step LoRA {self.source!r} was made for a UNet whose cross-attention reads {width}-wide "
+                f"the few-step LoRA {self.source!r} does not fit this inpainter: it was made for a UNet whose "
+                f"cross-attention reads {width}-wide "
                 f"text features; this inpainter's reads {expected} (LCM-LoRAs exist for SD 1.5, 768, and SDXL, "
                 "2048; SD 2 has none): leave fast=False"
             )

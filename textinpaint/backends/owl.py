@@ -75,7 +75,8 @@ class Owl:
     def check_phrases(self, phrases: list[str], argument: str = "find") -> None:
         """Refuse a phrase longer than OWLv2's text window (16 tokens), naming ``argument``."""
         tokenizer = thread_copy(self.processor).tokenizer
-        window = int(self.model.config.text_config.max_position_embeddings)
+        config = getattr(getattr(self.model, "config", None), "text_config", None)
+        window = int(getattr(config, "max_position_embeddings", 0) or tokenizer.model_max_length)
         for phrase in phrases:
             count = len(tokenizer(phrase)["input_ids"])
             if count > window:
