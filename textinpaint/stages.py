@@ -35,6 +35,8 @@ class Backend:
         files: file names looked for in a folder or Hub repository, for single-file models.
         families: the model family each config class name means (``"sdxl"`` for SDXL's
             inpainting pipeline), which other stages' defaults follow (see :attr:`Stage.follows`).
+        tiny: the writer in :mod:`textinpaint.testing` of a tiny random-weight model of this
+            backend in its real on-disk layout (what the zoo and the tests load offline).
 
     What a backend can do (its :class:`~textinpaint.abilities.Abilities`, whether a detector gives
     masks) is declared in its own file, on the class that loads it: :meth:`owner` finds it.
@@ -47,6 +49,7 @@ class Backend:
     suffixes: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     families: tuple[tuple[str, str], ...] = ()
+    tiny: str = ""
 
     def load_function(self) -> Callable[..., object]:
         """The loader, imported now."""
@@ -87,6 +90,7 @@ class Model:
         licence: the weights' licence.
         note: a few words for the weights guide ("for SDXL inpainters").
         family: the model family (``"sdxl"``), for the stages whose default follows it.
+        tiny: the tiny writer of this short name when it differs from its backend's (SDXL's).
     """
 
     name: str
@@ -96,6 +100,7 @@ class Model:
     licence: str
     note: str = ""
     family: str = ""
+    tiny: str = ""
 
     @property
     def non_commercial(self) -> bool:
@@ -165,6 +170,7 @@ STAGES: dict[str, Stage] = {
                     "0.7 GB",
                     "Apache-2.0",
                     "MM-GroundingDINO: better zero-shot detection than GroundingDINO at the same size",
+                    tiny="write_mm_detector",
                 ),
                 Model(
                     "mm-base",
@@ -173,6 +179,7 @@ STAGES: dict[str, Stage] = {
                     "0.9 GB",
                     "Apache-2.0",
                     "MM-GroundingDINO",
+                    tiny="write_mm_detector",
                 ),
                 Model(
                     "mm-large",
@@ -181,6 +188,7 @@ STAGES: dict[str, Stage] = {
                     "1.2 GB",
                     "Apache-2.0",
                     "MM-GroundingDINO",
+                    tiny="write_mm_detector",
                 ),
                 Model(
                     "owlv2",
@@ -204,9 +212,10 @@ STAGES: dict[str, Stage] = {
                     "grounding-dino",
                     "backends.detection:GroundingDino.load",
                     frozenset({"grounding-dino", "mm-grounding-dino"}),
+                    tiny="write_detector",
                 ),
-                Backend("owlv2", "backends.owl:Owl.load", frozenset({"owlv2"})),
-                Backend("sam3", "backends.sam3:Sam3.load", frozenset({"sam3", "sam3_video"})),
+                Backend("owlv2", "backends.owl:Owl.load", frozenset({"owlv2"}), tiny="write_owlv2"),
+                Backend("sam3", "backends.sam3:Sam3.load", frozenset({"sam3", "sam3_video"}), tiny="write_sam3"),
             ),
             used_by="every workflow that finds by text",
         ),
@@ -257,9 +266,9 @@ STAGES: dict[str, Stage] = {
                 Model("sam2.1-large", "facebook/sam2.1-hiera-large", "sam2", "0.9 GB", "Apache-2.0", "SAM 2.1"),
             ),
             (
-                Backend("sam", "backends.segmentation:Sam.load", frozenset({"sam"})),
-                Backend("sam-hq", "backends.sam_hq:SamHQ.load", frozenset({"sam_hq"})),
-                Backend("sam2", "backends.sam2:Sam2.load", frozenset({"sam2"})),
+                Backend("sam", "backends.segmentation:Sam.load", frozenset({"sam"}), tiny="write_segmenter"),
+                Backend("sam-hq", "backends.sam_hq:SamHQ.load", frozenset({"sam_hq"}), tiny="write_segmenter_hq"),
+                Backend("sam2", "backends.sam2:Sam2.load", frozenset({"sam2"}), tiny="write_sam2"),
                 Backend("sam-original", "backends.segmentation:OriginalSam.load", suffixes=(".pth",)),
             ),
             used_by="mask mode (the default) and background replacement",
@@ -290,6 +299,7 @@ STAGES: dict[str, Stage] = {
                     "5.1 GB (fp16)",
                     "CreativeML OpenRAIL++-M",
                     family="sdxl",
+                    tiny="write_sdxl_inpainter",
                 ),
                 Model(
                     "flux-fill",
@@ -307,6 +317,7 @@ STAGES: dict[str, Stage] = {
                     _SD_PIPELINES,
                     index=True,
                     families=_SD_FAMILIES,
+                    tiny="write_inpainter",
                 ),
                 Backend(
                     "flux-fill",
@@ -314,6 +325,7 @@ STAGES: dict[str, Stage] = {
                     frozenset({"FluxFillPipeline"}),
                     index=True,
                     families=(("FluxFillPipeline", "flux"),),
+                    tiny="write_flux_fill",
                 ),
             ),
             used_by="replace, inpaint, background, generate",
@@ -331,9 +343,17 @@ STAGES: dict[str, Stage] = {
                     "2.5 GB (fp16)",
                     "OpenRAIL++-M",
                     "the default with an SDXL inpainter",
+                    tiny="write_sdxl_controlnet",
                 ),
             ),
-            (Backend("controlnet", "backends.diffusion:load_controlnet", frozenset({"ControlNetModel"})),),
+            (
+                Backend(
+                    "controlnet",
+                    "backends.diffusion:load_controlnet",
+                    frozenset({"ControlNetModel"}),
+                    tiny="write_controlnet",
+                ),
+            ),
             used_by="background (depth=True)",
             follows={"sdxl": "sdxl-depth"},
         ),
@@ -356,6 +376,7 @@ STAGES: dict[str, Stage] = {
                     "depth",
                     "backends.depth:DepthEstimator.load",
                     frozenset({"dpt", "depth_anything", "glpn", "zoedepth", "depth_pro", "prompt_depth_anything"}),
+                    tiny="write_depth",
                 ),
             ),
             flag="--depth-model",
@@ -366,7 +387,15 @@ STAGES: dict[str, Stage] = {
             "fills a removed object's hole with background (LaMa)",
             "big-lama",
             (Model("big-lama", "JosephCatrambone/big-lama-torchscript", "lama", "0.2 GB", "Apache-2.0"),),
-            (Backend("lama", "backends.removal:Lama.load", suffixes=(".pt",), files=("big-lama.pt", "lama.pt")),),
+            (
+                Backend(
+                    "lama",
+                    "backends.removal:Lama.load",
+                    suffixes=(".pt",),
+                    files=("big-lama.pt", "lama.pt"),
+                    tiny="write_remover",
+                ),
+            ),
             used_by="remove",
             download=("*.pt",),
         ),
@@ -381,6 +410,7 @@ STAGES: dict[str, Stage] = {
                     "backends.diffusion:load_upscaler",
                     frozenset({"StableDiffusionUpscalePipeline"}),
                     index=True,
+                    tiny="write_upscaler",
                 ),
             ),
             used_by="upscale=2 or 4",
@@ -400,6 +430,7 @@ STAGES: dict[str, Stage] = {
                     "0.39 GB",
                     "OpenRAIL++-M",
                     "LCM-LoRA; the default with an SDXL inpainter",
+                    tiny="write_lcm_sdxl",
                 ),
             ),
             (
@@ -408,6 +439,7 @@ STAGES: dict[str, Stage] = {
                     "backends.fast:FewStepLora.load",
                     suffixes=(".safetensors",),
                     files=("pytorch_lora_weights.safetensors",),
+                    tiny="write_lcm_sd15",
                 ),
             ),
             flag="--fast-lora",

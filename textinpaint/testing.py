@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import string
 import sys
 import warnings
@@ -686,27 +687,20 @@ def write_tiny_models(directory: str | Path, *, seed: int = 0, zoo: bool = False
     return root
 
 
-def _zoo_writers(root: Path) -> dict[str, Callable[[Path], Path]]:
-    """The tiny writer of each backend, and of the short names that need a variant of it."""
-    return {
-        "grounding-dino": write_detector,
-        "mm-grounding-dino": functools.partial(write_detector, kind="mm-grounding-dino"),
-        "owlv2": write_owlv2,
-        "sam3": write_sam3,
-        "sam": write_segmenter,
-        "sam-hq": write_segmenter_hq,
-        "sam2": write_sam2,
-        "stable-diffusion": write_inpainter,
-        "sdxl": write_sdxl_inpainter,
-        "flux-fill": write_flux_fill,
-        "controlnet": write_controlnet,
-        "sdxl-depth": write_sdxl_controlnet,
-        "depth": write_depth,
-        "lama": write_remover,
-        "upscaler": write_upscaler,
-        "lcm-lora": functools.partial(write_lcm_lora, inpainter=root / zoo_name("inpainter", "sd15")),
-        "lcm-sdxl": functools.partial(write_lcm_lora, inpainter=root / zoo_name("inpainter", "sdxl")),
-    }
+@seeded
+def write_mm_detector(folder: Path) -> Path:
+    """A tiny MM-GroundingDINO (GroundingDINO's architecture, its own ``model_type``)."""
+    return write_detector(folder, kind="mm-grounding-dino")
+
+
+def write_lcm_sd15(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny LCM-LoRA for the zoo's tiny SD 1.5 inpainter (written beside it first)."""
+    return write_lcm_lora(folder, inpainter=folder.parent / zoo_name("inpainter", "sd15"), seed=seed)
+
+
+def write_lcm_sdxl(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny LCM-LoRA for the zoo's tiny SDXL inpainter (written beside it first)."""
+    return write_lcm_lora(folder, inpainter=folder.parent / zoo_name("inpainter", "sdxl"), seed=seed)
 
 
 def zoo_name(stage: str, name: str) -> str:
@@ -731,18 +725,16 @@ def write_zoo(directory: str | Path, *, seed: int = 0) -> dict[str, Path]:
     from .stages import STAGES
 
     root = Path(directory)
-    writers = _zoo_writers(root)
-    kinds = {"mm-tiny": "mm-grounding-dino", "mm-base": "mm-grounding-dino", "mm-large": "mm-grounding-dino"}
-    kinds.update({"sdxl": "sdxl", "sdxl-depth": "sdxl-depth", "lcm-sdxl": "lcm-sdxl"})
     written: dict[str, Path] = {}
     order = ["inpainter"] + [stage for stage in STAGES if stage != "inpainter"]  # LoRAs read the inpainters
     for stage_name in order:
-        for model in STAGES[stage_name].models:
+        stage = STAGES[stage_name]
+        for model in stage.models:
             folder = root / zoo_name(stage_name, model.name)
-            writer = writers[kinds.get(model.name, model.backend)]
-            target = writer.func if isinstance(writer, functools.partial) else writer
-            if hasattr(target, "__wrapped__"):  # @seeded: draws from its seed argument
-                writer(folder, seed=seed)  # type: ignore[call-arg]  # seeded writers take a seed argument
+            # Registered beside the backend in the stage table (a short name may name a variant).
+            writer = globals()[model.tiny or stage.backend(model.backend).tiny]
+            if "seed" in inspect.signature(writer, follow_wrapped=False).parameters:  # draws from its seed
+                writer(folder, seed=seed)
             else:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
