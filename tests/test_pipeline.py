@@ -200,14 +200,15 @@ def test_a_checkpoint_of_the_wrong_kind_is_named(tiny_models, stage, wrong, mess
         getattr(pipeline, stage)
 
 
-def test_module_functions_use_the_shared_default_pipeline(monkeypatch, pipe):
-    monkeypatch.setattr(textinpaint.pipeline, "_default", pipe)
+def test_module_functions_use_the_shared_default_pipeline(pipe):
+    assert textinpaint.configure(pipe) is pipe
     assert textinpaint.default_pipeline() is pipe
     found = textinpaint.detect(noise(40, 40), "a dog", box_threshold=0.0, text_threshold=0.0)
     assert len(found) > 0
     out = textinpaint.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=1, seed=0).image
     assert isinstance(out, PIL.Image.Image)
     assert textinpaint.replace.__doc__ == Pipeline.replace.__doc__
+    textinpaint.configure(device="cpu")  # a fresh default (it loads nothing until used)
 
 
 def test_importing_the_package_loads_no_model_library():

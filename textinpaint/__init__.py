@@ -50,6 +50,7 @@ _LAZY = {
     "load_image": "images",
     "Pipeline": "pipeline",
     "default_pipeline": "pipeline",
+    "configure": "pipeline",
     "detect": "pipeline",
     "generate": "pipeline",
     "inpaint": "pipeline",
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from .options import BackgroundOptions, CheckOptions, FindOptions, PaintOptions, Speed
     from .pipeline import (
         Pipeline,
+        configure,
         default_pipeline,
         detect,
         generate,
@@ -130,6 +132,7 @@ __all__ = [
     "Verification",
     "WeightsNotFoundError",
     "annotate",
+    "configure",
     "default_pipeline",
     "detect",
     "generate",

@@ -13,7 +13,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .container import Models
 from .workflows.background import replace_background as _replace_background
@@ -49,6 +49,27 @@ def default_pipeline() -> Pipeline:
         if _default is None:
             _default = Pipeline()
         return _default
+
+
+def configure(pipeline: Pipeline | None = None, **settings: Any) -> Pipeline:
+    """Set the pipeline behind the module-level functions: the one given, or a new one built from
+    ``settings`` (``Pipeline``'s own arguments: ``models=``, ``device=``, ``dtype=``...).
+
+    Returns:
+        The new default pipeline.
+
+    Example:
+        >>> import textinpaint
+        >>> textinpaint.configure(models="tiny-models", device="cpu")  # doctest: +SKIP
+        >>> textinpaint.replace("street.jpg", find="car", with_="a bus", seed=0)  # doctest: +SKIP
+    """
+    global _default
+    if pipeline is not None and settings:
+        raise TypeError("configure takes a pipeline or its settings, not both")
+    chosen = pipeline if pipeline is not None else Pipeline(**settings)
+    with _default_lock:
+        _default = chosen
+    return chosen
 
 
 def _on_default(method: Callable[Concatenate[Pipeline, _P], _T]) -> Callable[_P, _T]:
