@@ -8,7 +8,7 @@ import supervision as sv
 from conftest import ConstantFiller, noise
 
 import textinpaint
-from textinpaint import Pipeline
+from textinpaint import InvalidInputError, Pipeline
 from textinpaint.backends.owl import Owl
 from textinpaint.models import backend_for
 from textinpaint.testing import write_owlv2
@@ -75,3 +75,27 @@ def test_owlv2_runs_every_workflow(owl):
     np.testing.assert_array_equal(np.asarray(edits[0].image)[~edits[0].mask], image[~edits[0].mask])
     cut = owl.replace(image, PHRASES, "a fox", select="best", box_threshold=0.0)
     assert cut.detections.mask.shape[1:] == (40, 40)
+
+
+def test_owlv2_refuses_a_phrase_longer_than_its_text_window_naming_the_argument(owl):
+    window = owl.detector.processor.tokenizer.model_max_length
+    long = " ".join(["dog"] * (window + 1))
+    with pytest.raises(InvalidInputError, match="find: the phrase .* longer than OWLv2's text window"):
+        owl.detect(noise(32, 32), long)
+    with pytest.raises(InvalidInputError, match="with_: the phrase"):
+        owl.replace(noise(32, 32), "a dog", long, verify=True, box_threshold=0.0)
+
+
+def test_owlv2_names_each_box_by_the_argmax_of_its_logits_where_sigmoids_saturate(owl):
+    import dataclasses
+    from types import SimpleNamespace
+
+    import torch
+
+    logits = torch.tensor([[[30.0, 40.0]]])  # both sigmoids are 1.0 in float32; the logits differ
+    outputs = SimpleNamespace(logits=logits, pred_boxes=torch.tensor([[(0.5, 0.5, 0.2, 0.2)]]))
+    detector = dataclasses.replace(owl.detector, model=lambda **inputs: outputs)
+    found = detector.detect_many(
+        [textinpaint.load_image(noise(40, 40))], PHRASES, box_threshold=0.5, text_threshold=0.0, nms_iou=0.5
+    )[0]
+    assert list(found.data["phrase"]) == ["a dog"] and list(found.class_id) == [1]

@@ -118,6 +118,19 @@ def test_sam3_cuts_out_what_it_finds_so_the_segmenter_never_loads(zoo, tiny_mode
     assert boxed.mask[int(np.ceil(y0)) : int(y1), int(np.ceil(x0)) : int(x1)].all()
 
 
+def test_segment_keeps_the_masks_sam3_cut_out_unless_asked_for_boxes(zoo, tiny_models):
+    _, written = zoo
+    pipeline = Pipeline(detector=written["detector/sam3"], models=tiny_models, device="cpu")
+    image = noise(48, 72)
+    found = pipeline.detect(image, QUERY, box_threshold=0.0)
+    assert len(found) and found.mask is not None
+    kept = pipeline.segment(image, found)
+    np.testing.assert_array_equal(kept.mask, found.mask)
+    assert "segmenter" not in pipeline.loaded(), "SAM 3's own masks were kept; SAM did not run"
+    again = pipeline.segment(image, boxes=found.xyxy)  # asked for: the segmenter cuts the boxes out
+    assert again.mask.shape == found.mask.shape and "segmenter" in pipeline.loaded()
+
+
 def test_sam3_refuses_a_phrase_longer_than_its_text_window(zoo, tiny_models):
     _, written = zoo
     pipeline = Pipeline(detector=written["detector/sam3"], models=tiny_models, device="cpu")
