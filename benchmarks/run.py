@@ -31,10 +31,10 @@ import architectures
 
 from textinpaint import Pipeline
 from textinpaint.backends.diffusion import Speed, optimize
+from textinpaint.devices import resolve_device, resolve_dtype
 from textinpaint.images import load_image
 from textinpaint.inpainting import FillRequest, generation_size, paint, resize, shrink_any
 from textinpaint.masks import auto_dilation, auto_feather, union
-from textinpaint.models import resolve_device, resolve_dtype
 
 
 def synchronize(device: torch.device) -> None:

@@ -25,8 +25,9 @@ from textinpaint import (
     WeightsNotFoundError,
 )
 from textinpaint.interfaces.cli import COMMAND_STAGES, _parser
-from textinpaint.models import ModelStore, backend_for
+from textinpaint.models import backend_for
 from textinpaint.stages import STAGES, markdown_table
+from textinpaint.store import ModelStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

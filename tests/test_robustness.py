@@ -76,7 +76,7 @@ def test_unicode_queries_and_prompts_work(pipe):
 def test_each_thread_gets_its_own_tokenizer_copy_once(pipe):
     from concurrent.futures import ThreadPoolExecutor
 
-    from textinpaint.models import thread_copy
+    from textinpaint.store import thread_copy
 
     tokenizer = pipe.inpainter.pipe.tokenizer
     mine = thread_copy(tokenizer)

@@ -20,12 +20,13 @@ import torch
 
 from .abilities import Abilities
 from .backends.detection import parse_phrases, with_query_ids
+from .devices import resolve_device, resolve_dtype
 from .errors import InvalidInputError
 from .events import timed
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from .inpainting import Filler, check_filler
 from .masks import bounding_box
-from .models import ModelStore, backend_for, family_of, resolve_device, resolve_dtype, resolve_source
+from .models import backend_for, family_of, resolve_source
 from .options import (
     DetectArgs,
     FindOptions,
@@ -37,6 +38,7 @@ from .options import (
     split,
 )
 from .stages import STAGES, Backend
+from .store import ModelStore
 
 if TYPE_CHECKING:
     from .backends.depth import DepthEstimator

@@ -1,86 +1,28 @@
-"""Where models come from and where they live: sources, backends, devices, dtypes, the model container.
+"""Where models come from: sources, backends, families, the local cache, downloads.
 
-A source is a short name (``"tiny"``), a Hub repo id, or a local path; :func:`resolve` turns it
-into a path or id and picks the :class:`~textinpaint.stages.Backend` that loads it, refusing a
-folder that holds another stage's model before anything is read.
-
-Each :class:`~textinpaint.Pipeline` holds its models in one :class:`ModelStore`. Stores share
-what they load through a process-wide table of *weak* references, so two pipelines asking for
-the same (stage, source, device, dtype, options) get one copy, and the memory is freed once no
-pipeline holds it (:meth:`ModelStore.clear`). A load holds a lock for its own key only, so loads
-of different models never wait on each other.
+A source is a short name (``"tiny"``), a Hub repo id, or a local path; :func:`resolve_source`
+turns it into a path or id and :func:`backend_for` picks the :class:`~textinpaint.stages.Backend`
+that loads it, refusing a folder that holds another stage's model before anything is read.
+Where models run is :mod:`textinpaint.devices`; the models a pipeline holds, :mod:`textinpaint.store`.
 """
 
 from __future__ import annotations
 
-import copy
-import gc
 import json
 import logging
-import threading
 import warnings
-import weakref
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 
-from .errors import InvalidInputError, ModelKindError, TextInpaintError, WeightsNotFoundError
+from .errors import InvalidInputError, ModelKindError, WeightsNotFoundError
 from .stages import STAGES, Backend, Stage
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_DTYPES = {
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "half": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float": torch.float32,
-}
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The device to run on: the one given, else CUDA, then Apple MPS, then CPU."""
-    if device is not None:
-        try:
-            chosen = torch.device(device)
-        except (RuntimeError, TypeError) as error:
-            raise InvalidInputError(f"device must be like 'cuda', 'cuda:1', 'mps' or 'cpu'; got {device!r}") from error
-        if chosen.type == "cuda" and not torch.cuda.is_available():
-            raise InvalidInputError(
-                f"device={str(device)!r} but this machine has no usable CUDA GPU (torch {torch.__version__}, "
-                f"CUDA build {torch.version.cuda}); use device='cpu'"
-            )
-        if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise InvalidInputError(
-                f"device={str(device)!r} but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
-            )
-        if chosen.type == "mps" and not torch.backends.mps.is_available():
-            raise InvalidInputError(f"device={str(device)!r} but Apple MPS is not available here; use device='cpu'")
-        return chosen
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """The compute dtype: the one given, else float16 on CUDA and float32 elsewhere."""
-    if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype.lower() in _DTYPES:
-        return _DTYPES[dtype.lower()]
-    raise InvalidInputError(f"dtype must be one of float16, bfloat16, float32 (or a torch dtype); got {dtype!r}")
 
 
 def stage_of(name: str) -> Stage:
@@ -124,7 +66,7 @@ def _describe(folder: Path) -> tuple[str | None, bool]:
     return None, False
 
 
-def _cached_folder(repo: str, stage: Stage) -> Path | None:
+def cached_folder(repo: str, stage: Stage) -> Path | None:
     """The local snapshot folder of Hub repo ``repo`` when its config is in the cache (no network)."""
     try:
         from huggingface_hub import try_to_load_from_cache
@@ -164,7 +106,7 @@ def backend_for(stage: str, source: str, name: str | Path | None = None) -> Back
         for backend in table.backends:
             if path.suffix.lower() in backend.suffixes:
                 return backend  # a missing file: its loader says so
-    folder = path if path.is_dir() else _cached_folder(source, table)
+    folder = path if path.is_dir() else cached_folder(source, table)
     if folder is None:
         return table.backends[0]  # a Hub id not cached yet: from_pretrained reports what is missing
     for backend in table.backends:
@@ -204,7 +146,7 @@ def family_of(stage: str, source: str, name: str | Path | None = None) -> str | 
     if source in known:
         return known[source] or None
     path = Path(source)
-    folder = path if path.is_dir() else _cached_folder(source, table)
+    folder = path if path.is_dir() else cached_folder(source, table)
     if folder is None:
         return None
     kind, _ = _describe(folder)
@@ -233,101 +175,10 @@ def revision(source: str) -> str | None:
     if Path(source).exists():
         return None
     for stage in STAGES.values():
-        folder = _cached_folder(source, stage)
+        folder = cached_folder(source, stage)
         if folder is not None:
             return folder.name if folder.parent.name == "snapshots" else None
     return None
-
-
-# Process-wide: the one copy of each model while any store holds it (weak, so clear() frees it).
-_shared: weakref.WeakValueDictionary[tuple[str, ...], Any] = weakref.WeakValueDictionary()
-_key_locks: dict[tuple[str, ...], threading.Lock] = {}
-_key_locks_guard = threading.Lock()
-
-
-def _lock_for(key: tuple[str, ...]) -> threading.Lock:
-    with _key_locks_guard:
-        return _key_locks.setdefault(key, threading.Lock())
-
-
-class ModelStore:
-    """The models one pipeline has loaded (or was given), one per stage.
-
-    Models given as objects stay until the store is dropped; loaded ones go with :meth:`clear`.
-    """
-
-    def __init__(self, given: dict[str, object]) -> None:
-        self._given = dict(given)
-        self._loaded: dict[str, object] = {}
-        self._keys: dict[str, tuple[str, ...]] = {}  # what each loaded model was loaded as
-        self._guard = threading.Lock()
-
-    def loaded(self) -> list[str]:
-        """The stages whose model is in memory now (loaded, or given as an object), in table order."""
-        with self._guard:
-            held = {**self._loaded, **self._given}
-        return [stage for stage in STAGES if stage in held]
-
-    def given(self, stage: str) -> object | None:
-        return self._given.get(stage)
-
-    def peek(self, stage: str) -> object | None:
-        """The stage's model if it is in memory, without loading it."""
-        with self._guard:
-            return self._given.get(stage, self._loaded.get(stage))
-
-    def get(self, stage: str, key: tuple[str, ...], load: Callable[[], T]) -> T:
-        """The stage's model: the given object, this store's copy, a shared copy, or ``load()``.
-
-        ``key`` identifies the copy (source, device, dtype, options); errors from ``load`` that
-        mean "files not there" become :class:`WeightsNotFoundError`.
-        """
-        with self._guard:
-            if stage in self._given:
-                return self._given[stage]  # type: ignore[return-value]  # the stage's object, typed by the caller
-            held = self._loaded.get(stage)
-            if held is not None and self._keys.get(stage) == key:
-                return held  # type: ignore[return-value]  # as above
-        with _lock_for(key):
-            with _key_locks_guard:  # a short lock for the table itself, never held while loading
-                model = _shared.get(key)
-            if model is None:
-                logger.info("loading %s %s on %s as %s", stage, key[1], key[2], key[3])
-                try:
-                    model = load()
-                except TextInpaintError:
-                    raise
-                except Exception as error:
-                    raise _load_error(stage, key[1], error) from error
-                with _key_locks_guard:
-                    _shared[key] = model
-        with self._guard:
-            self._loaded[stage] = model
-            self._keys[stage] = key
-        return model
-
-    def clear(self) -> None:
-        """Drop every loaded model; its memory (GPU memory too) is freed once no other pipeline holds it."""
-        with self._guard:
-            self._loaded.clear()
-            self._keys.clear()
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
-
-def _load_error(stage: str, source: str, error: Exception) -> TextInpaintError:
-    """A dependency's load failure as our error: a damaged weight file named, or the weights not there."""
-    folder = Path(source) if Path(source).is_dir() else _cached_folder(source, stage_of(stage))
-    damaged = None if folder is None else damaged_weights(folder)
-    if damaged is not None:
-        return ModelKindError(f"{stage}={source!r}: {damaged}; download it again (or give another folder)")
-    if type(error).__name__ == "HFValidationError":
-        return WeightsNotFoundError(stage, source, "no such folder, and not a valid Hub repo id")
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if isinstance(error, OSError):
-        return WeightsNotFoundError(stage, source, reason)
-    return ModelKindError(f"{stage}={source!r} could not be loaded as a {stage} ({type(error).__name__}: {reason})")
 
 
 def damaged_weights(folder: Path) -> str | None:
@@ -375,7 +226,7 @@ def model_folder(stage: str, source: str) -> Path | None:
         return path
     if path.exists():
         return path.parent
-    return _cached_folder(source, stage_of(stage))
+    return cached_folder(source, stage_of(stage))
 
 
 def variant_options(stage: str, source: str, dtype: torch.dtype) -> dict[str, str]:
@@ -454,26 +305,3 @@ def download(stage: str, repo: str, target: Path | None = None) -> str:
 
     shutil.copytree(where, target, dirs_exist_ok=True)  # the cache's symlinks become plain files
     return str(target)
-
-
-_per_thread = threading.local()
-
-
-def thread_copy(shared: T) -> T:
-    """This thread's own copy of ``shared``, made on first use.
-
-    Hugging Face fast tokenizers keep each call's padding and truncation settings on one shared
-    Rust object, so two threads tokenizing with different settings corrupt each other's output
-    (sequences of the wrong length). Tokenizers and processors are small; each thread gets one.
-    """
-    copies = getattr(_per_thread, "copies", None)
-    if copies is None:
-        copies = _per_thread.copies = {}
-    entry = copies.get(id(shared))
-    if entry is None or entry[0]() is not shared:
-        try:
-            reference: Callable[[], object] = weakref.ref(shared)
-        except TypeError:
-            reference = lambda: shared
-        entry = copies[id(shared)] = (reference, copy.deepcopy(shared))
-    return entry[1]

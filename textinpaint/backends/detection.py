@@ -19,7 +19,7 @@ import torch
 
 from ..errors import InvalidInputError
 from ..images import Picture, writable
-from ..models import thread_copy
+from ..store import thread_copy
 
 # A period splits phrases unless it sits between two digits ("3.5 inch screw" stays one phrase).
 _PHRASE_SPLIT = re.compile(r"(?<!\d)\.|\.(?!\d)")

@@ -24,9 +24,10 @@ from ..abilities import Abilities
 from ..errors import InvalidInputError, ModelKindError
 from ..events import report_step
 from ..inpainting import FillRequest, generation_size, resize, shrink_any
-from ..models import thread_copy, variant_options
+from ..models import variant_options
 from ..options import Speed
 from ..schedulers import SCHEDULERS, scheduler_key
+from ..store import thread_copy
 from .fast import FewStepLora
 
 # diffusers pipelines carry their modules (unet, vae, scheduler...) as attributes registered at run

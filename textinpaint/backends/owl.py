@@ -20,7 +20,7 @@ import torch
 
 from ..errors import InvalidInputError
 from ..images import Picture, writable
-from ..models import thread_copy
+from ..store import thread_copy
 from .detection import empty_detections
 
 

@@ -24,7 +24,7 @@ import torch
 
 from ..errors import InvalidInputError
 from ..images import Picture, writable
-from ..models import thread_copy
+from ..store import thread_copy
 from .detection import empty_detections
 
 # SAM 3's processor pads every phrase to this many text tokens (its CLIP text window).
