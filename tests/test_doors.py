@@ -304,11 +304,6 @@ def test_broken_promises_background_with_clicks_and_no_keep_works(tiny_models):
     assert edit.found and edit.image.size == (40, 40)
 
 
-def test_broken_promises_a_folder_of_another_stage_is_a_model_kind_error(tiny_models):
-    with pytest.raises(textinpaint.ModelKindError, match="holds a remover model"):
-        Pipeline(detector=tiny_models / "remover", device="cpu").detector
-
-
 def test_broken_promises_models_into_a_closed_pipe_exits_quietly():
     import subprocess
     import sys
@@ -325,3 +320,45 @@ def test_where_references_disagree_a_box_with_only_a_negative_click_is_taken(tin
     assert cut.mask.shape == (1, 40, 40)
     with pytest.raises(InvalidInputError, match="without a box need at least one point on the object"):
         pipeline.segment(noise(40, 40), points=[(15, 15)], labels=[0])
+
+
+def test_broken_promises_a_flagged_edit_is_redone_and_reported_on_an_identical_rerun(tiny_models, tmp_path, capsys):
+    png(tmp_path / "in" / "a.png", 4, size=(40, 40))
+    args = [
+        "replace",
+        str(tmp_path / "in"),
+        "--find",
+        "a dog",
+        "--with",
+        "a cat",
+        "-o",
+        str(tmp_path / "out"),
+        "--models",
+        str(tiny_models),
+        "--seed",
+        "1",
+        "--min-score",
+        "1.0",
+        *FIND,
+    ]
+    first = main(args)
+    summary = json.loads((tmp_path / "out" / "a.json").read_text())
+    if not summary["flagged"]:
+        pytest.skip("the tiny detector scored this edit 1.0")
+    capsys.readouterr()
+    assert first == 3 and main(args) == 3
+    err = capsys.readouterr().err
+    assert "1 flagged" in err or "flagged" in err
+
+
+@pytest.mark.parametrize(
+    "stage,folder,named",
+    [
+        ("detector", "remover", "a remover model"),
+        ("inpainter", "fast", "a fast model"),
+        ("controlnet", "fast", "a fast model"),
+    ],
+)
+def test_broken_promises_a_folder_of_another_stage_is_named_for_what_it_holds(tiny_models, stage, folder, named):
+    with pytest.raises(textinpaint.ModelKindError, match=named):
+        Pipeline(**{stage: tiny_models / folder}, device="cpu").model(stage)

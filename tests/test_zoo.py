@@ -131,6 +131,19 @@ def test_segment_keeps_the_masks_sam3_cut_out_unless_asked_for_boxes(zoo, tiny_m
     assert again.mask.shape == found.mask.shape and "segmenter" in pipeline.loaded()
 
 
+def test_every_detector_keeps_a_box_whose_score_equals_the_threshold(zoo, tiny_models):
+    _, written = zoo
+    for name in ("sam3", "owlv2", "mm-tiny"):
+        pipeline = Pipeline(detector=written[f"detector/{name}"], models=tiny_models, device="cpu")
+        image = noise(48, 72, seed=3)
+        found = pipeline.detect(image, QUERY, box_threshold=0.0, text_threshold=0.0)
+        if not len(found):
+            continue
+        best = float(found.confidence[0])
+        again = pipeline.detect(image, QUERY, box_threshold=best, text_threshold=0.0)
+        assert len(again) >= 1 and float(again.confidence[0]) == best, name  # score >= threshold is kept
+
+
 def test_sam3_refuses_a_phrase_longer_than_its_text_window(zoo, tiny_models):
     _, written = zoo
     pipeline = Pipeline(detector=written["detector/sam3"], models=tiny_models, device="cpu")

@@ -97,7 +97,10 @@ class Owl:
         # The phrase is the argmax of the logits, as transformers' post-processing takes it: the
         # sigmoid saturates at 1.0 in float32, where several phrases would tie.
         choice = logits.argmax(axis=1)
-        confidence = 1.0 / (1.0 + np.exp(-logits[np.arange(len(logits)), choice].astype(np.float64)))
+        # The score as reported (float32), so a box is kept exactly when its reported score >= the threshold.
+        confidence = (1.0 / (1.0 + np.exp(-logits[np.arange(len(logits)), choice].astype(np.float64)))).astype(
+            np.float32
+        )
         keep = confidence >= box_threshold
         # OWLv2 pads the image to a square at the bottom and right: boxes are fractions of its side.
         side = max(picture.width, picture.height)
