@@ -12,8 +12,8 @@ from conftest import ConstantFiller, noise, scripted_detector
 import textinpaint
 from textinpaint import InvalidInputError, OutputError, OutputRefusedError, Pipeline, read_sidecar, replay
 from textinpaint.interfaces.cli import main
-from textinpaint.interfaces.outputs import Writer
 from textinpaint.interfaces.report import write_report
+from textinpaint.outputs import Writer
 
 FIND = ["--box-threshold", "0", "--text-threshold", "0", "--device", "cpu", "--steps", "1"]
 

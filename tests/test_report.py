@@ -17,8 +17,8 @@ from test_verify import BLUE, scene, scripted_pipeline
 from textinpaint import InvalidInputError
 from textinpaint.interfaces.batch import plan, run, write_failures
 from textinpaint.interfaces.cli import main
-from textinpaint.interfaces.outputs import save_image, write_json
 from textinpaint.interfaces.report import OUTLINE, collect_items, thumbnails, write_report
+from textinpaint.outputs import save_image, write_json
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -48,7 +48,19 @@ def resolve_source(stage: str, name: str | Path | None, models: str | Path | Non
             return str(folder)
         name = table.default
     name = str(name)
-    return table.names[name].repo if name in table.names else name
+    if name in table.names:
+        return table.names[name].repo
+    if "/" not in name and "\\" not in name and not Path(name).exists():
+        # Not a short name, not a Hub id (owner/name), not a file here: refused before any network.
+        import difflib
+
+        close = difflib.get_close_matches(name, list(table.names), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InvalidInputError(
+            f"{stage}={name!r} is no short name, Hub id (owner/name) or local path; {hint}"
+            f"short names: {', '.join(table.names)}"
+        )
+    return name
 
 
 def _describe(folder: Path) -> tuple[str | None, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -42,12 +43,19 @@ _default: Pipeline | None = None
 _default_lock = threading.Lock()
 
 
+# The environment variables the default pipeline reads (configure() overrides them).
+ENVIRONMENT = {"models": "TEXTINPAINT_MODELS", "device": "TEXTINPAINT_DEVICE", "dtype": "TEXTINPAINT_DTYPE"}
+
+
 def default_pipeline() -> Pipeline:
-    """The shared pipeline behind the module-level functions (default models, best device)."""
+    """The shared pipeline behind the module-level functions: the one :func:`configure` set, else
+    one built from ``TEXTINPAINT_MODELS`` (a models folder), ``TEXTINPAINT_DEVICE`` and
+    ``TEXTINPAINT_DTYPE`` when they are set, else the default models on the best device."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Pipeline()
+            given = {key: os.environ.get(name) or None for key, name in ENVIRONMENT.items()}
+            _default = Pipeline(models=given["models"], device=given["device"], dtype=given["dtype"])
         return _default
 
 

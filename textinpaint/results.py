@@ -57,7 +57,13 @@ class Record:
     candidate: int | None = None
 
 
-@dataclass
+_NOTEBOOK = """<div style="display:flex;gap:8px;align-items:flex-start">
+{% for caption, uri in pictures %}<figure style="margin:0"><img src="{{ uri }}" style="max-width:360px">
+<figcaption style="font:12px sans-serif">{{ caption }}</figcaption></figure>{% endfor %}
+</div><div style="font:12px monospace">{{ summary }}</div>"""
+
+
+@dataclass(repr=False)
 class Edit:
     """The result of :func:`replace`, :func:`remove` and :func:`replace_background`.
 
@@ -94,6 +100,84 @@ class Edit:
     verification: Verification | None = None
     candidates: list[Candidate] = field(default_factory=list)
     flagged: bool = False
+
+    def __repr__(self) -> str:
+        """A short line: workflow, size, what was found, seed, score (never the arrays)."""
+        workflow = self.record.workflow if self.record is not None else "edit"
+        width, height = self.image.size
+        found = "found nothing"
+        if self.found and len(self.detections):
+            phrases = self.detections.data.get("phrase", [])
+            used = ", ".join(f"{phrases[i]} {self.detections.confidence[i]:.2f}" for i in self.selected[:3])
+            more = ", ..." if len(self.selected) > 3 else ""
+            found = f"used {len(self.selected)} of {len(self.detections)}: {used}{more}"
+        elif self.found:
+            found = "changed" if self.mask.any() else "unchanged"
+        score = ""
+        if self.verification is not None and self.verification.score is not None:
+            score = f", score {self.verification.score:.2f}{' FLAGGED' if self.flagged else ''}"
+        return f"Edit({workflow}, {width}x{height}, {found}, seed {self.seed}{score})"
+
+    def _repr_png_(self) -> bytes:
+        """The edited image, for notebooks."""
+        buffer = io.BytesIO()
+        self.image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:
+        """Before | after, side by side, for notebooks (rendered with autoescape)."""
+        import jinja2
+
+        def uri(picture: PIL.Image.Image) -> str:
+            small = picture.copy()
+            small.thumbnail((720, 720))
+            buffer = io.BytesIO()
+            small.save(buffer, format="PNG")
+            return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+        pictures = ([("before", uri(self.source))] if self.source is not None else []) + [("after", uri(self.image))]
+        page = jinja2.Environment(autoescape=True).from_string(_NOTEBOOK)
+        return page.render(pictures=pictures, summary=repr(self))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the image to ``path`` with its sidecar, so ``textinpaint replay path`` makes it again.
+
+        The sidecar goes inside a PNG (a ``textinpaint`` text chunk) and beside the image as
+        ``NAME.json``. Both are written atomically, under the rules every textinpaint command
+        follows: never over the edit's input, never over a file textinpaint did not write.
+
+        Args:
+            path: the image file; its suffix picks the format (``.png`` keeps untouched pixels exact).
+
+        Returns:
+            ``path`` as a Path.
+
+        Raises:
+            OutputRefusedError: ``path`` (or its ``.json``) is the input or a file textinpaint did not write.
+            OutputError: the folder cannot be written.
+
+        Example:
+            >>> edit = replace("street.jpg", "car", "a bus", seed=1)  # doctest: +SKIP
+            >>> edit.save("out.png")  # doctest: +SKIP
+            PosixPath('out.png')
+        """
+        from .errors import InvalidInputError
+        from .outputs import IMAGE_FORMATS, Writer
+
+        target = Path(path)
+        if target.suffix.lower() not in IMAGE_FORMATS:
+            raise InvalidInputError(
+                f"path must name an image file ({', '.join(sorted(IMAGE_FORMATS))}); got {str(path)!r}"
+            )
+        writer = Writer([] if self.record is None or self.record.input_path is None else [self.record.input_path])
+        document = None if self.record is None else {**self.to_dict(), "output": str(target)}
+        writer.check(target, "image")
+        if document is not None:
+            writer.check(target.with_suffix(".json"), "sidecar")
+        writer.image(self.image, target, document)
+        if document is not None:
+            writer.json(target.with_suffix(".json"), document)
+        return target
 
     def annotate(self, *, on: Literal["source", "image"] = "source") -> PIL.Image.Image:
         """Draw the detections (masks, boxes, "phrase score" labels) with supervision's annotators.

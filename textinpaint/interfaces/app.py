@@ -22,10 +22,10 @@ from ..errors import MissingDependencyError, TextInpaintError
 from ..events import listening
 from ..masks import auto_dilation, auto_feather, blend_weights, distance_outside
 from ..options import BackgroundOptions, FindOptions
+from ..outputs import Writer
 from ..pipeline import Pipeline
 from ..results import Edit, annotate
 from ..schedulers import SCHEDULERS
-from .outputs import Writer
 
 _MODEL_DEFAULT = "model default"
 _SCHEDULER_CHOICES = [_MODEL_DEFAULT, *SCHEDULERS]

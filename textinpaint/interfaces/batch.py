@@ -19,10 +19,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, MissingDependencyError, ModelKindError, WeightsNotFoundError
 from ..events import listening
-from .outputs import Writer
+from ..outputs import Writer
+
+if TYPE_CHECKING:
+    from ..results import Edit
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +107,7 @@ def write_failures(folder: Path, summary: Summary, writer: Writer | None = None)
     """Write ``folder/failures.json`` (the failures table, which ``textinpaint report`` reads) when
     the run had failures; remove a previous run's (never a file textinpaint did not write) when it
     had none. Returns the file written."""
-    from .outputs import owned
+    from ..outputs import owned
 
     writer = writer or Writer()
     target = folder / FAILURES
@@ -350,3 +354,59 @@ def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, writer: 
         logger.debug("job %s failed", job.source, exc_info=True)
         return Outcome(job, "failed", f"{type(error).__name__}: {error}", error=type(error).__name__)
     return record_outcome(job, sidecar, key, writer, note)
+
+
+def _score_text(edit: Edit) -> str:
+    """``; score 0.62 (present 0.62, gone 1.00), best of 4; FLAGGED`` for a checked edit, else ``""``."""
+    if edit.verification is None:
+        return ""
+    check = edit.verification
+    parts = ", ".join(f"{name} {'unchecked' if v is None else f'{v:.2f}'}" for name, v in check.parts.items())
+    score = "unchecked" if check.score is None else f"{check.score:.2f}"
+    tries = f", best of {len(edit.candidates) + 1}" if edit.candidates else ""
+    return f"; score {score} ({parts}){tries}{'; FLAGGED' if edit.flagged else ''}"
+
+
+def write_edit(
+    writer: Writer,
+    job: Any,
+    edit: Edit,
+    *,
+    save_mask: bool = False,
+    save_overlay: bool = False,
+    quiet: bool = False,
+    summary: bool = True,
+) -> dict[str, Any]:
+    """Write one edit of a run (``job.source`` edited into ``job.output``) and return its sidecar.
+
+    When nothing matched, nothing is written and the sidecar has ``output`` None. The image
+    carries its sidecar (a PNG text chunk); ``save_mask`` and ``save_overlay`` also write
+    ``NAME.mask.png`` (the changed region) and ``NAME.overlay.png`` (the detections). Unless
+    ``quiet``, one line says what was written (with ``summary``, what was used and the score).
+    """
+    import PIL.Image
+    from tqdm.auto import tqdm
+
+    if not edit.found:
+        best = edit.detections.metadata.get("best_score")
+        shown = "none" if best is None else f"{best:.3g}"
+        message = f"{job.source}: nothing matching the query was found (best score {shown}); no output written"
+        tqdm.write(message, file=sys.stderr)
+        return {**edit.to_dict(), "output": None}
+    sidecar = {**edit.to_dict(), "output": str(job.output)}
+    writer.image(edit.image, job.output, sidecar)
+    stem = job.output.with_suffix("")
+    if save_mask:
+        writer.image(PIL.Image.fromarray(edit.mask), Path(f"{stem}.mask.png"), made="mask")
+    if save_overlay:
+        writer.image(edit.annotate(), Path(f"{stem}.overlay.png"), made="overlay")
+    if not quiet and summary:
+        used = ", ".join(
+            f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
+        )
+        seed = "" if edit.seed is None else f"seed {edit.seed}; "
+        tqdm.write(
+            f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used}"
+            f"{_score_text(edit)})"
+        )
+    return sidecar

@@ -415,7 +415,7 @@ def _options(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
 
 
 def _generate(pipe: Pipeline, args: argparse.Namespace) -> int:
-    from .outputs import Writer
+    from ..outputs import Writer
 
     writer = Writer()
     writer.check(args.output, "image")
@@ -429,8 +429,8 @@ def _generate(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
+    from ..outputs import Writer
     from ..results import detection_rows
-    from .outputs import Writer
 
     writer = Writer([args.image])
     if args.output is not None:
@@ -471,8 +471,9 @@ def _given(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
 
 def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     """Run an edit command over every input; see :mod:`textinpaint.interfaces.batch`."""
+    from ..outputs import Writer
     from . import batch
-    from .outputs import Writer, write_edit
+    from .batch import write_edit
 
     if args.quiet:
         _quiet()
@@ -555,8 +556,8 @@ def _distributed(args: argparse.Namespace, given: dict[str, Any], key: str) -> A
 
 def _replay(args: argparse.Namespace) -> int:
     """Make each sidecar's edit again and write it: the image, the mask (segment) or the sidecar (detect)."""
+    from ..outputs import Writer
     from ..workflows import WORKFLOWS
-    from .outputs import Writer
     from .sidecars import read_sidecar, replay
 
     single = len(args.sidecars) == 1 and args.output.suffix != ""

@@ -259,7 +259,8 @@ class EditStage:
 
     def edit(self, row: dict[str, Any]) -> Outcome:
         from ..images import Picture
-        from .outputs import Writer, write_edit
+        from ..outputs import Writer
+        from .batch import write_edit
 
         job = Job(Path(row["source"]), Path(row["output"]))
         overrides = json.loads(row["overrides"])
@@ -284,7 +285,8 @@ class EditStage:
         group), as the CLI's ``--batch-size`` does; None when they cannot go together or the
         batched call fails (then each is done on its own, so a bad file costs only itself)."""
         from ..images import ImageInput, Picture
-        from .outputs import Writer, write_edit
+        from ..outputs import Writer
+        from .batch import write_edit
 
         overrides = {row["overrides"] for row in rows}
         if not self.flow.batchable or len(rows) < 2 or len(overrides) > 1:
@@ -439,7 +441,7 @@ def run(
     if not isinstance(num_cpus, (int, float)) or not num_cpus > 0:
         raise InvalidInputError(f"num_cpus must be a number > 0; got {num_cpus!r}")
     from ..options import split
-    from .outputs import Writer
+    from ..outputs import Writer
 
     flow = WORKFLOWS[workflow]
     split({k: v for k, v in options.items() if k not in (*flow.inputs, "mask")}, flow.args, workflow)

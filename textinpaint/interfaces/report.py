@@ -26,7 +26,7 @@ import numpy as np
 import PIL.Image
 
 from ..errors import InvalidInputError, TextInpaintError
-from .outputs import REPORT_MARK
+from ..outputs import REPORT_MARK
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ class Item:
 def collect_items(folder: Path) -> list[Item]:
     """Every sidecar under ``folder`` and every row of its failures table, in review order
     (failed, flagged, nothing found, done; then lowest score first, then by name)."""
+    from ..outputs import owned
     from .batch import FAILURES
-    from .outputs import owned
     from .sidecars import read_sidecar
 
     items = []
@@ -287,7 +287,7 @@ def write_report(folder: str | Path, output: str | Path | None = None) -> Path:
     Raises:
         InvalidInputError: ``folder`` is not a folder.
     """
-    from .outputs import Writer
+    from ..outputs import Writer
 
     root = Path(folder)
     if not root.is_dir():

@@ -75,7 +75,7 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
             raise ImageLoadError(f"sidecar: no file at {str(path)!r}")
         try:
             if path.suffix.lower() == ".png":
-                from .outputs import read_png_sidecar
+                from ..outputs import read_png_sidecar
 
                 found = read_png_sidecar(path)
                 if found is None:

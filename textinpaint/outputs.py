@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, Any, Literal
 
 import PIL.Image
 import PIL.PngImagePlugin
 
-from ..errors import OutputError, OutputRefusedError
-
-if TYPE_CHECKING:
-    from ..results import Edit
+from .errors import OutputError, OutputRefusedError
 
 # The PNG text chunk holding the sidecar.
 PNG_KEY = "textinpaint"
@@ -41,6 +37,8 @@ PNG_KEY = "textinpaint"
 MADE_KEY = "textinpaint-made"
 # The report's marker: a page textinpaint wrote (and may write again).
 REPORT_MARK = '<meta name="generator" content="textinpaint report">'
+# The image formats an output may be written in (by its suffix).
+IMAGE_FORMATS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
 # What a file of each kind must look like to be textinpaint's own (see Writer.check).
 Kind = Literal["image", "sidecar", "failures", "report"]
 
@@ -264,58 +262,3 @@ class Writer:
         if kind == "report" and REPORT_MARK not in text[:4096]:
             raise ValueError("a report page must carry REPORT_MARK in its head")
         return self._write(target, kind, lambda path: write_text(path, text))
-
-
-def _score_text(edit: Edit) -> str:
-    """``; score 0.62 (present 0.62, gone 1.00), best of 4; FLAGGED`` for a checked edit, else ``""``."""
-    if edit.verification is None:
-        return ""
-    check = edit.verification
-    parts = ", ".join(f"{name} {'unchecked' if v is None else f'{v:.2f}'}" for name, v in check.parts.items())
-    score = "unchecked" if check.score is None else f"{check.score:.2f}"
-    tries = f", best of {len(edit.candidates) + 1}" if edit.candidates else ""
-    return f"; score {score} ({parts}){tries}{'; FLAGGED' if edit.flagged else ''}"
-
-
-def write_edit(
-    writer: Writer,
-    job: Any,
-    edit: Edit,
-    *,
-    save_mask: bool = False,
-    save_overlay: bool = False,
-    quiet: bool = False,
-    summary: bool = True,
-) -> dict[str, Any]:
-    """Write one edit of a run (``job.source`` edited into ``job.output``) and return its sidecar.
-
-    When nothing matched, nothing is written and the sidecar has ``output`` None. The image
-    carries its sidecar (a PNG text chunk); ``save_mask`` and ``save_overlay`` also write
-    ``NAME.mask.png`` (the changed region) and ``NAME.overlay.png`` (the detections). Unless
-    ``quiet``, one line says what was written (with ``summary``, what was used and the score).
-    """
-    from tqdm.auto import tqdm
-
-    if not edit.found:
-        best = edit.detections.metadata.get("best_score")
-        shown = "none" if best is None else f"{best:.3g}"
-        message = f"{job.source}: nothing matching the query was found (best score {shown}); no output written"
-        tqdm.write(message, file=sys.stderr)
-        return {**edit.to_dict(), "output": None}
-    sidecar = {**edit.to_dict(), "output": str(job.output)}
-    writer.image(edit.image, job.output, sidecar)
-    stem = job.output.with_suffix("")
-    if save_mask:
-        writer.image(PIL.Image.fromarray(edit.mask), Path(f"{stem}.mask.png"), made="mask")
-    if save_overlay:
-        writer.image(edit.annotate(), Path(f"{stem}.overlay.png"), made="overlay")
-    if not quiet and summary:
-        used = ", ".join(
-            f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
-        )
-        seed = "" if edit.seed is None else f"seed {edit.seed}; "
-        tqdm.write(
-            f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used}"
-            f"{_score_text(edit)})"
-        )
-    return sidecar
