@@ -208,7 +208,7 @@ def test_module_functions_use_the_shared_default_pipeline(pipe):
     out = textinpaint.inpaint(noise(40, 40), np.ones((40, 40), bool), "a cat", steps=1, seed=0).image
     assert isinstance(out, PIL.Image.Image)
     assert textinpaint.replace.__doc__ == Pipeline.replace.__doc__
-    textinpaint.configure(device="cpu")  # a fresh default (it loads nothing until used)
+    textinpaint.configure()  # the default again, from the environment (it loads nothing until used)
 
 
 def test_importing_the_package_loads_no_model_library():

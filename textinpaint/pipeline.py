@@ -61,10 +61,11 @@ def default_pipeline() -> Pipeline:
 
 def configure(pipeline: Pipeline | None = None, **settings: Any) -> Pipeline:
     """Set the pipeline behind the module-level functions: the one given, or a new one built from
-    ``settings`` (``Pipeline``'s own arguments: ``models=``, ``device=``, ``dtype=``...).
+    ``settings`` (``Pipeline``'s own arguments: ``models=``, ``device=``, ``dtype=``...); with
+    neither, the default again (read from the environment, see :func:`default_pipeline`).
 
     Returns:
-        The new default pipeline.
+        The new default pipeline (it loads nothing until used).
 
     Example:
         >>> import textinpaint
@@ -74,10 +75,10 @@ def configure(pipeline: Pipeline | None = None, **settings: Any) -> Pipeline:
     global _default
     if pipeline is not None and settings:
         raise TypeError("configure takes a pipeline or its settings, not both")
-    chosen = pipeline if pipeline is not None else Pipeline(**settings)
+    chosen = pipeline if pipeline is not None else Pipeline(**settings) if settings else None
     with _default_lock:
         _default = chosen
-    return chosen
+    return default_pipeline()
 
 
 def _on_default(method: Callable[Concatenate[Pipeline, _P], _T]) -> Callable[_P, _T]:

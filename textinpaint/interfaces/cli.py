@@ -369,6 +369,14 @@ def _check_options(args: argparse.Namespace) -> None:
     models = getattr(args, "models", None)
     if models is not None and args.command != "download" and not Path(models).is_dir():
         raise InvalidInputError(f"--models must be a folder with one subfolder per stage; got {str(models)!r}")
+    from ..models import resolve_source
+
+    for stage, name in stage_names(args).items():
+        if name is not None:
+            try:
+                resolve_source(stage, name, None)  # an unknown short name: refused before any network
+            except InvalidInputError as error:
+                raise InvalidInputError(f"{STAGES[stage].flag}: {error}") from None
 
 
 def stage_names(args: argparse.Namespace) -> dict[str, Any]:

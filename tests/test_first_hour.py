@@ -1,0 +1,91 @@
+"""The first hour: saving with the record, a short repr and notebook display, a default pipeline
+set from code or the environment, short-name typos caught before any network."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import PIL.Image
+import pytest
+from conftest import noise
+
+import textinpaint
+from textinpaint import OutputRefusedError, Pipeline
+from textinpaint.interfaces.cli import main
+
+
+@pytest.fixture(scope="module")
+def edited(tiny_models, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("first-hour")
+    source = folder / "street.png"
+    PIL.Image.fromarray(noise(40, 56, seed=5)).save(source)
+    pipeline = Pipeline(models=tiny_models, device="cpu")
+    edit = pipeline.replace(str(source), "a dog", "a cat", seed=2, steps=1, box_threshold=0.0, text_threshold=0.0)
+    return folder, source, edit
+
+
+def test_edit_save_then_cli_replay_is_bit_exact(edited, capsys):
+    folder, _, edit = edited
+    out = edit.save(folder / "out.png")
+    assert (folder / "out.json").is_file()
+    assert main(["replay", str(out), "-o", str(folder / "again.png"), "--device", "cpu"]) == 0
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(folder / "again.png")), np.asarray(edit.image))
+
+
+def test_edit_save_never_writes_over_the_input_or_a_stranger_file(edited):
+    folder, source, edit = edited
+    with pytest.raises(OutputRefusedError, match="would overwrite an input"):
+        edit.save(source)
+    mine = folder / "mine.png"
+    PIL.Image.fromarray(noise(4, 4)).save(mine)
+    with pytest.raises(OutputRefusedError, match="not an image textinpaint wrote"):
+        edit.save(mine)
+    with pytest.raises(textinpaint.InvalidInputError, match="path must name an image file"):
+        edit.save(folder / "out.txt")
+
+
+def test_an_edit_shows_as_one_short_line_and_as_a_picture_in_a_notebook(edited):
+    _, _, edit = edited
+    text = repr(edit)
+    assert text.startswith("Edit(replace, 56x40, ") and "seed 2" in text and len(text) < 200
+    shown = PIL.Image.open(io.BytesIO(edit._repr_png_()))
+    np.testing.assert_array_equal(np.asarray(shown), np.asarray(edit.image))
+    page = edit._repr_html_()
+    assert page.count("<img") == 2 and "before" in page and "after" in page
+
+
+def test_the_default_pipeline_is_set_from_code_or_the_environment(tiny_models, monkeypatch):
+    monkeypatch.setenv("TEXTINPAINT_MODELS", str(tiny_models))
+    monkeypatch.setenv("TEXTINPAINT_DEVICE", "cpu")
+    try:
+        assert textinpaint.configure().models == str(tiny_models)
+        assert str(textinpaint.default_pipeline().device) == "cpu"
+        chosen = Pipeline(device="cpu")
+        assert textinpaint.configure(chosen) is chosen and textinpaint.default_pipeline() is chosen
+    finally:
+        monkeypatch.delenv("TEXTINPAINT_MODELS")
+        monkeypatch.delenv("TEXTINPAINT_DEVICE")
+        textinpaint.configure()
+
+
+def test_a_mistyped_short_name_is_caught_before_any_network_with_did_you_mean(tmp_path, capsys):
+    picture = tmp_path / "a.png"
+    PIL.Image.fromarray(noise(8, 8)).save(picture)
+    with pytest.raises(SystemExit) as stop:
+        main(
+            [
+                "replace",
+                str(picture),
+                "--find",
+                "car",
+                "--with",
+                "truck",
+                "-o",
+                str(tmp_path / "o.png"),
+                "--detector",
+                "bse",
+            ]
+        )
+    assert stop.value.code == 2
+    assert "did you mean 'base'" in capsys.readouterr().err
