@@ -518,3 +518,25 @@ def test_segmenters_encode_a_batch_of_pictures_once(zoo, tiny_models, monkeypatc
     for image, edit in zip(images, edits):
         assert edit.detections.mask.shape[1:] == (48, 64)
         np.testing.assert_array_equal(np.asarray(edit.image)[~edit.mask], image[~edit.mask])
+
+
+def test_a_version_2_flux_sidecar_is_migrated_and_replays_bit_for_bit(zoo, tiny_models):
+    from textinpaint.abilities import SD_GUIDANCE, SD_NEGATIVE_PROMPT
+
+    pipeline = _painter_pipeline(zoo, tiny_models, "flux-fill")
+    mask = np.zeros((32, 48), bool)
+    mask[8:20, 10:30] = True
+    image = noise(32, 48)
+    edit = pipeline.inpaint(image, mask, "a red car", seed=4, steps=2)
+    current = edit.to_dict()
+    assert current["version"] == 3 and current["parameters"]["guidance"] == 30.0
+    # What release 2 wrote for the same edit: the values given, not the values FLUX used.
+    old = {
+        **current,
+        "version": 2,
+        "parameters": {**current["parameters"], "guidance": SD_GUIDANCE, "negative_prompt": SD_NEGATIVE_PROMPT},
+    }
+    migrated = textinpaint.read_sidecar(old)
+    assert migrated["version"] == 3 and migrated["parameters"] == current["parameters"]
+    again = textinpaint.replay(old, image=image, pipeline=pipeline)
+    np.testing.assert_array_equal(np.asarray(again.image), np.asarray(edit.image))
