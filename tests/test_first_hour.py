@@ -89,3 +89,33 @@ def test_a_mistyped_short_name_is_caught_before_any_network_with_did_you_mean(tm
         )
     assert stop.value.code == 2
     assert "did you mean 'base'" in capsys.readouterr().err
+
+
+def _offline(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+
+    picture = tmp_path / "photo.jpg"
+    PIL.Image.fromarray(noise(16, 16)).save(picture)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "textinpaint", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_offline_without_weights_one_message_names_every_missing_model_and_three_ways_forward(tmp_path):
+    result = _offline(tmp_path, "replace", "photo.jpg", "--find", "car", "--with", "truck", "-o", "out.png")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    message = result.stderr
+    for repo in ("IDEA-Research/grounding-dino-tiny", "facebook/sam-vit-huge", "stable-diffusion-inpainting"):
+        assert repo in message
+    assert "textinpaint download" in message and "--models DIR" in message and "tiny-models" in message
+    assert message.count("textinpaint: error") == 1
+
+
+def test_offline_download_says_one_line_per_model(tmp_path):
+    result = _offline(tmp_path, "download", "--stages", "detector,segmenter")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("textinpaint: error")]
+    assert len(lines) == 2 and "cannot be reached" in lines[0]

@@ -21,12 +21,12 @@ import torch
 from .abilities import Abilities
 from .backends.detection import parse_phrases, with_query_ids
 from .devices import resolve_device, resolve_dtype
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ModelsMissingError
 from .events import timed
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from .inpainting import Filler, check_filler
 from .masks import bounding_box
-from .models import backend_for, family_of, resolve_source
+from .models import backend_for, family_of, missing_models, resolve_source
 from .options import (
     DetectArgs,
     FindOptions,
@@ -217,11 +217,24 @@ class Models:
         backend = self.backend("detector")
         return backend is not None and bool(getattr(backend.owner(), "gives_masks", False))
 
+    def require(self, *stages: str) -> None:
+        """Refuse at once, naming every one, the models of ``stages`` that are neither on this
+        machine nor downloadable now (the Hub cannot be reached); loads nothing.
+
+        Raises:
+            ModelsMissingError: with the three ways forward (download, a models folder, tiny models).
+        """
+        held = set(self.loaded())
+        missing = missing_models({stage: self.source(stage) for stage in stages if stage not in held})
+        if missing:
+            raise ModelsMissingError(missing)
+
     def model(self, stage: str) -> Any:
         """The ``stage`` model (see :data:`textinpaint.stages.STAGES`), loaded on first use."""
         given = self.store.given(stage)
         if given is not None:
             return given
+        self.require(stage)
         source = self.source(stage)
         backend = backend_for(stage, source, self._names[stage])
         options: dict[str, Any] = {}

@@ -85,6 +85,26 @@ class OutputError(TextInpaintError, OSError):
     """An output could not be written (a read-only folder, a full disk); nothing partial is left."""
 
 
+class ModelsMissingError(WeightsNotFoundError):
+    """Models a run needs are not on this machine and the Hugging Face Hub cannot be reached."""
+
+    def __init__(self, missing: list[tuple[str, str]]) -> None:
+        listed = "; ".join(f"{stage} {source}" for stage, source in missing)
+        stages = ",".join(dict.fromkeys(stage for stage, _ in missing))
+        TextInpaintError.__init__(
+            self,
+            f"these models are not on this machine and the Hugging Face Hub cannot be reached: {listed}. "
+            f"Three ways forward: (1) where there is internet, `textinpaint download --stages {stages}` "
+            "(add --models DIR to write a folder you can copy here); (2) use models already on disk: "
+            "--models DIR on the command line, models=DIR or textinpaint.configure(models=DIR) in Python; "
+            "(3) to try textinpaint without any download: `python -m textinpaint.testing tiny-models tiny`, "
+            "then --models tiny (noise pictures, every code path real)",
+        )
+        self.missing = missing
+        self.stage = missing[0][0]
+        self.model = missing[0][1]
+
+
 class ModelKindError(TextInpaintError, ValueError):
     """A checkpoint of the wrong kind was given for a stage (a SAM folder as detector, say)."""
 

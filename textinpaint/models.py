@@ -255,6 +255,39 @@ def variant_options(stage: str, source: str, dtype: torch.dtype) -> dict[str, st
     return {}
 
 
+_HUB_REACHABLE: list[bool] = []  # the probe's answer, once per process
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face Hub can be reached from here: False at once under
+    ``HF_HUB_OFFLINE=1``, else one TCP connection attempt (at most ``timeout`` seconds), asked once
+    per process, so an offline machine never waits through the download library's retries."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    if not _HUB_REACHABLE:
+        endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+        try:
+            with socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout):
+                _HUB_REACHABLE.append(True)
+        except Exception:  # DNS failure, refused, timed out, or a sandbox that forbids it: all "no"
+            _HUB_REACHABLE.append(False)
+    return _HUB_REACHABLE[0]
+
+
+def missing_models(sources: dict[str, str]) -> list[tuple[str, str]]:
+    """The (stage, source) pairs of ``sources`` that are Hub ids not in the local cache, when the
+    Hub cannot be reached (nothing is missing while it can: they will download). Loads nothing."""
+    wanted = [
+        (stage, source) for stage, source in sources.items() if source != "(object)" and not Path(source).exists()
+    ]
+    absent = [(stage, source) for stage, source in wanted if not weights_status(stage, source)[0]]
+    return absent if absent and not hub_reachable() else []
+
+
 def weights_status(stage: str, source: str) -> tuple[bool, str]:
     """Whether ``source`` can be loaded here, and what is wrong when not: the weight files
     themselves are looked for (every component of a pipeline) and their headers read."""
@@ -299,18 +332,28 @@ def download(stage: str, repo: str, target: Path | None = None) -> str:
 
     Returns:
         Where the files are.
+
+    Raises:
+        WeightsNotFoundError: the Hub cannot be reached (said at once, without the download
+            library's retries) or the download failed; one message, naming the model.
     """
     if Path(repo).exists():
         return repo
     table = stage_of(stage)
-    if all(backend.index for backend in table.backends):
-        from diffusers import DiffusionPipeline
+    if not hub_reachable():
+        raise WeightsNotFoundError(stage, repo, "the Hugging Face Hub cannot be reached from this machine")
+    try:
+        if all(backend.index for backend in table.backends):
+            from diffusers import DiffusionPipeline
 
-        where = str(DiffusionPipeline.download(repo, variant="fp16", use_safetensors=True))
-    else:
-        from huggingface_hub import snapshot_download
+            where = str(DiffusionPipeline.download(repo, variant="fp16", use_safetensors=True))
+        else:
+            from huggingface_hub import snapshot_download
 
-        where = str(snapshot_download(repo, allow_patterns=list(table.download)))
+            where = str(snapshot_download(repo, allow_patterns=list(table.download)))
+    except Exception as error:  # the Hub client's own errors (HTTP, connection, missing repo...)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WeightsNotFoundError(stage, repo, f"the download failed: {type(error).__name__}: {first}") from None
     if target is None:
         return where
     import shutil

@@ -428,6 +428,7 @@ def _generate(pipe: Pipeline, args: argparse.Namespace) -> int:
     writer = Writer()
     writer.check(args.output, "image")
     writer.check(args.output.with_suffix(".json"), "sidecar")
+    pipe.require(*_needed(pipe, args.flow, _options(args, args.flow)))
     edit = pipe.generate(args.prompt, size=args.size, **_options(args, args.flow))
     sidecar = {**edit.to_dict(), "output": str(args.output)}
     writer.image(edit.image, args.output, sidecar)
@@ -445,6 +446,7 @@ def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
         writer.check(args.output, "sidecar")
     if args.save_overlay is not None:
         writer.check(args.save_overlay, "image")
+    pipe.require("detector")
     edit = args.flow.function(pipe, args.image, args.find, **_options(args, args.flow))
     print(json.dumps(detection_rows(edit.detections), indent=2))
     if args.output:
@@ -477,6 +479,25 @@ def _given(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
     return {**given, **_options(args, flow)}
 
 
+def _needed(pipe: Pipeline, flow: Workflow, given: dict[str, Any]) -> list[str]:
+    """The stages this run will load, read off its options (for one up-front check of the weights)."""
+    asked = {
+        "upscaler": bool(given.get("upscale")),
+        "fast": bool(given.get("fast")),
+        "controlnet": given.get("depth", True) is not False,
+        "depth": given.get("depth", True) is not False,
+    }
+    stages = [stage for stage in flow.stages if asked.get(stage, True)]
+    finds = not (given.get("mask") and flow.name != "inpaint")
+    if not finds:
+        stages = [stage for stage in stages if stage not in ("detector", "segmenter")]
+    elif not given.get("points") and (given.get("mask_mode") == "box" or pipe.detector_gives_masks()):
+        stages = [stage for stage in stages if stage != "segmenter"]
+    if given.get("find") is None and given.get("keep") is None and given.get("points"):
+        stages = [stage for stage in stages if stage != "detector"] if not given.get("verify") else stages
+    return stages
+
+
 def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     """Run an edit command over every input; see :mod:`textinpaint.interfaces.batch`."""
     from ..outputs import Writer
@@ -487,6 +508,8 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         _quiet()
     flow: Workflow = args.flow
     given = _given(args, flow)
+    if getattr(args, "engine", "local") == "local":
+        pipe.require(*_needed(pipe, flow, given))  # every missing model named at once, before any work
     shown = dict(
         save_mask=args.save_mask, save_overlay=args.save_overlay, quiet=args.quiet, summary=flow.output == "image"
     )
@@ -686,12 +709,18 @@ def _download(args: argparse.Namespace) -> int:
         print(f"textinpaint: error: --stages must name stages among {list(STAGES)}; got {unknown}", file=sys.stderr)
         return 1
     names = stage_names(args)
+    failed = 0
     for stage in wanted:
         repo = resolve_source(stage, names[stage], None)  # the Hub id, even when --models is the target
         target = None if args.models is None else Path(args.models) / stage
-        where = download(stage, repo, target)
+        try:
+            where = download(stage, repo, target)
+        except TextInpaintError as error:
+            print(f"textinpaint: error: {stage}: {error}", file=sys.stderr)
+            failed += 1
+            continue
         print(f"{stage}: {repo} -> {where}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
