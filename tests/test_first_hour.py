@@ -119,3 +119,26 @@ def test_offline_download_says_one_line_per_model(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("textinpaint: error")]
     assert len(lines) == 2 and "cannot be reached" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv,suggestion",
+    [
+        (["replce"], "did you mean replace?"),
+        (["replace", "a.png", "--with", "x", "-o", "o.png", "--fnd", "car"], "did you mean --find?"),
+    ],
+)
+def test_a_mistyped_flag_or_subcommand_gets_did_you_mean(argv, suggestion, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and suggestion in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", ["replace", "remove", "background", "inpaint", "generate", "segment", "detect", "replay", "report"]
+)
+def test_every_subcommand_shows_an_example_in_its_help(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "examples:" in text and f"textinpaint {command}" in text

@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import __version__
 from ..errors import TextInpaintError
@@ -195,9 +196,53 @@ def _outputs_group(parser: argparse.ArgumentParser, *, image_options: bool = Tru
         group.add_argument("--save-overlay", action="store_true", help="also write NAME.overlay.png: the detections")
 
 
+# One or two examples per subcommand, shown at the end of its --help.
+EXAMPLES = {
+    "replace": [
+        'textinpaint replace street.jpg --find "the red car" --with "a blue pickup truck" -o out.png',
+        'textinpaint replace photos/ --find "sky" --with "a stormy sky" --seed 1 -o edited/',
+    ],
+    "remove": ['textinpaint remove beach.jpg --find "the person" -o empty-beach.png'],
+    "background": [
+        'textinpaint background car.jpg --keep "the car" --with "a mountain road at sunset" -o new.png',
+        'textinpaint background product.jpg --keep-mask subject.png --with "a marble table" -o new.png',
+    ],
+    "inpaint": ['textinpaint inpaint room.jpg --mask region.png --prompt "a green armchair" -o room2.png'],
+    "generate": ['textinpaint generate "a woman in a park" --size 768x512 --seed 1 -o park.png'],
+    "segment": ['textinpaint segment street.jpg --find "car" --select largest -o car-mask.png'],
+    "detect": ['textinpaint detect street.jpg --find "car. person" --save-overlay found.png'],
+    "replay": ["textinpaint replay edited/street.json -o again.png", "textinpaint replay edited/*.json -o again/"],
+    "download": ["textinpaint download --stages detector,segmenter,inpainter --models models/"],
+    "models": ["textinpaint models", "textinpaint models --json"],
+    "report": ["textinpaint report edited/", "textinpaint report edited/ -o review.html"],
+    "info": ["textinpaint info --models models/"],
+    "app": ["textinpaint app --models models/ --port 7860"],
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with "did you mean" for a mistyped flag or subcommand (Python < 3.14 has none)."""
+
+    def error(self, message: str) -> NoReturn:
+        import difflib
+
+        choices = [flag for action in self._actions for flag in action.option_strings]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):  # the subcommands, and their flags
+                choices += list(action.choices)
+                choices += [f for sub in action.choices.values() for a in sub._actions for f in a.option_strings]
+        words = re.findall(r"unrecognized arguments: (.*)$|invalid choice: '([^']*)'", message)
+        for unknown, invalid in words:
+            for word in unknown.split() if unknown else [invalid]:
+                close = difflib.get_close_matches(word.split("=")[0], choices, n=1)
+                if close:
+                    message += f" (did you mean {close[0]}?)"
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
     description = "textinpaint: edit photos from text (find, cut out, repaint at full resolution)."
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="textinpaint",
         description=description,
         epilog=(
@@ -207,10 +252,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     parser.add_argument("--version", action="version", version=f"textinpaint {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_text: str, run: Any = None) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        examples = "\n".join(f"  {line}" for line in EXAMPLES[name])
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"examples:\n{examples}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         _models_group(sub, COMMAND_STAGES[name], runs=name not in ("download", "report", "models"))
         sub.set_defaults(run=run or (lambda args: _batch(_pipeline(args), args)), flow=COMMANDS.get(name))
         return sub
