@@ -278,12 +278,15 @@ def hub_reachable(timeout: float = 2.0) -> bool:
     return _HUB_REACHABLE[0]
 
 
+def _hub_id(source: str) -> bool:
+    """Whether ``source`` reads as a Hub repo id (``owner/name``), not a local path."""
+    return source.count("/") == 1 and not source.startswith(("/", ".", "~")) and "\\" not in source
+
+
 def missing_models(sources: dict[str, str]) -> list[tuple[str, str]]:
     """The (stage, source) pairs of ``sources`` that are Hub ids not in the local cache, when the
     Hub cannot be reached (nothing is missing while it can: they will download). Loads nothing."""
-    wanted = [
-        (stage, source) for stage, source in sources.items() if source != "(object)" and not Path(source).exists()
-    ]
+    wanted = [(stage, source) for stage, source in sources.items() if _hub_id(source) and not Path(source).exists()]
     absent = [(stage, source) for stage, source in wanted if not weights_status(stage, source)[0]]
     return absent if absent and not hub_reachable() else []
 
