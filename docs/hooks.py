@@ -128,3 +128,19 @@ def on_files(files, config):
     for name, content in (("cli.md", _cli_reference()), ("weights.md", _weights_guide())):
         files.append(File.generated(config, name, content=content))
     return files
+
+
+_ROLE = None
+
+
+def on_page_content(html, page, config, files):
+    """Sphinx roles left in docstrings (``:meth:`clear```, ``:func:`~textinpaint.replace```) as
+    code, the way Sphinx shows them: the API page never shows a raw role."""
+    import re
+
+    global _ROLE
+    if _ROLE is None:
+        _ROLE = re.compile(r":(?:meth|func|class|mod|data|attr|exc|obj):`~?([^`]+)`")
+    return _ROLE.sub(
+        lambda m: f"<code>{m.group(1).rsplit('.', 1)[-1] if m.group(0).count('~') else m.group(1)}</code>", html
+    )

@@ -142,3 +142,28 @@ def test_every_subcommand_shows_an_example_in_its_help(command, capsys):
         main([command, "--help"])
     text = capsys.readouterr().out
     assert "examples:" in text and f"textinpaint {command}" in text
+
+
+@pytest.mark.parametrize("inputs", [["empty/"], ["nothing-*.png"], ["notes/"]])
+def test_inputs_that_match_no_picture_are_an_error_not_a_silent_success(inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no pictures here")
+    status = main(["replace", *inputs, "--find", "car", "--with", "truck", "-o", "out/"])
+    assert status == 1 and "no pictures matched the inputs" in capsys.readouterr().err
+
+
+def test_a_transparent_picture_written_as_jpeg_says_it_is_flattened(tmp_path, caplog):
+    from textinpaint.outputs import save_image
+
+    save_image(PIL.Image.new("RGBA", (4, 4), (255, 0, 0, 128)), tmp_path / "a.jpg")
+    assert "flattened onto white" in caplog.text
+
+
+def test_models_prints_an_aligned_table_with_a_header(capsys):
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["stage", "name", "Hub"]
+    starts = {line.index("Apache-2.0") for line in lines if "Apache-2.0" in line}
+    assert len(starts) == 1, "the licence column is aligned"

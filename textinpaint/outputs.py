@@ -19,6 +19,7 @@ A PNG also carries its sidecar as a ``textinpaint`` text chunk, so the image alo
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -30,6 +31,8 @@ import PIL.Image
 import PIL.PngImagePlugin
 
 from .errors import OutputError, OutputRefusedError
+
+logger = logging.getLogger(__name__)
 
 # The PNG text chunk holding the sidecar.
 PNG_KEY = "textinpaint"
@@ -113,6 +116,9 @@ def save_image(
             chunk.add_text(MADE_KEY, made)
         options["pnginfo"] = chunk
     if suffix in (".jpg", ".jpeg") and image.mode not in ("RGB", "L", "1"):
+        logger.warning(
+            "%s: JPEG holds no transparency; the picture is flattened onto white (write PNG to keep it)", path
+        )
         flat = PIL.Image.new("RGB", image.size, (255, 255, 255))
         flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         image = flat

@@ -246,7 +246,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="textinpaint",
         description=description,
         epilog=(
-            "exit status: 0 done, 1 an error, 2 a usage error, 3 nothing matched the query or an edit "
+            "exit status: 0 done, 1 an error (no picture matched the inputs, too), 2 a usage error, 3 nothing "
+            "matched the query or an edit "
             "scored below --min-score, 130 interrupted"
         ),
     )
@@ -560,8 +561,6 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         _quiet()
     flow: Workflow = args.flow
     given = _given(args, flow)
-    if getattr(args, "engine", "local") == "local":
-        pipe.require(*_needed(pipe, flow, given))  # every missing model named at once, before any work
     shown = dict(
         save_mask=args.save_mask, save_overlay=args.save_overlay, quiet=args.quiet, summary=flow.output == "image"
     )
@@ -589,6 +588,14 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         jobs_count = len(summary.outcomes)
     else:
         jobs = batch.plan(args.inputs, args.output, suffix=f".{args.format}")
+        if not jobs:
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"no pictures matched the inputs {' '.join(map(str, args.inputs))!r} (empty folders, no image "
+                f"files, or a pattern that matched nothing); picture files end in {', '.join(sorted(batch.IMAGE_SUFFIXES))}"
+            )
+        pipe.require(*_needed(pipe, flow, given))  # every missing model named at once, before any work
         writer.protect(*(job.source for job in jobs))
         many = {"work_many": work_many, "batch_size": args.batch_size} if hasattr(args, "batch_size") else {}
         summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, writer=writer, **many)
@@ -707,14 +714,22 @@ def _models(as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
-    for stage in STAGES:
-        print(f"{stage}:")
-        for row in (r for r in rows if r["stage"] == stage):
-            here = "cached" if row["cached"] else "-"
-            if row["bytes_on_disk"] is not None:
-                here = f"{here} ({row['bytes_on_disk'] / 1e9:.2f} GB on disk)"
-            default = " (default)" if row["default"] else ""
-            print(f"  {row['name']:<12} {row['repo']:<55} {row['size']:>8}  {row['licence']:<28} {here}{default}")
+    header = ("stage", "name", "Hub id", "size", "licence", "here")
+    table = [
+        (
+            row["stage"],
+            row["name"] + (" (default)" if row["default"] else ""),
+            row["repo"],
+            row["size"],
+            row["licence"],
+            ("cached" if row["cached"] else "not downloaded")
+            + ("" if row["bytes_on_disk"] is None else f", {row['bytes_on_disk'] / 1e9:.2f} GB on disk"),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(line[i])) for line in [header, *table]) for i in range(len(header))]
+    for line in [header, *table]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
     return 0
 
 
