@@ -246,9 +246,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="textinpaint",
         description=description,
         epilog=(
-            "exit status: 0 done, 1 an error (no picture matched the inputs, too), 2 a usage error, 3 nothing "
-            "matched the query or an edit "
-            "scored below --min-score, 130 interrupted"
+            "exit status: 0 done, 1 an error, 2 a usage error, 3 nothing matched the query or an edit "
+            "scored below --min-score, 130 interrupted; inputs that match no picture are an error (1)"
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
