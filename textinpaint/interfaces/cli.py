@@ -540,7 +540,7 @@ def _needed(pipe: Pipeline, flow: Workflow, given: dict[str, Any]) -> list[str]:
         "depth": given.get("depth", True) is not False,
     }
     stages = [stage for stage in flow.stages if asked.get(stage, True)]
-    finds = not (given.get("mask") and flow.name != "inpaint")
+    finds = not (given.get("mask") and "mask" not in flow.inputs)  # a subject given as a mask: nothing to find
     if not finds:
         stages = [stage for stage in stages if stage not in ("detector", "segmenter")]
     elif not given.get("points") and (given.get("mask_mode") == "box" or pipe.detector_gives_masks()):
