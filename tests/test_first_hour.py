@@ -167,3 +167,83 @@ def test_models_prints_an_aligned_table_with_a_header(capsys):
     assert lines[0].split()[:3] == ["stage", "name", "Hub"]
     starts = {line.index("Apache-2.0") for line in lines if "Apache-2.0" in line}
     assert len(starts) == 1, "the licence column is aligned"
+
+
+def _pictures_and_masks(tmp_path, names=("a", "b")):
+    pictures, masks = tmp_path / "pictures", tmp_path / "masks"
+    pictures.mkdir()
+    masks.mkdir()
+    for i, name in enumerate(names):
+        PIL.Image.fromarray(noise(32, 40, seed=i)).save(pictures / f"{name}.jpg", quality=95)
+        region = np.zeros((32, 40), np.uint8)
+        region[4 + 4 * i : 20, 6:26] = 255
+        PIL.Image.fromarray(region).save(masks / f"{name}.png")
+    return pictures, masks
+
+
+@pytest.mark.parametrize("command", ["inpaint", "remove"])
+def test_your_own_masks_from_a_folder_with_resume_sidecars_and_replay(command, tiny_models, tmp_path, capsys):
+    pictures, masks = _pictures_and_masks(tmp_path)
+    out = tmp_path / "out"
+    words = ["--prompt", "a red door", "--steps", "1", "--seed", "2"] if command == "inpaint" else []
+    args = [
+        command,
+        str(pictures),
+        "--mask-dir",
+        str(masks),
+        "-o",
+        str(out),
+        "--models",
+        str(tiny_models),
+        "--device",
+        "cpu",
+        *words,
+    ]
+    assert main(args) == 0
+    for name in ("a", "b"):
+        written = np.asarray(PIL.Image.open(out / f"{name}.png"))
+        source = np.asarray(PIL.Image.open(pictures / f"{name}.jpg"))
+        region = np.asarray(PIL.Image.open(masks / f"{name}.png")) > 0
+        sidecar = textinpaint.read_sidecar(out / f"{name}.json")
+        assert sidecar["mask"] is not None and sidecar["workflow"] == ("inpaint" if command == "inpaint" else "remove")
+        grown = np.zeros_like(region)  # the mask's box grown past its blend band: outside it, the input
+        ys, xs = np.nonzero(region)
+        grown[max(0, ys.min() - 12) : ys.max() + 13, max(0, xs.min() - 12) : xs.max() + 13] = True
+        np.testing.assert_array_equal(written[~grown], source[~grown])
+    capsys.readouterr()
+    assert main(args) == 0 and "2 skipped" in capsys.readouterr().err  # resume: done before, same request
+    again = tmp_path / "again.png"
+    assert main(["replay", str(out / "b.json"), "-o", str(again), "--device", "cpu"]) == 0
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(again)), np.asarray(PIL.Image.open(out / "b.png")))
+
+
+def test_a_picture_without_its_mask_fails_alone_and_the_batch_goes_on(tiny_models, tmp_path, capsys):
+    pictures, masks = _pictures_and_masks(tmp_path)
+    (masks / "b.png").unlink()
+    status = main(
+        [
+            "inpaint",
+            str(pictures),
+            "--mask-dir",
+            str(masks),
+            "--prompt",
+            "x",
+            "--steps",
+            "1",
+            "-o",
+            str(tmp_path / "out"),
+            "--models",
+            str(tiny_models),
+            "--device",
+            "cpu",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert status == 1 and "no mask for b.jpg" in err and (tmp_path / "out" / "a.png").is_file()
+
+
+def test_inpaint_needs_a_mask(tmp_path, capsys):
+    PIL.Image.fromarray(noise(8, 8)).save(tmp_path / "a.png")
+    with pytest.raises(SystemExit) as stop:
+        main(["inpaint", str(tmp_path / "a.png"), "--prompt", "x", "-o", str(tmp_path / "o.png")])
+    assert stop.value.code == 2 and "--mask FILE or --mask-dir DIR" in capsys.readouterr().err

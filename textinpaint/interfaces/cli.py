@@ -267,6 +267,14 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run or (lambda args: _batch(_pipeline(args), args)), flow=COMMANDS.get(name))
         return sub
 
+    def mask_dir_flag(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument(
+            "--mask-dir",
+            type=Path,
+            help=f"a folder of masks, {what} of each picture, found by the picture's name (DIR/NAME.png for "
+            "NAME.jpg; in folder runs the same relative path)",
+        )
+
     def find_flag(sub: argparse.ArgumentParser, *, required: bool = False) -> None:
         help_text = 'what to find: "the red car", or several: "dog. cat"'
         sub.add_argument("--find", required=required, help=help_text + ("" if required else " (or give --point)"))
@@ -288,6 +296,8 @@ def _parser() -> argparse.ArgumentParser:
 
     remove = command("remove", "erase an object (LaMa)")
     find_flag(remove)
+    remove.add_argument("--mask", type=Path, help="erase exactly this mask's white pixels (instead of --find)")
+    mask_dir_flag(remove, "the region to erase")
     _option_flags(remove, COMMANDS["remove"])
     _outputs_group(remove)
     _engine_group(remove)
@@ -295,13 +305,15 @@ def _parser() -> argparse.ArgumentParser:
     background = command("background", "keep the subject, repaint the rest")
     background.add_argument("--keep", help="what to keep, as for --find")
     background.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
+    mask_dir_flag(background, "the subject")
     background.add_argument("--with", dest="with_", metavar="TEXT", required=True, help="the new background")
     _option_flags(background, COMMANDS["background"])
     _outputs_group(background)
     _engine_group(background)
 
     inpaint = command("inpaint", "repaint the white pixels of your own mask from a prompt")
-    inpaint.add_argument("--mask", type=Path, required=True, help="the mask image (white = repaint), the input's size")
+    inpaint.add_argument("--mask", type=Path, help="the mask image (white = repaint), the input's size")
+    mask_dir_flag(inpaint, "the region to repaint")
     inpaint.add_argument("--prompt", required=True, help="what to paint in the masked region")
     _option_flags(inpaint, COMMANDS["inpaint"])
     _outputs_group(inpaint)
@@ -407,8 +419,17 @@ def _check_options(args: argparse.Namespace) -> None:
     flow = args.flow
     if flow is not None:
         split(_options(args, flow), flow.args, flow.name)
+    if getattr(args, "mask", None) is not None and getattr(args, "mask_dir", None) is not None:
+        raise InvalidInputError("give --mask (one for every picture) or --mask-dir (one per picture), not both")
+    if getattr(args, "keep_mask", None) is not None and getattr(args, "mask_dir", None) is not None:
+        raise InvalidInputError("give --keep-mask (one for every picture) or --mask-dir (one per picture), not both")
+    if "mask" in getattr(flow, "inputs", ()) and args.mask is None and args.mask_dir is None:
+        raise InvalidInputError("inpaint needs the region to repaint: --mask FILE or --mask-dir DIR")
+    if getattr(args, "mask_dir", None) is not None and not args.mask_dir.is_dir():
+        raise InvalidInputError(f"--mask-dir must be a folder of masks; got {str(args.mask_dir)!r}")
     takes_points = flow is not None and "points" in keywords(flow.args)
-    if takes_points and "find" in flow.inputs and args.find is None and not getattr(args, "point", None):
+    masked = getattr(args, "mask", None) is not None or getattr(args, "mask_dir", None) is not None
+    if takes_points and "find" in flow.inputs and args.find is None and not getattr(args, "point", None) and not masked:
         raise InvalidInputError("give --find (what to look for), --point (a click on it), or both")
     if getattr(args, "batch_size", 1) < 1:
         raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
@@ -528,6 +549,8 @@ def _given(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
         given["mask"] = str(given["mask"])
     if getattr(args, "keep_mask", None):
         given["mask"] = str(args.keep_mask)
+    if given.get("mask") is None and getattr(args, "mask", None) is not None:
+        given["mask"] = str(args.mask)
     return {**given, **_options(args, flow)}
 
 
@@ -550,6 +573,29 @@ def _needed(pipe: Pipeline, flow: Workflow, given: dict[str, Any]) -> list[str]:
     return stages
 
 
+def _mask_for(job: Any, folder: Path, output: Path) -> Path:
+    """The mask of ``job``'s picture in ``folder``: the same relative path (a folder run) or name,
+    with any picture suffix.
+
+    Raises:
+        InvalidInputError: no mask for the picture (this picture fails; the batch goes on).
+    """
+    from ..errors import InvalidInputError
+    from .batch import IMAGE_SUFFIXES
+
+    try:
+        relative = job.output.relative_to(output).with_suffix("")
+    except ValueError:  # one input, one output file
+        relative = Path(job.source.stem)
+    for suffix in sorted(IMAGE_SUFFIXES):
+        candidate = folder / f"{relative}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise InvalidInputError(
+        f"--mask-dir: no mask for {job.source.name} in {str(folder)!r} (looked for {relative}.png, ...)"
+    )
+
+
 def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     """Run an edit command over every input; see :mod:`textinpaint.interfaces.batch`."""
     from ..outputs import Writer
@@ -565,8 +611,11 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
     )
     writer = Writer([given["mask"]] if isinstance(given.get("mask"), str) else [])
 
+    masks = getattr(args, "mask_dir", None)
+
     def work(job: batch.Job) -> dict | None:
-        return write_edit(writer, job, flow.function(pipe, str(job.source), **given), **shown)
+        own = given if masks is None else {**given, "mask": str(_mask_for(job, masks, args.output))}
+        return write_edit(writer, job, flow.function(pipe, str(job.source), **own), **shown)
 
     def work_many(jobs: list[batch.Job]) -> list[dict | None]:
         edits = flow.function(pipe, [str(job.source) for job in jobs], **given)
@@ -594,7 +643,8 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
                 f"no pictures matched the inputs {' '.join(map(str, args.inputs))!r} (empty folders, no image "
                 f"files, or a pattern that matched nothing); picture files end in {', '.join(sorted(batch.IMAGE_SUFFIXES))}"
             )
-        pipe.require(*_needed(pipe, flow, given))  # every missing model named at once, before any work
+        asked = {**given, "mask": given.get("mask") or masks}  # a mask folder: nothing to find either
+        pipe.require(*_needed(pipe, flow, asked))  # every missing model named at once, before any work
         writer.protect(*(job.source for job in jobs))
         many = {"work_many": work_many, "batch_size": args.batch_size} if hasattr(args, "batch_size") else {}
         summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, writer=writer, **many)
