@@ -181,11 +181,15 @@ def _pictures_and_masks(tmp_path, names=("a", "b")):
     return pictures, masks
 
 
-@pytest.mark.parametrize("command", ["inpaint", "remove"])
+@pytest.mark.parametrize("command", ["inpaint", "remove", "replace"])
 def test_your_own_masks_from_a_folder_with_resume_sidecars_and_replay(command, tiny_models, tmp_path, capsys):
     pictures, masks = _pictures_and_masks(tmp_path)
     out = tmp_path / "out"
-    words = ["--prompt", "a red door", "--steps", "1", "--seed", "2"] if command == "inpaint" else []
+    words = {
+        "inpaint": ["--prompt", "a red door", "--steps", "1", "--seed", "2"],
+        "remove": [],
+        "replace": ["--with", "a red door", "--steps", "1", "--seed", "2"],
+    }[command]
     args = [
         command,
         str(pictures),
@@ -205,7 +209,7 @@ def test_your_own_masks_from_a_folder_with_resume_sidecars_and_replay(command, t
         source = np.asarray(PIL.Image.open(pictures / f"{name}.jpg"))
         region = np.asarray(PIL.Image.open(masks / f"{name}.png")) > 0
         sidecar = textinpaint.read_sidecar(out / f"{name}.json")
-        assert sidecar["mask"] is not None and sidecar["workflow"] == ("inpaint" if command == "inpaint" else "remove")
+        assert sidecar["mask"] is not None and sidecar["workflow"] == command
         grown = np.zeros_like(region)  # the mask's box grown past its blend band: outside it, the input
         ys, xs = np.nonzero(region)
         grown[max(0, ys.min() - 12) : ys.max() + 13, max(0, xs.min() - 12) : xs.max() + 13] = True

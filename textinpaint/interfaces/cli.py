@@ -284,6 +284,8 @@ def _parser() -> argparse.ArgumentParser:
         "--with", dest="with_", metavar="TEXT", required=True, help='what to paint instead ("" removes)'
     )
     find_flag(replace)
+    replace.add_argument("--mask", type=Path, help="repaint exactly this mask's white pixels (instead of --find)")
+    mask_dir_flag(replace, "the region to repaint")
     replace.add_argument(
         "--batch-size",
         type=int,
@@ -646,7 +648,9 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         asked = {**given, "mask": given.get("mask") or masks}  # a mask folder: nothing to find either
         pipe.require(*_needed(pipe, flow, asked))  # every missing model named at once, before any work
         writer.protect(*(job.source for job in jobs))
-        many = {"work_many": work_many, "batch_size": args.batch_size} if hasattr(args, "batch_size") else {}
+        # A mask per picture goes one picture at a time (a batched call takes one mask for all).
+        batched = hasattr(args, "batch_size") and masks is None
+        many = {"work_many": work_many, "batch_size": args.batch_size} if batched else {}
         summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, writer=writer, **many)
         if not (len(jobs) == 1 and jobs[0].output == args.output):
             batch.write_failures(args.output, summary, writer)

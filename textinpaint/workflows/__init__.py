@@ -80,6 +80,7 @@ WORKFLOWS: dict[str, Workflow] = {
             "replace",
             batchable=True,
             ray=True,
+            mask=True,
         ),
         Workflow(
             "remove",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Unpack, overload
 
-from ..backends.detection import parse_phrases
+from ..backends.detection import empty_detections, parse_phrases
 from ..errors import InvalidInputError
 from ..images import ImageInput
+from ..masks import load_mask
 from ..options import (
     CheckOptions,
     FindOptions,
@@ -23,6 +24,7 @@ from ..options import (
 from ..results import Edit
 from ..verify import Check
 from .steps import (
+    Found,
     assemble,
     check_texts,
     fill_requests,
@@ -47,6 +49,8 @@ def replace(
     image: ImageInput,
     find: str | Sequence[str] | None = ...,
     with_: str | None = ...,
+    *,
+    mask: object = ...,
     **options: Unpack[ReplaceArgs],
 ) -> Edit: ...
 @overload
@@ -55,6 +59,8 @@ def replace(
     image: list[ImageInput] | tuple[ImageInput, ...],
     find: str | Sequence[str] | None = ...,
     with_: str | None = ...,
+    *,
+    mask: object = ...,
     **options: Unpack[ReplaceArgs],
 ) -> list[Edit]: ...
 def replace(
@@ -62,6 +68,8 @@ def replace(
     image: ImageInput | Sequence[ImageInput],
     find: str | Sequence[str] | None = None,
     with_: str | None = None,
+    *,
+    mask: object = None,
     **options: Unpack[ReplaceArgs],
 ) -> Edit | list[Edit]:
     """Find ``find`` in the image and repaint it as ``with_``.
@@ -76,6 +84,9 @@ def replace(
     Args:
         image: a path, PIL image or numpy array, or a list of them.
         find: what to replace: a phrase, several (``"dog. cat"``) or a list; None with ``points``.
+        mask: the region to repaint as a ``bool`` HxW mask (or PIL / path; white = repaint),
+            instead of finding it (no ``find`` or ``points`` then; with a list of images, one mask
+            for all of them). With ``verify``, ``find`` is unknown, so only ``present`` is checked.
         with_: the prompt for what to paint instead; ``""`` removes the object (:func:`remove`),
             which takes only the finding options, ``seed``, ``dilate``, ``feather``, ``verify``
             and ``min_score``.
@@ -101,12 +112,16 @@ def replace(
     if with_ is None:
         raise InvalidInputError("with_ is required: the prompt for what to paint (or '' to remove the object)")
     if isinstance(with_, str) and not with_.strip():
-        return _remove_instead(pipeline, image, find, dict(options))
+        return _remove_instead(pipeline, image, find, dict(options) if mask is None else {**options, "mask": mask})
     # 1. Check every input and option before any work.
     groups = split(dict(options), ReplaceArgs, "replace")
     finding, checking = groups[FindOptions], groups[CheckOptions]
-    check_query(find, finding)
+    if mask is not None and (find is not None or finding.points is not None):
+        raise InvalidInputError("give the region to repaint as mask, or find it with find/points; not both")
+    if mask is None:
+        check_query(find, finding)
     pictures, batch = load_pictures(pipeline, image)
+    given = None if mask is None else [load_mask(mask, p.width, p.height) for p in pictures]
     check_text("with_", with_)
     painting = paint_settings(pipeline, groups[PaintOptions])
     requests = fill_requests(painting, with_, len(pictures))
@@ -114,7 +129,10 @@ def replace(
     check_texts(pipeline, checking, texts)
     # 2. Find: detect, segment, select.
     timings: dict[str, float] = {}
-    found = find_regions(pipeline, pictures, find, finding, timings)
+    if given is not None:
+        found = [Found(empty_detections(p.height, p.width), [], region) for p, region in zip(pictures, given)]
+    else:
+        found = find_regions(pipeline, pictures, find, finding, timings)
     # 3. Paint every region found (`tries` candidates each), crops of one size together.
     candidates = paint_candidates(
         pictures, found, lambda: painter(pipeline, painting), requests, painting, timings, checking.tries
@@ -142,6 +160,7 @@ def replace(
         [r.seed for r in requests],
         parameters,
         timings,
+        given,
         checked=checked,
         min_score=checking.min_score,
     )
@@ -157,19 +176,21 @@ def _remove_instead(
     """``with_=""``: removal with the fill model. Options it cannot honour are refused."""
     from .remove import remove
 
-    groups = split(options, ReplaceArgs, "replace")  # every value checked, as for a repaint
+    groups = split(
+        {k: v for k, v in options.items() if k != "mask"}, ReplaceArgs, "replace"
+    )  # checked as for a repaint
     if groups[CheckOptions].tries != 1:
         raise InvalidInputError(
             f"with_='' removes the object with the fill model, which paints the same fill for every "
             f"seed: tries={options['tries']} would give {options['tries']} equal candidates; leave tries=1"
         )
-    allowed = keywords(RemoveArgs) | {"tries"}
+    allowed = keywords(RemoveArgs) | {"tries", "mask"}
     defaults = {**recorded(ReplaceArgs, FindOptions(), PaintOptions(), CheckOptions())}
-    unused = [name for name, value in options.items() if name not in allowed and value != defaults[name]]
+    unused = [name for name, value in options.items() if name not in allowed and value != defaults.get(name)]
     if unused:
         raise InvalidInputError(
             f"with_='' removes the object with the fill model, which takes no {', '.join(unused)}; "
             "drop them, or give with_ a prompt to repaint the region"
         )
-    kept = {k: v for k, v in options.items() if k in keywords(RemoveArgs)}
+    kept = {k: v for k, v in options.items() if k in keywords(RemoveArgs) | {"mask"}}
     return remove(pipeline, image, find, **kept)  # type: ignore[call-overload]  # the keys were checked against RemoveArgs just above
