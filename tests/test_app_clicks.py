@@ -89,11 +89,13 @@ def picture_at(page, selector: str):
     source = images.first.get_attribute("src")
     if not source:
         return PENDING
-    response = page.request.get(source)
+    from playwright.sync_api import Error as FetchError
+
     try:
-        with PIL.Image.open(io.BytesIO(response.body())) as image:
+        # Gradio may still be writing the file it names (a fetch can then be cut short): try again.
+        with PIL.Image.open(io.BytesIO(page.request.get(source).body())) as image:
             return np.asarray(image.convert("RGB")).astype(int)
-    except (OSError, ValueError):
+    except (OSError, ValueError, FetchError):
         return PENDING
 
 
