@@ -362,3 +362,10 @@ def test_broken_promises_a_flagged_edit_is_redone_and_reported_on_an_identical_r
 def test_broken_promises_a_folder_of_another_stage_is_named_for_what_it_holds(tiny_models, stage, folder, named):
     with pytest.raises(textinpaint.ModelKindError, match=named):
         Pipeline(**{stage: tiny_models / folder}, device="cpu").model(stage)
+
+
+def test_sidecars_from_strangers_cannot_name_a_file_to_read_as_a_mask(edited):
+    document = _sidecar(edited)
+    document["parameters"]["mask"] = "/etc/hostname"
+    with pytest.raises(InvalidInputError, match="field parameters: replace takes no mask"):
+        read_sidecar(document)

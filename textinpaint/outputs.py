@@ -166,7 +166,9 @@ def owned(path: Path, kind: Kind) -> bool:
     if kind == "report":
         try:
             with open(path, encoding="utf-8", errors="replace") as stream:
-                return REPORT_MARK in stream.read(4096)
+                head = stream.read(4096)
+            # this release's mark, or the title the report carried before it
+            return REPORT_MARK in head or "<title>textinpaint report: " in head
         except OSError:
             return False
     if path.suffix.lower() == ".png" and _png_marks(path):

@@ -113,9 +113,11 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
 
 
 def _taken(flow: Any) -> set[str]:
+    """The parameters a sidecar of ``flow`` may hold: its options and inputs, never ``mask`` (a
+    given mask is the document's own ``mask`` field, decoded from the sidecar, never a path to read)."""
     from ..options import keywords
 
-    return set(keywords(flow.args)) | set(flow.inputs) | ({"size"} if not flow.image else set()) - {"mask"}
+    return (set(keywords(flow.args)) | set(flow.inputs) | ({"size"} if not flow.image else set())) - {"mask"}
 
 
 def migrate(document: dict[str, Any], where: str = "sidecar") -> dict[str, Any]:
