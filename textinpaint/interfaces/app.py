@@ -9,6 +9,7 @@ lost. Errors show the library's message in the page.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,9 @@ def _gradio() -> Any:
     return gradio
 
 
+logger = logging.getLogger(__name__)
+
+
 def _friendly(function: Callable[..., Any]) -> Callable[..., Any]:
     """Show the library's own error message in the page, never a stack trace."""
     import functools
@@ -50,7 +54,9 @@ def _friendly(function: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return function(*args, **kwargs)
         except (TextInpaintError, ValueError) as error:
-            raise gr.Error(str(error)) from error
+            # One line in the server's log; the page shows the message. No chained traceback.
+            logger.warning("app: %s: %s", type(error).__name__, error)
+            raise gr.Error(str(error)) from None
 
     return wrapper
 
