@@ -369,3 +369,10 @@ def test_sidecars_from_strangers_cannot_name_a_file_to_read_as_a_mask(edited):
     document["parameters"]["mask"] = "/etc/hostname"
     with pytest.raises(InvalidInputError, match="field parameters: replace takes no mask"):
         read_sidecar(document)
+
+
+def test_files_destroyed_an_output_folder_that_is_the_input_folder_is_refused(tmp_path, capsys):
+    png(tmp_path / "same" / "a.png")
+    before = digest(tmp_path / "same" / "a.png")
+    assert main(["replace", str(tmp_path / "same"), "--find", "x", "--with", "y", "-o", str(tmp_path / "same")]) == 1
+    assert "is an input folder" in capsys.readouterr().err and digest(tmp_path / "same" / "a.png") == before

@@ -158,6 +158,12 @@ def plan(inputs: Sequence[str | Path], output: Path, *, suffix: str = ".png") ->
         InvalidInputError: two inputs would write one output (``p.png`` and ``p.jpg``, say); the
             message names them. Nothing has run.
     """
+    for entry in inputs:
+        if Path(entry).is_dir() and output.exists() and Path(entry).resolve() == output.resolve():
+            raise InvalidInputError(
+                f"the output folder {str(output)!r} is an input folder: every edit would go over its own input; "
+                "give another output folder"
+            )
     files = collect(inputs, exclude=output)
     single = len(inputs) == 1 and len(files) == 1 and not Path(inputs[0]).is_dir()
     if single and output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():
