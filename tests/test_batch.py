@@ -196,8 +196,11 @@ def test_download_fetches_each_stage_with_the_libraries_helpers(monkeypatch, tmp
         (folder / "model_index.json").write_text("{}")
         return str(folder)
 
+    import textinpaint.models
+
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
     monkeypatch.setattr(diffusers.DiffusionPipeline, "download", pipeline_download)
+    monkeypatch.setattr(textinpaint.models, "hub_reachable", lambda: True)  # the tests run offline
     status, stdout, _ = cli(
         capsys, "download", "--models", tmp_path / "models", "--stages", "detector,inpainter,remover"
     )
