@@ -176,7 +176,7 @@ def test_short_names_map_to_hub_ids():
 
 def test_missing_weights_offline_name_the_model_and_the_way_out():
     pipeline = Pipeline(detector="IDEA-Research/grounding-dino-tiny", device="cpu")
-    with pytest.raises(WeightsNotFoundError, match=r"detector weights 'IDEA-Research/grounding-dino-tiny'.*models=DIR"):
+    with pytest.raises(WeightsNotFoundError, match=r"detector IDEA-Research/grounding-dino-tiny.*models=DIR"):
         pipeline.detector
 
 
