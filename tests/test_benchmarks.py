@@ -93,6 +93,7 @@ def test_sam_images_run_the_image_parts_of_the_published_checkpoints():
         assert architectures.parameters(architectures.sam2_large(META, torch.float32)) == 216_924_865
 
 
+@pytest.mark.heavy  # a fresh interpreter runs it (seconds)
 def test_cpu_smoke_run_prints_the_tables(tmp_path):
     result = subprocess.run(
         [

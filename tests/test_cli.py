@@ -173,6 +173,7 @@ def test_detect_prints_json(run, tiny_models, photo):
     assert all(len(row["xyxy"]) == 4 for row in rows)
 
 
+@pytest.mark.heavy  # a fresh interpreter runs it (seconds)
 def test_tiny_models_helper_writes_loadable_folders(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "textinpaint.testing", "tiny-models", tmp_path / "m"],
@@ -192,6 +193,7 @@ def test_tiny_models_helper_writes_loadable_folders(tmp_path):
     assert "--detector" in result.stdout and "sam3" in result.stdout
 
 
+@pytest.mark.heavy  # a fresh interpreter runs it (seconds)
 def test_installed_console_script_runs_replace(tiny_models, photo, tmp_path):
     script = shutil.which("textinpaint", path=os.path.dirname(sys.executable)) or shutil.which("textinpaint")
     command = [script] if script else [sys.executable, "-m", "textinpaint"]

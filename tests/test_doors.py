@@ -304,6 +304,7 @@ def test_broken_promises_background_with_clicks_and_no_keep_works(tiny_models):
     assert edit.found and edit.image.size == (40, 40)
 
 
+@pytest.mark.heavy  # a fresh interpreter runs it (seconds)
 def test_broken_promises_models_into_a_closed_pipe_exits_quietly():
     import subprocess
     import sys

@@ -104,6 +104,7 @@ def _offline(tmp_path, *args):
     )
 
 
+@pytest.mark.heavy  # a fresh interpreter runs it (seconds)
 def test_offline_without_weights_one_message_names_every_missing_model_and_three_ways_forward(tmp_path):
     result = _offline(tmp_path, "replace", "photo.jpg", "--find", "car", "--with", "truck", "-o", "out.png")
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -114,6 +115,7 @@ def test_offline_without_weights_one_message_names_every_missing_model_and_three
     assert message.count("textinpaint: error") == 1
 
 
+@pytest.mark.heavy  # a fresh interpreter runs it (seconds)
 def test_offline_download_says_one_line_per_model(tmp_path):
     result = _offline(tmp_path, "download", "--stages", "detector,segmenter")
     assert result.returncode == 1 and "Traceback" not in result.stderr

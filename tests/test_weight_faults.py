@@ -73,6 +73,7 @@ def test_a_folder_of_another_stage_is_our_error(stage, other, tiny_models):
         Pipeline(**{stage: tiny_models / other}, device="cpu").model(stage)
 
 
+@pytest.mark.heavy  # a fresh interpreter runs it (seconds)
 def test_the_console_script_reports_usage_errors_and_collisions(tiny_models, tmp_path):
     import numpy as np
     import PIL.Image
