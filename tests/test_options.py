@@ -106,3 +106,18 @@ def test_abilities_are_read_from_the_backends_file_before_anything_loads():
 def test_a_seed_outside_32_bits_is_refused_so_two_seeds_never_mean_one_picture(seed):
     with pytest.raises(InvalidInputError, match=r"seed must be None or an integer in \[0, 2\*\*32\)"):
         opts.PaintOptions(seed=seed)
+
+
+def test_the_apps_controls_take_their_help_from_the_option_declarations(tiny_models):
+    pytest.importorskip("gradio", reason="the app extra (gradio) is not installed")
+    from textinpaint.interfaces.app import build_app
+
+    app = build_app(Pipeline(models=tiny_models, device="cpu"))
+    by_id = {getattr(block, "elem_id", None): block for block in app.blocks.values()}
+    docs = opts.option_docs()
+    for elem_id, option in [
+        ("replace-steps", "steps"),
+        ("replace-box-threshold", "box_threshold"),
+        ("replace-dilate", "dilate"),
+    ]:
+        assert by_id[elem_id].info == docs[option], elem_id

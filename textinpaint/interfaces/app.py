@@ -22,7 +22,7 @@ import PIL.Image
 from ..errors import MissingDependencyError, TextInpaintError
 from ..events import listening
 from ..masks import auto_dilation, auto_feather, blend_weights, distance_outside
-from ..options import BackgroundOptions, FindOptions
+from ..options import BackgroundOptions, FindOptions, option_docs
 from ..outputs import Writer
 from ..pipeline import Pipeline
 from ..results import Edit, annotate
@@ -152,6 +152,7 @@ def build_app(pipe: Pipeline) -> Any:
     gr = _gradio()
 
     find_defaults, scene_defaults = FindOptions(), BackgroundOptions()
+    docs = option_docs()  # each control's help: the option's one line, from its declaration
     # The inpainter's own defaults (None in the options means these; see textinpaint.abilities).
     default_steps, default_guidance, default_negative = pipe.abilities("inpainter").defaults()
 
@@ -165,15 +166,22 @@ def build_app(pipe: Pipeline) -> Any:
         with gr.Accordion("Painting", open=True):
             return {
                 "prompt": gr.Textbox(label="Prompt", elem_id=f"{prefix}-prompt"),
-                "negative": gr.Textbox(label="Negative prompt", value=default_negative),
-                "steps": gr.Slider(1, 100, value=default_steps, step=1, label="Steps", elem_id=f"{prefix}-steps"),
-                "guidance": gr.Slider(0, 20, value=default_guidance, step=0.5, label="Guidance"),
-                "seed": gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id=f"{prefix}-seed"),
-                "scheduler": gr.Dropdown(_SCHEDULER_CHOICES, value=_MODEL_DEFAULT, label="Scheduler"),
+                "negative": gr.Textbox(label="Negative prompt", value=default_negative, info=docs["negative_prompt"]),
+                "steps": gr.Slider(
+                    1, 100, value=default_steps, step=1, label="Steps", elem_id=f"{prefix}-steps", info=docs["steps"]
+                ),
+                "guidance": gr.Slider(0, 20, value=default_guidance, step=0.5, label="Guidance", info=docs["guidance"]),
+                "seed": gr.Number(
+                    value=-1, precision=0, label="Seed (-1: random)", elem_id=f"{prefix}-seed", info=docs["seed"]
+                ),
+                "scheduler": gr.Dropdown(
+                    _SCHEDULER_CHOICES, value=_MODEL_DEFAULT, label="Scheduler", info=docs["scheduler"]
+                ),
                 "fast": gr.Checkbox(
                     value=False,
                     label="Fast: 4 steps with an LCM-LoRA (steps and guidance at their defaults become 4 and 1.0)",
                     elem_id=f"{prefix}-fast",
+                    info=docs["fast"],
                 ),
             }
 
@@ -202,6 +210,7 @@ def build_app(pipe: Pipeline) -> Any:
                 step=0.01,
                 label="Box threshold",
                 elem_id=f"{prefix}-box-threshold",
+                info=docs["box_threshold"],
             )
             text = gr.Slider(
                 0,
@@ -210,6 +219,7 @@ def build_app(pipe: Pipeline) -> Any:
                 step=0.01,
                 label="Text threshold",
                 elem_id=f"{prefix}-text-threshold",
+                info=docs["text_threshold"],
             )
         button = gr.Button("Detect", elem_id=f"{prefix}-detect")
         instances = gr.CheckboxGroup(label="Instances to edit", choices=[], elem_id=f"{prefix}-instances")
@@ -231,8 +241,12 @@ def build_app(pipe: Pipeline) -> Any:
             elem_id=f"{prefix}-brush",
         )
         with gr.Row():
-            dilate = gr.Slider(0, 128, value=8, step=1, label="Dilate (px)", elem_id=f"{prefix}-dilate")
-            feather = gr.Slider(0, 64, value=4, step=1, label="Feather (px)", elem_id=f"{prefix}-feather")
+            dilate = gr.Slider(
+                0, 128, value=8, step=1, label="Dilate (px)", elem_id=f"{prefix}-dilate", info=docs["dilate"]
+            )
+            feather = gr.Slider(
+                0, 64, value=4, step=1, label="Feather (px)", elem_id=f"{prefix}-feather", info=docs["feather"]
+            )
         mask = gr.Image(label="Region to repaint", interactive=False, elem_id=f"{prefix}-mask")
         state = gr.State(None)
         clicks = gr.State([])
@@ -444,8 +458,15 @@ def build_app(pipe: Pipeline) -> Any:
                 image = gr.Image(label="Image", type="pil", sources=["upload"], elem_id="background-image")
                 keep = gr.Textbox(label="Keep", placeholder="the car", elem_id="background-keep")
             with gr.Row():
-                depth = gr.Checkbox(value=True, label="Depth ControlNet")
-                scale = gr.Slider(0, 2, value=scene_defaults.controlnet_scale, step=0.05, label="ControlNet scale")
+                depth = gr.Checkbox(value=True, label="Depth ControlNet", info=docs["depth"])
+                scale = gr.Slider(
+                    0,
+                    2,
+                    value=scene_defaults.controlnet_scale,
+                    step=0.05,
+                    label="ControlNet scale",
+                    info=docs["controlnet_scale"],
+                )
             paint = painting_controls("background")
             run = gr.Button("Replace background", variant="primary", elem_id="background-run")
             result = outputs("background")
