@@ -377,3 +377,24 @@ def test_files_destroyed_an_output_folder_that_is_the_input_folder_is_refused(tm
     before = digest(tmp_path / "same" / "a.png")
     assert main(["replace", str(tmp_path / "same"), "--find", "x", "--with", "y", "-o", str(tmp_path / "same")]) == 1
     assert "is an input folder" in capsys.readouterr().err and digest(tmp_path / "same" / "a.png") == before
+
+
+def test_files_destroyed_download_never_writes_into_a_folder_it_did_not_make(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    import textinpaint.models as models
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "config.json").write_text("{}")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo, allow_patterns=None: str(cache))
+    monkeypatch.setattr(models, "hub_reachable", lambda: True)  # the tests run offline
+    mine = tmp_path / "models" / "detector"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("my notes")
+    with pytest.raises(OutputRefusedError, match="not a model folder"):
+        models.download("detector", "IDEA-Research/grounding-dino-tiny", mine)
+    assert (mine / "notes.txt").read_text() == "my notes" and not (mine / "config.json").exists()
+    fresh = tmp_path / "models" / "segmenter"
+    assert models.download("segmenter", "facebook/sam-vit-base", fresh) == str(fresh)
+    assert (fresh / "config.json").is_file()

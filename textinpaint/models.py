@@ -361,5 +361,15 @@ def download(stage: str, repo: str, target: Path | None = None) -> str:
         return where
     import shutil
 
-    shutil.copytree(where, target, dirs_exist_ok=True)  # the cache's symlinks become plain files
+    from .errors import OutputError, OutputRefusedError
+
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and _describe(target)[0] is None)):
+        raise OutputRefusedError(
+            f"{str(target)!r} exists and is not a model folder textinpaint downloaded (no config.json or "
+            "model_index.json); textinpaint does not write over files it did not make: choose another --models folder"
+        )
+    try:
+        shutil.copytree(where, target, dirs_exist_ok=True)  # the cache's symlinks become plain files
+    except OSError as error:
+        raise OutputError(f"could not write {str(target)!r}: {error.strerror or error}") from error
     return str(target)
