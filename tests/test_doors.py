@@ -398,3 +398,25 @@ def test_files_destroyed_download_never_writes_into_a_folder_it_did_not_make(tmp
     fresh = tmp_path / "models" / "segmenter"
     assert models.download("segmenter", "facebook/sam-vit-base", fresh) == str(fresh)
     assert (fresh / "config.json").is_file()
+
+
+def test_files_destroyed_the_ray_engine_refuses_an_output_that_is_its_input_before_any_cluster(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from textinpaint.interfaces.distributed import run
+
+    source = png(tmp_path / "a.png")
+    before = digest(source)
+    summary = run([source], "replace", {"find": "dog", "with_": "cat"}, source)
+    assert [o.status for o in summary.outcomes] == ["failed"]
+    assert "would overwrite an input" in summary.outcomes[0].message and digest(source) == before
+    manifest = tmp_path / "m.csv"
+    png(tmp_path / "b.png", 2)
+    manifest.write_text(f"path\n{tmp_path / 'b.png'}\n")
+    named = tmp_path / "out"
+    named.mkdir()
+    (named / "b.png").write_bytes(digest(source))  # a stranger's file where the row's output goes
+    summary = run([str(manifest)], "replace", {"find": "dog", "with_": "cat"}, named)
+    assert [o.status for o in summary.outcomes] == ["failed"] and "not an image textinpaint wrote" in summary.outcomes[
+        0
+    ].message
+    assert digest(named / "b.png") == before

@@ -570,8 +570,9 @@ def _needed(pipe: Pipeline, flow: Workflow, given: dict[str, Any]) -> list[str]:
         stages = [stage for stage in stages if stage not in ("detector", "segmenter")]
     elif not given.get("points") and (given.get("mask_mode") == "box" or pipe.detector_gives_masks()):
         stages = [stage for stage in stages if stage != "segmenter"]
-    if given.get("find") is None and given.get("keep") is None and given.get("points"):
-        stages = [stage for stage in stages if stage != "detector"] if not given.get("verify") else stages
+    checks = given.get("verify") or given.get("min_score") is not None or (given.get("tries") or 1) > 1
+    if given.get("find") is None and given.get("keep") is None and given.get("points") and not checks:
+        stages = [stage for stage in stages if stage != "detector"]  # clicks alone: SAM, no detector
     return stages
 
 
