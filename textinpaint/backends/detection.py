@@ -9,7 +9,7 @@ phrase is the best probability over that span, and the box takes the phrase that
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,6 +44,20 @@ def parse_phrases(find: str | Sequence[str], *, argument: str = "find") -> list[
     if not phrases:
         raise InvalidInputError(f"{argument} must name at least one thing to find; got {find!r}")
     return phrases
+
+
+def refuse_long_phrases(
+    phrases: list[str], count: Callable[[str], int], window: int, model: str, argument: str
+) -> None:
+    """Refuse, naming ``argument``, the first phrase whose ``count(phrase)`` tokens exceed the
+    ``model``'s text ``window`` (every detector's ``check_phrases``)."""
+    for phrase in phrases:
+        tokens = count(phrase)
+        if tokens > window:
+            raise InvalidInputError(
+                f"{argument}: the phrase {phrase[:60]!r} is {tokens} tokens, longer than {model}'s text window "
+                f"of {window} tokens; shorten it"
+            )
 
 
 def query_positions(find: str | Sequence[str]) -> dict[str, int]:
@@ -148,12 +162,9 @@ class GroundingDino:
     def check_phrases(self, phrases: list[str], argument: str = "find") -> None:
         """Refuse a phrase longer than the model's text window, naming ``argument``."""
         tokenizer = thread_copy(self.processor).tokenizer
-        for phrase in phrases:
-            if _token_count(tokenizer, [phrase]) > self.max_text_tokens:
-                raise InvalidInputError(
-                    f"{argument}: the phrase {phrase[:60]!r}... is longer than the detector's text window of "
-                    f"{self.max_text_tokens} tokens; shorten it"
-                )
+        refuse_long_phrases(
+            phrases, lambda phrase: _token_count(tokenizer, [phrase]), self.max_text_tokens, "the detector", argument
+        )
 
     def _windows(self, phrases: list[str]) -> list[list[str]]:
         """Group phrases into runs whose prompt fits the model's text window (one pass each)."""

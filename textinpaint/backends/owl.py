@@ -18,10 +18,9 @@ import numpy as np
 import supervision as sv
 import torch
 
-from ..errors import InvalidInputError
 from ..images import Picture, writable
 from ..store import thread_copy
-from .detection import empty_detections
+from .detection import empty_detections, refuse_long_phrases
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,7 @@ class Owl:
         tokenizer = thread_copy(self.processor).tokenizer
         config = getattr(getattr(self.model, "config", None), "text_config", None)
         window = int(getattr(config, "max_position_embeddings", 0) or tokenizer.model_max_length)
-        for phrase in phrases:
-            count = len(tokenizer(phrase)["input_ids"])
-            if count > window:
-                raise InvalidInputError(
-                    f"{argument}: the phrase {phrase[:60]!r} is {count} tokens, longer than OWLv2's text window "
-                    f"of {window}; shorten it"
-                )
+        refuse_long_phrases(phrases, lambda phrase: len(tokenizer(phrase)["input_ids"]), window, "OWLv2", argument)
 
     @staticmethod
     def _decode(

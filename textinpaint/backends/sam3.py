@@ -22,10 +22,9 @@ import numpy as np
 import supervision as sv
 import torch
 
-from ..errors import InvalidInputError
 from ..images import Picture, writable
 from ..store import thread_copy
-from .detection import empty_detections
+from .detection import empty_detections, refuse_long_phrases
 
 # SAM 3's processor pads every phrase to this many text tokens (its CLIP text window).
 _TEXT_TOKENS = 32
@@ -52,13 +51,9 @@ class Sam3:
     def check_phrases(self, phrases: list[str], argument: str = "find") -> None:
         """Refuse a phrase longer than SAM 3's text window, naming ``argument``."""
         tokenizer = thread_copy(self.processor).tokenizer
-        for phrase in phrases:
-            count = len(tokenizer(phrase)["input_ids"])
-            if count > _TEXT_TOKENS:
-                raise InvalidInputError(
-                    f"{argument}: the phrase {phrase[:60]!r} is {count} tokens, longer than SAM 3's text window of "
-                    f"{_TEXT_TOKENS}; shorten it"
-                )
+        refuse_long_phrases(
+            phrases, lambda phrase: len(tokenizer(phrase)["input_ids"]), _TEXT_TOKENS, "SAM 3", argument
+        )
 
     @torch.inference_mode()
     def detect_many(
