@@ -200,7 +200,7 @@ def test_download_fetches_each_stage_with_the_libraries_helpers(monkeypatch, tmp
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
     monkeypatch.setattr(diffusers.DiffusionPipeline, "download", pipeline_download)
-    monkeypatch.setattr(textinpaint.models, "hub_reachable", lambda: True)  # the tests run offline
+    monkeypatch.setattr(textinpaint.models, "hub_reachable", lambda *a, **k: True)  # the tests run offline
     status, stdout, _ = cli(
         capsys, "download", "--models", tmp_path / "models", "--stages", "detector,inpainter,remover"
     )

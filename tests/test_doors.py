@@ -388,7 +388,7 @@ def test_files_destroyed_download_never_writes_into_a_folder_it_did_not_make(tmp
     cache.mkdir()
     (cache / "config.json").write_text("{}")
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo, allow_patterns=None: str(cache))
-    monkeypatch.setattr(models, "hub_reachable", lambda: True)  # the tests run offline
+    monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: True)  # the tests run offline
     mine = tmp_path / "models" / "detector"
     mine.mkdir(parents=True)
     (mine / "notes.txt").write_text("my notes")

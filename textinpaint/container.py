@@ -21,12 +21,12 @@ import torch
 from .abilities import Abilities
 from .backends.detection import parse_phrases, with_query_ids
 from .devices import resolve_device, resolve_dtype
-from .errors import InvalidInputError, ModelsMissingError
+from .errors import InvalidInputError, ModelsMissingError, TextInpaintError
 from .events import timed
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from .inpainting import Filler, check_filler
-from .masks import bounding_box
-from .models import backend_for, family_of, missing_models, resolve_source
+from .masks import auto_matte_band, bounding_box, trimap
+from .models import backend_for, family_of, missing_models, resolve_source, weights_status
 from .options import (
     DetectArgs,
     FindOptions,
@@ -84,9 +84,15 @@ class Models:
         fast: the few-step LoRA for ``fast=True``: ``"lcm-sd15"`` (default), or ``"lcm-sdxl"``
             (the default with an SDXL inpainter), any LCM-LoRA repository, folder or
             ``.safetensors`` file.
+        subject: the salient-object model that finds the subject when none is named (cutouts and
+            new backgrounds without ``keep``), run by rembg: ``"birefnet-general"`` (default),
+            ``"isnet-general-use"``, ``"u2net"``, ``"u2netp"``..., a ``.onnx`` file or a folder
+            holding one (``subject`` extra).
+        matte: the matting model that softens a subject's edge (ViTMatte): ``"small-646"``
+            (default), ``"small-1k"``, ``"base-646"``, ``"base-1k"``, or any ViTMatte folder.
         models: a folder with one subfolder per stage (``detector/``, ``segmenter/``,
             ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``,
-            ``fast/``) in Hub layout, for offline and air-gapped installs.
+            ``fast/``, ``subject/``, ``matte/``) in Hub layout, for offline and air-gapped installs.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
@@ -110,6 +116,8 @@ class Models:
         remover: str | Path | Filler | None = None,
         upscaler: str | Path | object | None = None,
         fast: str | Path | object | None = None,
+        subject: str | Path | object | None = None,
+        matte: str | Path | object | None = None,
         models: str | Path | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
@@ -130,6 +138,8 @@ class Models:
             "remover": remover,
             "upscaler": upscaler,
             "fast": fast,
+            "subject": subject,
+            "matte": matte,
         }
         self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
         objects = {stage: v for stage, v in given.items() if stage not in self._names}
@@ -216,6 +226,16 @@ class Models:
             return bool(getattr(detector, "gives_masks", False))
         backend = self.backend("detector")
         return backend is not None and bool(getattr(backend.owner(), "gives_masks", False))
+
+    def available(self, stage: str) -> bool:
+        """Whether the ``stage`` model can be used without a download: given, loaded, or its
+        weights on this machine (what ``matte=None`` asks before softening edges). Loads nothing."""
+        if stage in self.loaded():
+            return True
+        try:
+            return weights_status(stage, self.source(stage))[0]
+        except TextInpaintError:  # no models/<stage> folder, or no such model
+            return False
 
     def require(self, *stages: str) -> None:
         """Refuse at once, naming every one, the models of ``stages`` that are neither on this
@@ -404,6 +424,95 @@ class Models:
                 result.metadata = dict(base.metadata)
                 return result
             return clicked_detections(masks, scores)
+
+    def salient(self, image: ImageInput) -> sv.Detections:
+        """Find the salient subject without a prompt (the ``subject`` stage: rembg's model).
+
+        Args:
+            image: a path, PIL image or numpy array.
+
+        Returns:
+            One detection (none when nothing stands out): ``mask`` 1xHxW ``bool`` (the soft mask
+            at 128 or more), ``data["alpha"]`` 1xHxW ``uint8``, the model's soft mask as rembg's
+            ``remove(..., only_mask=True)`` gives it, ``xyxy`` the mask's box in input pixels,
+            ``confidence`` the mean soft mask over the subject (in [0.5, 1]), phrase ``"subject"``.
+
+        Example:
+            >>> from textinpaint import Pipeline
+            >>> found = Pipeline(models="tiny-models").salient("product.jpg")  # doctest: +SKIP
+            >>> found.mask[0].shape, found.data["alpha"][0].dtype  # doctest: +SKIP
+        """
+        picture = load_image(image, max_pixels=self.max_pixels)
+        with timed("subject", {}):
+            alpha = self.model("subject")(picture.rgb)
+        return subject_detections(alpha)
+
+    def matte(self, image: ImageInput, mask: np.ndarray, *, band: int | None = None) -> np.ndarray:
+        """Soften a subject mask's edge into an alpha matte (the ``matte`` stage: ViTMatte).
+
+        A trimap is made from ``mask`` (see :func:`textinpaint.masks.trimap`): the pixels within
+        ``band`` px of its edge are "unknown", and ViTMatte mattes them on the bounding crop of
+        that band (plus ``band`` px of context) at full resolution.
+
+        Args:
+            image: the picture the mask belongs to.
+            mask: HxW ``bool``, the subject (from :meth:`salient`, :meth:`segment`, clicks or yours).
+            band: the unknown band's half-width in px (None: ``max(6, longer side / 64)``).
+
+        Returns:
+            HxW ``uint8`` alpha: 255 in the sure subject, 0 in the sure background, ViTMatte's
+            answer (rounded) in the band.
+
+        Example:
+            >>> pipe = Pipeline(models="tiny-models")  # doctest: +SKIP
+            >>> alpha = pipe.matte("portrait.jpg", pipe.salient("portrait.jpg").mask[0])  # doctest: +SKIP
+        """
+        from .options import check_pixels
+
+        picture = load_image(image, max_pixels=self.max_pixels)
+        check_pixels("band", band, minimum=1)
+        subject = np.asarray(mask)
+        if subject.shape != (picture.height, picture.width):
+            raise InvalidInputError(
+                f"mask must be HxW like the image ({picture.height}x{picture.width}); got shape {subject.shape}"
+            )
+        width = auto_matte_band(picture.width, picture.height) if band is None else int(band)
+        sure = trimap(subject.astype(bool), width)
+        unknown = sure == 128
+        box = bounding_box(unknown)
+        if box is None:
+            return sure  # all sure: nothing to matte
+        x0, y0, x1, y1 = box
+        x0, y0 = max(0, x0 - width), max(0, y0 - width)
+        x1, y1 = min(picture.width, x1 + width), min(picture.height, y1 + width)
+        with timed("matte", {}):
+            soft = self.model("matte")(picture.rgb[y0:y1, x0:x1], sure[y0:y1, x0:x1])
+        alpha = sure.copy()
+        window = alpha[y0:y1, x0:x1]
+        band_pixels = unknown[y0:y1, x0:x1]
+        window[band_pixels] = np.rint(soft[band_pixels] * 255.0).astype(np.uint8)
+        return alpha
+
+
+def subject_detections(alpha: np.ndarray) -> sv.Detections:
+    """One detection for a salient subject's soft mask (none when no pixel reaches 128)."""
+    import supervision as sv
+
+    from .backends.detection import empty_detections
+
+    mask = alpha >= 128
+    box = bounding_box(mask)
+    if box is None:
+        nothing = empty_detections(*alpha.shape)
+        nothing.data["alpha"] = np.zeros((0, *alpha.shape), dtype=np.uint8)
+        return nothing
+    return sv.Detections(
+        xyxy=np.array([box], dtype=np.float32),
+        mask=mask[None],
+        confidence=np.array([alpha[mask].mean() / 255.0], dtype=np.float32),
+        class_id=np.zeros(1, dtype=int),
+        data={"phrase": np.array(["subject"]), "class_name": np.array(["subject"]), "alpha": alpha[None]},
+    )
 
 
 def _box_detections(boxes: object) -> sv.Detections:

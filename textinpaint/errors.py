@@ -93,7 +93,8 @@ class ModelsMissingError(WeightsNotFoundError):
         stages = ",".join(dict.fromkeys(stage for stage, _ in missing))
         TextInpaintError.__init__(
             self,
-            f"these models are not on this machine and the Hugging Face Hub cannot be reached: {listed}. "
+            f"these models are not on this machine and cannot be downloaded from here (the Hugging Face Hub, or the "
+            f"host a model comes from, cannot be reached): {listed}. "
             f"Three ways forward: (1) where there is internet, `textinpaint download --stages {stages}` "
             "(add --models DIR to write a folder you can copy here); (2) use models already on disk: "
             "--models DIR on the command line, models=DIR or textinpaint.configure(models=DIR) in Python; "

@@ -50,6 +50,8 @@ def resolve_source(stage: str, name: str | Path | None, models: str | Path | Non
     name = str(name)
     if name in table.names:
         return table.names[name].repo
+    if _scheme_backend(table, name) is not None:
+        return name  # a model in a backend's own store (rembg:u2net)
     if "/" not in name and "\\" not in name and not Path(name).exists():
         # Not a short name, not a Hub id (owner/name), not a file here: refused before any network.
         import difflib
@@ -61,6 +63,21 @@ def resolve_source(stage: str, name: str | Path | None, models: str | Path | Non
             f"short names: {', '.join(table.names)}"
         )
     return name
+
+
+def _scheme_backend(table: Stage, source: str) -> Backend | None:
+    """The backend whose own store ``source`` names (``rembg:u2net``), if any."""
+    prefix, colon, _ = source.partition(":")
+    if not colon or len(prefix) < 2:  # C:\\ is a drive, not a scheme
+        return None
+    return next((backend for backend in table.backends if backend.scheme == prefix), None)
+
+
+def outside_hub(stage: str, source: str) -> object | None:
+    """The class of the backend that keeps ``source`` in its own store, outside the Hugging Face
+    Hub (it declares ``locate``, ``fetch`` and ``host``); None for Hub ids and local paths."""
+    backend = _scheme_backend(stage_of(stage), source)
+    return None if backend is None else backend.owner()
 
 
 def _describe(folder: Path) -> tuple[str | None, bool]:
@@ -104,6 +121,9 @@ def backend_for(stage: str, source: str, name: str | Path | None = None) -> Back
     table = stage_of(stage)
     if name is not None and str(name) in table.names:
         return table.backend(table.names[str(name)].backend)
+    own = _scheme_backend(table, source)
+    if own is not None:
+        return own
     path = Path(source)
     if path.is_file():
         for backend in table.backends:
@@ -233,6 +253,10 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 def model_folder(stage: str, source: str) -> Path | None:
     """The local folder of ``source``: itself, or its Hub cache snapshot (None when not on this machine)."""
+    owner = outside_hub(stage, source)
+    if owner is not None:
+        found = owner.locate(source)  # type: ignore[attr-defined]  # declared by every scheme backend
+        return None if found is None else Path(found).parent
     path = Path(source)
     if path.is_dir():
         return path
@@ -255,27 +279,30 @@ def variant_options(stage: str, source: str, dtype: torch.dtype) -> dict[str, st
     return {}
 
 
-_HUB_REACHABLE: list[bool] = []  # the probe's answer, once per process
+_REACHABLE: dict[str, bool] = {}  # the probe's answer per host, once per process
 
 
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """Whether the Hugging Face Hub can be reached from here: False at once under
-    ``HF_HUB_OFFLINE=1``, else one TCP connection attempt (at most ``timeout`` seconds), asked once
-    per process, so an offline machine never waits through the download library's retries."""
+def hub_reachable(timeout: float = 2.0, host: str | None = None) -> bool:
+    """Whether the Hugging Face Hub (or ``host``, where a backend outside the Hub downloads from)
+    can be reached from here: False at once under ``HF_HUB_OFFLINE=1`` (the switch this library
+    reads as "offline" for every download), else one TCP connection attempt (at most ``timeout``
+    seconds), asked once per process and host, so an offline machine never waits through the
+    download library's retries."""
     import os
     import socket
     from urllib.parse import urlparse
 
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         return False
-    if not _HUB_REACHABLE:
-        endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    endpoint = urlparse(f"https://{host}" if host else os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    address = (endpoint.hostname or "huggingface.co", endpoint.port or 443)
+    if address[0] not in _REACHABLE:
         try:
-            with socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout):
-                _HUB_REACHABLE.append(True)
+            with socket.create_connection(address, timeout):
+                _REACHABLE[address[0]] = True
         except Exception:  # DNS failure, refused, timed out, or a sandbox that forbids it: all "no"
-            _HUB_REACHABLE.append(False)
-    return _HUB_REACHABLE[0]
+            _REACHABLE[address[0]] = False
+    return _REACHABLE[address[0]]
 
 
 def _hub_id(source: str) -> bool:
@@ -288,12 +315,21 @@ def missing_models(sources: dict[str, str]) -> list[tuple[str, str]]:
     Hub cannot be reached (nothing is missing while it can: they will download). Loads nothing."""
     wanted = [(stage, source) for stage, source in sources.items() if _hub_id(source) and not Path(source).exists()]
     absent = [(stage, source) for stage, source in wanted if not weights_status(stage, source)[0]]
-    return absent if absent and not hub_reachable() else []
+    missing = absent if absent and not hub_reachable() else []
+    for stage, source in sources.items():
+        owner = outside_hub(stage, source)
+        if owner is not None and owner.locate(source) is None and not hub_reachable(host=owner.host):  # type: ignore[attr-defined]  # declared by every scheme backend
+            missing.append((stage, source))
+    return missing
 
 
 def weights_status(stage: str, source: str) -> tuple[bool, str]:
     """Whether ``source`` can be loaded here, and what is wrong when not: the weight files
     themselves are looked for (every component of a pipeline) and their headers read."""
+    owner = outside_hub(stage, source)
+    if owner is not None:
+        found = owner.locate(source) is not None  # type: ignore[attr-defined]  # declared by every scheme backend
+        return found, "" if found else "not downloaded"
     folder = model_folder(stage, source)
     if folder is None:
         return False, "not in the Hugging Face cache"
@@ -343,6 +379,14 @@ def download(stage: str, repo: str, target: Path | None = None) -> str:
     if Path(repo).exists():
         return repo
     table = stage_of(stage)
+    owner = outside_hub(stage, repo)
+    if owner is not None:
+        where = owner.locate(repo)  # type: ignore[attr-defined]  # declared by every scheme backend
+        if where is None:
+            if not hub_reachable(host=owner.host):  # type: ignore[attr-defined]  # as above
+                raise WeightsNotFoundError(stage, repo, f"{owner.host} cannot be reached from this machine")  # type: ignore[attr-defined]  # as above
+            where = owner.fetch(repo)  # type: ignore[attr-defined]  # as above
+        return str(where) if target is None else _copy_file(Path(where), target)
     if not hub_reachable():
         raise WeightsNotFoundError(stage, repo, "the Hugging Face Hub cannot be reached from this machine")
     try:
@@ -373,3 +417,27 @@ def download(stage: str, repo: str, target: Path | None = None) -> str:
     except OSError as error:
         raise OutputError(f"could not write {str(target)!r}: {error.strerror or error}") from error
     return str(target)
+
+
+def _copy_file(file: Path, target: Path) -> str:
+    """Copy a downloaded single-file model into the ``--models`` folder ``target`` (never over a
+    file of another content that textinpaint did not put there)."""
+    import shutil
+
+    from .errors import OutputError, OutputRefusedError
+
+    copy = target / file.name
+    if target.exists() and not target.is_dir():
+        raise OutputRefusedError(f"{str(target)!r} exists and is not a folder; choose another --models folder")
+    if copy.exists() and (not copy.is_file() or copy.stat().st_size != file.stat().st_size):
+        raise OutputRefusedError(
+            f"{str(copy)!r} exists and is not this model; textinpaint does not write over files it did not make"
+        )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_name(f".{copy.name}.partial")
+        shutil.copyfile(file, partial)
+        partial.replace(copy)
+    except OSError as error:
+        raise OutputError(f"could not write {str(copy)!r}: {error.strerror or error}") from error
+    return str(copy)

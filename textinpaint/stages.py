@@ -35,8 +35,12 @@ class Backend:
         files: file names looked for in a folder or Hub repository, for single-file models.
         families: the model family each config class name means (``"sdxl"`` for SDXL's
             inpainting pipeline), which other stages' defaults follow (see :attr:`Stage.follows`).
-        tiny: the writer in :mod:`textinpaint.testing` of a tiny random-weight model of this
-            backend in its real on-disk layout (what the zoo and the tests load offline).
+        tiny: the writer of a tiny random-weight model of this backend in its real on-disk layout
+            (what the zoo and the tests load offline): a function's name in :mod:`textinpaint.testing`,
+            or ``"module:function"`` inside textinpaint (a backend file's own ``write_tiny``).
+        scheme: for a backend whose weights live outside the Hugging Face Hub, the prefix of the
+            sources naming them (``"rembg"`` for ``rembg:u2net``); its class declares ``locate``
+            (the file on this machine, or None), ``fetch`` (download it) and ``host`` (where from).
 
     What a backend can do (its :class:`~textinpaint.abilities.Abilities`, whether a detector gives
     masks) is declared in its own file, on the class that loads it: :meth:`owner` finds it.
@@ -50,6 +54,7 @@ class Backend:
     files: tuple[str, ...] = ()
     families: tuple[tuple[str, str], ...] = ()
     tiny: str = ""
+    scheme: str = ""
 
     def load_function(self) -> Callable[..., object]:
         """The loader, imported now."""

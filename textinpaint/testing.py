@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import inspect
 import string
 import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -682,6 +683,12 @@ def write_tiny_models(directory: str | Path, *, seed: int = 0, zoo: bool = False
         write_remover(root / "remover")
         write_upscaler(root / "upscaler")
     write_lcm_lora(root / "fast", inpainter=root / "inpainter", seed=seed)
+    from .stages import STAGES
+
+    for stage in STAGES.values():  # every later stage: its default model's tiny writer, from the table
+        if not (root / stage.name).exists():
+            model = stage.names[stage.default]
+            _write_with(tiny_writer(model.tiny or stage.backend(model.backend).tiny), root / stage.name, seed)
     if zoo:
         write_zoo(root / "zoo", seed=seed)
     return root
@@ -732,15 +739,27 @@ def write_zoo(directory: str | Path, *, seed: int = 0) -> dict[str, Path]:
         for model in stage.models:
             folder = root / zoo_name(stage_name, model.name)
             # Registered beside the backend in the stage table (a short name may name a variant).
-            writer = globals()[model.tiny or stage.backend(model.backend).tiny]
-            if "seed" in inspect.signature(writer, follow_wrapped=False).parameters:  # draws from its seed
-                writer(folder, seed=seed)
-            else:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    writer(folder)
+            _write_with(tiny_writer(model.tiny or stage.backend(model.backend).tiny), folder, seed)
             written[f"{stage_name}/{model.name}"] = folder
     return written
+
+
+def tiny_writer(name: str) -> Callable[..., Any]:
+    """The tiny writer a stage-table entry names: a function here, or ``"module:function"`` in
+    textinpaint (a backend file's own ``write_tiny``)."""
+    if ":" not in name:
+        return cast(Callable[..., Any], globals()[name])
+    module, _, function = name.partition(":")
+    return cast(Callable[..., Any], getattr(importlib.import_module(f"textinpaint.{module}"), function))
+
+
+def _write_with(writer: Callable[..., Any], folder: Path, seed: int) -> None:
+    if "seed" in inspect.signature(writer, follow_wrapped=False).parameters:  # draws from its seed
+        writer(folder, seed=seed)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            writer(folder)
 
 
 def main(argv: list[str] | None = None) -> int:
