@@ -158,6 +158,24 @@ class Stage:
 _SD_FAMILIES = (("StableDiffusionInpaintPipeline", "sd"), ("StableDiffusionXLInpaintPipeline", "sdxl"))
 _SD_PIPELINES = frozenset(kind for kind, _ in _SD_FAMILIES)
 
+# The model files a subject folder may hold: rembg's names (each runs in its session), or model.onnx.
+_REMBG_FILES = (
+    "birefnet-general",
+    "birefnet-general-lite",
+    "birefnet-portrait",
+    "birefnet-dis",
+    "birefnet-hrsod",
+    "birefnet-massive",
+    "isnet-general-use",
+    "isnet-anime",
+    "u2net",
+    "u2netp",
+    "u2net_human_seg",
+    "silueta",
+    "bria-rmbg",
+    "model",
+)
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
@@ -451,6 +469,43 @@ STAGES: dict[str, Stage] = {
             used_by="fast=True",
             follows={"sdxl": "lcm-sdxl"},
             download=("pytorch_lora_weights.safetensors",),
+        ),
+        Stage(
+            "subject",
+            "finds the salient subject without a prompt (rembg)",
+            "birefnet-general",
+            (
+                Model(
+                    "birefnet-general",
+                    "rembg:birefnet-general",
+                    "rembg",
+                    "0.97 GB",
+                    "MIT",
+                    "BiRefNet: the finest edges",
+                ),
+                Model(
+                    "birefnet-general-lite", "rembg:birefnet-general-lite", "rembg", "0.22 GB", "MIT", "BiRefNet lite"
+                ),
+                Model("birefnet-portrait", "rembg:birefnet-portrait", "rembg", "0.97 GB", "MIT", "BiRefNet for people"),
+                Model("isnet-general-use", "rembg:isnet-general-use", "rembg", "0.18 GB", "Apache-2.0", "IS-Net (DIS)"),
+                Model("isnet-anime", "rembg:isnet-anime", "rembg", "0.17 GB", "Apache-2.0", "IS-Net for anime art"),
+                Model("u2net", "rembg:u2net", "rembg", "0.18 GB", "Apache-2.0", "U²-Net"),
+                Model("u2netp", "rembg:u2netp", "rembg", "4.6 MB", "Apache-2.0", "U²-Net small: fast, coarse edges"),
+                Model("u2net-human", "rembg:u2net_human_seg", "rembg", "0.18 GB", "Apache-2.0", "U²-Net for people"),
+            ),
+            (
+                Backend(
+                    "rembg",
+                    "backends.subject:SalientSubject.load",
+                    suffixes=(".onnx",),
+                    files=tuple(f"{name}.onnx" for name in _REMBG_FILES),
+                    tiny="backends.subject:write_tiny",
+                    scheme="rembg",
+                ),
+            ),
+            flag="--subject-model",
+            used_by="cutout and background without keep",
+            download=("*.onnx",),
         ),
     )
 }
