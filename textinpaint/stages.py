@@ -507,6 +507,34 @@ STAGES: dict[str, Stage] = {
             used_by="cutout and background without keep",
             download=("*.onnx",),
         ),
+        Stage(
+            "matte",
+            "softens a subject's edge into an alpha matte (ViTMatte)",
+            "small-646",
+            (
+                Model(
+                    "small-646",
+                    "hustvl/vitmatte-small-distinctions-646",
+                    "vitmatte",
+                    "0.1 GB",
+                    "Apache-2.0",
+                    "trained on real photos' hair and fur",
+                ),
+                Model("small-1k", "hustvl/vitmatte-small-composition-1k", "vitmatte", "0.1 GB", "Apache-2.0"),
+                Model("base-646", "hustvl/vitmatte-base-distinctions-646", "vitmatte", "0.39 GB", "Apache-2.0"),
+                Model("base-1k", "hustvl/vitmatte-base-composition-1k", "vitmatte", "0.39 GB", "Apache-2.0"),
+            ),
+            (
+                Backend(
+                    "vitmatte",
+                    "backends.matting:ViTMatte.load",
+                    frozenset({"vitmatte"}),
+                    tiny="backends.matting:write_tiny",
+                ),
+            ),
+            flag="--matte-model",
+            used_by="cutout and background (matte)",
+        ),
     )
 }
 
