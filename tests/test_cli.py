@@ -278,6 +278,7 @@ def test_background_subcommand_with_a_mask_file(run, tiny_models, photo, tmp_pat
         "1",
         "--controlnet-scale",
         "0.5",
+        "--no-matte",
     )
     assert result.returncode == 0, result.stderr
     edited, source = np.asarray(PIL.Image.open(out)), np.asarray(PIL.Image.open(photo))

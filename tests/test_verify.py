@@ -389,11 +389,11 @@ def test_remove_refuses_tries(tiny_models):
 
 def test_background_checks_the_subject_is_kept(tiny_models):
     pipe, detector, filler = scripted_pipeline(tiny_models, good={4})
-    edit = pipe.replace_background(scene(), "dog", "a beach", seed=3, tries=2, depth=False)
+    edit = pipe.replace_background(scene(), "dog", "a beach", seed=3, tries=2, depth=False, matte=False)
     assert edit.verification.parts == {"kept": 0.8} and edit.seed == 3  # a tie: the lowest seed
     assert filler.batches == [[3, 4]] and detector.calls[-1][2] == [(128, 128)] * 2
     mask = (scene() == BLUE).all(axis=2)
-    given = pipe.replace_background(scene(), None, "a beach", mask=mask, seed=3, verify=True, depth=False)
+    given = pipe.replace_background(scene(), None, "a beach", mask=mask, seed=3, verify=True, depth=False, matte=False)
     assert given.verification.score is None and "mask" in given.verification.unchecked["kept"]
     valid(given.to_dict())
 

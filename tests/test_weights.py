@@ -59,19 +59,30 @@ def hub(tiny_models, tmp_path_factory):
     hub = tmp_path_factory.mktemp("hf") / "hub"
     layout = {"inpainter": "only", "upscaler": "only", "controlnet": "both"}
     for stage in STAGES.values():
+        scheme, colon, name = stage.default_repo.partition(":")
+        if colon:  # a model kept outside the Hub, where its own library keeps it (rembg's folder)
+            target = hub.parent / scheme / "models" / name / f"{name}.onnx"
+            target.parent.mkdir(parents=True)
+            shutil.copy(next((tiny_models / stage.name).glob("*.onnx")), target)
+            continue
         cache_repo(hub, stage.default_repo, tiny_models / stage.name, fp16=layout.get(stage.name, "no"))
     return hub
 
 
+def offline_env(hub: Path) -> dict[str, str]:
+    """The test cache as the only place models are: the Hub cache and rembg's folder beside it."""
+    return {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1", "REMBG_HOME": str(hub.parent / "rembg")}
+
+
 def run_offline(hub: Path, code: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1", "HF_HOME": str(hub.parent)}
+    env = {**offline_env(hub), "HF_HOME": str(hub.parent)}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_info_finds_every_default_model_in_the_cache(hub):
     script = shutil.which("textinpaint", path=os.path.dirname(sys.executable))
     command = [script] if script else [sys.executable, "-m", "textinpaint"]
-    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
+    env = offline_env(hub)
     result = subprocess.run([*command, "info", "--json", "--device", "cpu"], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)["models"]
@@ -90,14 +101,17 @@ removed = pipe.remove(image, "a dog", **loose)
 subject = np.zeros((48, 64), bool)
 subject[10:30, 20:40] = True
 scene = pipe.replace_background(image, None, "a beach", mask=subject, steps=2, seed=1)
-assert scene.mask.any()
+cut = pipe.cutout(image)
+assert scene.mask.any() and cut.found and cut.record.models["subject"] == "rembg:birefnet-general"
 assert edit.found and removed.found and scene.found
 print(sorted(pipe.loaded()))
 print(edit.to_dict()["models"]["inpainter"])
 """
     result = run_offline(hub, code)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "['controlnet', 'depth', 'detector', 'inpainter', 'remover', 'segmenter', 'upscaler']" in result.stdout
+    assert (
+        "['controlnet', 'depth', 'detector', 'inpainter', 'matte', 'remover', 'segmenter', 'subject', 'upscaler']" in result.stdout
+    )
     assert f"'revision': '{COMMIT}'" in result.stdout, "the sidecar names the cached snapshot's commit"
 
 
@@ -127,7 +141,7 @@ def test_info_names_missing_and_damaged_weight_files(tiny_models, tmp_path):
 def test_models_lists_every_short_name_and_which_are_cached(hub):
     script = shutil.which("textinpaint", path=os.path.dirname(sys.executable))
     command = [script] if script else [sys.executable, "-m", "textinpaint"]
-    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
+    env = offline_env(hub)
     result = subprocess.run([*command, "models", "--json"], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)

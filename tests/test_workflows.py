@@ -24,7 +24,9 @@ def subject_mask(height=96, width=128):
 
 def test_background_keeps_the_subject_bit_identical_and_repaints_the_rest(pipe):
     image, subject = noise(96, 128), subject_mask()
-    edit = pipe.replace_background(image, None, "a mountain road at sunset", mask=subject, steps=2, seed=0, seam=3)
+    edit = pipe.replace_background(
+        image, None, "a mountain road at sunset", mask=subject, steps=2, seed=0, seam=3, matte=False
+    )
     result = np.asarray(edit.image)
     np.testing.assert_array_equal(result[subject], image[subject])
     assert not edit.mask[subject].any(), "the subject is never in the repainted region"
@@ -36,7 +38,7 @@ def test_background_keeps_the_subject_bit_identical_and_repaints_the_rest(pipe):
 def test_the_seam_band_lies_just_outside_the_subject():
     image, subject = noise(96, 128), subject_mask()
     edit = Pipeline(inpainter=ConstantFiller(), device="cpu").replace_background(
-        image, None, "a beach", mask=subject, depth=False, seam=4
+        image, None, "a beach", mask=subject, depth=False, seam=4, matte=False
     )
     result = np.asarray(edit.image).astype(int)
     distance = distance_outside(subject)
@@ -56,7 +58,7 @@ def test_background_subject_found_by_keep(tiny_models):
         device="cpu",
     )
     image = noise(100, 100)
-    edit = pipeline.replace_background(image, "car", "a road", depth=False)
+    edit = pipeline.replace_background(image, "car", "a road", depth=False, matte=False)
     subject = edit.detections.mask.any(axis=0)
     assert edit.found and subject.any()
     np.testing.assert_array_equal(np.asarray(edit.image)[subject], image[subject])
@@ -95,7 +97,6 @@ def test_without_depth_no_controlnet_or_depth_model_loads(tiny_models):
 @pytest.mark.parametrize(
     "arguments,message",
     [
-        ({"keep": None}, "give the subject as keep .* or as mask"),
         ({"keep": "car", "mask": np.ones((8, 8), bool)}, "give the subject as keep .* or as mask"),
         ({"keep": None, "points": [(2, 2)], "mask": np.ones((8, 8), bool)}, "give the subject as keep .* or as mask"),
         ({"keep": None, "mask": np.ones((8, 8), bool), "controlnet_scale": -1}, "controlnet_scale must be"),

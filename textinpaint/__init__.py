@@ -51,6 +51,9 @@ _LAZY = {
     "Pipeline": "pipeline",
     "default_pipeline": "pipeline",
     "configure": "pipeline",
+    "cutout": "pipeline",
+    "CutoutOptions": "options",
+    "MatteOptions": "options",
     "detect": "pipeline",
     "generate": "pipeline",
     "inpaint": "pipeline",
@@ -73,10 +76,19 @@ if TYPE_CHECKING:
     from .inpainting import BatchFiller, ControlFiller, Filler, FillRequest
     from .interfaces.report import write_report
     from .interfaces.sidecars import read_sidecar, replay
-    from .options import BackgroundOptions, CheckOptions, FindOptions, PaintOptions, Speed
+    from .options import (
+        BackgroundOptions,
+        CheckOptions,
+        CutoutOptions,
+        FindOptions,
+        MatteOptions,
+        PaintOptions,
+        Speed,
+    )
     from .pipeline import (
         Pipeline,
         configure,
+        cutout,
         default_pipeline,
         detect,
         generate,
@@ -109,6 +121,7 @@ __all__ = [
     "Candidate",
     "CheckOptions",
     "ControlFiller",
+    "CutoutOptions",
     "Edit",
     "FillRequest",
     "Filler",
@@ -116,6 +129,7 @@ __all__ = [
     "ImageLoadError",
     "ImageTooLargeError",
     "InvalidInputError",
+    "MatteOptions",
     "MissingDependencyError",
     "ModelKindError",
     "NothingFoundError",
@@ -133,6 +147,7 @@ __all__ = [
     "WeightsNotFoundError",
     "annotate",
     "configure",
+    "cutout",
     "default_pipeline",
     "detect",
     "generate",

@@ -46,12 +46,18 @@ class ImageTooLargeError(InvalidInputError):
 class NothingFoundError(TextInpaintError):
     """``strict=True`` was given and the detector found nothing for the query."""
 
-    def __init__(self, query: str, best_score: float | None, box_threshold: float) -> None:
+    def __init__(self, query: str, best_score: float | None, box_threshold: float | None) -> None:
         best = "no box at all" if best_score is None else f"the best score seen was {best_score:.6g}"
-        super().__init__(
-            f"nothing matching find={query!r} was detected above box_threshold={box_threshold} "
-            f"({best}); lower box_threshold or rephrase the query"
-        )
+        if box_threshold is None:  # no query: the salient-subject model saw nothing stand out
+            super().__init__(
+                f"no salient subject was found ({query}: nothing stands out from the background); "
+                "name the subject with keep=, click it with points=, or give a mask"
+            )
+        else:
+            super().__init__(
+                f"nothing matching find={query!r} was detected above box_threshold={box_threshold} "
+                f"({best}); lower box_threshold or rephrase the query"
+            )
         self.query = query
         self.best_score = best_score
         self.box_threshold = box_threshold

@@ -220,3 +220,20 @@ def trimap(mask: np.ndarray, band: int) -> np.ndarray:
     out = np.where(outer > 0, np.uint8(128), np.uint8(0))
     out[inner > 0] = 255
     return out
+
+
+def alpha_blend(front: np.ndarray, back: np.ndarray | Sequence[int], alpha: np.ndarray) -> np.ndarray:
+    """``front`` over ``back`` under an HxW ``uint8`` alpha, in integers: exactly ``front`` where
+    alpha is 255, exactly ``back`` where it is 0, the rounded blend between.
+
+    Args:
+        front: HxWx3 ``uint8``.
+        back: HxWx3 ``uint8``, or one ``(r, g, b)`` colour.
+        alpha: HxW ``uint8``.
+
+    Returns:
+        HxWx3 ``uint8``.
+    """
+    weight = alpha.astype(np.uint32)[..., None]
+    under = np.asarray(back, dtype=np.uint32)
+    return ((front.astype(np.uint32) * weight + under * (255 - weight) + 127) // 255).astype(np.uint8)

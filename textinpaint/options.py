@@ -1,7 +1,8 @@
 """Every option of every workflow, declared once: one field (type, default, check, one line of doc).
 
 The options come in groups, each a frozen dataclass that validates itself (:class:`FindOptions`,
-:class:`PaintOptions`, :class:`CheckOptions`, :class:`BackgroundOptions`). Each field carries its
+:class:`PaintOptions`, :class:`CheckOptions`, :class:`BackgroundOptions`, :class:`MatteOptions`,
+:class:`CutoutOptions`). Each field carries its
 help text in ``metadata["doc"]`` (and how the CLI reads it in ``metadata["cli"]``), so the CLI's
 flags, the app's controls, the sidecar's ``parameters`` and replay are all derived from here.
 
@@ -383,6 +384,82 @@ class BackgroundOptions:
 
 
 @dataclass(frozen=True)
+class MatteOptions:
+    """Whether a subject's edge is softened into an alpha matte (the ``matte`` stage, ViTMatte)."""
+
+    matte: bool | Literal["vitmatte"] | None = field(
+        default=None,
+        metadata=_doc(
+            "soften the subject's edge with the matting model: True (or 'vitmatte') on, False off "
+            "(None: on when its weights are on this machine)",
+            type="tristate",
+        ),
+    )
+    matte_band: int | None = field(
+        default=None,
+        metadata=_doc(
+            "half-width in px of the band around the subject's edge that is matted (None: max(6, longer side / 64))",
+            type=int,
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if (
+            self.matte not in (None, True, False, "vitmatte")
+            or isinstance(self.matte, (int, float))
+            and not isinstance(self.matte, bool)
+        ):
+            raise InvalidInputError(f"matte must be True, 'vitmatte', False or None (automatic); got {self.matte!r}")
+        check_pixels("matte_band", self.matte_band, minimum=1)
+
+
+@dataclass(frozen=True)
+class CutoutOptions:
+    """How a cutout is delivered: transparent or on a colour, whole or cropped to the subject."""
+
+    background_colour: str | Sequence[int] | None = field(
+        default=None,
+        metadata=_doc(
+            "put the subject on this colour ('white', '#20a0ff', or (r, g, b)) instead of transparency", type=str
+        ),
+    )
+    crop_to_subject: bool = field(
+        default=False, metadata=_doc("crop the output to the subject's box (its visible pixels)", type=bool)
+    )
+
+    def __post_init__(self) -> None:
+        colour_rgb(self.background_colour)
+        check_bool("crop_to_subject", self.crop_to_subject)
+
+
+def colour_rgb(colour: object) -> tuple[int, int, int] | None:
+    """A colour as ``(r, g, b)`` (None stays None): a CSS name or ``#rrggbb`` (PIL's
+    ``ImageColor``), or three integers in 0..255.
+
+    Raises:
+        InvalidInputError: anything else, named.
+    """
+    if colour is None:
+        return None
+    if isinstance(colour, str):
+        import PIL.ImageColor
+
+        try:
+            red, green, blue = PIL.ImageColor.getrgb(colour.strip())[:3]
+        except ValueError:
+            raise InvalidInputError(
+                f"background_colour must be a colour name ('white'), '#rrggbb' or (r, g, b); got {colour!r}"
+            ) from None
+        return red, green, blue
+    values = list(colour) if isinstance(colour, (list, tuple, np.ndarray)) else None
+    if values is None or len(values) != 3 or not all(_integer(v) and 0 <= int(v) <= 255 for v in values):
+        raise InvalidInputError(
+            f"background_colour must be a colour name ('white'), '#rrggbb' or (r, g, b) in 0..255; got {colour!r}"
+        )
+    return int(values[0]), int(values[1]), int(values[2])
+
+
+@dataclass(frozen=True)
 class Speed:
     """Opt-in speed and memory modes, applied once when the model loads (each setting gets its own
     loaded copy, so a pipeline without them is not changed).
@@ -500,6 +577,16 @@ class BackgroundArgs(TypedDict, total=False):
     seam: int | None
 
 
+class MatteArgs(TypedDict, total=False):
+    matte: bool | Literal["vitmatte"] | None
+    matte_band: int | None
+
+
+class CutoutStyleArgs(TypedDict, total=False):
+    background_colour: str | Sequence[int] | None
+    crop_to_subject: bool
+
+
 class ReplaceArgs(FindArgs, PaintArgs, CheckArgs, total=False):
     """The options of :func:`textinpaint.replace`."""
 
@@ -508,8 +595,12 @@ class RemoveArgs(FindArgs, GrowArgs, SeedArgs, VerifyArgs, total=False):
     """The options of :func:`textinpaint.remove`."""
 
 
-class ReplaceBackgroundArgs(SubjectArgs, RepaintArgs, CheckArgs, BackgroundArgs, total=False):
+class ReplaceBackgroundArgs(SubjectArgs, RepaintArgs, CheckArgs, BackgroundArgs, MatteArgs, total=False):
     """The options of :func:`textinpaint.replace_background`."""
+
+
+class CutoutArgs(SubjectArgs, MatteArgs, CutoutStyleArgs, total=False):
+    """The options of :func:`textinpaint.cutout`."""
 
 
 class InpaintArgs(PaintArgs, total=False):
@@ -529,7 +620,7 @@ class DetectArgs(ThresholdArgs, total=False):
 
 
 # The option groups, in the order their fields appear in sidecars and help texts.
-GROUPS: tuple[type, ...] = (FindOptions, PaintOptions, CheckOptions, BackgroundOptions)
+GROUPS: tuple[type, ...] = (FindOptions, PaintOptions, CheckOptions, BackgroundOptions, MatteOptions, CutoutOptions)
 
 
 def keywords(args: type) -> frozenset[str]:

@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .container import Models
 from .workflows.background import replace_background as _replace_background
+from .workflows.cutout import cutout as _cutout
 from .workflows.generate import generate as _generate
 from .workflows.inpaint import inpaint as _inpaint
 from .workflows.remove import remove as _remove
@@ -36,6 +37,7 @@ class Pipeline(Models):
     replace = _replace
     remove = _remove
     replace_background = _replace_background
+    cutout = _cutout
     generate = _generate
 
 
@@ -100,4 +102,5 @@ inpaint = _on_default(Pipeline.inpaint)
 replace = _on_default(Pipeline.replace)
 remove = _on_default(Pipeline.remove)
 replace_background = _on_default(Pipeline.replace_background)
+cutout = _on_default(Pipeline.cutout)
 generate = _on_default(Pipeline.generate)

@@ -86,6 +86,8 @@ class Edit:
             ``min_score``; see :mod:`textinpaint.verify`), else None.
         candidates: for ``tries`` > 1, the candidates not kept: their seeds and scores.
         flagged: the edit scored below ``min_score`` (it is still the best candidate, and written).
+        alpha: HxW ``uint8``, the subject's alpha for a cutout (soft along the edge when matted;
+            the input's size, before ``crop_to_subject``), else None.
     """
 
     image: PIL.Image.Image
@@ -100,6 +102,7 @@ class Edit:
     verification: Verification | None = None
     candidates: list[Candidate] = field(default_factory=list)
     flagged: bool = False
+    alpha: np.ndarray | None = None
 
     def __repr__(self) -> str:
         """A short line: workflow, size, what was found, seed, score (never the arrays)."""

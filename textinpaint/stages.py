@@ -490,7 +490,7 @@ STAGES: dict[str, Stage] = {
                 Model("isnet-general-use", "rembg:isnet-general-use", "rembg", "0.18 GB", "Apache-2.0", "IS-Net (DIS)"),
                 Model("isnet-anime", "rembg:isnet-anime", "rembg", "0.17 GB", "Apache-2.0", "IS-Net for anime art"),
                 Model("u2net", "rembg:u2net", "rembg", "0.18 GB", "Apache-2.0", "U²-Net"),
-                Model("u2netp", "rembg:u2netp", "rembg", "4.6 MB", "Apache-2.0", "U²-Net small: fast, coarse edges"),
+                Model("u2netp", "rembg:u2netp", "rembg", "0.005 GB", "Apache-2.0", "U²-Net small: fast, coarse edges"),
                 Model("u2net-human", "rembg:u2net_human_seg", "rembg", "0.18 GB", "Apache-2.0", "U²-Net for people"),
             ),
             (

@@ -38,8 +38,8 @@ class ViTMatte:
         from transformers import VitMatteForImageMatting, VitMatteImageProcessor
 
         processor = VitMatteImageProcessor.from_pretrained(source)
-        model = VitMatteForImageMatting.from_pretrained(source, dtype=dtype).to(device).eval()
-        return cls(processor, model, device, dtype)
+        model: torch.nn.Module = VitMatteForImageMatting.from_pretrained(source, dtype=dtype)
+        return cls(processor, model.to(device).eval(), device, dtype)
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, trimap: np.ndarray) -> np.ndarray:
@@ -97,7 +97,7 @@ def write_tiny(folder: Path, *, seed: int = 0) -> Path:
         window_size=2,
         use_absolute_position_embeddings=True,
         use_relative_position_embeddings=True,
-        out_features=["stage2"],
+        out_features=["stage2"],  # type: ignore[call-arg]  # the backbone mixin takes it; the signature lists _out_features
     )
     config = VitMatteConfig(
         backbone_config=backbone,

@@ -100,7 +100,7 @@ class SalientSubject:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # rembg's "fell back to the CPU" note
-                session = local(name, onnxruntime.SessionOptions(), providers=providers)
+                session = local(name, onnxruntime.SessionOptions(), providers=providers, model_path=str(file))
         except Exception as error:  # onnxruntime's InvalidProtobuf, InvalidGraph, Fail...
             raise ModelKindError(
                 f"subject={source!r}: {file} is not an ONNX model onnxruntime can open ({_first(error)})"
@@ -124,9 +124,12 @@ class SalientSubject:
         """
         picture = PIL.Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
         try:
-            with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # NaN from a flat prediction, cast below
+            # rembg scales the prediction by its min and max: a flat one divides 0 by 0 (and would
+            # be cast from NaN); numpy raises there instead, and nothing stands out.
+            with np.errstate(divide="ignore", over="ignore", invalid="raise"):
                 mask = self.session.predict(picture)[0]
+        except FloatingPointError:
+            return np.zeros(rgb.shape[:2], dtype=np.uint8)
         except Exception as error:  # onnxruntime's own errors: a graph that wants other shapes
             raise ModelKindError(
                 f"the subject model {self.file} could not run as rembg's {self.name} session ({_first(error)})"
@@ -190,7 +193,9 @@ def _first(error: BaseException) -> str:
 def write_tiny(folder: Path, *, seed: int = 0) -> Path:
     """A tiny salient-object network with rembg's signature (1x3xHxW float in, 1x1xHxW out, any
     size), as ``folder/NAME.onnx``: NAME is the folder's name when that is a rembg model (the zoo's
-    ``birefnet-general``), else ``u2netp``. Two 3x3 convolutions and a sigmoid, weights from ``seed``.
+    ``birefnet-general``), else ``u2netp``. Two 3x3 convolutions and a sigmoid, weights from
+    ``seed``, all positive: brighter reads as more salient, so a light object on a dark ground is
+    its subject (a picture for tests whose answer is known).
 
     Needs the ``onnx`` package (in the ``subject`` extra).
     """
@@ -201,9 +206,9 @@ def write_tiny(folder: Path, *, seed: int = 0) -> Path:
     name = folder.name if folder.name in SESSIONS else "u2netp"
     draw = np.random.default_rng(seed)
     weights = {
-        "w1": draw.normal(0, 0.5, (4, 3, 3, 3)).astype(np.float32),
+        "w1": np.abs(draw.normal(0, 0.5, (4, 3, 3, 3))).astype(np.float32),
         "b1": draw.normal(0, 0.1, (4,)).astype(np.float32),
-        "w2": draw.normal(0, 0.5, (1, 4, 3, 3)).astype(np.float32),
+        "w2": np.abs(draw.normal(0, 0.5, (1, 4, 3, 3))).astype(np.float32),
         "b2": np.zeros((1,), np.float32),
     }
     nodes = [

@@ -456,8 +456,13 @@ def build_app(pipe: Pipeline) -> Any:
         with gr.Tab("Background"):
             with gr.Row():
                 image = gr.Image(label="Image", type="pil", sources=["upload"], elem_id="background-image")
-                keep = gr.Textbox(label="Keep", placeholder="the car", elem_id="background-keep")
+                keep = gr.Textbox(
+                    label="Keep (empty: the salient subject)", placeholder="the car", elem_id="background-keep"
+                )
             with gr.Row():
+                soft_edges = gr.Checkbox(
+                    value=pipe.available("matte"), label="Soft edges (ViTMatte)", info=docs["matte"]
+                )
                 depth = gr.Checkbox(value=True, label="Depth ControlNet", info=docs["depth"])
                 scale = gr.Slider(
                     0,
@@ -475,6 +480,7 @@ def build_app(pipe: Pipeline) -> Any:
             def on_background(
                 picture,
                 subject,
+                soften,
                 use_depth,
                 weight,
                 prompt,
@@ -487,7 +493,9 @@ def build_app(pipe: Pipeline) -> Any:
                 progress=gr.Progress(),
             ):
                 picture = _need(picture)
+                subject = (subject or "").strip() or None
                 options = dict(
+                    matte=bool(soften),
                     depth=use_depth,
                     controlnet_scale=float(weight),
                     negative_prompt=negative,
@@ -498,7 +506,8 @@ def build_app(pipe: Pipeline) -> Any:
                 )
                 edit = run_with_progress(progress, lambda: pipe.replace_background(picture, subject, prompt, **options))
                 if not edit.found:
-                    raise TextInpaintError(f"nothing matching {subject!r} was found to keep")
+                    what = "no salient subject" if subject is None else f"nothing matching {subject!r}"
+                    raise TextInpaintError(f"{what} was found to keep")
                 return ((picture, edit.image), *_save(edit))
 
             run.click(
@@ -506,6 +515,7 @@ def build_app(pipe: Pipeline) -> Any:
                 [
                     image,
                     keep,
+                    soft_edges,
                     depth,
                     scale,
                     paint["prompt"],
@@ -519,6 +529,43 @@ def build_app(pipe: Pipeline) -> Any:
                 result,
                 trigger_mode="multiple",
             )
+
+        with gr.Tab("Cutout"):
+            with gr.Row():
+                image = gr.Image(label="Image", type="pil", sources=["upload"], elem_id="cutout-image")
+                keep = gr.Textbox(
+                    label="Cut out (empty: the salient subject)", placeholder="the person", elem_id="cutout-keep"
+                )
+            with gr.Row():
+                soft_edges = gr.Checkbox(
+                    value=pipe.available("matte"), label="Soft edges (ViTMatte)", info=docs["matte"]
+                )
+                on_colour = gr.Checkbox(value=False, label="On a colour", info=docs["background_colour"])
+                colour = gr.ColorPicker(value="#ffffff", label="Colour", elem_id="cutout-colour")
+                crop = gr.Checkbox(value=False, label="Crop to the subject", info=docs["crop_to_subject"])
+            run = gr.Button("Cut out", variant="primary", elem_id="cutout-run")
+            result = [
+                gr.Image(label="Cutout", type="pil", image_mode="RGBA", format="png", elem_id="cutout-result"),
+                gr.File(label="Result (PNG)", elem_id="cutout-file"),
+                gr.File(label="Sidecar (JSON)", elem_id="cutout-sidecar"),
+            ]
+
+            @_friendly
+            def on_cutout(picture, subject, soften, coloured, chosen_colour, cropped, progress=gr.Progress()):
+                picture = _need(picture)
+                subject = (subject or "").strip() or None
+                options: dict[str, Any] = dict(
+                    matte=bool(soften),
+                    background_colour=chosen_colour if coloured else None,
+                    crop_to_subject=bool(cropped),
+                )
+                edit = run_with_progress(progress, lambda: pipe.cutout(picture, subject, **options))
+                if not edit.found:
+                    what = "no salient subject" if subject is None else f"nothing matching {subject!r}"
+                    raise TextInpaintError(f"{what} was found to cut out")
+                return (edit.image, *_save(edit))
+
+            run.click(on_cutout, [image, keep, soft_edges, on_colour, colour, crop], result, trigger_mode="multiple")
 
         with gr.Tab("Remove"):
             panel = detection_panel("remove")

@@ -119,6 +119,8 @@ def _option_flags(parser: argparse.ArgumentParser, flow: Workflow, *, skip: tupl
         "PaintOptions": "painting",
         "CheckOptions": "checking the edit (the detector looks again)",
         "BackgroundOptions": "background",
+        "MatteOptions": "soft edges (matting)",
+        "CutoutOptions": "cutout",
     }
     for group_class in GROUPS:
         fields = [f for f in dataclasses.fields(group_class) if f.name in taken and f.name != "labels"]
@@ -133,7 +135,10 @@ def _flag(group: Any, name: str, default: Any, doc: str, cli: dict[str, Any]) ->
     flag = "--" + name.replace("_", "-")
     kind = cli.get("type")
     shown = "" if default is None or isinstance(default, bool) else f" (default {default})"
-    if kind is bool:
+    if kind == "tristate":  # --matte / --no-matte; neither: None (automatic)
+        group.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=doc)
+        group.add_argument(f"--no-{name.replace('_', '-')}", dest=name, action="store_const", const=False)
+    elif kind is bool:
         if cli.get("negate"):
             group.add_argument(f"--no-{name.replace('_', '-')}", dest=name, action="store_false", help=f"do not {doc}")
         else:
@@ -205,9 +210,14 @@ EXAMPLES = {
     "remove": ['textinpaint remove beach.jpg --find "the person" -o empty-beach.png'],
     "background": [
         'textinpaint background car.jpg --keep "the car" --with "a mountain road at sunset" -o new.png',
+        'textinpaint background product.jpg --with "a marble table, soft window light" -o new.png',
         'textinpaint background product.jpg --keep-mask subject.png --with "a marble table" -o new.png',
     ],
     "inpaint": ['textinpaint inpaint room.jpg --mask region.png --prompt "a green armchair" -o room2.png'],
+    "cutout": [
+        "textinpaint cutout product.jpg -o product.png",
+        'textinpaint cutout portraits/ --keep "the person" --background-colour white --crop-to-subject -o cut/',
+    ],
     "generate": ['textinpaint generate "a woman in a park" --size 768x512 --seed 1 -o park.png'],
     "segment": ['textinpaint segment street.jpg --find "car" --select largest -o car-mask.png'],
     "detect": ['textinpaint detect street.jpg --find "car. person" --save-overlay found.png'],
@@ -305,13 +315,23 @@ def _parser() -> argparse.ArgumentParser:
     _engine_group(remove)
 
     background = command("background", "keep the subject, repaint the rest")
-    background.add_argument("--keep", help="what to keep, as for --find")
+    background.add_argument(
+        "--keep", help="what to keep, as for --find (none of --keep, --point, --keep-mask: the salient subject)"
+    )
     background.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
     mask_dir_flag(background, "the subject")
     background.add_argument("--with", dest="with_", metavar="TEXT", required=True, help="the new background")
     _option_flags(background, COMMANDS["background"])
     _outputs_group(background)
     _engine_group(background)
+
+    cut = command("cutout", "cut the subject out onto transparency, with soft edges")
+    cut.add_argument("--keep", help="what to cut out, as for --find (default: the salient subject)")
+    cut.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
+    mask_dir_flag(cut, "the subject")
+    _option_flags(cut, COMMANDS["cutout"])
+    _outputs_group(cut)
+    _engine_group(cut)
 
     inpaint = command("inpaint", "repaint the white pixels of your own mask from a prompt")
     inpaint.add_argument("--mask", type=Path, help="the mask image (white = repaint), the input's size")
@@ -558,15 +578,18 @@ def _given(args: argparse.Namespace, flow: Workflow) -> dict[str, Any]:
 
 def _needed(pipe: Pipeline, flow: Workflow, given: dict[str, Any]) -> list[str]:
     """The stages this run will load, read off its options (for one up-front check of the weights)."""
+    named = given.get("find") is not None or given.get("keep") is not None or bool(given.get("points"))
+    finds = not (given.get("mask") and "mask" not in flow.inputs)  # a subject given as a mask: nothing to find
     asked = {
         "upscaler": bool(given.get("upscale")),
         "fast": bool(given.get("fast")),
         "controlnet": given.get("depth", True) is not False,
         "depth": given.get("depth", True) is not False,
+        "subject": finds and not named,  # nothing names the subject: the salient one
+        "matte": bool(given.get("matte")),  # None (automatic) never needs a download
     }
     stages = [stage for stage in flow.stages if asked.get(stage, True)]
-    finds = not (given.get("mask") and "mask" not in flow.inputs)  # a subject given as a mask: nothing to find
-    if not finds:
+    if not finds or not named:
         stages = [stage for stage in stages if stage not in ("detector", "segmenter")]
     elif not given.get("points") and (given.get("mask_mode") == "box" or pipe.detector_gives_masks()):
         stages = [stage for stage in stages if stage != "segmenter"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..options import (
+    CutoutArgs,
     DetectArgs,
     GenerateArgs,
     InpaintArgs,
@@ -98,8 +99,19 @@ WORKFLOWS: dict[str, Workflow] = {
             "background:replace_background",
             ReplaceBackgroundArgs,
             ("keep", "with_"),
-            ("detector", "segmenter", "inpainter", "controlnet", "depth", "upscaler", "fast"),
+            ("subject", "detector", "segmenter", "matte", "inpainter", "controlnet", "depth", "upscaler", "fast"),
             "background",
+            batchable=True,
+            ray=True,
+            mask=True,
+        ),
+        Workflow(
+            "cutout",
+            "cutout:cutout",
+            CutoutArgs,
+            ("keep",),
+            ("subject", "detector", "segmenter", "matte"),
+            "cutout",
             batchable=True,
             ray=True,
             mask=True,

@@ -150,6 +150,62 @@ def find_regions(
     return results
 
 
+def salient_regions(
+    pipeline: Models, pictures: list[Picture], options: FindOptions, timings: dict[str, float]
+) -> list[Found]:
+    """The salient subject of each picture, found without a prompt (the ``subject`` stage); with
+    ``options.strict``, a picture where nothing stands out raises :class:`NothingFoundError`."""
+    from ..container import subject_detections
+
+    with timed("load", timings):
+        model = pipeline.model("subject")
+    results = []
+    for picture in pictures:
+        with timed("subject", timings):
+            detections = subject_detections(model(picture.rgb))
+        if len(detections) == 0:
+            if options.strict:
+                raise NothingFoundError("the salient subject", None, None)
+            logger.info("nothing stands out in the picture: no subject")
+            results.append(Found(detections, [], None))
+        else:
+            results.append(Found(detections, [0], detections.mask[0]))
+    return results
+
+
+def subject_alphas(
+    pipeline: Models,
+    pictures: list[Picture],
+    found: list[Found],
+    soften: bool,
+    band: int | None,
+    timings: dict[str, float],
+) -> list[np.ndarray | None]:
+    """Each subject's HxW ``uint8`` alpha: its edge matted when ``soften`` (the ``matte`` stage),
+    else the salient model's own soft mask (as rembg gives it) or the hard mask; None where
+    nothing was found."""
+    alphas: list[np.ndarray | None] = []
+    for picture, one in zip(pictures, found):
+        if one.region is None:
+            alphas.append(None)
+        elif soften:
+            with timed("matte", timings):
+                alphas.append(pipeline.matte(picture, one.region, band=band))
+        elif "alpha" in one.detections.data and one.selected == [0]:
+            alphas.append(np.asarray(one.detections.data["alpha"][0], dtype=np.uint8))
+        else:
+            alphas.append(np.where(one.region, np.uint8(255), np.uint8(0)))
+    return alphas
+
+
+def matte_wanted(pipeline: Models, matte: object) -> bool:
+    """Whether edges are matted: as asked (True or ``"vitmatte"``; False), or with None, when the
+    matting model is on this machine (said in the sidecar as the value used)."""
+    if matte is None:
+        return pipeline.available("matte")
+    return bool(matte)
+
+
 def clicked_region(pipeline: Models, picture: Picture, options: FindOptions, timings: dict[str, float]) -> Found:
     """The object the clicks mark, cut out by SAM alone: one detection (the mask's box, SAM's
     predicted IoU as confidence, phrase ``"points"``)."""
@@ -439,7 +495,7 @@ def record(
     return Record(
         workflow,
         parameters,
-        pipeline.model_sources(*stages),
+        pipeline.model_sources(*stages) if stages else {},
         str(pipeline.device),
         str(pipeline.dtype).replace("torch.", ""),
         None if picture is None else picture.path,
