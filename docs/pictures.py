@@ -1,6 +1,7 @@
 """Draw the documentation's pictures from the library's own geometry (run: python docs/pictures.py).
 
-The pictures show what each stage does on a synthetic scene; they need no model weights.
+The pictures show what each stage does on a synthetic scene; they need no model weights (the
+cutout is a real run on tiny random-weight models written on the fly).
 """
 
 from __future__ import annotations
@@ -90,6 +91,52 @@ def clicks_picture(image: Image.Image, car: np.ndarray) -> Image.Image:
     return _marked(image, clicked, [(300, 260, 1), (225, 330, 1), (530, 200, 0)])
 
 
+def cutout_picture() -> Image.Image:
+    """A cutout made by the library itself, on tiny random-weight models (so the pictures are
+    real runs of every step): a light, furry object on a dark ground; the trimap the matte stage
+    is given; the RGBA cutout over a checkerboard; the input laid over a new ground by its alpha."""
+    import tempfile
+
+    from textinpaint import Pipeline
+    from textinpaint.masks import alpha_blend, trimap
+    from textinpaint.testing import write_tiny_models
+
+    image = Image.new("RGB", (240, 200), (35, 40, 50))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([70, 50, 170, 150], fill=(225, 205, 170))
+    for angle in np.linspace(0, 2 * np.pi, 90, endpoint=False):  # fur: thin strands past the edge
+        inner, outer = 48, 48 + 14 + 8 * np.sin(5 * angle)
+        draw.line(
+            [
+                (120 + inner * np.cos(angle), 100 + inner * np.sin(angle)),
+                (120 + outer * np.cos(angle), 100 + outer * np.sin(angle)),
+            ],
+            fill=(235, 215, 180),
+            width=1,
+        )
+    rgb = np.asarray(image)
+    with tempfile.TemporaryDirectory() as folder:
+        pipe = Pipeline(models=write_tiny_models(folder), device="cpu")
+        edit = pipe.cutout(rgb)
+        subject = pipe.salient(rgb).mask[0]
+    alpha = edit.alpha
+    band = trimap(subject, 6)
+    rows, cols = np.indices(alpha.shape) // 10
+    squares = ((rows + cols) % 2 * 60 + 160).astype(np.uint8)
+    checker = np.repeat(squares[..., None], 3, axis=2)
+    ground = np.zeros_like(rgb)
+    ground[...] = np.linspace((40, 120, 200), (250, 190, 120), 200, dtype=np.uint8)[:, None, :]
+    panels = [
+        rgb,
+        np.repeat(band[..., None], 3, axis=2),
+        alpha_blend(rgb, checker, alpha),
+        alpha_blend(rgb, ground, alpha),
+    ]
+    return Image.fromarray(
+        np.concatenate([np.pad(p, ((0, 0), (0, 8), (0, 0)), constant_values=255) for p in panels], axis=1)
+    )
+
+
 if __name__ == "__main__":
     HERE.mkdir(exist_ok=True)
     picture, car = scene()
@@ -98,4 +145,5 @@ if __name__ == "__main__":
     geometry_picture(picture, car).save(HERE / "geometry.png")
     seam_picture(car).save(HERE / "seam.png")
     clicks_picture(picture, car).save(HERE / "clicks.png")
+    cutout_picture().save(HERE / "cutout.png")
     print("pictures written to", HERE)

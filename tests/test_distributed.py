@@ -289,3 +289,16 @@ def test_one_input_to_one_output_file(tiny_models, tmp_path, capsys):
     assert main([*args, "--device", "cpu", "--engine", "ray"]) == 0
     assert target.is_file() and target.with_suffix(".json").is_file()
     assert not (target / "failures.json").exists()
+
+
+def test_cutout_on_ray_equals_the_local_cli(tiny_models, tmp_path, capsys, one_thread):
+    inputs = photos(tmp_path / "in", 3)
+    common = ["cutout", str(inputs), "--models", str(tiny_models), "--device", "cpu"]
+    assert main([*common, "-o", str(tmp_path / "local")]) == 0
+    assert main([*common, "-o", str(tmp_path / "ray"), "--engine", "ray"]) == 0
+    local = sorted((tmp_path / "local").rglob("*.png"))
+    assert len(local) == 3
+    for path in local:
+        twin = tmp_path / "ray" / path.relative_to(tmp_path / "local")
+        assert pixels(path).shape[-1] == 4 and (pixels(path) == pixels(twin)).all()
+        assert comparable(path.with_suffix(".json")) == comparable(twin.with_suffix(".json"))

@@ -110,7 +110,8 @@ print(edit.to_dict()["models"]["inpainter"])
     result = run_offline(hub, code)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (
-        "['controlnet', 'depth', 'detector', 'inpainter', 'matte', 'remover', 'segmenter', 'subject', 'upscaler']" in result.stdout
+        "['controlnet', 'depth', 'detector', 'inpainter', 'matte', 'remover', 'segmenter', 'subject', 'upscaler']"
+        in result.stdout
     )
     assert f"'revision': '{COMMIT}'" in result.stdout, "the sidecar names the cached snapshot's commit"
 

@@ -435,12 +435,12 @@ class Models:
             One detection (none when nothing stands out): ``mask`` 1xHxW ``bool`` (the soft mask
             at 128 or more), ``data["alpha"]`` 1xHxW ``uint8``, the model's soft mask as rembg's
             ``remove(..., only_mask=True)`` gives it, ``xyxy`` the mask's box in input pixels,
-            ``confidence`` the mean soft mask over the subject (in [0.5, 1]), phrase ``"subject"``.
+            ``confidence`` the mean soft mask over the subject (from 0.5 to 1), phrase ``"subject"``.
 
         Example:
             >>> from textinpaint import Pipeline
             >>> found = Pipeline(models="tiny-models").salient("product.jpg")  # doctest: +SKIP
-            >>> found.mask[0].shape, found.data["alpha"][0].dtype  # doctest: +SKIP
+            >>> found.mask.shape, found.data["alpha"].dtype  # doctest: +SKIP
         """
         picture = load_image(image, max_pixels=self.max_pixels)
         with timed("subject", {}):
@@ -465,7 +465,7 @@ class Models:
 
         Example:
             >>> pipe = Pipeline(models="tiny-models")  # doctest: +SKIP
-            >>> alpha = pipe.matte("portrait.jpg", pipe.salient("portrait.jpg").mask[0])  # doctest: +SKIP
+            >>> alpha = pipe.matte("portrait.jpg", pipe.salient("portrait.jpg").mask.any(axis=0))  # doctest: +SKIP
         """
         from .options import check_pixels
 

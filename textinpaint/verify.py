@@ -24,7 +24,7 @@ A part is None, never a made-up number, when the text cannot check it:
   looks.
 - ``gone`` when the new text names the old thing again (``find="the red car"``,
   ``with_="a blue car"``): finding a car there proves nothing.
-- ``kept`` when the subject was given as a mask or by clicks: there is no text to look for.
+- ``kept`` when the subject was not named (a mask, clicks, or the salient subject): there is no text to look for.
 
 Example:
     >>> from textinpaint.verify import head_word, unchecked_parts
@@ -262,7 +262,7 @@ def check_edits(
         return []
     why = unchecked_parts(find, with_)
     if keep is not None and not keep:
-        why["kept"] = "the subject was given as a mask or by clicks: there is no text to look for"
+        why["kept"] = "the subject was not named (a mask, clicks, or the salient subject): there is no text to look for"
     parts: list[dict[str, float | None]] = [{} for _ in checks]
     if with_ is not None:
         seen = None if "present" in why else _look(detect, checks, [" ".join(with_.split())])
