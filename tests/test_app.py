@@ -61,7 +61,7 @@ def track_calls(pipeline) -> set:
     """Wrap the pipeline's entry points so the set returned holds the calls still running."""
     running: set = set()
     lock = threading.Lock()
-    for name in ("detect", "segment", "inpaint", "replace", "remove", "replace_background"):
+    for name in ("detect", "segment", "inpaint", "replace", "remove", "replace_background", "cutout"):
         method = getattr(pipeline, name)
 
         def counted(*args, _method=method, **kwargs):
@@ -176,6 +176,50 @@ def test_the_background_tab_runs(page, app_url, tmp_path):
     page.locator("#background-run").click()
     page.locator("#background-file a").first.wait_for(timeout=120_000)
     assert np.asarray(PIL.Image.open(photo)).shape == (64, 96, 3)
+
+
+def disc_photo(path):
+    """A light disc on a dark ground: the tiny subject model's salient subject."""
+    rgb = np.full((60, 80, 3), 30, np.uint8)
+    yy, xx = np.mgrid[:60, :80]
+    rgb[(yy - 30) ** 2 + (xx - 40) ** 2 < 20**2] = (220, 200, 180)
+    PIL.Image.fromarray(rgb).save(path)
+    return rgb
+
+
+def test_the_background_tab_paints_with_no_subject_typed(page, app_url, tmp_path):
+    photo = tmp_path / "lamp.png"
+    disc_photo(photo)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Background").click()
+    page.locator("#background-image input[type=file]").set_input_files(str(photo))
+    page.locator("#background-prompt textarea, #background-prompt input").first.fill("a beach")
+    page.locator("#background-steps input[type=number]").fill("1")
+    page.locator("#background-steps input[type=number]").press("Enter")
+    page.locator("#background-run").click()
+    link = page.locator("#background-sidecar a").first
+    link.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        link.click()
+    sidecar = json.loads(open(download.value.path()).read())
+    assert sidecar["parameters"]["keep"] is None and "subject" in sidecar["models"]
+
+
+def test_the_cutout_tab_writes_an_rgba_png_with_a_soft_edge(page, app_url, tmp_path):
+    photo = tmp_path / "lamp.png"
+    rgb = disc_photo(photo)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Cutout").click()
+    page.locator("#cutout-image input[type=file]").set_input_files(str(photo))
+    page.locator("#cutout-run").click()
+    link = page.locator("#cutout-file a").first
+    link.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        link.click()
+    pixels = np.asarray(PIL.Image.open(download.value.path()))
+    assert pixels.shape == (60, 80, 4)
+    alpha = pixels[..., 3]
+    assert ((alpha > 0) & (alpha < 255)).any() and (pixels[..., :3][alpha == 255] == rgb[alpha == 255]).all()
 
 
 def test_a_second_click_while_running_is_queued_not_lost(page, served, tmp_path, monkeypatch):

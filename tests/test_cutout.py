@@ -491,3 +491,24 @@ def test_the_sidecar_of_a_cutout_reads_back_and_replays_in_python(pipe):
     assert (np.asarray(again.image) == np.asarray(edit.image)).all()
     buffer = io.BytesIO()
     edit.image.save(buffer, format="PNG")
+
+
+def test_a_promptless_background_replays_bit_for_bit(pipe):
+    from textinpaint import replay
+
+    rgb, _ = disc_picture()
+    edit = pipe.replace_background(rgb, with_="a beach at dusk", seed=4, steps=2)
+    document = edit.to_dict()
+    assert document["parameters"]["matte"] == "vitmatte" and {"subject", "matte"} <= set(document["models"])
+    again = replay(document, image=rgb, pipeline=pipe)
+    assert (np.asarray(again.image) == np.asarray(edit.image)).all()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 300), (300, 3)])
+def test_promptless_backgrounds_of_tiny_and_thin_pictures_are_defined(tiny_models, shape):
+    solid = Pipeline(models=tiny_models, device="cpu", inpainter=Solid())
+    rgb = noise(*shape, seed=9)
+    edit = solid.replace_background(rgb, with_="a beach", seed=0, depth=False)
+    assert edit.image.size == (shape[1], shape[0])
+    kept = ~edit.mask
+    assert (np.asarray(edit.image)[kept] == rgb[kept]).all()
