@@ -3,12 +3,12 @@ stage (ViTMatte), the cutout workflow and soft compositing, on tiny models in th
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import PIL.Image
@@ -410,10 +410,17 @@ def test_tiny_models_write_the_subject_and_matte_stages_and_the_zoo_every_short_
 # ---- the command line, replay and the sidecar ------------------------------------------------
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "textinpaint", *args], capture_output=True, text=True, env={**__import__("os").environ}
-    )
+def cli(*args: str) -> SimpleNamespace:
+    """The command line in this process (its exit status and what it printed)."""
+    from textinpaint.interfaces.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(args))
+        except SystemExit as exit_:  # --help, and argparse's usage errors
+            status = int(exit_.code or 0)
+    return SimpleNamespace(returncode=status, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_the_cutout_command_writes_an_rgba_png_with_a_soft_edge_and_replays_it_bit_for_bit(tiny_models, tmp_path):

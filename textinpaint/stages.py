@@ -158,7 +158,8 @@ class Stage:
 _SD_FAMILIES = (("StableDiffusionInpaintPipeline", "sd"), ("StableDiffusionXLInpaintPipeline", "sdxl"))
 _SD_PIPELINES = frozenset(kind for kind, _ in _SD_FAMILIES)
 
-# The model files a subject folder may hold: rembg's names (each runs in its session), or model.onnx.
+# The model files a subject folder may hold: rembg's session names (each runs in that session; the
+# rembg backend runs exactly these), or model.onnx (rembg's u2net_custom session).
 _REMBG_FILES = (
     "birefnet-general",
     "birefnet-general-lite",

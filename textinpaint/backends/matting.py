@@ -78,7 +78,7 @@ class ViTMatte:
         return alphas[0, 0, :height, :width].float().clamp(0, 1).cpu().numpy()
 
 
-def write_tiny(folder: Path, *, seed: int = 0) -> Path:
+def write_tiny(folder: Path, *, seed: int) -> Path:
     """A tiny random-weight ViTMatte (a 2-layer VitDet of width 32, one windowed and one residual
     block, relative positions as in the real checkpoints) and its processor, saved by transformers."""
     from transformers import VitDetConfig, VitMatteConfig, VitMatteForImageMatting, VitMatteImageProcessor

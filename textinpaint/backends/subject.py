@@ -25,25 +25,13 @@ import PIL.Image
 import torch
 
 from ..errors import MissingDependencyError, ModelKindError, WeightsNotFoundError
+from ..stages import STAGES
 
 # The prefix of a source that names a model in rembg's own folder (``rembg:birefnet-general``).
 SCHEME = "rembg"
-# The rembg sessions this stage runs: one soft mask of the salient foreground per picture.
-SESSIONS = (
-    "birefnet-general",
-    "birefnet-general-lite",
-    "birefnet-portrait",
-    "birefnet-dis",
-    "birefnet-hrsod",
-    "birefnet-massive",
-    "isnet-general-use",
-    "isnet-anime",
-    "u2net",
-    "u2netp",
-    "u2net_human_seg",
-    "silueta",
-    "bria-rmbg",
-)
+# The rembg sessions this stage runs (one soft mask of the salient foreground per picture): the
+# model files the stage table's entry lists, by name.
+SESSIONS = tuple(Path(name).stem for name in STAGES["subject"].backend("rembg").files if name != "model.onnx")
 # A file of any other name runs as rembg runs a custom model file.
 CUSTOM = "u2net_custom"
 _INSTALL = "the subject stage runs on rembg: pip install 'textinpaint[subject]' (or 'textinpaint[subject-gpu]' on CUDA)"
@@ -190,7 +178,7 @@ def _first(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0][:300]}" if text else type(error).__name__
 
 
-def write_tiny(folder: Path, *, seed: int = 0) -> Path:
+def write_tiny(folder: Path, *, seed: int) -> Path:
     """A tiny salient-object network with rembg's signature (1x3xHxW float in, 1x1xHxW out, any
     size), as ``folder/NAME.onnx``: NAME is the folder's name when that is a rembg model (the zoo's
     ``birefnet-general``), else ``u2netp``. Two 3x3 convolutions and a sigmoid, weights from
