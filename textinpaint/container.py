@@ -101,7 +101,7 @@ class Models:
             :class:`~textinpaint.Speed`).
 
     Example:
-        >>> pipe = Pipeline(models="tiny-models", device="cpu")  # doctest: +SKIP
+        >>> pipe = Pipeline(models="tiny", device="cpu")  # doctest: +SKIP
         >>> edit = pipe.replace("street.jpg", find="the red car", with_="a blue truck", seed=0)  # doctest: +SKIP
     """
 
@@ -439,7 +439,7 @@ class Models:
 
         Example:
             >>> from textinpaint import Pipeline
-            >>> found = Pipeline(models="tiny-models").salient("product.jpg")  # doctest: +SKIP
+            >>> found = Pipeline(models="tiny").salient("product.jpg")  # doctest: +SKIP
             >>> found.mask.shape, found.data["alpha"].dtype  # doctest: +SKIP
         """
         picture = load_image(image, max_pixels=self.max_pixels)
@@ -464,7 +464,7 @@ class Models:
             answer (rounded) in the band.
 
         Example:
-            >>> pipe = Pipeline(models="tiny-models")  # doctest: +SKIP
+            >>> pipe = Pipeline(models="tiny")  # doctest: +SKIP
             >>> alpha = pipe.matte("portrait.jpg", pipe.salient("portrait.jpg").mask.any(axis=0))  # doctest: +SKIP
         """
         from .options import check_pixels

@@ -71,7 +71,7 @@ def configure(pipeline: Pipeline | None = None, **settings: Any) -> Pipeline:
 
     Example:
         >>> import textinpaint
-        >>> textinpaint.configure(models="tiny-models", device="cpu")  # doctest: +SKIP
+        >>> textinpaint.configure(models="tiny", device="cpu")  # doctest: +SKIP
         >>> textinpaint.replace("street.jpg", find="car", with_="a bus", seed=0)  # doctest: +SKIP
     """
     global _default
