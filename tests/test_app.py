@@ -94,9 +94,21 @@ def page(app_url):
         browser.close()
 
 
+def open_settings(page):
+    """Open every closed settings section of the tab in view (they start closed, to keep the main
+    flow in one screen)."""
+    page.locator(".label-wrap:visible").first.wait_for()
+    headers = page.locator(".label-wrap:visible")
+    for i in range(headers.count()):
+        header = headers.nth(i)
+        if "rotate(90deg)" in (header.locator(".icon").get_attribute("style") or ""):  # closed: the arrow points aside
+            header.click()
+
+
 def upload_and_detect(page, url, photo, find):
     """Open the app, upload ``photo``, look for ``find`` with no box threshold; the instance boxes."""
     page.goto(url)
+    open_settings(page)
     page.locator("#replace-image input[type=file]").set_input_files(str(photo))
     page.locator("#replace-find textarea, #replace-find input").first.fill(find)
     page.locator("#replace-box-threshold input[type=number]").fill("0")
@@ -168,6 +180,7 @@ def test_the_background_tab_runs(page, app_url, tmp_path):
     PIL.Image.fromarray(noise(64, 96, seed=3)).save(photo)
     page.goto(app_url)
     page.get_by_role("tab", name="Background").click()
+    open_settings(page)
     page.locator("#background-image input[type=file]").set_input_files(str(photo))
     page.locator("#background-keep textarea, #background-keep input").first.fill("the car")
     page.locator("#background-prompt textarea, #background-prompt input").first.fill("a beach")
@@ -192,6 +205,7 @@ def test_the_background_tab_paints_with_no_subject_typed(page, app_url, tmp_path
     disc_photo(photo)
     page.goto(app_url)
     page.get_by_role("tab", name="Background").click()
+    open_settings(page)
     page.locator("#background-image input[type=file]").set_input_files(str(photo))
     page.locator("#background-prompt textarea, #background-prompt input").first.fill("a beach")
     page.locator("#background-steps input[type=number]").fill("1")
@@ -249,3 +263,104 @@ def test_a_second_click_while_running_is_queued_not_lost(page, served, tmp_path,
         page.wait_for_timeout(200)
     assert len(runs) == 2, "both clicks ran"
     assert runs[1] - runs[0] >= 1.0, "one after the other: the second waited in the queue"
+
+
+# ---- the layout: the main flow of every tab in one 1400x900 screen -------------------------------
+
+MAIN_FLOW = {
+    "Replace": [
+        "#replace-image",
+        "#replace-find",
+        "#replace-detect",
+        "#replace-prompt",
+        "#replace-run",
+        "#replace-result",
+    ],
+    "Background": [
+        "#background-image",
+        "#background-keep",
+        "#background-prompt",
+        "#background-run",
+        "#background-result",
+    ],
+    "Cutout": ["#cutout-image", "#cutout-keep", "#cutout-run", "#cutout-result"],
+    "Remove": ["#remove-image", "#remove-find", "#remove-detect", "#remove-run", "#remove-result"],
+}
+
+
+@pytest.mark.parametrize("tab", list(MAIN_FLOW))
+def test_every_tabs_main_flow_fits_a_1400_by_900_window(page, app_url, tab):
+    before = page.viewport_size
+    page.set_viewport_size({"width": 1400, "height": 900})
+    try:
+        page.goto(app_url)
+        page.get_by_role("tab", name=tab).click()
+        page.locator(MAIN_FLOW[tab][0]).wait_for()
+        boxes = {css: page.locator(css).first.bounding_box() for css in MAIN_FLOW[tab]}
+        scrolled = page.evaluate("() => [window.scrollX, window.scrollY]")
+    finally:
+        page.set_viewport_size(before)
+    assert scrolled == [0, 0]
+    for css, box in boxes.items():
+        assert box is not None, f"{css} is not shown"
+        assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1400, (css, box)
+        assert box["y"] + box["height"] <= 900, f"{tab}: {css} ends at {box['y'] + box['height']:.0f} px, below 900"
+    # two columns: the result sits beside the picture, not under it
+    picture, result = boxes[MAIN_FLOW[tab][0]], boxes[MAIN_FLOW[tab][-1]]
+    assert result["x"] >= picture["x"] + picture["width"] - 1
+
+
+def test_downloads_are_named_after_the_input_and_the_result_can_be_edited_again(page, app_url, tmp_path):
+    photo = tmp_path / "lamp.png"
+    disc_photo(photo)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Cutout").click()
+    page.locator("#cutout-image input[type=file]").set_input_files(str(photo))
+    page.locator("#cutout-run").click()
+    link = page.locator("#cutout-file a").first
+    link.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "lamp-cutout.png"
+    page.locator("#cutout-again").click()
+    page.wait_for_timeout(1500)
+    shown = page.locator("#cutout-image img")
+    shown.first.wait_for()
+    assert "result" in (shown.first.get_attribute("src") or "")
+
+
+def test_the_page_offers_the_models_on_this_machine(page, app_url, served):
+    page.goto(app_url)
+    for stage in ("detector", "segmenter", "inpainter"):
+        page.locator(f"#model-{stage}").wait_for()
+        assert page.locator(f"#model-{stage}").count() == 1
+        assert served[1].source(stage) in page.locator(f"#model-{stage} input").first.input_value()
+
+
+# ---- what the page draws and picks (no browser) -----------------------------------------------
+
+
+def test_labels_carry_the_checkbox_indices_unticked_detections_are_not_drawn_and_a_click_picks_the_smallest():
+    import supervision as sv
+
+    from textinpaint.interfaces.app import _marked, _smallest_under
+
+    big = np.zeros((60, 80), bool)
+    big[5:55, 5:75] = True
+    small = np.zeros((60, 80), bool)
+    small[20:30, 30:40] = True
+    found = sv.Detections(
+        xyxy=np.array([[5, 5, 75, 55], [30, 20, 40, 30]], np.float32),
+        mask=np.stack([big, small]),
+        confidence=np.array([0.9, 0.8], np.float32),
+        class_id=np.array([0, 0]),
+        data={"phrase": np.array(["table", "cup"])},
+    )
+    picture = PIL.Image.fromarray(np.full((60, 80, 3), 128, np.uint8))
+    assert _smallest_under(found, 35, 25) == 1 and _smallest_under(found, 10, 10) == 0
+    assert _smallest_under(found, 78, 58) is None
+    only_cup = np.asarray(_marked(picture, found, [], ["1: cup 0.80"]))
+    both = np.asarray(_marked(picture, found, [], ["0: table 0.90", "1: cup 0.80"]))
+    none = np.asarray(_marked(picture, found, [], []))
+    assert (none == 128).all(), "nothing ticked: nothing drawn"
+    assert (only_cup[8, 8] == 128).all() and not (both[8, 8] == 128).all(), "the unticked table is not drawn"

@@ -253,3 +253,18 @@ def test_inpaint_needs_a_mask(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["inpaint", str(tmp_path / "a.png"), "--prompt", "x", "-o", str(tmp_path / "o.png")])
     assert stop.value.code == 2 and "--mask FILE or --mask-dir DIR" in capsys.readouterr().err
+
+
+def test_the_app_offers_installed_models_and_switches_to_the_one_chosen(tiny_models, tmp_path):
+    pytest.importorskip("gradio")
+    from textinpaint.interfaces.app import _installed, _switched
+    from textinpaint.testing import write_inpainter
+
+    pipe = Pipeline(models=tiny_models, device="cpu")
+    assert _installed(pipe, "inpainter")[0] == pipe.source("inpainter")
+    other = write_inpainter(tmp_path / "another-inpainter")
+    switched = _switched(pipe, "inpainter", str(other))
+    assert switched.source("inpainter") == str(other)
+    assert switched.source("detector") == pipe.source("detector") and switched.device == pipe.device
+    edit = switched.inpaint(noise(32, 32), np.ones((32, 32), bool), "a cat", steps=1, seed=0)
+    assert edit.record.models["inpainter"] == str(other.resolve())

@@ -21,12 +21,14 @@ import PIL.Image
 
 from ..errors import MissingDependencyError, TextInpaintError
 from ..events import listening
+from ..images import load_image
 from ..masks import auto_dilation, auto_feather, blend_weights, distance_outside
 from ..options import BackgroundOptions, FindOptions, option_docs
 from ..outputs import Writer
 from ..pipeline import Pipeline
-from ..results import Edit, annotate
+from ..results import Edit
 from ..schedulers import SCHEDULERS
+from ..stages import STAGES
 
 _MODEL_DEFAULT = "model default"
 _SCHEDULER_CHOICES = [_MODEL_DEFAULT, *SCHEDULERS]
@@ -61,10 +63,21 @@ def _friendly(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _need(image: PIL.Image.Image | None) -> PIL.Image.Image:
+def _need(image: str | PIL.Image.Image | None) -> PIL.Image.Image:
+    """The uploaded picture (a file path from the page), upright, with its ICC profile and EXIF."""
     if image is None:
         raise TextInpaintError("upload an image first")
-    return image
+    if isinstance(image, PIL.Image.Image):
+        return image
+    picture = load_image(image).to_pil()
+    picture.filename = str(image)  # type: ignore[attr-defined]  # read by _save to name the downloads
+    return picture
+
+
+def _stem(picture: PIL.Image.Image) -> str:
+    """The uploaded file's name without its suffix (the downloads are named after it)."""
+    name = Path(getattr(picture, "filename", "") or "result").stem
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "result"
 
 
 CLICK_ON, CLICK_OFF, CLICK_SELECT = "a point on the object", "a point off the object", "select or deselect a detection"
@@ -117,11 +130,22 @@ def _region(
     return region
 
 
-def _marked(picture: PIL.Image.Image, found: Any, clicks: list) -> PIL.Image.Image:
-    """The picture with the detections drawn, and each click as a dot (green on, red off the object)."""
+def _marked(picture: PIL.Image.Image, found: Any, clicks: list, chosen: list[str] | None = None) -> PIL.Image.Image:
+    """The picture with the ticked detections drawn, labelled with the index their checkbox shows
+    ("2: car 0.87"), and each click as a dot (green on, red off the object)."""
     import cv2
 
-    scene = annotate(picture, found) if found is not None and len(found) else picture.convert("RGB")
+    ticked = list(range(len(found))) if found is not None and chosen is None else _indices(chosen)
+    scene = picture.convert("RGB")
+    if found is not None and ticked:
+        import supervision as sv
+
+        shown = found[np.array(ticked)]
+        labels = [f"{i}: {found.data['phrase'][i]} {found.confidence[i]:.2f}" for i in ticked]
+        if shown.mask is not None:
+            scene = sv.MaskAnnotator().annotate(scene, shown)
+        scene = sv.BoxAnnotator().annotate(scene, shown)
+        scene = sv.LabelAnnotator().annotate(scene, shown, labels=labels)
     pixels = np.array(scene)
     radius = max(3, min(picture.width, picture.height) // 80)
     for x, y, label in clicks or []:
@@ -137,24 +161,66 @@ def _preview(image: PIL.Image.Image, region: np.ndarray, dilate: int, feather: i
     return PIL.Image.fromarray((rgb * (1 - 0.6 * weights) + np.array([255, 0, 0]) * 0.6 * weights).astype(np.uint8))
 
 
-def _save(edit: Edit) -> tuple[str, str]:
-    """The result PNG (its sidecar inside as a text chunk) and the sidecar JSON, for download."""
+def _save(edit: Edit, picture: PIL.Image.Image) -> tuple[str, str]:
+    """The result PNG (its sidecar inside as a text chunk) and the sidecar JSON, for download,
+    named after the uploaded file (``street.png`` gives ``street-replace.png``)."""
     folder = Path(tempfile.mkdtemp(prefix="textinpaint-app-"))
     sidecar = edit.to_dict()
     writer = Writer()
-    return str(writer.image(edit.image, folder / "result.png", sidecar)), str(
-        writer.json(folder / "result.json", sidecar)
+    name = f"{_stem(picture)}-{sidecar['workflow']}"
+    return str(writer.image(edit.image, folder / f"{name}.png", sidecar)), str(
+        writer.json(folder / f"{name}.json", sidecar)
     )
 
 
+def _smallest_under(found: Any, x: int, y: int) -> int | None:
+    """The index of the smallest detection mask holding pixel (x, y): the object under a click."""
+    if found is None or found.mask is None or not len(found):
+        return None
+    height, width = found.mask.shape[1:]
+    hit = [i for i in range(len(found)) if found.mask[i][min(y, height - 1), min(x, width - 1)]]
+    return min(hit, key=lambda i: int(found.mask[i].sum())) if hit else None
+
+
+def _installed(pipe: Pipeline, stage: str) -> list[str]:
+    """The models the page offers for ``stage``: the one in use, then every short name whose
+    weights are on this machine (nothing is downloaded from the page)."""
+    from ..models import weights_status
+
+    current = pipe.source(stage)
+    offered = [current]
+    for model in STAGES[stage].models:
+        if model.repo != current and weights_status(stage, model.repo)[0]:
+            offered.append(model.name)
+    return offered
+
+
+def _switched(pipe: Pipeline, stage: str, choice: str) -> Pipeline:
+    """A pipeline like ``pipe`` with another ``stage`` model (the others, device and dtype kept)."""
+    names: dict[str, Any] = {s: pipe.source(s) for s in _CHOOSABLE}
+    names[stage] = choice
+    return Pipeline(**names, models=pipe.models, device=pipe.device, dtype=pipe.dtype, max_pixels=pipe.max_pixels)
+
+
+# The stages whose model the page lets you choose.
+_CHOOSABLE = ("detector", "segmenter", "inpainter")
+
+
 def build_app(pipe: Pipeline) -> Any:
-    """The Gradio Blocks app over ``pipe``; call ``.queue().launch()`` on it (see :func:`serve`)."""
+    """The Gradio Blocks app over ``pipe``; call ``.queue().launch()`` on it (see :func:`serve`).
+
+    Every tab has two columns: the picture and the controls that pick what to edit on the left,
+    the prompt, the run button and the result on the right; settings sit in closed accordions, so
+    the main flow fits a 1400x900 window.
+    """
     gr = _gradio()
 
     find_defaults, scene_defaults = FindOptions(), BackgroundOptions()
     docs = option_docs()  # each control's help: the option's one line, from its declaration
     # The inpainter's own defaults (None in the options means these; see textinpaint.abilities).
     default_steps, default_guidance, default_negative = pipe.abilities("inpainter").defaults()
+    matte_here = pipe.available("matte")
+    picture_height = 260
 
     def sampler(steps: float, guidance: float, fast: bool) -> dict[str, Any]:
         """Steps and guidance from the sliders; left at the model's defaults under Fast, None
@@ -163,9 +229,10 @@ def build_app(pipe: Pipeline) -> Any:
         return {"steps": None, "guidance": None} if untouched else {"steps": int(steps), "guidance": float(guidance)}
 
     def painting_controls(prefix: str) -> dict[str, Any]:
-        with gr.Accordion("Painting", open=True):
+        prompt = gr.Textbox(label="Prompt", lines=1, elem_id=f"{prefix}-prompt")
+        with gr.Accordion("Painting settings", open=False):
             return {
-                "prompt": gr.Textbox(label="Prompt", elem_id=f"{prefix}-prompt"),
+                "prompt": prompt,
                 "negative": gr.Textbox(label="Negative prompt", value=default_negative, info=docs["negative_prompt"]),
                 "steps": gr.Slider(
                     1, 100, value=default_steps, step=1, label="Steps", elem_id=f"{prefix}-steps", info=docs["steps"]
@@ -185,69 +252,92 @@ def build_app(pipe: Pipeline) -> Any:
                 ),
             }
 
-    def outputs(prefix: str) -> list[Any]:
-        return [
-            gr.ImageSlider(label="Before / after", type="pil", elem_id=f"{prefix}-result"),
-            gr.File(label="Result (PNG)", elem_id=f"{prefix}-file"),
-            gr.File(label="Sidecar (JSON)", elem_id=f"{prefix}-sidecar"),
-        ]
-
-    def detection_panel(prefix: str) -> dict[str, Any]:
+    def outputs(prefix: str, *, slider: bool = True) -> list[Any]:
+        if slider:
+            shown = gr.ImageSlider(
+                label="Before / after", type="pil", height=picture_height, elem_id=f"{prefix}-result"
+            )
+        else:
+            shown = gr.Image(
+                label="Result",
+                type="pil",
+                image_mode="RGBA",
+                format="png",
+                height=picture_height,
+                elem_id=f"{prefix}-result",
+            )
         with gr.Row():
-            image = gr.Image(label="Image", type="pil", sources=["upload"], elem_id=f"{prefix}-image")
+            files = [
+                gr.File(label="Result (PNG)", elem_id=f"{prefix}-file"),
+                gr.File(label="Sidecar (JSON)", elem_id=f"{prefix}-sidecar"),
+            ]
+        return [shown, *files]
+
+    def detection_panel(prefix: str, *, find_label: str = "Find", find_id: str = "") -> dict[str, Any]:
+        with gr.Row():
+            image = gr.Image(
+                label="Image", type="filepath", sources=["upload"], height=picture_height, elem_id=f"{prefix}-image"
+            )
             shown = gr.Image(
                 label="Click to add points or pick detections",
                 type="pil",
                 interactive=False,
+                height=picture_height,
                 elem_id=f"{prefix}-detections",
             )
-        find = gr.Textbox(label="Find", placeholder="the red car. a dog", elem_id=f"{prefix}-find")
-        with gr.Row():
-            box = gr.Slider(
-                0,
-                1,
-                value=find_defaults.box_threshold,
-                step=0.01,
-                label="Box threshold",
-                elem_id=f"{prefix}-box-threshold",
-                info=docs["box_threshold"],
+        with gr.Row(equal_height=True):
+            find = gr.Textbox(
+                label=find_label, placeholder="the red car. a dog", scale=4, elem_id=find_id or f"{prefix}-find"
             )
-            text = gr.Slider(
-                0,
-                1,
-                value=find_defaults.text_threshold,
-                step=0.01,
-                label="Text threshold",
-                elem_id=f"{prefix}-text-threshold",
-                info=docs["text_threshold"],
-            )
-        button = gr.Button("Detect", elem_id=f"{prefix}-detect")
+            button = gr.Button("Detect", scale=1, elem_id=f"{prefix}-detect")
         instances = gr.CheckboxGroup(label="Instances to edit", choices=[], elem_id=f"{prefix}-instances")
-        with gr.Row():
-            mode = gr.Radio(
-                [CLICK_ON, CLICK_OFF, CLICK_SELECT],
-                value=CLICK_ON,
-                label="A click on the picture adds",
-                elem_id=f"{prefix}-click-mode",
+        with gr.Accordion("Clicks and brush", open=False):
+            with gr.Row():
+                mode = gr.Radio(
+                    [CLICK_ON, CLICK_OFF, CLICK_SELECT],
+                    value=CLICK_ON,
+                    label="A click on the picture adds",
+                    elem_id=f"{prefix}-click-mode",
+                )
+                undo = gr.Button("Undo last click", elem_id=f"{prefix}-undo")
+            brush = gr.ImageEditor(
+                label="Brush: green adds to the region, red takes away (the editor's undo takes back a stroke)",
+                type="numpy",
+                sources=(),
+                transforms=(),
+                layers=False,
+                brush=gr.Brush(colors=["#00ff00", "#ff0000"], color_mode="fixed", default_size=12),
+                elem_id=f"{prefix}-brush",
             )
-            undo = gr.Button("Undo last click", elem_id=f"{prefix}-undo")
-        brush = gr.ImageEditor(
-            label="Brush: green adds to the region, red takes away (the editor's undo takes back a stroke)",
-            type="numpy",
-            sources=(),
-            transforms=(),
-            layers=False,
-            brush=gr.Brush(colors=["#00ff00", "#ff0000"], color_mode="fixed", default_size=12),
-            elem_id=f"{prefix}-brush",
-        )
-        with gr.Row():
-            dilate = gr.Slider(
-                0, 128, value=8, step=1, label="Dilate (px)", elem_id=f"{prefix}-dilate", info=docs["dilate"]
-            )
-            feather = gr.Slider(
-                0, 64, value=4, step=1, label="Feather (px)", elem_id=f"{prefix}-feather", info=docs["feather"]
-            )
-        mask = gr.Image(label="Region to repaint", interactive=False, elem_id=f"{prefix}-mask")
+        with gr.Accordion("Detection thresholds", open=False):
+            with gr.Row():
+                box = gr.Slider(
+                    0,
+                    1,
+                    value=find_defaults.box_threshold,
+                    step=0.01,
+                    label="Box threshold",
+                    elem_id=f"{prefix}-box-threshold",
+                    info=docs["box_threshold"],
+                )
+                text = gr.Slider(
+                    0,
+                    1,
+                    value=find_defaults.text_threshold,
+                    step=0.01,
+                    label="Text threshold",
+                    elem_id=f"{prefix}-text-threshold",
+                    info=docs["text_threshold"],
+                )
+        with gr.Accordion("Region: grow, feather, preview", open=False):
+            with gr.Row():
+                dilate = gr.Slider(
+                    0, 128, value=8, step=1, label="Dilate (px)", elem_id=f"{prefix}-dilate", info=docs["dilate"]
+                )
+                feather = gr.Slider(
+                    0, 64, value=4, step=1, label="Feather (px)", elem_id=f"{prefix}-feather", info=docs["feather"]
+                )
+            mask = gr.Image(label="Region", interactive=False, height=picture_height, elem_id=f"{prefix}-mask")
         state = gr.State(None)
         clicks = gr.State([])
         history = gr.State([])
@@ -257,15 +347,16 @@ def build_app(pipe: Pipeline) -> Any:
             return _preview(picture, region, grow, soft) if region.any() else None
 
         @_friendly
-        def on_upload(picture):
-            if picture is None:
+        def on_upload(path):
+            if path is None:
                 return None, None, gr.update(choices=[], value=[]), [], [], None, None
+            picture = _need(path)
             background = {"background": np.asarray(picture.convert("RGB")), "layers": [], "composite": None}
             return picture, None, gr.update(choices=[], value=[]), [], [], background, None
 
         @_friendly
-        def on_detect(picture, query, box_threshold, text_threshold, points):
-            picture = _need(picture)
+        def on_detect(path, query, box_threshold, text_threshold, points):
+            picture = _need(path)
             found = on_runner(
                 lambda: pipe.segment(
                     picture, pipe.detect(picture, query, box_threshold=box_threshold, text_threshold=text_threshold)
@@ -273,14 +364,15 @@ def build_app(pipe: Pipeline) -> Any:
             )
             if len(found) == 0:
                 best = found.metadata.get("best_score")
+                best_text = "none" if best is None else f"{best:.2f}"
                 raise TextInpaintError(
-                    f"nothing matching {query!r} was found (best score {best}); lower the box threshold"
+                    f"nothing matching {query!r} was found (best score {best_text}); lower the box threshold"
                 )
             labels = [f"{i}: {p} {c:.2f}" for i, (p, c) in enumerate(zip(found.data["phrase"], found.confidence))]
             grow = auto_dilation(picture.width, picture.height)
             region = found.mask.any(axis=0)
             return (
-                _marked(picture, found, points),
+                _marked(picture, found, points, labels),
                 gr.update(choices=labels, value=labels),
                 found,
                 grow,
@@ -289,21 +381,18 @@ def build_app(pipe: Pipeline) -> Any:
             )
 
         @_friendly
-        def on_click(picture, found, chosen, points, done, how, painted, grow, soft, evt: Any):
-            picture = _need(picture)
+        def on_click(path, found, chosen, points, done, how, painted, grow, soft, evt: Any):
+            picture = _need(path)
             x, y = (int(v) for v in evt.index[:2])
             chosen, points, done = list(chosen or []), list(points or []), list(done or [])
             if how == CLICK_SELECT:
-                hit = [
-                    i
-                    for i in range(0 if found is None else len(found))
-                    if found.mask is not None and found.mask[i][min(y, picture.height - 1), min(x, picture.width - 1)]
-                ]
-                if not hit:
+                under = _smallest_under(found, x, y)
+                if under is None:
                     raise TextInpaintError("no detection there: click inside an outlined object, or detect first")
                 labels = [f"{i}: {found.data['phrase'][i]} {found.confidence[i]:.2f}" for i in range(len(found))]
-                label = labels[hit[-1]]
+                label = labels[under]
                 chosen = [c for c in chosen if c != label] if label in chosen else [*chosen, label]
+                chosen.sort(key=lambda c: int(c.split(":")[0]))
                 done.append(("toggle", label))
             else:
                 points.append((x, y, 1 if how == CLICK_ON else 0))
@@ -314,12 +403,12 @@ def build_app(pipe: Pipeline) -> Any:
                 ticks,
                 points,
                 done,
-                _marked(picture, found, points),
+                _marked(picture, found, points, chosen),
                 preview(picture, found, chosen, points, painted, grow, soft),
             )
 
         @_friendly
-        def on_undo(picture, found, chosen, points, done, painted, grow, soft):
+        def on_undo(path, found, chosen, points, done, painted, grow, soft):
             chosen, points, done = list(chosen or []), list(points or []), list(done or [])
             if not done:
                 raise TextInpaintError("nothing to undo")
@@ -328,20 +417,21 @@ def build_app(pipe: Pipeline) -> Any:
                 points.pop()
             else:
                 chosen = [c for c in chosen if c != label] if label in chosen else [*chosen, label]
-            picture = _need(picture)
+            picture = _need(path)
             return (
                 gr.update(value=chosen) if kind == "toggle" else gr.skip(),
                 points,
                 done,
-                _marked(picture, found, points),
+                _marked(picture, found, points, chosen),
                 preview(picture, found, chosen, points, painted, grow, soft),
             )
 
         @_friendly
-        def on_mask(picture, found, chosen, points, painted, grow, soft):
-            if picture is None:
-                return None
-            return preview(picture, found, chosen, points, painted, grow, soft)
+        def on_mask(path, found, chosen, points, painted, grow, soft):
+            if path is None:
+                return None, None
+            picture = _need(path)
+            return _marked(picture, found, points, chosen), preview(picture, found, chosen, points, painted, grow, soft)
 
         # Gradio hands the click's pixel to the argument annotated as SelectData.
         on_click.__annotations__["evt"] = gr.SelectData
@@ -358,8 +448,8 @@ def build_app(pipe: Pipeline) -> Any:
             [instances, clicks, history, shown, mask],
         )
         for control in (instances, dilate, feather):
-            control.change(on_mask, [image, state, instances, clicks, brush, dilate, feather], mask)
-        brush.change(on_mask, [image, state, instances, clicks, brush, dilate, feather], mask)
+            control.change(on_mask, [image, state, instances, clicks, brush, dilate, feather], [shown, mask])
+        brush.change(on_mask, [image, state, instances, clicks, brush, dilate, feather], [shown, mask])
         return {
             "image": image,
             "find": find,
@@ -372,6 +462,22 @@ def build_app(pipe: Pipeline) -> Any:
             "clicks": clicks,
             "brush": brush,
         }
+
+    def edit_the_result(prefix: str, result: Any, image: Any) -> None:
+        """A button that makes the result the tab's new input (edits in steps)."""
+        again = gr.Button("Edit the result", elem_id=f"{prefix}-again")
+
+        @_friendly
+        def on_again(shown: Any) -> Any:
+            after = shown[1] if isinstance(shown, (list, tuple)) else shown
+            if after is None:
+                raise TextInpaintError("no result yet: run an edit first")
+            folder = Path(tempfile.mkdtemp(prefix="textinpaint-app-"))
+            path = folder / "result.png"
+            (after if isinstance(after, PIL.Image.Image) else PIL.Image.open(after)).save(path)
+            return str(path)
+
+        again.click(on_again, [result], [image])
 
     # Every model call runs on this one thread of ours, not on Gradio's short-lived AnyIO worker
     # threads: a pool thread is joined when the interpreter exits, while a daemon worker that ran
@@ -388,18 +494,50 @@ def build_app(pipe: Pipeline) -> Any:
 
         return on_runner(listened)
 
+    def seed_of(seed: Any) -> int | None:
+        return None if seed is None or seed < 0 else int(seed)
+
     with gr.Blocks(title="textinpaint") as app:
         app.textinpaint_runner = runner  # shut down by close()
-        gr.Markdown("# textinpaint\nFind an object by name, cut it out, repaint it at full resolution.")
+        with gr.Row(equal_height=True):
+            gr.Markdown("## textinpaint\nFind an object by name, cut it out, repaint it at full resolution.")
+            choosers = {
+                stage: gr.Dropdown(
+                    _installed(pipe, stage),
+                    value=pipe.source(stage),
+                    label=stage.capitalize(),
+                    info=f"the {stage} model, among those on this machine",
+                    elem_id=f"model-{stage}",
+                )
+                for stage in _CHOOSABLE
+            }
+
+        def chooser(stage: str) -> Callable[[str], None]:
+            @_friendly
+            def on_choice(choice: str) -> None:
+                nonlocal pipe
+                if choice and choice != pipe.source(stage):
+                    pipe = on_runner(lambda: _switched(pipe, stage, choice))
+                    logger.info("the app now runs the %s %s", stage, choice)
+
+            return on_choice
+
+        for stage, dropdown in choosers.items():
+            dropdown.change(chooser(stage), [dropdown], [])
+
         with gr.Tab("Replace"):
-            panel = detection_panel("replace")
-            paint = painting_controls("replace")
-            run = gr.Button("Replace", variant="primary", elem_id="replace-run")
-            result = outputs("replace")
+            with gr.Row():
+                with gr.Column(scale=3):
+                    panel = detection_panel("replace")
+                with gr.Column(scale=2):
+                    paint = painting_controls("replace")
+                    run = gr.Button("Replace", variant="primary", elem_id="replace-run")
+                    result = outputs("replace")
+                    edit_the_result("replace", result[0], panel["image"])
 
             @_friendly
             def on_replace(
-                picture,
+                path,
                 found,
                 chosen,
                 points,
@@ -415,12 +553,12 @@ def build_app(pipe: Pipeline) -> Any:
                 fast,
                 progress=gr.Progress(),
             ):
-                picture = _need(picture)
+                picture = _need(path)
                 region = on_runner(lambda: _region(pipe, picture, found, chosen, points, painted))
                 options = dict(
                     negative_prompt=negative,
                     **sampler(steps, guidance, fast),
-                    seed=None if seed is None or seed < 0 else int(seed),
+                    seed=seed_of(seed),
                     dilate=int(grow),
                     feather=int(soft),
                     scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
@@ -429,7 +567,7 @@ def build_app(pipe: Pipeline) -> Any:
                 edit = run_with_progress(progress, lambda: pipe.inpaint(picture, region, prompt, **options))
                 if found is not None:
                     edit = dataclasses.replace(edit, detections=found, selected=_indices(chosen))
-                return ((picture, edit.image), *_save(edit))
+                return ((picture, edit.image), *_save(edit, picture))
 
             run.click(
                 on_replace,
@@ -455,31 +593,35 @@ def build_app(pipe: Pipeline) -> Any:
 
         with gr.Tab("Background"):
             with gr.Row():
-                image = gr.Image(label="Image", type="pil", sources=["upload"], elem_id="background-image")
-                keep = gr.Textbox(
-                    label="Keep (empty: the salient subject)", placeholder="the car", elem_id="background-keep"
-                )
-            with gr.Row():
-                soft_edges = gr.Checkbox(
-                    value=pipe.available("matte"), label="Soft edges (ViTMatte)", info=docs["matte"]
-                )
-                depth = gr.Checkbox(value=True, label="Depth ControlNet", info=docs["depth"])
-                scale = gr.Slider(
-                    0,
-                    2,
-                    value=scene_defaults.controlnet_scale,
-                    step=0.05,
-                    label="ControlNet scale",
-                    info=docs["controlnet_scale"],
-                )
-            paint = painting_controls("background")
-            run = gr.Button("Replace background", variant="primary", elem_id="background-run")
-            result = outputs("background")
+                with gr.Column(scale=3):
+                    panel = detection_panel(
+                        "background", find_label="Keep (empty: the salient subject)", find_id="background-keep"
+                    )
+                with gr.Column(scale=2):
+                    paint = painting_controls("background")
+                    run = gr.Button("Replace background", variant="primary", elem_id="background-run")
+                    result = outputs("background")
+                    edit_the_result("background", result[0], panel["image"])
+                    with gr.Accordion("Scene settings", open=False):
+                        soft_edges = gr.Checkbox(value=matte_here, label="Soft edges (ViTMatte)", info=docs["matte"])
+                        depth = gr.Checkbox(value=True, label="Depth ControlNet", info=docs["depth"])
+                        scale = gr.Slider(
+                            0,
+                            2,
+                            value=scene_defaults.controlnet_scale,
+                            step=0.05,
+                            label="ControlNet scale",
+                            info=docs["controlnet_scale"],
+                        )
 
             @_friendly
             def on_background(
-                picture,
+                path,
                 subject,
+                found,
+                chosen,
+                points,
+                painted,
                 soften,
                 use_depth,
                 weight,
@@ -492,29 +634,38 @@ def build_app(pipe: Pipeline) -> Any:
                 fast,
                 progress=gr.Progress(),
             ):
-                picture = _need(picture)
+                picture = _need(path)
+                # The subject: what was ticked, clicked or brushed; else the text; else the salient one.
+                region = on_runner(lambda: _compose(pipe, picture, found, chosen, points, painted))
                 subject = (subject or "").strip() or None
-                options = dict(
+                options: dict[str, Any] = dict(
                     matte=bool(soften),
                     depth=use_depth,
                     controlnet_scale=float(weight),
                     negative_prompt=negative,
                     **sampler(steps, guidance, fast),
-                    seed=None if seed is None or seed < 0 else int(seed),
+                    seed=seed_of(seed),
                     scheduler=None if scheduler == _MODEL_DEFAULT else scheduler,
                     fast=bool(fast),
                 )
-                edit = run_with_progress(progress, lambda: pipe.replace_background(picture, subject, prompt, **options))
+                given = {"keep": None, "mask": region} if region.any() else {"keep": subject}
+                edit = run_with_progress(
+                    progress, lambda: pipe.replace_background(picture, with_=prompt, **given, **options)
+                )
                 if not edit.found:
                     what = "no salient subject" if subject is None else f"nothing matching {subject!r}"
                     raise TextInpaintError(f"{what} was found to keep")
-                return ((picture, edit.image), *_save(edit))
+                return ((picture, edit.image), *_save(edit, picture))
 
             run.click(
                 on_background,
                 [
-                    image,
-                    keep,
+                    panel["image"],
+                    panel["find"],
+                    panel["state"],
+                    panel["instances"],
+                    panel["clicks"],
+                    panel["brush"],
                     soft_edges,
                     depth,
                     scale,
@@ -532,27 +683,30 @@ def build_app(pipe: Pipeline) -> Any:
 
         with gr.Tab("Cutout"):
             with gr.Row():
-                image = gr.Image(label="Image", type="pil", sources=["upload"], elem_id="cutout-image")
-                keep = gr.Textbox(
-                    label="Cut out (empty: the salient subject)", placeholder="the person", elem_id="cutout-keep"
-                )
-            with gr.Row():
-                soft_edges = gr.Checkbox(
-                    value=pipe.available("matte"), label="Soft edges (ViTMatte)", info=docs["matte"]
-                )
-                on_colour = gr.Checkbox(value=False, label="On a colour", info=docs["background_colour"])
-                colour = gr.ColorPicker(value="#ffffff", label="Colour", elem_id="cutout-colour")
-                crop = gr.Checkbox(value=False, label="Crop to the subject", info=docs["crop_to_subject"])
-            run = gr.Button("Cut out", variant="primary", elem_id="cutout-run")
-            result = [
-                gr.Image(label="Cutout", type="pil", image_mode="RGBA", format="png", elem_id="cutout-result"),
-                gr.File(label="Result (PNG)", elem_id="cutout-file"),
-                gr.File(label="Sidecar (JSON)", elem_id="cutout-sidecar"),
-            ]
+                with gr.Column(scale=3):
+                    image = gr.Image(
+                        label="Image",
+                        type="filepath",
+                        sources=["upload"],
+                        height=picture_height,
+                        elem_id="cutout-image",
+                    )
+                    keep = gr.Textbox(
+                        label="Cut out (empty: the salient subject)", placeholder="the person", elem_id="cutout-keep"
+                    )
+                    with gr.Accordion("Cutout settings", open=False):
+                        soft_edges = gr.Checkbox(value=matte_here, label="Soft edges (ViTMatte)", info=docs["matte"])
+                        on_colour = gr.Checkbox(value=False, label="On a colour", info=docs["background_colour"])
+                        colour = gr.ColorPicker(value="#ffffff", label="Colour", elem_id="cutout-colour")
+                        crop = gr.Checkbox(value=False, label="Crop to the subject", info=docs["crop_to_subject"])
+                with gr.Column(scale=2):
+                    run = gr.Button("Cut out", variant="primary", elem_id="cutout-run")
+                    result = outputs("cutout", slider=False)
+                    edit_the_result("cutout", result[0], image)
 
             @_friendly
-            def on_cutout(picture, subject, soften, coloured, chosen_colour, cropped, progress=gr.Progress()):
-                picture = _need(picture)
+            def on_cutout(path, subject, soften, coloured, chosen_colour, cropped, progress=gr.Progress()):
+                picture = _need(path)
                 subject = (subject or "").strip() or None
                 options: dict[str, Any] = dict(
                     matte=bool(soften),
@@ -563,24 +717,28 @@ def build_app(pipe: Pipeline) -> Any:
                 if not edit.found:
                     what = "no salient subject" if subject is None else f"nothing matching {subject!r}"
                     raise TextInpaintError(f"{what} was found to cut out")
-                return (edit.image, *_save(edit))
+                return (edit.image, *_save(edit, picture))
 
             run.click(on_cutout, [image, keep, soft_edges, on_colour, colour, crop], result, trigger_mode="multiple")
 
         with gr.Tab("Remove"):
-            panel = detection_panel("remove")
-            run = gr.Button("Remove", variant="primary", elem_id="remove-run")
-            result = outputs("remove")
+            with gr.Row():
+                with gr.Column(scale=3):
+                    panel = detection_panel("remove")
+                with gr.Column(scale=2):
+                    run = gr.Button("Remove", variant="primary", elem_id="remove-run")
+                    result = outputs("remove")
+                    edit_the_result("remove", result[0], panel["image"])
 
             @_friendly
-            def on_remove(picture, found, chosen, points, painted, grow, soft, progress=gr.Progress()):
-                picture = _need(picture)
+            def on_remove(path, found, chosen, points, painted, grow, soft, progress=gr.Progress()):
+                picture = _need(path)
                 region = on_runner(lambda: _region(pipe, picture, found, chosen, points, painted))
                 options = dict(mask=region, dilate=int(grow), feather=int(soft))
                 edit = run_with_progress(progress, lambda: pipe.remove(picture, **options))
                 if found is not None:
                     edit = dataclasses.replace(edit, detections=found, selected=_indices(chosen))
-                return ((picture, edit.image), *_save(edit))
+                return ((picture, edit.image), *_save(edit, picture))
 
             run.click(
                 on_remove,
