@@ -519,3 +519,23 @@ def test_promptless_backgrounds_of_tiny_and_thin_pictures_are_defined(tiny_model
     assert edit.image.size == (shape[1], shape[0])
     kept = ~edit.mask
     assert (np.asarray(edit.image)[kept] == rgb[kept]).all()
+
+
+def test_without_rembg_the_subject_stage_says_how_to_install_it(tiny_models, monkeypatch, capsys):
+    import sys as system
+
+    from textinpaint import MissingDependencyError
+    from textinpaint.interfaces.cli import main
+    from textinpaint.models import weights_status
+
+    for module in ("rembg", "rembg.sessions"):
+        monkeypatch.setitem(system.modules, module, None)  # as if the extra were not installed
+    present, problem = weights_status("subject", "rembg:u2netp")
+    assert not present and "pip install 'textinpaint[subject]'" in problem
+    assert main(["models", "--json"]) == 0
+    rows = [row for row in json.loads(capsys.readouterr().out) if row["stage"] == "subject"]
+    assert rows and not any(row["cached"] for row in rows)
+    with pytest.raises(MissingDependencyError, match=r"textinpaint\[subject\]"):
+        Pipeline(subject="u2netp", device="cpu").cutout(noise(20, 20))
+    with pytest.raises(MissingDependencyError, match=r"textinpaint\[subject\]"):
+        Pipeline(models=tiny_models, device="cpu").cutout(noise(20, 20))

@@ -80,6 +80,18 @@ def outside_hub(stage: str, source: str) -> object | None:
     return None if backend is None else backend.owner()
 
 
+def _located(owner: object, source: str) -> tuple[Path | None, str]:
+    """Where a backend outside the Hub keeps ``source`` on this machine, or why it is not there
+    (not downloaded; or the backend's library, an optional extra, is not installed)."""
+    from .errors import MissingDependencyError
+
+    try:
+        found = owner.locate(source)  # type: ignore[attr-defined]  # declared by every scheme backend
+    except MissingDependencyError as error:
+        return None, str(error).split(" (")[0]
+    return (None, "not downloaded") if found is None else (Path(found), "")
+
+
 def _describe(folder: Path) -> tuple[str | None, bool]:
     """What a model folder says it holds (``model_type`` or ``_class_name``), and whether it is a pipeline."""
     index, config = folder / "model_index.json", folder / "config.json"
@@ -255,8 +267,8 @@ def model_folder(stage: str, source: str) -> Path | None:
     """The local folder of ``source``: itself, or its Hub cache snapshot (None when not on this machine)."""
     owner = outside_hub(stage, source)
     if owner is not None:
-        found = owner.locate(source)  # type: ignore[attr-defined]  # declared by every scheme backend
-        return None if found is None else Path(found).parent
+        found = _located(owner, source)[0]
+        return None if found is None else found.parent
     path = Path(source)
     if path.is_dir():
         return path
@@ -328,8 +340,8 @@ def weights_status(stage: str, source: str) -> tuple[bool, str]:
     themselves are looked for (every component of a pipeline) and their headers read."""
     owner = outside_hub(stage, source)
     if owner is not None:
-        found = owner.locate(source) is not None  # type: ignore[attr-defined]  # declared by every scheme backend
-        return found, "" if found else "not downloaded"
+        where, problem = _located(owner, source)
+        return where is not None, problem
     folder = model_folder(stage, source)
     if folder is None:
         return False, "not in the Hugging Face cache"
