@@ -121,3 +121,14 @@ def scripted_detector(tiny_models, phrases, entries, max_text_len=256):
     processor = AutoProcessor.from_pretrained(tiny_models / "detector")
     model = ScriptedDino(processor.tokenizer, phrases, entries, max_text_len)
     return GroundingDino(processor, model, torch.device("cpu"), torch.float32)
+
+
+def open_settings(page):
+    """Open every closed settings section of the tab in view (they start closed, to keep the main
+    flow in one screen)."""
+    page.locator(".label-wrap:visible").first.wait_for()
+    headers = page.locator(".label-wrap:visible")
+    for i in range(headers.count()):
+        header = headers.nth(i)
+        if "rotate(90deg)" in (header.locator(".icon").get_attribute("style") or ""):  # closed: the arrow points aside
+            header.click()

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import PIL.Image
 import pytest
-from conftest import noise
+from conftest import noise, open_settings
 
 gradio = pytest.importorskip("gradio", reason="the app extra (gradio) is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -92,17 +92,6 @@ def page(app_url):
         page.set_default_timeout(60_000)
         yield page
         browser.close()
-
-
-def open_settings(page):
-    """Open every closed settings section of the tab in view (they start closed, to keep the main
-    flow in one screen)."""
-    page.locator(".label-wrap:visible").first.wait_for()
-    headers = page.locator(".label-wrap:visible")
-    for i in range(headers.count()):
-        header = headers.nth(i)
-        if "rotate(90deg)" in (header.locator(".icon").get_attribute("style") or ""):  # closed: the arrow points aside
-            header.click()
 
 
 def upload_and_detect(page, url, photo, find):

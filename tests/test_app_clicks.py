@@ -12,7 +12,7 @@ import time
 import numpy as np
 import PIL.Image
 import pytest
-from conftest import ConstantFiller
+from conftest import ConstantFiller, open_settings
 from test_app import BROWSER_ARGS, free_port
 from test_points import BLUE, GREY, RED, ColourSegmenter, scene
 
@@ -65,6 +65,7 @@ def page(browser, served, tmp_path):
     PIL.Image.fromarray(scene()).save(tmp_path / "scene.png")
     opened.locator("#replace-image input[type=file]").set_input_files(str(tmp_path / "scene.png"))
     opened.locator("#replace-detections img").first.wait_for()
+    open_settings(opened)  # the clicks, the brush and the region preview sit in closed sections
     yield opened
     context.close()
 
@@ -73,8 +74,15 @@ def click_pixel(page, x: int, y: int) -> None:
     """Click the picture at its pixel (x, y), wherever the page has drawn it."""
     image = page.locator("#replace-detections img").first
     image.scroll_into_view_if_needed()
-    box = image.bounding_box()
-    page.mouse.click(box["x"] + (x + 0.5) * box["width"] / WIDTH, box["y"] + (y + 0.5) * box["height"] / HEIGHT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not image.evaluate("i => i.complete && i.naturalWidth > 0"):
+        time.sleep(0.1)  # the picture is laid out once it has loaded (its box is a sliver before)
+    box = steady_box(image)
+    # The picture is drawn "scale-down" in its box: never enlarged, centred.
+    scale = min(1.0, box["width"] / WIDTH, box["height"] / HEIGHT)
+    left = box["x"] + (box["width"] - WIDTH * scale) / 2
+    top = box["y"] + (box["height"] - HEIGHT * scale) / 2
+    page.mouse.click(left + (x + 0.5) * scale, top + (y + 0.5) * scale)
 
 
 PENDING = object()  # an image the page names but the server has not handed over yet

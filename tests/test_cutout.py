@@ -537,5 +537,3 @@ def test_without_rembg_the_subject_stage_says_how_to_install_it(tiny_models, mon
     assert rows and not any(row["cached"] for row in rows)
     with pytest.raises(MissingDependencyError, match=r"textinpaint\[subject\]"):
         Pipeline(subject="u2netp", device="cpu").cutout(noise(20, 20))
-    with pytest.raises(MissingDependencyError, match=r"textinpaint\[subject\]"):
-        Pipeline(models=tiny_models, device="cpu").cutout(noise(20, 20))

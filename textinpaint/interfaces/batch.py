@@ -396,7 +396,11 @@ def write_edit(
     if not edit.found:
         best = edit.detections.metadata.get("best_score")
         shown = "none" if best is None else f"{best:.3g}"
-        message = f"{job.source}: nothing matching the query was found (best score {shown}); no output written"
+        asked = {} if edit.record is None else edit.record.parameters
+        if any(asked.get(name) is not None for name in ("find", "keep", "points")):
+            message = f"{job.source}: nothing matching the query was found (best score {shown}); no output written"
+        else:  # nothing named the subject: the salient-subject model saw nothing stand out
+            message = f"{job.source}: no salient subject was found; no output written"
         tqdm.write(message, file=sys.stderr)
         return {**edit.to_dict(), "output": None}
     sidecar = {**edit.to_dict(), "output": str(job.output)}
@@ -411,8 +415,7 @@ def write_edit(
             f"{edit.detections.data['phrase'][i]} ({edit.detections.confidence[i]:.2f})" for i in edit.selected
         )
         seed = "" if edit.seed is None else f"seed {edit.seed}; "
-        tqdm.write(
-            f"wrote {job.output} ({seed}used {len(edit.selected)} of {len(edit.detections)} matches: {used}"
-            f"{_score_text(edit)})"
-        )
+        found = f"used {len(edit.selected)} of {len(edit.detections)} matches: {used}" if len(edit.detections) else ""
+        what = f"{seed}{found}".rstrip("; ") or "the mask given"
+        tqdm.write(f"wrote {job.output} ({what}{_score_text(edit)})")
     return sidecar
