@@ -537,3 +537,12 @@ def test_without_rembg_the_subject_stage_says_how_to_install_it(tiny_models, mon
     assert rows and not any(row["cached"] for row in rows)
     with pytest.raises(MissingDependencyError, match=r"textinpaint\[subject\]"):
         Pipeline(subject="u2netp", device="cpu").cutout(noise(20, 20))
+
+
+def test_a_failed_download_of_a_rembg_model_is_never_advised_a_hub_download(tmp_path, monkeypatch, capsys):
+    from textinpaint.interfaces.cli import main
+
+    monkeypatch.setenv("REMBG_HOME", str(tmp_path / "empty-home"))
+    assert main(["download", "--stages", "subject"]) == 1
+    said = capsys.readouterr().err
+    assert "textinpaint download --stages subject" in said and "hf download" not in said

@@ -71,6 +71,12 @@ class WeightsNotFoundError(TextInpaintError, OSError):
 
         if os.path.exists(model) or os.path.isabs(model) or model.startswith("."):
             advice = "give a folder (or file) that holds the model; see weights/README.md for the layout"
+        elif ":" in model and "/" not in model:  # a model kept outside the Hub (rembg:NAME)
+            advice = (
+                f"download it first with `textinpaint download --stages {stage}` on a machine with internet access "
+                f"(it goes where its library keeps its models), or pass a local file or folder ({stage}=PATH, "
+                "or models=DIR holding it; see weights/README.md)"
+            )
         else:
             advice = (
                 f"download them first with `textinpaint download` or `hf download {model}` on a machine with "
