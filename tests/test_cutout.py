@@ -496,8 +496,6 @@ def test_the_sidecar_of_a_cutout_reads_back_and_replays_in_python(pipe):
     edit = pipe.cutout(rgb, background_colour="white")
     again = replay(edit.to_dict(), image=rgb, pipeline=pipe)
     assert (np.asarray(again.image) == np.asarray(edit.image)).all()
-    buffer = io.BytesIO()
-    edit.image.save(buffer, format="PNG")
 
 
 def test_a_promptless_background_replays_bit_for_bit(pipe):
