@@ -137,6 +137,40 @@ def load_image(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, argum
     )
 
 
+def load_grey(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, argument: str = "image") -> np.ndarray:
+    """The brightest channel of any accepted image, upright: HxW ``uint8`` (how a mask picture is read).
+
+    A grey or 1-bit picture (what masks usually are) is read as it is, never widened to RGB;
+    anything else goes through :func:`load_image` and keeps the largest of R, G and B.
+
+    Raises:
+        The errors of :func:`load_image`.
+
+    Example:
+        >>> load_grey(np.array([[0, 200]], np.uint8)).tolist()
+        [[0, 200]]
+    """
+    grey = None
+    if isinstance(image, (str, os.PathLike)):
+        with _open(Path(image), max_pixels, argument) as opened:
+            if opened.mode in ("L", "1"):
+                _load(opened, Path(image), argument)
+                grey = _grey(opened)
+    elif isinstance(image, PIL.Image.Image) and image.mode in ("L", "1"):
+        _check_pixels(image.width, image.height, max_pixels, argument)
+        grey = _grey(image)
+    if grey is not None:
+        return grey
+    rgb = load_image(image, max_pixels=max_pixels, argument=argument).rgb
+    return np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+
+
+def _grey(image: PIL.Image.Image) -> np.ndarray:
+    if image.getexif().get(_ORIENTATION, 1) != 1:
+        image = PIL.ImageOps.exif_transpose(image)
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
+
+
 def _open(path: Path, max_pixels: int, argument: str) -> PIL.Image.Image:
     if not path.exists():
         raise ImageLoadError(f"{argument}: no file at {str(path)!r}")

@@ -138,27 +138,17 @@ def draw_seed() -> int:
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize with area averaging when shrinking and bicubic interpolation when enlarging.
+    """Resize with exact area averaging when shrinking and bicubic interpolation when enlarging.
 
-    A shrink by 2x or more first halves the picture (exact 2x2 averages, OpenCV's fast path)
-    until less than 2x remains, then averages the rest: a cascade of box filters, a hair softer
-    than one area resize and a quarter of its time on a 12-megapixel window (a pixel row or
-    column is dropped where a side is odd, a shift of under one source pixel). (Lanczos is
-    sharper by a hair but costs about three times as much.)
+    A shrink is one OpenCV ``INTER_AREA`` resize: each output pixel is the mean of the input
+    pixels under it, weighted by how much of each it covers (so the model's context is the photo,
+    softened only as much as its size requires). (Lanczos is sharper by a hair but costs about
+    three times as much.)
     """
     if pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     shrinking = width * height < pixels.shape[0] * pixels.shape[1]
-    if not shrinking:
-        return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_CUBIC)
-    while pixels.shape[1] >= 2 * width and pixels.shape[0] >= 2 * height:
-        even_height, even_width = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2
-        pixels = cv2.resize(
-            pixels[:even_height, :even_width], (even_width // 2, even_height // 2), interpolation=cv2.INTER_AREA
-        )
-    if pixels.shape[1] == width and pixels.shape[0] == height:
-        return pixels
-    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
 def shrink_any(mask: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import PIL.Image
 
 from .errors import InvalidInputError
-from .images import load_image
+from .images import load_grey
 
 
 def auto_dilation(width: int, height: int) -> int:
@@ -53,7 +53,7 @@ def load_mask(mask: object, width: int, height: int, *, argument: str = "mask") 
     elif isinstance(mask, PIL.Image.Image) and mask.mode == "1":
         array = np.asarray(mask, dtype=bool)
     elif isinstance(mask, (np.ndarray, PIL.Image.Image, str, os.PathLike)):
-        array = _inside(load_image(mask, argument=argument).rgb.max(axis=2), argument)
+        array = _inside(load_grey(mask, argument=argument), argument)
     else:
         raise InvalidInputError(
             f"{argument} must be a bool HxW array, a PIL image or a path; got {type(mask).__name__}"

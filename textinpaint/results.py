@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import PIL.Image
@@ -57,6 +58,48 @@ class Record:
     candidate: int | None = None
 
 
+class _Later:
+    """A zero-argument callable standing in for an image until it is first read (see :func:`later`)."""
+
+    def __init__(self, make: Callable[[], PIL.Image.Image]) -> None:
+        self.make = make
+
+
+def later(make: Callable[[], PIL.Image.Image]) -> PIL.Image.Image:
+    """An :class:`Edit` image that ``make()`` builds when the image is first read, then kept.
+
+    The workflows hand ``Edit`` its PIL images this way, so a caller who reads only the mask, the
+    sidecar or the written file never pays for a full-size PIL image (about 30 ms at 12
+    megapixels), and one who never reads ``source`` never makes it.
+    """
+    return cast("PIL.Image.Image", _Later(make))  # an image to every reader: Edit makes it on first read
+
+
+class _OnFirstUse:
+    """The field of :class:`Edit` behind ``image`` and ``source``: a :func:`later` value is made on
+    first read and kept; anything else is kept as given."""
+
+    def __init__(self, *, optional: bool) -> None:
+        self.optional = optional
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            if self.optional:  # the dataclass default: None
+                return None
+            raise AttributeError(self.slot)  # no default: a required field
+        value = instance.__dict__[self.slot]
+        if isinstance(value, _Later):
+            value = instance.__dict__[self.slot] = value.make()
+        return value
+
+    def __set__(self, instance: object, value: Any) -> None:
+        instance.__dict__[self.slot] = value
+
+
 _NOTEBOOK = """<div style="display:flex;gap:8px;align-items:flex-start">
 {% for caption, uri in pictures %}<figure style="margin:0"><img src="{{ uri }}" style="max-width:360px">
 <figcaption style="font:12px sans-serif">{{ caption }}</figcaption></figure>{% endfor %}
@@ -90,14 +133,20 @@ class Edit:
             the input's size, before ``crop_to_subject``), else None.
     """
 
-    image: PIL.Image.Image
+    if TYPE_CHECKING:  # made on first read when a workflow gave it as `later(...)`
+        image: PIL.Image.Image
+    else:
+        image: PIL.Image.Image = _OnFirstUse(optional=False)
     mask: np.ndarray
     detections: sv.Detections
     selected: list[int]
     seed: int | None
     found: bool
     timings: dict[str, float] = field(default_factory=dict)
-    source: PIL.Image.Image | None = None
+    if TYPE_CHECKING:
+        source: PIL.Image.Image | None = None
+    else:
+        source: PIL.Image.Image | None = _OnFirstUse(optional=True)
     record: Record | None = None
     verification: Verification | None = None
     candidates: list[Candidate] = field(default_factory=list)

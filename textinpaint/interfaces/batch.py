@@ -15,8 +15,12 @@ import hashlib
 import json
 import logging
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +37,9 @@ logger = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 # Errors that are the same for every file: the run stops at the first one instead of repeating it.
 FATAL = (WeightsNotFoundError, ModelKindError, MissingDependencyError)
+# Pictures worked on at once by a local run (see `run`): while one is in the model, the next is
+# decoded and prepared and the last one encoded and written, so the model is seldom left waiting.
+DEFAULT_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,7 @@ def plan(inputs: Sequence[str | Path], output: Path, *, suffix: str = ".png") ->
 
 def run(
     jobs: list[Job],
-    work: Callable[[Job], dict | None],
+    work: Callable[[Job], Any],
     *,
     overwrite: bool = False,
     quiet: bool = False,
@@ -193,22 +200,31 @@ def run(
     batch_size: int = 1,
     key: str | None = None,
     writer: Writer | None = None,
+    write: Callable[[Job, Any], dict | None] | None = None,
+    workers: int = 1,
 ) -> Summary:
     """Run ``work`` on each job, never stopping on a bad input.
 
-    ``work`` writes the job's output and returns its sidecar (a JSON-able dict; ``found`` False
-    when the input matched nothing and no output was written). Each stage the library starts
+    ``work`` makes the job's result; ``write`` writes it and returns its sidecar (a JSON-able
+    dict; ``found`` False when the input matched nothing and no output was written). Without
+    ``write``, ``work`` itself writes and returns the sidecar. Each stage the library starts
     during ``work`` is shown on the bar. A job whose sidecar says it was done (or found nothing)
     with the same ``key`` (a digest of the request) is skipped unless ``overwrite``; one done
     with other parameters is redone. Progress goes to ``stream`` (default stderr): a bar on a
-    terminal, plain lines elsewhere.
+    terminal, plain lines elsewhere, always in the jobs' order.
+
+    With ``workers`` > 1, up to that many jobs are worked on at once on threads (at most
+    ``workers`` pictures in memory): while one is in the model (which releases the GIL, as a GPU
+    call does), the next is decoded and prepared and a finished one encoded and written.
 
     With ``work_many`` and ``batch_size`` > 1, jobs still to do go ``batch_size`` at a time
     through ``work_many`` (one result per job); a chunk whose batched call fails is done again one
     job at a time, so a bad file costs only its own result.
 
-    Ctrl+C stops after discarding the job in flight; the summary says so (``exit_code`` 130).
-    Missing or wrong model weights (:data:`FATAL`) stop the run at once and are raised.
+    Ctrl+C stops after discarding the jobs in flight (with ``workers`` > 1 and ``write``, a job
+    whose writing has begun finishes it, so its image and sidecar are both written; nothing new
+    starts); the summary says so (``exit_code`` 130). Missing or wrong model weights
+    (:data:`FATAL`) stop the run at once and are raised.
 
     Every file goes through ``writer`` (the one given, which ``work`` writes with too, or one that
     protects the jobs' inputs): a job whose output or sidecar would overwrite an input or a file
@@ -218,6 +234,7 @@ def run(
     inputs = [job.source for job in jobs]
     writer = writer or Writer(inputs)
     summary = Summary()
+    stop = threading.Event()
     bar = steps = None
     if not quiet and stream.isatty():
         from tqdm.auto import tqdm
@@ -230,27 +247,30 @@ def run(
             steps.total, steps.n = total, done
             steps.refresh()
 
+    def do(job: Job) -> Outcome:
+        start = time.perf_counter()
+
+        def show(stage: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(f"{job.source.name}: {stage}")
+
+        with listening(show, stepped if steps is not None else None):
+            outcome = _one(job, work, overwrite, writer, key, write, stop)
+        outcome.seconds = time.perf_counter() - start
+        return outcome
+
     try:
         batched = _batched(jobs, work_many, batch_size, overwrite, writer, key) if work_many and batch_size > 1 else {}
-        for index, job in enumerate(jobs, 1):
-            start = time.perf_counter()
-
-            def show(stage: str, job: Job = job) -> None:
+        with closing(_in_order(jobs, do, batched, workers, stop)) as outcomes:  # its finally runs on Ctrl+C
+            for index, (job, outcome) in enumerate(outcomes, 1):
+                summary.outcomes.append(outcome)
                 if bar is not None:
-                    bar.set_postfix_str(f"{job.source.name}: {stage}")
-
-            with listening(show, stepped if steps is not None else None):
-                outcome = batched.get(index - 1) or _one(job, work, overwrite, writer, key)
-            if index - 1 not in batched:
-                outcome.seconds = time.perf_counter() - start
-            summary.outcomes.append(outcome)
-            if bar is not None:
-                bar.set_postfix_str(f"{job.source.name}: {outcome.status}")
-                bar.update()
-            elif not quiet:
-                detail = f" ({outcome.message})" if outcome.message else ""
-                line = f"[{index}/{len(jobs)}] {job.source}: {outcome.status}{detail} {outcome.seconds:.1f}s"
-                print(line, file=stream)
+                    bar.set_postfix_str(f"{job.source.name}: {outcome.status}")
+                    bar.update()
+                elif not quiet:
+                    detail = f" ({outcome.message})" if outcome.message else ""
+                    line = f"[{index}/{len(jobs)}] {job.source}: {outcome.status}{detail} {outcome.seconds:.1f}s"
+                    print(line, file=stream)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -258,6 +278,31 @@ def run(
             if progress is not None:
                 progress.close()
     return summary
+
+
+def _in_order(
+    jobs: list[Job], do: Callable[[Job], Outcome], done: dict[int, Outcome], workers: int, stop: threading.Event
+) -> Generator[tuple[Job, Outcome], None, None]:
+    """Each job with its outcome, in the jobs' order: ``done[i]`` where given, else ``do(job)``,
+    with up to ``workers`` jobs in flight on threads (one: here, in this thread). On leaving
+    early (Ctrl+C, a fatal error) nothing more starts, and the jobs in flight are waited for; they
+    write nothing they had not begun to write (see :func:`_one`)."""
+    if workers <= 1:
+        for i, job in enumerate(jobs):
+            yield job, done[i] if i in done else do(job)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="textinpaint-job")
+    waiting, running = deque(range(len(jobs))), deque[tuple[int, "Future[Outcome] | None"]]()
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:  # a finished job counts until it is reported
+                i = waiting.popleft()
+                running.append((i, None if i in done else pool.submit(do, jobs[i])))
+            i, future = running.popleft()
+            yield jobs[i], done[i] if future is None else _awaited(future)
+    finally:
+        stop.set()  # on the way out, whatever the reason: nothing starts, nothing more is written
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def refused(job: Job, writer: Writer) -> str | None:
@@ -344,7 +389,29 @@ def record_outcome(job: Job, sidecar: dict | None, key: str | None, writer: Writ
     return Outcome(job, "done", note.strip(" ()"))
 
 
-def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, writer: Writer, key: str | None) -> Outcome:
+def _awaited(future: Future[Outcome]) -> Outcome:
+    """The future's result, waited for in short naps: Ctrl+C's signal may reach a worker thread,
+    and this thread raises it only when it next runs Python, so it must not sleep through it."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except TimeoutError:
+            continue
+
+
+class _Discarded(Exception):
+    """A job whose result was made after Ctrl+C: it is dropped, not written."""
+
+
+def _one(
+    job: Job,
+    work: Callable[[Job], Any],
+    overwrite: bool,
+    writer: Writer,
+    key: str | None,
+    write: Callable[[Job, Any], dict | None] | None = None,
+    stop: threading.Event | None = None,
+) -> Outcome:
     why = refused(job, writer)
     if why is not None:
         return Outcome(job, "failed", why, error="OutputRefusedError")
@@ -353,9 +420,14 @@ def _one(job: Job, work: Callable[[Job], dict | None], overwrite: bool, writer: 
         return Outcome(job, "skipped", reason)
     note = _changed(job)
     try:
-        sidecar = work(job)
+        result = work(job)
+        if stop is not None and stop.is_set():
+            raise _Discarded
+        sidecar = result if write is None else write(job, result)
     except FATAL:
         raise
+    except _Discarded:
+        return Outcome(job, "failed", "interrupted before it was written", error="KeyboardInterrupt")
     except Exception as error:
         logger.debug("job %s failed", job.source, exc_info=True)
         return Outcome(job, "failed", f"{type(error).__name__}: {error}", error=type(error).__name__)

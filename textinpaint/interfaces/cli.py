@@ -23,7 +23,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .. import __version__
 from ..errors import TextInpaintError
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 NOTHING_FOUND = 3
 INTERRUPTED = 130
+# Pictures a local run works on at once (see textinpaint.interfaces.batch.run): the next is decoded
+# and prepared, and the last encoded and written, while one is in the model.
+WORKERS = 2
 
 # The stages each subcommand loads: it offers a model flag for each of these only (the workflows'
 # commands read theirs off the workflow table).
@@ -196,6 +199,14 @@ def _outputs_group(parser: argparse.ArgumentParser, *, image_options: bool = Tru
         )
     group.add_argument("--overwrite", action="store_true", help="redo inputs whose output and sidecar exist")
     group.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        metavar="N",
+        help=f"pictures worked on at once, so decoding and writing overlap the model (default {WORKERS}; "
+        "each holds one picture, and on a GPU its activations, in memory)",
+    )
     if image_options:
         group.add_argument("--save-mask", action="store_true", help="also write NAME.mask.png: the changed region")
         group.add_argument("--save-overlay", action="store_true", help="also write NAME.overlay.png: the detections")
@@ -408,10 +419,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for a usage error, 130 when interrupted)."""
+def main(argv: list[str] | None = None, *, pipeline: Pipeline | None = None) -> int:
+    """Run the command line; returns the exit status (2 for a usage error, 130 when interrupted).
+
+    Args:
+        argv: the arguments (default: the process's).
+        pipeline: run with this pipeline (one holding your own Filler, say) instead of the one
+            the model flags name.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
+    args.pipeline = pipeline
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         _check_options(args)
@@ -455,6 +473,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise InvalidInputError("give --find (what to look for), --point (a click on it), or both")
     if getattr(args, "batch_size", 1) < 1:
         raise InvalidInputError(f"--batch-size must be 1 or more; got {args.batch_size}")
+    if getattr(args, "workers", 1) < 1:
+        raise InvalidInputError(f"--workers must be 1 or more; got {args.workers}")
     if getattr(args, "concurrency", 1) < 1:
         raise InvalidInputError(f"--concurrency must be 1 or more; got {args.concurrency}")
     if not getattr(args, "num_gpus", 0.0) >= 0:
@@ -483,6 +503,8 @@ def _pipeline(args: argparse.Namespace) -> Pipeline:
     from ..options import Speed
     from ..pipeline import Pipeline
 
+    if getattr(args, "pipeline", None) is not None:
+        return cast("Pipeline", args.pipeline)
     speed = Speed(
         compile=getattr(args, "compile", False),
         compile_segmenter=getattr(args, "compile", False) and "segmenter" in COMMAND_STAGES.get(args.command, ()),
@@ -639,9 +661,12 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
 
     masks = getattr(args, "mask_dir", None)
 
-    def work(job: batch.Job) -> dict | None:
+    def work(job: batch.Job) -> Any:
         own = given if masks is None else {**given, "mask": str(_mask_for(job, masks, args.output))}
-        return write_edit(writer, job, flow.function(pipe, str(job.source), **own), **shown)
+        return flow.function(pipe, str(job.source), **own)
+
+    def write(job: batch.Job, edit: Any) -> dict | None:
+        return write_edit(writer, job, edit, **shown)
 
     def work_many(jobs: list[batch.Job]) -> list[dict | None]:
         edits = flow.function(pipe, [str(job.source) for job in jobs], **given)
@@ -675,7 +700,17 @@ def _batch(pipe: Pipeline, args: argparse.Namespace) -> int:
         # A mask per picture goes one picture at a time (a batched call takes one mask for all).
         batched = hasattr(args, "batch_size") and masks is None
         many = {"work_many": work_many, "batch_size": args.batch_size} if batched else {}
-        summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, writer=writer, **many)
+        summary = batch.run(
+            jobs,
+            work,
+            write=write,
+            workers=getattr(args, "workers", 1),
+            overwrite=args.overwrite,
+            quiet=args.quiet,
+            key=key,
+            writer=writer,
+            **many,
+        )
         if not (len(jobs) == 1 and jobs[0].output == args.output):
             batch.write_failures(args.output, summary, writer)
         jobs_count = len(jobs)

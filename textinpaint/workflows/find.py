@@ -15,7 +15,7 @@ import PIL.Image
 
 from ..images import ImageInput
 from ..options import DetectArgs, FindOptions, SegmentArgs, check_query, recorded, split
-from ..results import Edit
+from ..results import Edit, later
 from .steps import find_regions, load_pictures, record
 
 if TYPE_CHECKING:
@@ -35,10 +35,17 @@ def find_boxes(pipeline: Models, image: ImageInput, find: str | Sequence[str], *
     # 3. Record.
     parameters = {"find": find, **recorded(DetectArgs, finding)}
     note = record(pipeline, "detect", parameters, ("detector",), picture)
-    source = picture.to_pil()
     nothing = np.zeros((picture.height, picture.width), bool)
     return Edit(
-        source, nothing, found.detections, found.selected, None, found.region is not None, timings, source, note
+        later(picture.to_pil),
+        nothing,
+        found.detections,
+        found.selected,
+        None,
+        found.region is not None,
+        timings,
+        later(picture.to_pil),
+        note,
     )
 
 
@@ -67,6 +74,6 @@ def find_masks(
         None,
         found.region is not None,
         timings,
-        picture.to_pil(),
+        later(picture.to_pil),
         note,
     )
