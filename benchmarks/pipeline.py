@@ -82,7 +82,7 @@ def folder_run(folder: Path, mask: Path, out: Path, painter: SimulatedPainter, w
 def main_(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulated-model-ms", type=float, default=300.0, help="model time per picture")
-    parser.add_argument("--pictures", type=int, default=12)
+    parser.add_argument("--pictures", type=int, default=24)
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument(
         "--format", choices=["png", "jpg"], default="png", help="output format (the command's default: png)"
