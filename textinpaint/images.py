@@ -286,7 +286,12 @@ def _from_array(array: np.ndarray, max_pixels: int, argument: str, sixteen_bit: 
         return Picture(np.repeat(pixels[..., None], 3, axis=2))
     if pixels.shape[2] == 4:
         return Picture(np.ascontiguousarray(pixels[..., :3]), np.ascontiguousarray(pixels[..., 3]))
-    return Picture(np.ascontiguousarray(pixels))
+    rgb = np.ascontiguousarray(pixels)
+    if np.may_share_memory(rgb, array):
+        # The caller's own memory: an Edit makes its images when first read, so the pixels must not
+        # change under it if the caller reuses the array (a video frame buffer, say). One memcpy.
+        rgb = rgb.copy()
+    return Picture(rgb)
 
 
 def _to_uint8(array: np.ndarray, argument: str, sixteen_bit: bool) -> np.ndarray:

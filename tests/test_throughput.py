@@ -1,6 +1,6 @@
-"""A local folder run works on several pictures at once (--workers): decoding and writing overlap
-the model, and the outputs, their order, resume, Ctrl+C and the memory bound are those of a
-one-at-a-time run."""
+"""Throughput without surprises: a local folder run works on several pictures at once (--workers),
+with the outputs, order, resume, Ctrl+C and memory bound of a one-at-a-time run; list calls decode
+in parallel; an Edit made lazily never changes when the caller reuses its input."""
 
 from __future__ import annotations
 
@@ -123,3 +123,23 @@ def test_a_list_call_decodes_its_files_in_order_and_raises_the_first_bad_one(fol
     (folder / "in" / "3.png").write_bytes(b"broken too")
     with pytest.raises(ImageLoadError, match="1.png"):
         pipe.remove(files, mask=mask)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "PIL"])
+def test_an_edit_keeps_its_pictures_when_the_caller_reuses_the_input(kind):
+    """The Edit makes its PIL images when they are first read: reusing the input buffer after the
+    call (a video frame, a scratch array) must not change them."""
+    rng = np.random.default_rng(3)
+    original = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    given = original.copy() if kind == "numpy" else PIL.Image.fromarray(original.copy())
+    mask = np.zeros((40, 56), bool)
+    mask[10:20, 10:30] = True
+    edit = Pipeline(inpainter=Recording(), device="cpu").inpaint(given, mask, "x", seed=0)
+    if kind == "numpy":
+        given[:] = 0
+    else:
+        given.paste((0, 0, 0), (0, 0, 56, 40))
+    np.testing.assert_array_equal(np.asarray(edit.source), original)
+    result = np.asarray(edit.image)
+    np.testing.assert_array_equal(result[~edit.mask], original[~edit.mask])
+    assert (result[mask] != original[mask]).any()
