@@ -18,9 +18,11 @@ import string
 import sys
 import warnings
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import torch
 
 # Words the tiny detector knows whole; anything else is spelled with single-letter word pieces.
@@ -760,6 +762,75 @@ def _write_with(writer: Callable[..., Any], folder: Path, seed: int) -> None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             writer(folder)
+
+
+def write_clip(
+    path: str | Path,
+    *,
+    frames: int = 17,
+    width: int = 64,
+    height: int = 48,
+    fps: int = 12,
+    audio: bool = True,
+    codec: str = "libx264",
+    timestamps: list[int] | None = None,
+) -> Path:
+    """A synthetic clip for tests: a red square moving left to right over a grey gradient, with
+    a 440 Hz AAC tone as its audio track (``audio``), written with PyAV.
+
+    Args:
+        path: the file (``.mp4`` for H.264, ``.mkv`` for ``codec="ffv1"``).
+        frames: how many frames.
+        width, height: the frame size (even for H.264).
+        fps: the frame rate; the stream's time base is ``1/(fps*100)``.
+        audio: write the tone track too.
+        codec: the FFmpeg video encoder.
+        timestamps: each frame's pts (in ``1/(fps*100)`` units) for a variable-rate clip;
+            default ``i * 100``.
+
+    Returns:
+        ``path``.
+    """
+    import av
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    base = Fraction(1, fps * 100)
+    stamps = timestamps if timestamps is not None else [i * 100 for i in range(frames)]
+    with av.open(str(target), "w") as muxer:
+        video = muxer.add_stream(codec, rate=fps)
+        video.width, video.height = width, height
+        video.pix_fmt = "yuv420p" if codec == "libx264" else "bgr0"
+        video.time_base = video.codec_context.time_base = base
+        tone = None
+        if audio:
+            tone = muxer.add_stream("aac", rate=16000)
+            tone.layout = "mono"  # type: ignore[attr-defined]  # an audio stream's attribute
+        side = max(4, height // 3)
+        y, x = np.mgrid[0:height, 0:width]
+        ground = np.stack([x * 200 // max(1, width), y * 200 // max(1, height), np.full_like(x, 90)], axis=2)
+        for i in range(frames):
+            picture = ground.astype(np.uint8)
+            left = (i * (width - side)) // max(1, frames - 1)
+            picture[height // 3 : height // 3 + side, left : left + side] = (220, 30, 30)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = stamps[i], base
+            for packet in video.encode(frame):
+                muxer.mux(packet)
+        for packet in video.encode():
+            muxer.mux(packet)
+        if tone is not None:
+            seconds = (stamps[-1] + 100) * base
+            samples = int(16000 * seconds)
+            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 16000)).astype(np.float32)
+            for start in range(0, samples, 1024):
+                chunk = av.AudioFrame.from_ndarray(wave[None, start : start + 1024], format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts = 16000, start
+                for packet in tone.encode(chunk):
+                    muxer.mux(packet)
+            for packet in tone.encode():
+                muxer.mux(packet)
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,162 @@
+"""Video files in and out (textinpaint.videos, PyAV): streamed, timestamps and audio kept, lossless
+where asked, and every bad file a typed error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import PIL.Image
+import pytest
+
+av = pytest.importorskip("av")
+
+from textinpaint import InvalidInputError, OutputRefusedError  # noqa: E402
+from textinpaint.testing import write_clip  # noqa: E402
+from textinpaint.videos import VideoLoadError, codec_for, probe, read_frames, transcode  # noqa: E402
+
+
+def audio_packets(path):
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.dts is not None]
+
+
+def decoded(path):
+    return [(frame.index, frame.pts, frame.rgb) for frame in read_frames(path)]
+
+
+def same(frames):
+    for frame in frames:
+        yield frame.rgb
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", frames=17)
+
+
+def test_probe_and_read_say_what_the_clip_holds(clip):
+    info = probe(clip)
+    assert (info.width, info.height, info.frames, info.fps, info.audio, info.codec) == (64, 48, 17, 12, 1, "h264")
+    frames = list(read_frames(clip))
+    assert [f.index for f in frames] == list(range(17))
+    assert all(f.rgb.shape == (48, 64, 3) and f.rgb.dtype == np.uint8 for f in frames)
+    assert [f.pts for f in frames] == sorted(f.pts for f in frames) and frames[1].time == pytest.approx(1 / 12)
+    assert [f.index for f in read_frames(clip, start=3, end=12, every=4)] == [3, 7, 11]
+
+
+@pytest.mark.parametrize("codec, name", [("ffv1", "out.mkv"), ("h264", "out.mp4")])
+def test_a_copy_keeps_the_frame_count_timestamps_and_audio_bytes(clip, tmp_path, codec, name):
+    out = transcode(clip, tmp_path / name, same, codec=codec)
+    source, written = decoded(clip), decoded(out)
+    assert len(written) == len(source) == 17
+    # Times as the clip's own (a container that stores no negative time shifts the whole clip by
+    # the audio's priming, here 64 ms, keeping the sync: the frames' spacing is what must hold).
+    before, after = [f.time for f in read_frames(clip)], [f.time for f in read_frames(out)]
+    assert np.diff(after) == pytest.approx(np.diff(before), abs=1e-3) and abs(after[0] - before[0]) <= 0.07
+    assert audio_packets(out) == audio_packets(clip), "the audio is copied packet for packet"
+    if codec == "ffv1":
+        for (_, _, a), (_, _, b) in zip(source, written):
+            np.testing.assert_array_equal(a, b)
+    assert not list(tmp_path.glob(".*part")), "no temporary file is left"
+
+
+def test_lossless_output_changes_no_pixel_outside_the_edit(clip, tmp_path):
+    def paint(frames):
+        for frame in frames:
+            out = frame.rgb.copy()
+            out[10:20, 5 + frame.index : 25 + frame.index] = 255 - out[10:20, 5 + frame.index : 25 + frame.index]
+            yield out
+
+    written = decoded(transcode(clip, tmp_path / "out.mkv", paint))
+    for (index, _, original), (_, _, result) in zip(decoded(clip), written):
+        outside = np.ones(original.shape[:2], bool)
+        outside[10:20, 5 + index : 25 + index] = False
+        np.testing.assert_array_equal(result[outside], original[outside])
+        assert (result[~outside] != original[~outside]).any()
+
+
+def test_a_variable_frame_rate_keeps_every_timestamp(tmp_path):
+    stamps = [0, 100, 150, 400, 420, 900, 1000, 1300, 1310]
+    clip = write_clip(tmp_path / "vfr.mkv", frames=9, codec="ffv1", timestamps=stamps, audio=False)
+    out = transcode(clip, tmp_path / "out.mkv", same)
+    assert [f.time for f in read_frames(out)] == pytest.approx([f.time for f in read_frames(clip)])
+    assert [f.time for f in read_frames(out)] == pytest.approx([s / 1200 for s in stamps], abs=1e-3)  # ms in Matroska
+
+
+def test_png_frames_are_numbered_by_the_source_frame_and_exact(tmp_path):
+    clip = write_clip(tmp_path / "clip.mkv", frames=9, codec="ffv1", audio=False)
+    folder = transcode(clip, tmp_path / "frames", same, start=2, every=3)
+    assert sorted(p.name for p in folder.iterdir()) == ["000002.png", "000005.png", "000008.png"]
+    for frame in read_frames(clip, start=2, every=3):
+        with PIL.Image.open(folder / f"{frame.index:06d}.png") as image:
+            np.testing.assert_array_equal(np.asarray(image), frame.rgb)
+
+
+def test_a_range_is_written_without_audio(clip, tmp_path):
+    out = transcode(clip, tmp_path / "part.mkv", same, start=4, end=10)
+    assert probe(out).audio == 0 and len(decoded(out)) == 6
+
+
+def test_bad_files_are_typed_errors(tmp_path, clip):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(VideoLoadError, match="not a readable video"):
+        probe(tmp_path / "notes.mp4")
+    with pytest.raises(VideoLoadError, match="no video file"):
+        list(read_frames(tmp_path / "missing.mp4"))
+    with av.open(str(tmp_path / "tone.mka"), "w") as muxer:  # audio only
+        stream = muxer.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt", layout="mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            muxer.mux(packet)
+    with pytest.raises(VideoLoadError, match="no video stream"):
+        probe(tmp_path / "tone.mka")
+    cut = tmp_path / "cut.mkv"
+    whole = write_clip(tmp_path / "whole.mkv", frames=17, codec="ffv1", audio=False).read_bytes()
+    cut.write_bytes(whole[: len(whole) // 2])
+    kept = []
+    try:
+        for frame in read_frames(cut):
+            kept.append(frame.index)
+    except VideoLoadError as error:
+        assert f"after frame {kept[-1]}" in str(error) if kept else "before any frame" in str(error)
+    assert 0 < len(kept) < 17, "what decoded before the damage is kept"
+
+
+def test_bad_requests_are_typed_errors_and_leave_no_file(clip, tmp_path):
+    with pytest.raises(OutputRefusedError, match="overwrite the input"):
+        transcode(clip, clip, same)
+    with pytest.raises(InvalidInputError, match="codec 'ffv1' writes .mkv"):
+        transcode(clip, tmp_path / "out.mp4", same, codec="ffv1")
+    with pytest.raises(InvalidInputError, match="every must be 1 or more"):
+        list(read_frames(clip, every=0))
+    with pytest.raises(InvalidInputError, match="end must be a frame index after start"):
+        list(read_frames(clip, start=5, end=5))
+    with pytest.raises(InvalidInputError, match="uint8 pictures of the frame's shape"):
+        transcode(clip, tmp_path / "bad.mkv", lambda frames: (f.rgb[:, :10] for f in frames))
+    with pytest.raises(InvalidInputError, match="fewer pictures"):
+        transcode(clip, tmp_path / "short.mkv", lambda frames: (f.rgb for f in frames if f.index < 5))
+    assert list(tmp_path.iterdir()) == [], "a failed write leaves nothing behind"
+    assert (
+        codec_for("a.mkv", None) == "ffv1" and codec_for("frames", None) == "png" and codec_for("a.mp4", None) == "h264"
+    )
+
+
+MEMORY = """
+import resource, sys
+from textinpaint.videos import transcode
+transcode(sys.argv[1], sys.argv[1] + ".out.mkv", lambda frames: (255 - f.rgb for f in frames))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_memory_does_not_grow_with_the_clip(tmp_path):
+    peaks = []
+    for frames in (30, 300):
+        clip = write_clip(tmp_path / f"c{frames}.mp4", frames=frames, width=320, height=240)
+        done = subprocess.run([sys.executable, "-c", MEMORY, str(clip)], capture_output=True, text=True, check=True)
+        peaks.append(int(done.stdout.split()[-1]))
+    # 300 frames of 320x240 held at once would be 69 MB more (the interpreter, numpy and PyAV: about 60 MB).
+    assert peaks[1] <= peaks[0] * 1.2, f"peak RSS {peaks[0]} kB for 30 frames, {peaks[1]} kB for 300"
