@@ -798,14 +798,14 @@ def write_clip(
     base = Fraction(1, fps * 100)
     stamps = timestamps if timestamps is not None else [i * 100 for i in range(frames)]
     with av.open(str(target), "w") as muxer:
-        video = muxer.add_stream(codec, rate=fps)
+        video: Any = muxer.add_stream(codec, rate=fps)  # a VideoStream (PyAV types it as any stream)
         video.width, video.height = width, height
         video.pix_fmt = "yuv420p" if codec == "libx264" else "bgr0"
         video.time_base = video.codec_context.time_base = base
-        tone = None
+        tone: Any = None
         if audio:
             tone = muxer.add_stream("aac", rate=16000)
-            tone.layout = "mono"  # type: ignore[attr-defined]  # an audio stream's attribute
+            tone.layout = "mono"
         side = max(4, height // 3)
         y, x = np.mgrid[0:height, 0:width]
         ground = np.stack([x * 200 // max(1, width), y * 200 // max(1, height), np.full_like(x, 90)], axis=2)
