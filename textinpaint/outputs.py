@@ -46,7 +46,9 @@ PNG_LEVEL = 1
 # The image formats an output may be written in (by its suffix).
 IMAGE_FORMATS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
 # What a file of each kind must look like to be textinpaint's own (see Writer.check).
-Kind = Literal["image", "sidecar", "failures", "report"]
+Kind = Literal["image", "sidecar", "failures", "report", "masks"]
+# The "format" of a video masks document (textinpaint.videomasks), how its JSON is known as ours.
+MASKS_FORMAT = "textinpaint-video-masks"
 
 
 def _read_umask() -> int:
@@ -165,6 +167,8 @@ def owned(path: Path, kind: Kind) -> bool:
     """Whether the existing ``path`` is textinpaint's own file of ``kind`` (see :class:`Writer`)."""
     if kind == "sidecar":
         return _is_sidecar(_json_object(path))
+    if kind == "masks":
+        return (_json_object(path) or {}).get("format") == MASKS_FORMAT
     if kind == "failures":
         document = _json_object(path)
         return document is not None and isinstance(document.get("failures"), list)
@@ -233,7 +237,13 @@ class Writer:
         if target.is_dir():
             raise OutputRefusedError(f"the output {str(target)!r} is a folder; name a file")
         if target.exists() and not owned(target, kind):
-            what = {"image": "an image", "sidecar": "a sidecar", "failures": "a failures table", "report": "a report"}
+            what = {
+                "image": "an image",
+                "sidecar": "a sidecar",
+                "failures": "a failures table",
+                "report": "a report",
+                "masks": "a masks document",
+            }
             raise OutputRefusedError(
                 f"{str(target)!r} exists and is not {what[kind]} textinpaint wrote; textinpaint does not write "
                 "over files it did not make: choose another output, or move that file away"
