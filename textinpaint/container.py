@@ -90,9 +90,12 @@ class Models:
             holding one (``subject`` extra).
         matte: the matting model that softens a subject's edge (ViTMatte): ``"small-646"``
             (default), ``"small-1k"``, ``"base-646"``, ``"base-1k"``, or any ViTMatte folder.
+        tracker: the video model that follows objects through a clip's frames (SAM 2.1 video):
+            ``"sam2.1-tiny"`` (default), ``"sam2.1-small"``, ``"sam2.1-base-plus"``,
+            ``"sam2.1-large"``, or any SAM 2.1 video folder.
         models: a folder with one subfolder per stage (``detector/``, ``segmenter/``,
             ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``,
-            ``fast/``, ``subject/``, ``matte/``) in Hub layout, for offline and air-gapped installs.
+            ``fast/``, ``subject/``, ``matte/``, ``tracker/``) in Hub layout, for offline and air-gapped installs.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
@@ -118,6 +121,7 @@ class Models:
         fast: str | Path | object | None = None,
         subject: str | Path | object | None = None,
         matte: str | Path | object | None = None,
+        tracker: str | Path | object | None = None,
         models: str | Path | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
@@ -140,6 +144,7 @@ class Models:
             "fast": fast,
             "subject": subject,
             "matte": matte,
+            "tracker": tracker,
         }
         self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
         objects = {stage: v for stage, v in given.items() if stage not in self._names}
