@@ -536,6 +536,27 @@ STAGES: dict[str, Stage] = {
             flag="--matte-model",
             used_by="cutout and background (matte)",
         ),
+        Stage(
+            "tracker",
+            "follows found or clicked objects through a clip's frames (SAM 2.1 video)",
+            "sam2.1-tiny",
+            (
+                Model("sam2.1-tiny", "facebook/sam2.1-hiera-tiny", "sam2-video", "0.16 GB", "Apache-2.0"),
+                Model("sam2.1-small", "facebook/sam2.1-hiera-small", "sam2-video", "0.18 GB", "Apache-2.0"),
+                Model("sam2.1-base-plus", "facebook/sam2.1-hiera-base-plus", "sam2-video", "0.32 GB", "Apache-2.0"),
+                Model("sam2.1-large", "facebook/sam2.1-hiera-large", "sam2-video", "0.9 GB", "Apache-2.0"),
+            ),
+            (
+                Backend(
+                    "sam2-video",
+                    "backends.tracking:Sam2Tracker.load",
+                    frozenset({"sam2_video"}),
+                    tiny="backends.tracking:write_tiny",
+                ),
+            ),
+            flag="--tracker",
+            used_by="video track, remove, replace and background",
+        ),
     )
 }
 
