@@ -180,7 +180,7 @@ class VideoMasksBuilder:
         if self.frames and frame <= self.frames[-1]:
             raise InvalidInputError(f"frames must come in order; got {frame} after {self.frames[-1]}")
         self.frames.append(int(frame))
-        self.rows.append(np.packbits(stack.reshape(len(self.ids), -1).astype(bool), axis=1))
+        self.rows.append(np.packbits(stack.reshape(len(self.ids), self.height * self.width).astype(bool), axis=1))
         given = np.full(len(self.ids), np.nan, np.float32) if scores is None else np.asarray(scores, np.float32)
         self.scores.append(given)
 

@@ -192,6 +192,7 @@ def read_frames(
             frames before the damage are yielded first; the error names the last good one).
     """
     _check_range(start, end, every)
+    av = _av()  # here, not in the except clause: a generator closed at exit must not import
     with _open(path, argument) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -218,7 +219,7 @@ def read_frames(
                     last = index
                     seconds = float(decoded.pts * decoded.time_base) if decoded.pts is not None else None
                     yield Frame(index, rgb, decoded.pts, seconds)
-        except _av().FFmpegError as error:
+        except av.FFmpegError as error:
             where = "before any frame" if last is None else f"after frame {last}"
             raise VideoLoadError(f"{argument}: {str(path)!r} is damaged {where} ({error})") from error
         if index < 0:

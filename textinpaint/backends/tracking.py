@@ -48,36 +48,58 @@ class Sam2Tracker:
         model: torch.nn.Module = Sam2VideoModel.from_pretrained(source, dtype=dtype)
         return cls(processor, model.to(device).eval(), device, dtype)
 
-    @torch.inference_mode()
+    def start(self, prompts: list[TrackPrompt]) -> TrackSession:
+        """A streaming session following ``prompts``, which mark objects on the first frame it is given."""
+        return TrackSession(
+            self, prompts, self.processor.init_video_session(inference_device=self.device, dtype=self.dtype)
+        )
+
     def track(
         self, frames: Iterable[np.ndarray], prompts: list[TrackPrompt]
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Follow ``prompts`` (given on the first frame) through ``frames`` (HxWx3 ``uint8`` each).
+        """:meth:`TrackSession.step` over every frame (HxWx3 ``uint8``), the first carrying the prompts."""
+        session = self.start(prompts)
+        for rgb in frames:
+            yield session.step(rgb)
 
-        Yields:
-            Per frame: (masks, scores): ``bool`` (objects, H, W) in the order of ``prompts``, and
-            ``float32`` (objects,) scores (the mean probability inside each mask; 0 when empty).
+
+class TrackSession:
+    """One clip's tracking state: :meth:`step` takes the next frame and returns its masks."""
+
+    def __init__(self, tracker: Sam2Tracker, prompts: list[TrackPrompt], session: Any) -> None:
+        self.tracker, self.prompts, self.session, self.frames = tracker, prompts, session, 0
+        # The session holds the boxed objects first, then the clicked ones: rows back in prompt order.
+        held = [p.id for p in prompts if p.box is not None] + [p.id for p in prompts if p.box is None]
+        self.order = [held.index(p.id) for p in prompts]
+
+    @torch.inference_mode()
+    def step(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The next frame (HxWx3 ``uint8``; the first one carries the prompts).
+
+        Returns:
+            (masks, scores): ``bool`` (objects, H, W) in the order of the prompts, and ``float32``
+            (objects,) scores (the mean probability inside each mask; 0 when it is empty).
         """
-        session = self.processor.init_video_session(inference_device=self.device, dtype=self.dtype)
-        ids = [prompt.id for prompt in prompts]
-        for position, rgb in enumerate(frames):
-            inputs = self.processor(images=rgb, device=self.device, return_tensors="pt")
-            if position == 0:
-                self._prompt(session, ids, prompts, inputs.original_sizes[0])
-            output = self.model(inference_session=session, frame=inputs.pixel_values[0].to(self.dtype))
-            logits = self.processor.post_process_masks(
-                [output.pred_masks], original_sizes=inputs.original_sizes, binarize=False
-            )[0][:, 0]
-            probability = torch.sigmoid(logits.float())
-            masks = (logits > 0).cpu().numpy()
-            inside = (probability * (logits > 0)).flatten(1).sum(1) / (logits > 0).flatten(1).sum(1).clamp(min=1)
-            yield masks, inside.cpu().numpy().astype(np.float32)
+        tracker = self.tracker
+        inputs = tracker.processor(images=rgb, device=tracker.device, return_tensors="pt")
+        if self.frames == 0:
+            self._prompt(inputs.original_sizes[0])
+        self.frames += 1
+        output = tracker.model(inference_session=self.session, frame=inputs.pixel_values[0].to(tracker.dtype))
+        logits = tracker.processor.post_process_masks(
+            [output.pred_masks], original_sizes=inputs.original_sizes, binarize=False
+        )[0][:, 0]
+        inside = logits > 0
+        probability = torch.sigmoid(logits.float()) * inside
+        scores = probability.flatten(1).sum(1) / inside.flatten(1).sum(1).clamp(min=1)
+        return inside[self.order].cpu().numpy(), scores[self.order].cpu().numpy().astype(np.float32)
 
-    def _prompt(self, session: Any, ids: list[int], prompts: list[TrackPrompt], size: Any) -> None:
-        boxed = [p for p in prompts if p.box is not None]
-        clicked = [p for p in prompts if p.box is None]
+    def _prompt(self, size: Any) -> None:
+        processor, session = self.tracker.processor, self.session
+        boxed = [p for p in self.prompts if p.box is not None]
+        clicked = [p for p in self.prompts if p.box is None]
         if boxed:
-            self.processor.add_inputs_to_inference_session(
+            processor.add_inputs_to_inference_session(
                 inference_session=session,
                 frame_idx=0,
                 obj_ids=[p.id for p in boxed],
@@ -85,7 +107,7 @@ class Sam2Tracker:
                 original_size=size,
             )
         if clicked:
-            self.processor.add_inputs_to_inference_session(
+            processor.add_inputs_to_inference_session(
                 inference_session=session,
                 frame_idx=0,
                 obj_ids=[p.id for p in clicked],

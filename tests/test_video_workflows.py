@@ -1,0 +1,100 @@
+"""Video workflows on tiny models: tracking equals the transformers video session's own propagation,
+and removal leaves every pixel outside the grown masks exact in a lossless output, with the audio,
+frame count and timestamps kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+av = pytest.importorskip("av")
+
+from textinpaint import InvalidInputError  # noqa: E402
+from textinpaint.masks import auto_dilation, auto_feather, dilate  # noqa: E402
+from textinpaint.testing import write_clip  # noqa: E402
+from textinpaint.videos import probe, read_frames  # noqa: E402
+from textinpaint.workflows import video  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", frames=11)
+
+
+def reference_masks(tracker_folder, frames, box):
+    """The transformers docs' own way: the whole video in a session, a box on frame 0, propagate."""
+    from transformers import Sam2VideoModel, Sam2VideoProcessor
+
+    model = Sam2VideoModel.from_pretrained(tracker_folder).eval()
+    processor = Sam2VideoProcessor.from_pretrained(tracker_folder)
+    height, width = frames[0].shape[:2]
+    with torch.inference_mode():
+        session = processor.init_video_session(video=frames, inference_device="cpu", dtype=torch.float32)
+        processor.add_inputs_to_inference_session(
+            inference_session=session, frame_idx=0, obj_ids=[1], input_boxes=[[list(box)]]
+        )
+        model(inference_session=session, frame_idx=0)
+        out = {}
+        for step in model.propagate_in_video_iterator(session):
+            masks = processor.post_process_masks([step.pred_masks], original_sizes=[[height, width]], binarize=False)
+            out[step.frame_idx] = (masks[0][:, 0] > 0).numpy()
+    return [out[i] for i in range(len(frames))]
+
+
+def test_tracking_a_box_equals_the_transformers_video_session(pipe, tiny_models, clip):
+    box = (8.0, 14.0, 30.0, 34.0)
+    masks = video.track(pipe, clip, box=box)
+    frames = [frame.rgb for frame in read_frames(clip)]
+    expected = reference_masks(tiny_models / "tracker", frames, box)
+    assert masks.ids == (1,) and masks.frames == tuple(range(11)) and masks.phrases == ("box",)
+    for index, reference in enumerate(expected):
+        np.testing.assert_array_equal(masks.mask(index, 1), reference[0])
+    assert masks.present().any(), "the tiny tracker marks something, so the equality means something"
+
+
+def test_tracking_from_a_later_frame_and_text(pipe, clip):
+    masks = video.track(pipe, clip, points=[[20, 20], [40, 30]], labels=[1, 0], frame=4, end=9)
+    assert masks.frames == (4, 5, 6, 7, 8) and masks.phrases == ("click",)
+    found = video.track(pipe, clip, "a dog", box_threshold=0.0)
+    assert len(found.ids) >= 1 and set(found.phrases) <= {"a dog"} and len(found) == 11
+    nothing = video.track(pipe, clip, "a dog", box_threshold=1.0)
+    assert nothing.ids == () and len(nothing) == 11
+
+
+def test_removal_keeps_every_pixel_outside_the_grown_masks_and_the_audio(pipe, clip, tmp_path):
+    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mkv")
+    assert edit.found and edit.output == tmp_path / "out.mkv"
+    before, after = list(read_frames(clip)), list(read_frames(edit.output))
+    assert len(after) == len(before) == 11 and probe(edit.output).audio == 1
+    assert np.diff([f.time for f in after]) == pytest.approx(np.diff([f.time for f in before]), abs=1e-3)
+    reach = auto_dilation(64, 48) + auto_feather(auto_dilation(64, 48))
+    changed_somewhere = False
+    for original, result in zip(before, after):
+        region = edit.masks.mask(original.index)
+        outside = ~dilate(region, reach + 1) if region.any() else np.ones(region.shape, bool)
+        np.testing.assert_array_equal(result.rgb[outside], original.rgb[outside])
+        changed_somewhere |= bool((result.rgb != original.rgb).any())
+    assert changed_somewhere
+
+
+def test_removal_of_text_found_nowhere_writes_nothing(pipe, clip, tmp_path):
+    edit = video.remove(pipe, clip, "a dog", box_threshold=1.0, output=tmp_path / "out.mkv")
+    assert not edit.found and edit.output is None and not (tmp_path / "out.mkv").exists()
+
+
+def test_bad_prompts_are_typed_errors(pipe, clip, tmp_path):
+    with pytest.raises(InvalidInputError, match="give one of find"):
+        video.track(pipe, clip)
+    with pytest.raises(InvalidInputError, match="give one of find"):
+        video.track(pipe, clip, "a dog", box=(0, 0, 5, 5))
+    with pytest.raises(InvalidInputError, match="box must be x0, y0, x1, y1 inside the 64x48 frame"):
+        video.track(pipe, clip, box=(0, 0, 100, 5))
+    with pytest.raises(InvalidInputError, match="points must lie inside"):
+        video.track(pipe, clip, points=[[70, 5]])
+    with pytest.raises(InvalidInputError, match="at least one click on the object"):
+        video.track(pipe, clip, points=[[7, 5]], labels=[0])
+    with pytest.raises(InvalidInputError, match="no frame 40"):
+        video.track(pipe, clip, box=(0, 0, 5, 5), frame=40)
+    with pytest.raises(InvalidInputError, match="must lie in the frames written"):
+        video.remove(pipe, clip, box=(0, 0, 5, 5), frame=2, start=3, output=tmp_path / "o.mkv")

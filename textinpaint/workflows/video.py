@@ -1,0 +1,277 @@
+"""Video workflows: follow what the text (or a click, or a box) names through a clip, and remove it.
+
+``track`` finds the objects on one frame (the detector, as the image workflows do, or the
+clicks or box given) and follows each through the following frames with the tracker stage (SAM
+2.1 video), streamed: it returns :class:`~textinpaint.videomasks.VideoMasks`. ``remove`` does
+the same and fills each frame's masks with the remover (LaMa), frame by frame, writing a new clip
+with :func:`textinpaint.videos.transcode` (timestamps and audio kept; with ``codec="ffv1"`` or a
+PNG folder every pixel outside the grown masks is bit-identical to the decoded input). Per-frame
+filling flickers where the background is textured; a video painter (Wan VACE) is the planned
+consistent path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Unpack, cast
+
+import numpy as np
+
+from ..backends.tracking import Sam2Tracker, TrackPrompt, TrackSession
+from ..errors import InvalidInputError
+from ..images import Picture
+from ..inpainting import FillRequest, paint
+from ..masks import auto_dilation, auto_feather
+from ..options import DetectArgs, FindOptions, split
+from ..videomasks import VideoMasks, VideoMasksBuilder
+from ..videos import Frame, probe, read_frames, transcode
+from .steps import find_regions
+
+if TYPE_CHECKING:
+    from ..container import Models
+
+
+@dataclass
+class VideoEdit:
+    """The result of a video edit.
+
+    Attributes:
+        output: the written clip (or PNG folder).
+        masks: what was tracked (frames x instances).
+        found: whether anything was found on the prompt frame.
+        timings: seconds per part (``track``, ``paint``, ``total``).
+        record: how it was made (workflow, the options, the models' sources).
+    """
+
+    output: Path | None
+    masks: VideoMasks
+    found: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def _prompts(
+    pipeline: Models,
+    first: Frame,
+    find: str | Sequence[str] | None,
+    points: Sequence[Sequence[float]] | None,
+    labels: Sequence[int] | None,
+    box: Sequence[float] | None,
+    finding: FindOptions,
+    timings: dict[str, float],
+) -> tuple[list[TrackPrompt], list[str]]:
+    """The objects to follow, marked on ``first``: a box, clicks, or what the detector finds."""
+    height, width = first.rgb.shape[:2]
+    given = sum(x is not None for x in (find, points, box))
+    if given != 1:
+        raise InvalidInputError(f"give one of find (text), points (clicks) or box; got {given} of them")
+    if box is not None:
+        values = [float(v) for v in box]
+        if len(values) != 4 or not (0 <= values[0] < values[2] <= width and 0 <= values[1] < values[3] <= height):
+            raise InvalidInputError(f"box must be x0, y0, x1, y1 inside the {width}x{height} frame; got {list(box)}")
+        return [TrackPrompt(1, box=(values[0], values[1], values[2], values[3]))], ["box"]
+    if points is not None:
+        clicks = np.asarray(points, dtype=float)
+        marks = [1] * len(clicks) if labels is None else [int(v) for v in labels]
+        if clicks.ndim != 2 or clicks.shape[1] != 2 or len(clicks) == 0 or len(marks) != len(clicks):
+            raise InvalidInputError(f"points must be N (x, y) pairs with N labels; got {np.asarray(points).tolist()}")
+        if not ((0 <= clicks[:, 0]) & (clicks[:, 0] < width) & (0 <= clicks[:, 1]) & (clicks[:, 1] < height)).all():
+            raise InvalidInputError(f"points must lie inside the {width}x{height} frame; got {clicks.tolist()}")
+        if 1 not in marks:
+            raise InvalidInputError("points need at least one click on the object (label 1)")
+        pairs = tuple((float(x), float(y)) for x, y in clicks)
+        return [TrackPrompt(1, points=pairs, labels=tuple(marks))], ["click"]
+    picture = Picture(first.rgb)
+    (found,) = find_regions(pipeline, [picture], find, dataclasses.replace(finding, mask_mode="box"), timings)
+    boxes = found.detections.xyxy[found.selected]
+    phrases = [str(found.detections.data["phrase"][i]) for i in found.selected]
+    prompts = [
+        TrackPrompt(k + 1, box=(float(x0), float(y0), float(x1), float(y1))) for k, (x0, y0, x1, y1) in enumerate(boxes)
+    ]
+    return prompts, phrases
+
+
+def _tracked(
+    pipeline: Models,
+    frames: Iterator[Frame],
+    find: str | Sequence[str] | None,
+    points: Sequence[Sequence[float]] | None,
+    labels: Sequence[int] | None,
+    box: Sequence[float] | None,
+    frame: int,
+    finding: FindOptions,
+    timings: dict[str, float],
+    builder: list[VideoMasksBuilder],
+) -> Iterator[tuple[Frame, np.ndarray | None]]:
+    """Each frame with its masks (``None`` before ``frame``, where nothing is tracked yet); the
+    masks collected into ``builder[0]`` as they come."""
+    session: TrackSession | bool | None = None
+    for current in frames:
+        if current.index < frame:
+            yield current, None
+            continue
+        if session is None:
+            prompts, phrases = _prompts(pipeline, current, find, points, labels, box, finding, timings)
+            height, width = current.rgb.shape[:2]
+            builder.append(VideoMasksBuilder(height=height, width=width, ids=[p.id for p in prompts], phrases=phrases))
+            if not prompts:
+                session = False
+            else:
+                session = cast("Sam2Tracker", pipeline.model("tracker")).start(prompts)
+        if session is False:
+            masks = np.zeros((0, *current.rgb.shape[:2]), bool)
+            scores = np.zeros(0, np.float32)
+        else:
+            began = time.perf_counter()
+            masks, scores = cast("TrackSession", session).step(current.rgb)
+            timings["track"] = timings.get("track", 0.0) + time.perf_counter() - began
+        builder[0].add(current.index, masks, scores)
+        yield current, masks
+
+
+def _check_frame(frame: int) -> None:
+    if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+        raise InvalidInputError(f"frame must be a frame index, 0 or more; got {frame!r}")
+
+
+def track(
+    pipeline: Models,
+    video: str | Path,
+    find: str | Sequence[str] | None = None,
+    *,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
+    box: Sequence[float] | None = None,
+    frame: int = 0,
+    end: int | None = None,
+    **options: Unpack[DetectArgs],
+) -> VideoMasks:
+    """Follow what ``find`` names (or the clicks, or the box) through a clip, from frame ``frame`` on.
+
+    Args:
+        video: the clip (any file FFmpeg reads).
+        find: what to look for on frame ``frame`` (each match the selection keeps becomes one
+            tracked instance, ids 1, 2, ...).
+        points: clicks on frame ``frame`` (x, y pixels, upright) marking one object.
+        labels: 1 (on it) or 0 (not on it) per click; default all 1.
+        box: x0, y0, x1, y1 pixels on frame ``frame`` marking one object.
+        frame: the frame the prompt is given on; tracking runs forward from it.
+        end: one past the last frame to track (None: to the end).
+        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``).
+
+    Returns:
+        :class:`~textinpaint.videomasks.VideoMasks` for frames ``frame`` to ``end``; no ids when
+        the text matched nothing.
+
+    Example:
+        >>> from textinpaint import video
+        >>> masks = video.track("street.mp4", "the red car")  # doctest: +SKIP
+        >>> masks.save("car-masks.json")  # doctest: +SKIP
+    """
+    _check_frame(frame)
+    finding = split(dict(options), DetectArgs, "track")[FindOptions]
+    timings: dict[str, float] = {}
+    builder: list[VideoMasksBuilder] = []
+    for _ in _tracked(
+        pipeline, read_frames(video, start=frame, end=end), find, points, labels, box, frame, finding, timings, builder
+    ):
+        pass
+    if not builder:
+        raise InvalidInputError(f"the clip has no frame {frame}")
+    return builder[0].build()
+
+
+def remove(
+    pipeline: Models,
+    video: str | Path,
+    find: str | Sequence[str] | None = None,
+    *,
+    output: str | Path,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
+    box: Sequence[float] | None = None,
+    frame: int = 0,
+    codec: str | None = None,
+    start: int = 0,
+    end: int | None = None,
+    every: int = 1,
+    dilate: int | None = None,
+    feather: int | None = None,
+    **options: Unpack[DetectArgs],
+) -> VideoEdit:
+    """Erase what ``find`` names (or the clicks, or the box) from a clip, frame by frame with the
+    remover (LaMa), and write the result to ``output``.
+
+    Each frame's tracked masks are grown by ``dilate`` and blended over ``feather`` pixels (the
+    image defaults, from the frame size); every pixel farther from them is the decoded input's,
+    bit for bit, in a lossless output (``codec="ffv1"`` / ``.mkv``, or a PNG folder). The audio
+    is copied. Frames before ``frame`` are written unchanged.
+
+    Args:
+        video: the clip.
+        find, points, labels, box, frame: what to remove and where it is marked (see :func:`track`).
+        output: the new clip: ``.mp4`` (H.264), ``.mkv`` (FFV1, lossless) or a folder (PNG frames).
+        codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
+        start, end, every: the frames to write (a quick preview: ``every=10``; no audio then).
+        dilate, feather: the mask's growth and soft band in pixels (None: the image defaults).
+        **options: the detector's thresholds.
+
+    Returns:
+        A :class:`VideoEdit` (``found`` False, and no file written, when the text matched nothing).
+
+    Example:
+        >>> from textinpaint import video
+        >>> video.remove("beach.mp4", "the person", output="empty-beach.mp4")  # doctest: +SKIP
+    """
+    _check_frame(frame)
+    if frame < start or (end is not None and frame >= end):
+        raise InvalidInputError(
+            f"frame (the prompt's, {frame}) must lie in the frames written, start={start} to end={end}"
+        )
+    finding = split(dict(options), DetectArgs, "remove")[FindOptions]
+    info = probe(video)
+    grow = auto_dilation(info.width, info.height) if dilate is None else int(dilate)
+    soft = auto_feather(grow) if feather is None else int(feather)
+    if grow < 0 or soft < 0:
+        raise InvalidInputError(f"dilate and feather must be 0 or more; got {dilate!r}, {feather!r}")
+    timings: dict[str, float] = {}
+    builder: list[VideoMasksBuilder] = []
+    began = time.perf_counter()
+    if find is not None:  # a phrase that matches nothing writes nothing (a defined result, not an empty clip)
+        first = next(read_frames(video, start=frame, end=frame + 1), None)
+        if first is None:
+            raise InvalidInputError(f"the clip has no frame {frame}")
+        prompts, _ = _prompts(pipeline, first, find, points, labels, box, finding, timings)
+        if not prompts:
+            empty = VideoMasksBuilder(height=info.height, width=info.width, ids=[])
+            return VideoEdit(None, empty.build(), False, timings, _record("remove", video, find, frame, grow, soft))
+    remover = pipeline.remover
+    request = FillRequest("")
+
+    def erase(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
+        for current, masks in _tracked(pipeline, frames, find, points, labels, box, frame, finding, timings, builder):
+            region = None if masks is None or not len(masks) else np.asarray(masks.any(axis=0))
+            if region is None or not region.any():
+                yield current.rgb
+                continue
+            start_paint = time.perf_counter()
+            painted = paint(current.rgb, region, remover, request, dilation=grow, feathering=soft)
+            timings["paint"] = timings.get("paint", 0.0) + time.perf_counter() - start_paint
+            yield painted.rgb
+
+    written = transcode(video, output, erase, codec=codec, start=start, end=end, every=every)
+    timings["total"] = time.perf_counter() - began
+    masks = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
+    return VideoEdit(written, masks, bool(masks.ids), timings, _record("remove", video, find, frame, grow, soft))
+
+
+def _record(workflow: str, video: str | Path, find: object, frame: int, grow: int, soft: int) -> dict[str, Any]:
+    return {
+        "workflow": f"video {workflow}",
+        "input": str(Path(video).resolve()),
+        "parameters": {"find": find, "frame": frame, "dilate": grow, "feather": soft},
+    }
