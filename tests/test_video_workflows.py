@@ -98,3 +98,19 @@ def test_bad_prompts_are_typed_errors(pipe, clip, tmp_path):
         video.track(pipe, clip, box=(0, 0, 5, 5), frame=40)
     with pytest.raises(InvalidInputError, match="must lie in the frames written"):
         video.remove(pipe, clip, box=(0, 0, 5, 5), frame=2, start=3, output=tmp_path / "o.mkv")
+
+
+def test_removal_options_are_the_image_options(pipe, clip, tmp_path):
+    with pytest.raises(InvalidInputError, match="dilate"):
+        video.remove(pipe, clip, box=(8, 14, 30, 34), dilate=-1, output=tmp_path / "o.mkv")
+    with pytest.raises(TypeError, match="steps"):
+        video.remove(pipe, clip, box=(8, 14, 30, 34), steps=3, output=tmp_path / "o.mkv")
+    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), dilate=0, feather=0, output=tmp_path / "tight")
+    for original in read_frames(clip):
+        import PIL.Image
+
+        with PIL.Image.open(tmp_path / "tight" / f"{original.index:06d}.png") as image:
+            result = np.asarray(image)
+        outside = ~edit.masks.mask(original.index)
+        np.testing.assert_array_equal(result[outside], original.rgb[outside])
+    assert edit.record["parameters"]["dilate"] == 0

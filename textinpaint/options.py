@@ -619,6 +619,10 @@ class DetectArgs(ThresholdArgs, total=False):
     """The options of :func:`textinpaint.detect` and the ``detect`` workflow."""
 
 
+class VideoRemoveArgs(ThresholdArgs, GrowArgs, total=False):
+    """The options of :func:`textinpaint.video.remove`: the detector's thresholds, the mask's growth."""
+
+
 # The option groups, in the order their fields appear in sidecars and help texts.
 GROUPS: tuple[type, ...] = (FindOptions, PaintOptions, CheckOptions, BackgroundOptions, MatteOptions, CutoutOptions)
 

@@ -26,7 +26,7 @@ from ..errors import InvalidInputError
 from ..images import Picture
 from ..inpainting import FillRequest, paint
 from ..masks import auto_dilation, auto_feather
-from ..options import DetectArgs, FindOptions, split
+from ..options import DetectArgs, FindOptions, PaintOptions, VideoRemoveArgs, split
 from ..videomasks import VideoMasks, VideoMasksBuilder
 from ..videos import Frame, probe, read_frames, transcode
 from .steps import find_regions
@@ -199,9 +199,7 @@ def remove(
     start: int = 0,
     end: int | None = None,
     every: int = 1,
-    dilate: int | None = None,
-    feather: int | None = None,
-    **options: Unpack[DetectArgs],
+    **options: Unpack[VideoRemoveArgs],
 ) -> VideoEdit:
     """Erase what ``find`` names (or the clicks, or the box) from a clip, frame by frame with the
     remover (LaMa), and write the result to ``output``.
@@ -217,8 +215,9 @@ def remove(
         output: the new clip: ``.mp4`` (H.264), ``.mkv`` (FFV1, lossless) or a folder (PNG frames).
         codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
         start, end, every: the frames to write (a quick preview: ``every=10``; no audio then).
-        dilate, feather: the mask's growth and soft band in pixels (None: the image defaults).
-        **options: the detector's thresholds.
+        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)
+            and the mask's growth and soft band in pixels (``dilate``, ``feather``; None: the
+            image defaults from the frame size).
 
     Returns:
         A :class:`VideoEdit` (``found`` False, and no file written, when the text matched nothing).
@@ -232,12 +231,11 @@ def remove(
         raise InvalidInputError(
             f"frame (the prompt's, {frame}) must lie in the frames written, start={start} to end={end}"
         )
-    finding = split(dict(options), DetectArgs, "remove")[FindOptions]
+    groups = split(dict(options), VideoRemoveArgs, "remove")
+    finding, painting = groups[FindOptions], groups[PaintOptions]
     info = probe(video)
-    grow = auto_dilation(info.width, info.height) if dilate is None else int(dilate)
-    soft = auto_feather(grow) if feather is None else int(feather)
-    if grow < 0 or soft < 0:
-        raise InvalidInputError(f"dilate and feather must be 0 or more; got {dilate!r}, {feather!r}")
+    grow = auto_dilation(info.width, info.height) if painting.dilate is None else int(painting.dilate)
+    soft = auto_feather(grow) if painting.feather is None else int(painting.feather)
     timings: dict[str, float] = {}
     builder: list[VideoMasksBuilder] = []
     began = time.perf_counter()
