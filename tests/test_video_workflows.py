@@ -114,3 +114,54 @@ def test_removal_options_are_the_image_options(pipe, clip, tmp_path):
         outside = ~edit.masks.mask(original.index)
         np.testing.assert_array_equal(result[outside], original.rgb[outside])
     assert edit.record["parameters"]["dilate"] == 0
+
+
+def test_removal_writes_its_sidecar_runs_again_over_its_own_output_and_never_over_a_strangers(pipe, clip, tmp_path):
+    import json
+
+    from textinpaint import OutputRefusedError
+
+    first = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mp4")
+    sidecar = json.loads((tmp_path / "out.json").read_text())
+    assert sidecar["workflow"] == "video remove" and sidecar["output"] == str(tmp_path / "out.mp4")
+    assert set(sidecar["models"]) == {"tracker", "remover"} and sidecar["frames"] == 11 and sidecar["found"]
+    again = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mp4")
+    assert again.output == first.output
+    (tmp_path / "film.mp4").write_bytes(b"a stranger's film")
+    with pytest.raises(OutputRefusedError):
+        video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "film.mp4")
+    assert (tmp_path / "film.mp4").read_bytes() == b"a stranger's film" and not (tmp_path / "film.json").exists()
+
+
+def test_the_video_command_removes_tracks_and_says_when_nothing_matched(tiny_models, clip, tmp_path, capsys):
+    from textinpaint.interfaces.cli import main
+    from textinpaint.videomasks import load_video_masks
+
+    common = ["--models", str(tiny_models), "--device", "cpu"]
+    out = tmp_path / "out.mp4"
+    assert main(["video", "remove", str(clip), "--box", "8,14,30,34", "-o", str(out), *common]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert len(list(read_frames(out))) == 11 and probe(out).audio == 1 and (tmp_path / "out.json").exists()
+    lossless = tmp_path / "exact.mkv"
+    assert main(["video", "remove", str(clip), "--point", "20,24", "--lossless", "-o", str(lossless), *common]) == 0
+    assert probe(lossless).codec == "ffv1"
+    assert (
+        main(["video", "track", str(clip), "--point", "20,24", "--frame", "3", "-o", str(tmp_path / "m.json"), *common])
+        == 0
+    )
+    assert load_video_masks(tmp_path / "m.json").frames == tuple(range(3, 11))
+    nothing = ["video", "remove", str(clip), "--find", "a dog", "--box-threshold", "1.0", "-o", str(tmp_path / "n.mp4")]
+    assert main([*nothing, *common]) == 3
+    assert "nothing matching 'a dog'" in capsys.readouterr().err and not (tmp_path / "n.mp4").exists()
+    assert (
+        main(
+            ["video", "remove", str(clip), "--box", "8,14,30,34", "--lossless", "-o", str(tmp_path / "x.mp4"), *common]
+        )
+        == 1
+    )
+    assert "--lossless writes FFV1 into a .mkv file or PNG frames into a folder" in capsys.readouterr().err
+    assert (
+        main(["video", "remove", str(tmp_path / "m.json"), "--box", "1,1,5,5", "-o", str(tmp_path / "y.mp4"), *common])
+        == 1
+    )
+    assert "not a readable video" in capsys.readouterr().err

@@ -126,8 +126,13 @@ def test_bad_files_are_typed_errors(tmp_path, clip):
 
 
 def test_bad_requests_are_typed_errors_and_leave_no_file(clip, tmp_path):
-    with pytest.raises(OutputRefusedError, match="overwrite the input"):
+    with pytest.raises(OutputRefusedError, match="overwrite an input"):
         transcode(clip, clip, same)
+    (tmp_path / "theirs.mp4").write_bytes(b"somebody's film")
+    with pytest.raises(OutputRefusedError, match="textinpaint does not write over files it did not make"):
+        transcode(clip, tmp_path / "theirs.mp4", same)
+    assert (tmp_path / "theirs.mp4").read_bytes() == b"somebody's film"
+    (tmp_path / "theirs.mp4").unlink()
     with pytest.raises(InvalidInputError, match="codec 'ffv1' writes .mkv"):
         transcode(clip, tmp_path / "out.mp4", same, codec="ffv1")
     with pytest.raises(InvalidInputError, match="every must be 1 or more"):

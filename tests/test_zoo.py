@@ -387,7 +387,7 @@ def test_fast_defaults_to_the_sdxl_lora_with_an_sdxl_inpainter():
     [
         ["--fast"],
         ["--detector", "{zoo}/sam3"],
-        ["--segmenter", "{zoo}/sam2.1-tiny"],
+        ["--segmenter", "{zoo}/segmenter-sam2.1-tiny"],  # the tracker has a sam2.1-tiny too
         ["--inpainter", "{zoo}/flux-fill", "--negative-prompt", ""],
     ],
     ids=["fast", "sam3", "sam2", "flux-fill"],

@@ -280,14 +280,17 @@ def transcode(
 
     Raises:
         VideoLoadError: see :func:`read_frames`.
-        OutputRefusedError: ``target`` is ``source``.
+        OutputRefusedError: ``target`` is ``source``, or a file textinpaint did not write (one is
+            textinpaint's when its sidecar, ``NAME.json`` beside it, names it).
         OutputError: the output cannot be written.
     """
     av = _av()
     chosen = codec_for(target, codec)
     out = Path(target)
-    if out.exists() and Path(source).exists() and out.resolve() == Path(source).resolve():
-        raise OutputRefusedError(f"the output would overwrite the input video {str(source)!r}; choose another output")
+    if chosen != "png":  # the one writer's rules: never over the input, never over a file textinpaint did not make
+        from .outputs import Writer
+
+        Writer([Path(source)]).check(out, "image")
     if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
         raise InvalidInputError(f"crf must be an integer from 0 to 51; got {crf!r}")
     info = probe(source)
@@ -345,7 +348,8 @@ class _Timed:
     the pictures it yields get the timestamps of the frames they came from."""
 
     def __init__(self, frames: Iterator[Frame]) -> None:
-        self.frames, self.queue = frames, []  # type: ignore[var-annotated]  # (pts, shape) pairs
+        self.frames = frames
+        self.queue: list[tuple[int | None, tuple[int, ...]]] = []  # (pts, shape) of frames not yet matched
 
     def __iter__(self) -> Iterator[Frame]:
         for frame in self.frames:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .. import __version__
 from ..errors import TextInpaintError
-from ..options import GROUPS, keywords
+from ..options import GROUPS, VideoRemoveArgs, keywords
 from ..schedulers import SCHEDULERS
 from ..stages import STAGES
 from ..workflows import COMMANDS, Workflow
@@ -52,6 +52,7 @@ COMMAND_STAGES = {
     "download": tuple(STAGES),
     "info": tuple(STAGES),
     "app": tuple(STAGES),
+    "video": ("detector", "tracker", "remover"),
 }
 
 
@@ -71,6 +72,14 @@ def _xy(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected X,Y in pixels, e.g. 410,220; got {text!r}") from None
     return x, y
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X0,Y0,X1,Y1 in pixels, e.g. 40,60,200,300; got {text!r}") from None
+    return x0, y0, x1, y1
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -111,12 +120,13 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...], *, r
         group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles")
 
 
-def _option_flags(parser: argparse.ArgumentParser, flow: Workflow, *, skip: tuple[str, ...] = ()) -> None:
-    """A flag for every option ``flow`` takes, grouped as the option objects group them, written
-    from each field's declaration (its type, default and one line of help in ``metadata``)."""
+def _option_flags(parser: argparse.ArgumentParser, args: type, *, skip: tuple[str, ...] = ()) -> None:
+    """A flag for every option ``args`` (a workflow's TypedDict) allows, grouped as the option
+    objects group them, written from each field's declaration (its type, default and one line of
+    help in ``metadata``)."""
     import dataclasses
 
-    taken = keywords(flow.args) - set(skip)
+    taken = keywords(args) - set(skip)
     titles = {
         "FindOptions": "finding",
         "PaintOptions": "painting",
@@ -238,6 +248,11 @@ EXAMPLES = {
     "report": ["textinpaint report edited/", "textinpaint report edited/ -o review.html"],
     "info": ["textinpaint info --models models/"],
     "app": ["textinpaint app --models models/ --port 7860"],
+    "video": [
+        'textinpaint video remove clip.mp4 --find "the person" -o out.mp4',
+        "textinpaint video track clip.mp4 --point 320,200 --frame 12 -o masks.json",
+        "textinpaint video remove clip.mp4 --box 40,60,200,300 --lossless -o out.mkv",
+    ],
 }
 
 
@@ -313,7 +328,7 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="edit N images per model call (same-size images share the detector and UNet passes; default 1)",
     )
-    _option_flags(replace, COMMANDS["replace"])
+    _option_flags(replace, COMMANDS["replace"].args)
     _outputs_group(replace)
     _engine_group(replace)
 
@@ -321,7 +336,7 @@ def _parser() -> argparse.ArgumentParser:
     find_flag(remove)
     remove.add_argument("--mask", type=Path, help="erase exactly this mask's white pixels (instead of --find)")
     mask_dir_flag(remove, "the region to erase")
-    _option_flags(remove, COMMANDS["remove"])
+    _option_flags(remove, COMMANDS["remove"].args)
     _outputs_group(remove)
     _engine_group(remove)
 
@@ -332,7 +347,7 @@ def _parser() -> argparse.ArgumentParser:
     background.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
     mask_dir_flag(background, "the subject")
     background.add_argument("--with", dest="with_", metavar="TEXT", required=True, help="the new background")
-    _option_flags(background, COMMANDS["background"])
+    _option_flags(background, COMMANDS["background"].args)
     _outputs_group(background)
     _engine_group(background)
 
@@ -340,7 +355,7 @@ def _parser() -> argparse.ArgumentParser:
     cut.add_argument("--keep", help="what to cut out, as for --find (default: the salient subject)")
     cut.add_argument("--keep-mask", type=Path, help="the subject as a mask image, instead of --keep")
     mask_dir_flag(cut, "the subject")
-    _option_flags(cut, COMMANDS["cutout"])
+    _option_flags(cut, COMMANDS["cutout"].args)
     _outputs_group(cut)
     _engine_group(cut)
 
@@ -348,18 +363,18 @@ def _parser() -> argparse.ArgumentParser:
     inpaint.add_argument("--mask", type=Path, help="the mask image (white = repaint), the input's size")
     mask_dir_flag(inpaint, "the region to repaint")
     inpaint.add_argument("--prompt", required=True, help="what to paint in the masked region")
-    _option_flags(inpaint, COMMANDS["inpaint"])
+    _option_flags(inpaint, COMMANDS["inpaint"].args)
     _outputs_group(inpaint)
 
     generate = command("generate", "make an image from text", lambda args: _generate(_pipeline(args), args))
     generate.add_argument("prompt")
     generate.add_argument("-o", "--output", type=Path, required=True, help="the image file (a sidecar goes beside it)")
     generate.add_argument("--size", type=_size, help="WIDTHxHEIGHT (default: the model's native square)")
-    _option_flags(generate, COMMANDS["generate"])
+    _option_flags(generate, COMMANDS["generate"].args)
 
     segment = command("segment", "find objects; write the selected masks as one PNG")
     find_flag(segment)
-    _option_flags(segment, COMMANDS["segment"], skip=("mask_mode",))
+    _option_flags(segment, COMMANDS["segment"].args, skip=("mask_mode",))
     _outputs_group(segment, image_options=False)
     _engine_group(segment)
     segment.set_defaults(format="png", save_mask=False, save_overlay=False)
@@ -367,7 +382,7 @@ def _parser() -> argparse.ArgumentParser:
     detect = command("detect", "find objects; print them as JSON", lambda args: _detect(_pipeline(args), args))
     detect.add_argument("image", type=Path)
     find_flag(detect, required=True)
-    _option_flags(detect, COMMANDS["detect"])
+    _option_flags(detect, COMMANDS["detect"].args)
     detect.add_argument("--strict", action="store_true", help="exit with status 3 and an error when nothing matches")
     detect.add_argument("-o", "--output", type=Path, help="also write the sidecar (JSON) to this file")
     detect.add_argument("--save-overlay", type=Path, help="also write the detections drawn on the image")
@@ -411,6 +426,43 @@ def _parser() -> argparse.ArgumentParser:
         "info", "versions, device, and which weights are present", lambda args: _info(_pipeline(args), args.json)
     )
     info.add_argument("--json", action="store_true")
+
+    clip = command(
+        "video",
+        "track what the text (a click, a box) names through a clip, or remove it (the video extra)",
+        lambda args: _video(_pipeline(args), args),
+    )
+    clip.add_argument("action", choices=["track", "remove"], help="track: write its masks; remove: erase it")
+    clip.add_argument("input", type=Path, help="the clip (any file FFmpeg reads)")
+    clip.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="track: masks.json (COCO run-length) or a folder of PNG masks; remove: out.mp4 (H.264), out.mkv "
+        "(FFV1, lossless) or a folder of PNG frames",
+    )
+    marking = clip.add_argument_group("what to follow (one of --find, --point, --box), on --frame")
+    marking.add_argument("--find", help='what to look for on the prompt frame: "the person"')
+    marking.add_argument("--point", type=_xy, action="append", metavar="X,Y", help="a click on it (repeatable)")
+    marking.add_argument(
+        "--negative-point", type=_xy, action="append", metavar="X,Y", help="a click off it (repeatable)"
+    )
+    marking.add_argument("--box", type=_box, metavar="X0,Y0,X1,Y1", help="a box around it, in pixels")
+    marking.add_argument("--frame", type=int, default=0, help="the frame the prompt is on (default 0)")
+    _option_flags(clip, VideoRemoveArgs)
+    frames = clip.add_argument_group("frames and file")
+    frames.add_argument("--start", type=int, default=0, help="remove: the first frame written (default 0)")
+    frames.add_argument("--end", type=int, help="one past the last frame (default: the clip's end)")
+    frames.add_argument(
+        "--every", type=int, default=1, help="remove: write every Nth frame, a quick preview (no audio)"
+    )
+    frames.add_argument("--codec", choices=["h264", "ffv1", "png"], help="remove: default from the output's suffix")
+    frames.add_argument(
+        "--lossless",
+        action="store_true",
+        help="remove: FFV1 (.mkv) or PNG frames (a folder): every pixel outside the grown masks stays exact",
+    )
 
     app = command("app", "start the web app (needs the app extra)", lambda args: _app(_pipeline(args), args))
     app.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
@@ -575,6 +627,65 @@ def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
 
         raise NothingFoundError(args.find, edit.detections.metadata.get("best_score"), args.box_threshold)
     return 0 if edit.found else NOTHING_FOUND
+
+
+def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``textinpaint video track|remove``: one clip (see :mod:`textinpaint.workflows.video`)."""
+    from ..errors import InvalidInputError
+    from ..options import DetectArgs
+    from ..workflows import video
+
+    positive, negative = args.point or [], args.negative_point or []
+    points = [list(p) for p in positive + negative] or None
+    prompt: dict[str, Any] = {
+        "points": points,
+        "labels": [1] * len(positive) + [0] * len(negative) if points else None,
+        "box": args.box,
+        "frame": args.frame,
+    }
+    given = {name: getattr(args, name) for name in keywords(VideoRemoveArgs) if getattr(args, name, None) is not None}
+    pipe.require(
+        *(("detector",) if args.find is not None else ()), "tracker", *(("remover",) if args.action == "remove" else ())
+    )
+    if args.action == "track":
+        thresholds = {k: v for k, v in given.items() if k in keywords(DetectArgs)}
+        masks = video.track(pipe, args.input, args.find, end=args.end, **prompt, **thresholds)
+        if not masks.ids:
+            print(
+                f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no masks written", file=sys.stderr
+            )
+            return NOTHING_FOUND
+        masks.save(args.output)
+        print(f"wrote {args.output}: {len(masks.ids)} tracked over frames {masks.frames[0]}-{masks.frames[-1]}")
+        return 0
+    codec = args.codec
+    if args.lossless:
+        suffix = args.output.suffix.lower()
+        lossless = "ffv1" if suffix == ".mkv" else "png" if suffix == "" else None
+        if lossless is None or codec not in (None, lossless):
+            raise InvalidInputError(
+                f"--lossless writes FFV1 into a .mkv file or PNG frames into a folder; got {str(args.output)!r}"
+                + (f" with --codec {codec}" if codec else "")
+            )
+        codec = lossless
+    edit = video.remove(
+        pipe,
+        args.input,
+        args.find,
+        output=args.output,
+        codec=codec,
+        start=args.start,
+        end=args.end,
+        every=args.every,
+        **prompt,
+        **given,
+    )
+    if not edit.found:
+        print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no output written", file=sys.stderr)
+        return NOTHING_FOUND
+    seconds = edit.timings.get("total", 0.0)
+    print(f"wrote {edit.output} ({len(edit.masks.ids)} removed over {len(edit.masks)} frames, {seconds:.1f}s)")
+    return 0
 
 
 def _quiet() -> None:

@@ -27,6 +27,8 @@ from ..images import Picture
 from ..inpainting import FillRequest, paint
 from ..masks import auto_dilation, auto_feather
 from ..options import DetectArgs, FindOptions, PaintOptions, VideoRemoveArgs, split
+from ..outputs import Writer
+from ..results import SIDECAR_VERSION
 from ..videomasks import VideoMasks, VideoMasksBuilder
 from ..videos import Frame, probe, read_frames, transcode
 from .steps import find_regions
@@ -261,14 +263,33 @@ def remove(
             timings["paint"] = timings.get("paint", 0.0) + time.perf_counter() - start_paint
             yield painted.rgb
 
-    written = transcode(video, output, erase, codec=codec, start=start, end=end, every=every)
+    target = Path(output)
+    beside = target.with_suffix(".json") if target.suffix else target.parent / f"{target.name}.json"
+    writer = Writer([Path(video)])
+    writer.check(beside, "sidecar")  # before any work: a stranger's file there stops the run
+    written = transcode(video, target, erase, codec=codec, start=start, end=end, every=every)
     timings["total"] = time.perf_counter() - began
     masks = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
-    return VideoEdit(written, masks, bool(masks.ids), timings, _record("remove", video, find, frame, grow, soft))
+    stages = ("detector", "tracker", "remover") if find is not None else ("tracker", "remover")
+    note = _record("remove", video, find, frame, grow, soft)
+    note |= {
+        "output": str(written),
+        "models": pipeline.model_sources(*stages),
+        "range": {"start": start, "end": end, "every": every},
+        "codec": codec,
+        "found": bool(masks.ids),
+        "ids": list(masks.ids),
+        "phrases": list(masks.phrases),
+        "frames": len(masks),
+        "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
+    }
+    writer.json(beside, note)  # the sidecar: how it was made, and what makes the output textinpaint's own
+    return VideoEdit(written, masks, bool(masks.ids), timings, note)
 
 
 def _record(workflow: str, video: str | Path, find: object, frame: int, grow: int, soft: int) -> dict[str, Any]:
     return {
+        "version": SIDECAR_VERSION,
         "workflow": f"video {workflow}",
         "input": str(Path(video).resolve()),
         "parameters": {"find": find, "frame": frame, "dilate": grow, "feather": soft},
