@@ -93,9 +93,11 @@ class Models:
         tracker: the video model that follows objects through a clip's frames (SAM 2.1 video):
             ``"sam2.1-tiny"`` (default), ``"sam2.1-small"``, ``"sam2.1-base-plus"``,
             ``"sam2.1-large"``, or any SAM 2.1 video folder.
+        video_painter: the model that repaints a region of a clip consistently over time (Wan
+            2.1 VACE): ``"vace-1.3b"`` (default) or ``"vace-14b"``, or any WanVACEPipeline folder.
         models: a folder with one subfolder per stage (``detector/``, ``segmenter/``,
             ``inpainter/``, and optionally ``controlnet/``, ``depth/``, ``remover/``, ``upscaler/``,
-            ``fast/``, ``subject/``, ``matte/``, ``tracker/``) in Hub layout, for offline and air-gapped installs.
+            ``fast/``, ``subject/``, ``matte/``, ``tracker/``, ``video_painter/``) in Hub layout, for offline and air-gapped installs.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``...; default CUDA, then MPS, then CPU.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``; default float16 on CUDA, else float32.
         max_pixels: refuse larger images (a decompression-bomb guard).
@@ -122,6 +124,7 @@ class Models:
         subject: str | Path | object | None = None,
         matte: str | Path | object | None = None,
         tracker: str | Path | object | None = None,
+        video_painter: str | Path | object | None = None,
         models: str | Path | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
@@ -145,6 +148,7 @@ class Models:
             "subject": subject,
             "matte": matte,
             "tracker": tracker,
+            "video_painter": video_painter,
         }
         self._names = {stage: v for stage, v in given.items() if v is None or isinstance(v, (str, Path))}
         objects = {stage: v for stage, v in given.items() if stage not in self._names}
