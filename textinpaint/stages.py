@@ -557,6 +557,33 @@ STAGES: dict[str, Stage] = {
             flag="--tracker",
             used_by="video track, remove, replace and background",
         ),
+        Stage(
+            "video_painter",
+            "repaints a region of a clip from a prompt, consistent over time (Wan 2.1 VACE)",
+            "vace-1.3b",
+            (
+                Model(
+                    "vace-1.3b",
+                    "Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+                    "wan-vace",
+                    "about 19 GB",
+                    "Apache-2.0",
+                    "11.4 GB of it the UMT5-XXL text encoder",
+                ),
+                Model("vace-14b", "Wan-AI/Wan2.1-VACE-14B-diffusers", "wan-vace", "about 47 GB", "Apache-2.0"),
+            ),
+            (
+                Backend(
+                    "wan-vace",
+                    "backends.vace:WanVace.load",
+                    frozenset({"WanVACEPipeline"}),
+                    index=True,
+                    tiny="backends.vace:write_tiny",
+                ),
+            ),
+            flag="--video-painter",
+            used_by="video replace",
+        ),
     )
 }
 
