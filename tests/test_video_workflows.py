@@ -165,3 +165,86 @@ def test_the_video_command_removes_tracks_and_says_when_nothing_matched(tiny_mod
         == 1
     )
     assert "not a readable video" in capsys.readouterr().err
+
+
+def test_replacing_paints_a_window_as_wan_vace_does_and_keeps_the_rest_exact(pipe, tiny_models, clip, tmp_path):
+    import PIL.Image
+    from diffusers import WanVACEPipeline
+
+    from textinpaint.inpainting import crop_window, generation_size, resize, shrink_any
+    from textinpaint.masks import bounding_box, distance_near
+
+    edit = video.replace(
+        pipe,
+        clip,
+        box=(8, 14, 30, 34),
+        with_="a cat",
+        output=tmp_path / "out.mkv",
+        steps=2,
+        seed=5,
+        window=13,
+        overlap=0,
+    )
+    assert edit.found and edit.seed == 5 and edit.record["parameters"]["seed"] == 5
+    before, after = list(read_frames(clip)), list(read_frames(edit.output))
+    assert len(after) == 11 and probe(edit.output).audio == 1
+    # The reference: diffusers' pipeline on the same window crop, masks and seed.
+    grow = auto_dilation(64, 48)
+    reach = grow + auto_feather(grow)
+    regions = [edit.masks.mask(f.index) for f in before]
+    x0, y0, x1, y1 = bounding_box(np.logical_or.reduce([r for r in regions if r.any()]))
+    support = (max(0, x0 - reach), max(0, y0 - reach), min(64, x1 + reach), min(48, y1 + reach))
+    wx0, wy0, wx1, wy1 = crop_window(support, 64, 48, 256)
+    gen_w, gen_h = generation_size(wx1 - wx0, wy1 - wy0, 256, 16)
+    holes = [distance_near(r[wy0:wy1, wx0:wx1], grow + 1) <= grow for r in regions]
+    frames = [PIL.Image.fromarray(resize(f.rgb[wy0:wy1, wx0:wx1], gen_w, gen_h)) for f in before]
+    masks = [PIL.Image.fromarray(shrink_any(h, gen_w, gen_h).astype(np.uint8) * 255) for h in holes]
+    frames += [frames[-1]] * 2
+    masks += [masks[-1]] * 2  # 11 frames are painted as 13 (4k+1), the last repeated
+    reference = WanVACEPipeline.from_pretrained(tiny_models / "video_painter")(
+        prompt="a cat",
+        negative_prompt=edit.record["parameters"]["negative_prompt"],
+        video=frames,
+        mask=masks,
+        height=gen_h,
+        width=gen_w,
+        num_frames=13,
+        num_inference_steps=2,
+        guidance_scale=edit.record["parameters"]["guidance"],
+        generator=torch.Generator().manual_seed(5),
+        output_type="np",
+    ).frames[0]
+    for k, (original, result) in enumerate(zip(before, after)):
+        expected = resize((np.clip(reference[k], 0, 1) * 255).round().astype(np.uint8), wx1 - wx0, wy1 - wy0)
+        inner = distance_near(regions[k][wy0:wy1, wx0:wx1], reach + 1) <= grow  # blend weight 1: the painter's pixels
+        np.testing.assert_array_equal(result.rgb[wy0:wy1, wx0:wx1][inner], expected[inner])
+        outside = ~dilate(regions[k], reach + 1) if regions[k].any() else np.ones((48, 64), bool)
+        np.testing.assert_array_equal(result.rgb[outside], original.rgb[outside])
+
+
+def test_replacing_in_overlapping_windows_and_its_options(pipe, clip, tmp_path):
+    edit = video.replace(
+        pipe, clip, box=(8, 14, 30, 34), with_="a cat", output=tmp_path / "w.mkv", steps=1, window=5, overlap=2
+    )
+    assert len(list(read_frames(edit.output))) == 11 and isinstance(edit.seed, int)
+    with pytest.raises(InvalidInputError, match="Wan VACE samples with its own scheduler only"):
+        video.replace(pipe, clip, box=(8, 14, 30, 34), with_="x", output=tmp_path / "s.mkv", scheduler="ddim")
+    with pytest.raises(InvalidInputError, match="window must be more frames than overlap"):
+        video.replace(pipe, clip, box=(8, 14, 30, 34), with_="x", output=tmp_path / "s.mkv", window=2, overlap=2)
+    nothing = video.replace(pipe, clip, "a dog", "a cat", box_threshold=1.0, output=tmp_path / "n.mkv")
+    assert not nothing.found and not (tmp_path / "n.mkv").exists()
+
+
+def test_the_video_command_replaces_and_its_defaults_are_the_workflows(tiny_models, clip, tmp_path, capsys):
+    from textinpaint.interfaces import cli
+    from textinpaint.workflows.video import OVERLAP, WINDOW
+
+    assert (cli.WINDOW, cli.OVERLAP) == (WINDOW, OVERLAP)
+    common = ["--models", str(tiny_models), "--device", "cpu"]
+    out = tmp_path / "new.mp4"
+    argv = ["video", "replace", str(clip), "--box", "8,14,30,34", "--with", "a cat", "--steps", "1", "--seed", "3"]
+    assert cli.main([*argv, "-o", str(out), *common]) == 0
+    assert "repainted (seed 3)" in capsys.readouterr().out
+    assert len(list(read_frames(out))) == 11 and probe(out).audio == 1
+    assert cli.main(["video", "replace", str(clip), "--box", "8,14,30,34", "-o", str(tmp_path / "x.mp4"), *common]) == 1
+    assert "video replace needs --with" in capsys.readouterr().err

@@ -623,6 +623,10 @@ class VideoRemoveArgs(ThresholdArgs, GrowArgs, total=False):
     """The options of :func:`textinpaint.video.remove`: the detector's thresholds, the mask's growth."""
 
 
+class VideoReplaceArgs(VideoRemoveArgs, SampleArgs, total=False):
+    """The options of :func:`textinpaint.video.replace`: also the sampler's (steps, guidance, seed...)."""
+
+
 # The option groups, in the order their fields appear in sidecars and help texts.
 GROUPS: tuple[type, ...] = (FindOptions, PaintOptions, CheckOptions, BackgroundOptions, MatteOptions, CutoutOptions)
 

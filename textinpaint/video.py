@@ -17,9 +17,21 @@ from .videomasks import VideoMasks, load_video_masks
 from .videos import probe, read_frames, transcode
 from .workflows.video import VideoEdit
 from .workflows.video import remove as _remove
+from .workflows.video import replace as _replace
 from .workflows.video import track as _track
 
 track = _on_default(_track)
+replace = _on_default(_replace)
 remove = _on_default(_remove)
 
-__all__ = ["VideoEdit", "VideoMasks", "load_video_masks", "probe", "read_frames", "remove", "track", "transcode"]
+__all__ = [
+    "VideoEdit",
+    "VideoMasks",
+    "load_video_masks",
+    "probe",
+    "read_frames",
+    "remove",
+    "replace",
+    "track",
+    "transcode",
+]

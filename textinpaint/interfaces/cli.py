@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .. import __version__
 from ..errors import TextInpaintError
-from ..options import GROUPS, VideoRemoveArgs, keywords
+from ..options import GROUPS, VideoRemoveArgs, VideoReplaceArgs, keywords
 from ..schedulers import SCHEDULERS
 from ..stages import STAGES
 from ..workflows import COMMANDS, Workflow
@@ -42,6 +42,10 @@ INTERRUPTED = 130
 # and prepared, and the last encoded and written, while one is in the model.
 WORKERS = 2
 
+# A video replace's window of frames and its overlap (textinpaint.workflows.video's defaults,
+# repeated here so that --help imports no model library; a test checks they agree).
+WINDOW, OVERLAP = 33, 4
+
 # The stages each subcommand loads: it offers a model flag for each of these only (the workflows'
 # commands read theirs off the workflow table).
 COMMAND_STAGES = {
@@ -52,7 +56,7 @@ COMMAND_STAGES = {
     "download": tuple(STAGES),
     "info": tuple(STAGES),
     "app": tuple(STAGES),
-    "video": ("detector", "tracker", "remover"),
+    "video": ("detector", "tracker", "remover", "video_painter"),
 }
 
 
@@ -251,6 +255,7 @@ EXAMPLES = {
     "video": [
         'textinpaint video remove clip.mp4 --find "the person" -o out.mp4',
         "textinpaint video track clip.mp4 --point 320,200 --frame 12 -o masks.json",
+        'textinpaint video replace clip.mp4 --find "the red car" --with "a blue pickup truck" -o out.mp4',
         "textinpaint video remove clip.mp4 --box 40,60,200,300 --lossless -o out.mkv",
     ],
 }
@@ -432,7 +437,11 @@ def _parser() -> argparse.ArgumentParser:
         "track what the text (a click, a box) names through a clip, or remove it (the video extra)",
         lambda args: _video(_pipeline(args), args),
     )
-    clip.add_argument("action", choices=["track", "remove"], help="track: write its masks; remove: erase it")
+    clip.add_argument(
+        "action",
+        choices=["track", "remove", "replace"],
+        help="track: write its masks; remove: erase it (LaMa, frame by frame); replace: repaint it (--with, Wan VACE)",
+    )
     clip.add_argument("input", type=Path, help="the clip (any file FFmpeg reads)")
     clip.add_argument(
         "-o",
@@ -450,18 +459,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     marking.add_argument("--box", type=_box, metavar="X0,Y0,X1,Y1", help="a box around it, in pixels")
     marking.add_argument("--frame", type=int, default=0, help="the frame the prompt is on (default 0)")
-    _option_flags(clip, VideoRemoveArgs)
+    clip.add_argument("--with", dest="with_", metavar="TEXT", help="replace: what to paint instead")
+    _option_flags(clip, VideoReplaceArgs, skip=("scheduler", "upscale", "fast"))
+    clip.add_argument("--window", type=int, default=WINDOW, help=f"replace: frames painted together (default {WINDOW})")
+    clip.add_argument(
+        "--overlap", type=int, default=OVERLAP, help=f"replace: frames a window hands to the next (default {OVERLAP})"
+    )
     frames = clip.add_argument_group("frames and file")
-    frames.add_argument("--start", type=int, default=0, help="remove: the first frame written (default 0)")
+    frames.add_argument("--start", type=int, default=0, help="the first frame written (default 0)")
     frames.add_argument("--end", type=int, help="one past the last frame (default: the clip's end)")
     frames.add_argument(
         "--every", type=int, default=1, help="remove: write every Nth frame, a quick preview (no audio)"
     )
-    frames.add_argument("--codec", choices=["h264", "ffv1", "png"], help="remove: default from the output's suffix")
+    frames.add_argument("--codec", choices=["h264", "ffv1", "png"], help="default: from the output's suffix")
     frames.add_argument(
         "--lossless",
         action="store_true",
-        help="remove: FFV1 (.mkv) or PNG frames (a folder): every pixel outside the grown masks stays exact",
+        help="FFV1 (.mkv) or PNG frames (a folder): every pixel outside the grown masks stays exact",
     )
 
     app = command("app", "start the web app (needs the app extra)", lambda args: _app(_pipeline(args), args))
@@ -643,10 +657,12 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
         "box": args.box,
         "frame": args.frame,
     }
-    given = {name: getattr(args, name) for name in keywords(VideoRemoveArgs) if getattr(args, name, None) is not None}
-    pipe.require(
-        *(("detector",) if args.find is not None else ()), "tracker", *(("remover",) if args.action == "remove" else ())
-    )
+    allowed = keywords(VideoReplaceArgs if args.action == "replace" else VideoRemoveArgs)
+    given = {name: getattr(args, name) for name in allowed if getattr(args, name, None) is not None}
+    if args.action == "replace" and args.with_ is None:
+        raise InvalidInputError("video replace needs --with: what to paint instead")
+    painter = {"remove": ("remover",), "replace": ("video_painter",)}.get(args.action, ())
+    pipe.require(*(("detector",) if args.find is not None else ()), "tracker", *painter)
     if args.action == "track":
         thresholds = {k: v for k, v in given.items() if k in keywords(DetectArgs)}
         masks = video.track(pipe, args.input, args.find, end=args.end, **prompt, **thresholds)
@@ -668,23 +684,18 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
                 + (f" with --codec {codec}" if codec else "")
             )
         codec = lossless
-    edit = video.remove(
-        pipe,
-        args.input,
-        args.find,
-        output=args.output,
-        codec=codec,
-        start=args.start,
-        end=args.end,
-        every=args.every,
-        **prompt,
-        **given,
-    )
+    common = {"output": args.output, "codec": codec, "start": args.start, "end": args.end, **prompt, **given}
+    if args.action == "replace":
+        window = {"window": args.window, "overlap": args.overlap}
+        edit = video.replace(pipe, args.input, args.find, args.with_, **window, **common)
+    else:
+        edit = video.remove(pipe, args.input, args.find, every=args.every, **common)
     if not edit.found:
         print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no output written", file=sys.stderr)
         return NOTHING_FOUND
     seconds = edit.timings.get("total", 0.0)
-    print(f"wrote {edit.output} ({len(edit.masks.ids)} removed over {len(edit.masks)} frames, {seconds:.1f}s)")
+    done = "removed" if args.action == "remove" else f"repainted (seed {edit.seed})"
+    print(f"wrote {edit.output} ({len(edit.masks.ids)} {done} over {len(edit.masks)} frames, {seconds:.1f}s)")
     return 0
 
 
