@@ -248,3 +248,35 @@ def test_the_video_command_replaces_and_its_defaults_are_the_workflows(tiny_mode
     assert len(list(read_frames(out))) == 11 and probe(out).audio == 1
     assert cli.main(["video", "replace", str(clip), "--box", "8,14,30,34", "-o", str(tmp_path / "x.mp4"), *common]) == 1
     assert "video replace needs --with" in capsys.readouterr().err
+
+
+def test_your_own_masks_are_removed_exactly_where_they_are(pipe, tmp_path, capsys):
+    import PIL.Image
+
+    from textinpaint.interfaces.cli import main
+
+    clip = write_clip(tmp_path / "square.mkv", frames=9, codec="ffv1", audio=False)
+    own = tmp_path / "masks"
+    own.mkdir()
+    for frame in read_frames(clip):  # the red square, found by colour: a mask made elsewhere
+        red = (frame.rgb[..., 0] > 150) & (frame.rgb[..., 1] < 100)
+        if frame.index % 2 == 0:
+            PIL.Image.fromarray(red).save(own / f"{frame.index:06d}.png")
+    edit = video.remove(pipe, clip, masks=own, output=tmp_path / "out.mkv", dilate=0, feather=0)
+    assert edit.found and edit.masks.frames == (0, 2, 4, 6, 8)
+    for original, result in zip(read_frames(clip), read_frames(edit.output)):
+        if original.index % 2:
+            np.testing.assert_array_equal(result.rgb, original.rgb)
+            continue
+        inside = edit.masks.mask(original.index)
+        np.testing.assert_array_equal(result.rgb[~inside], original.rgb[~inside])
+        assert (result.rgb[inside] != original.rgb[inside]).any()
+    with pytest.raises(InvalidInputError, match="give masks, or what to find"):
+        video.remove(pipe, clip, "a dog", masks=own, output=tmp_path / "x.mkv")
+    PIL.Image.fromarray(np.zeros((10, 10), bool)).save(own / "000001.png")
+    with pytest.raises(InvalidInputError, match="must be the same size"):
+        video.remove(pipe, clip, masks=own, output=tmp_path / "y.mkv")
+    (own / "notes.png").write_bytes(b"")
+    common = ["--models", str(pipe.models), "--device", "cpu"]
+    assert main(["video", "remove", str(clip), "--masks", str(own), "-o", str(tmp_path / "z.mkv"), *common]) == 1
+    assert "PNGs named by frame index" in capsys.readouterr().err

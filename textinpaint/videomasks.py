@@ -192,10 +192,33 @@ class VideoMasksBuilder:
 
 
 def load_video_masks(path: str | Path) -> VideoMasks:
-    """Masks saved by :meth:`VideoMasks.save` as JSON (or any COCO document in that format)."""
+    """Masks saved by :meth:`VideoMasks.save`: a JSON document, or a folder of PNGs named by
+    their frame's index (``000012.png``; white = inside, as :func:`textinpaint.masks.load_mask`
+    reads a mask picture), which becomes one instance, id 1. Your own masks, made elsewhere, work
+    the same way.
+
+    Raises:
+        ImageLoadError: not readable. InvalidInputError: not masks (a field, a size, a name).
+    """
     from .errors import ImageLoadError
 
     source = Path(path)
+    if source.is_dir():
+        from .masks import load_mask
+
+        files = sorted((f for f in source.iterdir() if f.suffix.lower() == ".png"), key=lambda f: f.stem)
+        numbered = [f for f in files if f.stem.isdigit()]
+        if not numbered or len(numbered) != len(files):
+            raise InvalidInputError(
+                f"masks: {str(path)!r} must hold PNGs named by frame index (000012.png), and nothing else of PNG"
+            )
+        numbered.sort(key=lambda f: int(f.stem))
+        first = load_mask(numbered[0], *_size_of(numbered[0]), argument=f"masks {numbered[0].name}")
+        builder = VideoMasksBuilder(height=first.shape[0], width=first.shape[1], ids=[1], phrases=["mask"])
+        for file in numbered:
+            mask = load_mask(file, first.shape[1], first.shape[0], argument=f"masks {file.name}")
+            builder.add(int(file.stem), mask[None])
+        return builder.build()
     try:
         if source.stat().st_size > 512 * 2**20:
             raise InvalidInputError(f"{str(path)!r} is over 512 MB: not a masks document")
@@ -205,3 +228,15 @@ def load_video_masks(path: str | Path) -> VideoMasks:
     if not isinstance(document, dict):
         raise InvalidInputError(f"masks: {str(path)!r} does not hold a masks document")
     return VideoMasks.from_coco(document)
+
+
+def _size_of(path: Path) -> tuple[int, int]:
+    import PIL.Image
+
+    from .errors import ImageLoadError
+
+    try:
+        with PIL.Image.open(path) as image:
+            return image.width, image.height
+    except (OSError, ValueError) as error:
+        raise ImageLoadError(f"masks: {str(path)!r} is not a readable picture ({error})") from error

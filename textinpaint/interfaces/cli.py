@@ -459,6 +459,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     marking.add_argument("--box", type=_box, metavar="X0,Y0,X1,Y1", help="a box around it, in pixels")
     marking.add_argument("--frame", type=int, default=0, help="the frame the prompt is on (default 0)")
+    marking.add_argument(
+        "--masks",
+        type=Path,
+        help="remove, replace: your own masks instead (a masks JSON, or a folder of PNGs named by frame index)",
+    )
     clip.add_argument("--with", dest="with_", metavar="TEXT", help="replace: what to paint instead")
     _option_flags(clip, VideoReplaceArgs, skip=("scheduler", "upscale", "fast"))
     clip.add_argument("--window", type=int, default=WINDOW, help=f"replace: frames painted together (default {WINDOW})")
@@ -685,6 +690,7 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
             )
         codec = lossless
     common = {"output": args.output, "codec": codec, "start": args.start, "end": args.end, **prompt, **given}
+    common["masks"] = args.masks
     if args.action == "replace":
         window = {"window": args.window, "overlap": args.overlap}
         edit = video.replace(pipe, args.input, args.find, args.with_, **window, **common)

@@ -39,7 +39,7 @@ from ..options import (
 )
 from ..outputs import Writer
 from ..results import SIDECAR_VERSION
-from ..videomasks import VideoMasks, VideoMasksBuilder
+from ..videomasks import VideoMasks, VideoMasksBuilder, load_video_masks
 from ..videos import Frame, probe, read_frames, transcode
 from .steps import find_regions
 
@@ -120,9 +120,13 @@ def _tracked(
     finding: FindOptions,
     timings: dict[str, float],
     builder: list[VideoMasksBuilder],
+    given: VideoMasks | None = None,
 ) -> Iterator[tuple[Frame, np.ndarray | None]]:
-    """Each frame with its masks (``None`` before ``frame``, where nothing is tracked yet); the
-    masks collected into ``builder[0]`` as they come."""
+    """Each frame with its masks (``None`` before ``frame``, where nothing is tracked yet, and on
+    frames ``given`` masks do not cover); the masks collected into ``builder[0]`` as they come."""
+    if given is not None:
+        yield from _from_given(frames, given, builder)
+        return
     session: TrackSession | bool | None = None
     for current in frames:
         if current.index < frame:
@@ -145,6 +149,36 @@ def _tracked(
             timings["track"] = timings.get("track", 0.0) + time.perf_counter() - began
         builder[0].add(current.index, masks, scores)
         yield current, masks
+
+
+def _from_given(
+    frames: Iterator[Frame], given: VideoMasks, builder: list[VideoMasksBuilder]
+) -> Iterator[tuple[Frame, np.ndarray | None]]:
+    """Each frame with the caller's masks for it (None where they have none)."""
+    held = set(given.frames)
+    builder.append(VideoMasksBuilder(height=given.height, width=given.width, ids=given.ids, phrases=given.phrases))
+    for current in frames:
+        if current.rgb.shape[:2] != (given.height, given.width):
+            raise InvalidInputError(
+                f"masks are {given.width}x{given.height} but the clip's frames are "
+                f"{current.rgb.shape[1]}x{current.rgb.shape[0]}; they must be the same size"
+            )
+        if current.index not in held:
+            yield current, None
+            continue
+        stack = np.stack([given.mask(current.index, i) for i in given.ids]) if given.ids else None
+        if stack is not None:
+            builder[0].add(current.index, stack)
+        yield current, stack
+
+
+def _masks_given(masks: VideoMasks | str | Path | None, *marks: object) -> VideoMasks | None:
+    """The caller's own masks (a VideoMasks, a masks JSON or a folder of PNGs), checked to come alone."""
+    if masks is None:
+        return None
+    if any(mark is not None for mark in marks):
+        raise InvalidInputError("give masks, or what to find (find, points or box), not both")
+    return masks if isinstance(masks, VideoMasks) else load_video_masks(masks)
 
 
 def _check_frame(frame: int) -> None:
@@ -208,6 +242,7 @@ def remove(
     points: Sequence[Sequence[float]] | None = None,
     labels: Sequence[int] | None = None,
     box: Sequence[float] | None = None,
+    masks: VideoMasks | str | Path | None = None,
     frame: int = 0,
     codec: str | None = None,
     start: int = 0,
@@ -226,6 +261,8 @@ def remove(
     Args:
         video: the clip.
         find, points, labels, box, frame: what to remove and where it is marked (see :func:`track`).
+        masks: your own masks instead (a :class:`~textinpaint.videomasks.VideoMasks`, a masks
+            JSON, or a folder of PNGs named by frame index): nothing is found or tracked.
         output: the new clip: ``.mp4`` (H.264), ``.mkv`` (FFV1, lossless) or a folder (PNG frames).
         codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
         start, end, every: the frames to write (a quick preview: ``every=10``; no audio then).
@@ -245,6 +282,7 @@ def remove(
         raise InvalidInputError(
             f"frame (the prompt's, {frame}) must lie in the frames written, start={start} to end={end}"
         )
+    own = _masks_given(masks, find, points, box)
     groups = split(dict(options), VideoRemoveArgs, "remove")
     finding, painting = groups[FindOptions], groups[PaintOptions]
     info = probe(video)
@@ -265,8 +303,10 @@ def remove(
     request = FillRequest("")
 
     def erase(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
-        for current, masks in _tracked(pipeline, frames, find, points, labels, box, frame, finding, timings, builder):
-            region = None if masks is None or not len(masks) else np.asarray(masks.any(axis=0))
+        for current, stack in _tracked(
+            pipeline, frames, find, points, labels, box, frame, finding, timings, builder, own
+        ):
+            region = None if stack is None or not len(stack) else np.asarray(stack.any(axis=0))
             if region is None or not region.any():
                 yield current.rgb
                 continue
@@ -281,7 +321,7 @@ def remove(
     writer.check(beside, "sidecar")  # before any work: a stranger's file there stops the run
     written = transcode(video, target, erase, codec=codec, start=start, end=end, every=every)
     timings["total"] = time.perf_counter() - began
-    masks = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
+    tracked = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
     stages = ("detector", "tracker", "remover") if find is not None else ("tracker", "remover")
     note = _record("remove", video, find, frame, grow, soft)
     note |= {
@@ -289,14 +329,14 @@ def remove(
         "models": pipeline.model_sources(*stages),
         "range": {"start": start, "end": end, "every": every},
         "codec": codec,
-        "found": bool(masks.ids),
-        "ids": list(masks.ids),
-        "phrases": list(masks.phrases),
-        "frames": len(masks),
+        "found": bool(tracked.ids),
+        "ids": list(tracked.ids),
+        "phrases": list(tracked.phrases),
+        "frames": len(tracked),
         "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
     }
     writer.json(beside, note)  # the sidecar: how it was made, and what makes the output textinpaint's own
-    return VideoEdit(written, masks, bool(masks.ids), timings, note)
+    return VideoEdit(written, tracked, bool(tracked.ids), timings, note)
 
 
 def _record(workflow: str, video: str | Path, find: object, frame: int, grow: int, soft: int) -> dict[str, Any]:
@@ -325,6 +365,7 @@ def replace(
     points: Sequence[Sequence[float]] | None = None,
     labels: Sequence[int] | None = None,
     box: Sequence[float] | None = None,
+    masks: VideoMasks | str | Path | None = None,
     frame: int = 0,
     codec: str | None = None,
     start: int = 0,
@@ -343,7 +384,7 @@ def replace(
     pixel farther from the masks is the decoded input's, bit for bit, in a lossless output.
 
     Args:
-        video, find, points, labels, box, frame, output, codec, start, end: as :func:`remove`.
+        video, find, points, labels, box, masks, frame, output, codec, start, end: as :func:`remove`.
         with_: what to paint instead.
         window: frames painted together (at least ``overlap + 1``).
         overlap: frames each window takes over from the last as context (0: none).
@@ -368,6 +409,7 @@ def replace(
         raise InvalidInputError(f"overlap must be 0 or more frames; got {overlap!r}")
     if isinstance(window, bool) or not isinstance(window, int) or window < overlap + 1:
         raise InvalidInputError(f"window must be more frames than overlap ({overlap}); got {window!r}")
+    own = _masks_given(masks, find, points, box)
     groups = split(dict(options), VideoReplaceArgs, "replace")
     finding = groups[FindOptions]
     painting = resolve(groups[PaintOptions], WanVace.abilities)
@@ -432,9 +474,9 @@ def replace(
     def repaint(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
         held: list[tuple[Frame, np.ndarray | None]] = []
         context: list[tuple[Frame, np.ndarray | None]] = []
-        stream = _tracked(pipeline, frames, find, points, labels, box, frame, finding, timings, builder)
-        for current, masks in stream:
-            region = None if masks is None or not len(masks) else np.asarray(masks.any(axis=0))
+        stream = _tracked(pipeline, frames, find, points, labels, box, frame, finding, timings, builder, own)
+        for current, stack in stream:
+            region = None if stack is None or not len(stack) else np.asarray(stack.any(axis=0))
             held.append((current, region))
             if len(context) + len(held) < window:
                 continue
@@ -465,7 +507,7 @@ def replace(
     writer.check(beside, "sidecar")
     written = transcode(video, target, repaint, codec=codec, start=start, end=end)
     timings["total"] = time.perf_counter() - began
-    masks = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
+    tracked = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
     stages = ("detector", "tracker", "video_painter") if find is not None else ("tracker", "video_painter")
     note = _record("replace", video, find, frame, grow, soft)
     note["parameters"] |= {
@@ -482,11 +524,11 @@ def replace(
         "models": pipeline.model_sources(*stages),
         "range": {"start": start, "end": end},
         "codec": codec,
-        "found": bool(masks.ids),
-        "ids": list(masks.ids),
-        "phrases": list(masks.phrases),
-        "frames": len(masks),
+        "found": bool(tracked.ids),
+        "ids": list(tracked.ids),
+        "phrases": list(tracked.phrases),
+        "frames": len(tracked),
         "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
     }
     writer.json(beside, note)
-    return VideoEdit(written, masks, bool(masks.ids), timings, note, seed)
+    return VideoEdit(written, tracked, bool(tracked.ids), timings, note, seed)
