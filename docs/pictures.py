@@ -137,6 +137,49 @@ def cutout_picture() -> Image.Image:
     )
 
 
+def video_picture() -> Image.Image:
+    """A strip drawn by the library: a synthetic clip of a red car crossing a street, its masks
+    (given by colour here, as masks made elsewhere are given; each instance keeps its id and
+    colour) drawn by supervision over frames 0, 3, 6, 9 and 12, and below them those frames after
+    ``video.remove`` with those masks (tiny random-weight LaMa: the fill itself means nothing)."""
+    import tempfile
+
+    from textinpaint import Pipeline
+    from textinpaint.testing import write_clip, write_tiny_models
+    from textinpaint.videomasks import VideoMasksBuilder
+    from textinpaint.videos import read_frames
+    from textinpaint.workflows import video
+
+    shown = (0, 3, 6, 9, 12)
+    with tempfile.TemporaryDirectory() as folder:
+        clip = write_clip(Path(folder) / "clip.mkv", frames=13, width=160, height=96, codec="ffv1", audio=False)
+        frames = list(read_frames(clip))
+        builder = VideoMasksBuilder(height=96, width=160, ids=[1], phrases=["the red car"])
+        for frame in frames:
+            red = (frame.rgb[..., 0] > 200) & (frame.rgb[..., 1] < 60) & (frame.rgb[..., 2] < 60)
+            builder.add(frame.index, red[None])
+        masks = builder.build()
+        pipe = Pipeline(models=write_tiny_models(folder), device="cpu")
+        edit = video.remove(pipe, clip, masks=masks, output=Path(folder) / "out.mkv")
+        removed = {f.index: f.rgb for f in read_frames(edit.output)}
+    top, bottom = [], []
+    for frame in frames:
+        if frame.index not in shown:
+            continue
+        stack = np.stack([masks.mask(frame.index, i) for i in masks.ids])
+        found = sv.Detections(
+            xyxy=np.array([bounding_box(m) for m in stack], dtype=np.float32),
+            mask=stack,
+            class_id=np.array(masks.ids),
+            data={"phrase": np.array(masks.phrases)},
+            confidence=np.ones(len(masks.ids)),
+        )
+        drawn = np.asarray(annotate(frame.rgb, found))
+        top.append(np.pad(drawn, ((0, 6), (0, 6), (0, 0)), constant_values=255))
+        bottom.append(np.pad(removed[frame.index], ((0, 6), (0, 6), (0, 0)), constant_values=255))
+    return Image.fromarray(np.concatenate([np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)], axis=0))
+
+
 if __name__ == "__main__":
     HERE.mkdir(exist_ok=True)
     picture, car = scene()
@@ -146,4 +189,5 @@ if __name__ == "__main__":
     seam_picture(car).save(HERE / "seam.png")
     clicks_picture(picture, car).save(HERE / "clicks.png")
     cutout_picture().save(HERE / "cutout.png")
+    video_picture().save(HERE / "video.png")
     print("pictures written to", HERE)
