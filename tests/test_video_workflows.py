@@ -194,8 +194,9 @@ def test_replacing_paints_a_window_as_wan_vace_does_and_keeps_the_rest_exact(pip
     regions = [edit.masks.mask(f.index) for f in before]
     x0, y0, x1, y1 = bounding_box(np.logical_or.reduce([r for r in regions if r.any()]))
     support = (max(0, x0 - reach), max(0, y0 - reach), min(64, x1 + reach), min(48, y1 + reach))
-    wx0, wy0, wx1, wy1 = crop_window(support, 64, 48, 256)
-    gen_w, gen_h = generation_size(wx1 - wx0, wy1 - wy0, 256, 16)
+    native = pipe.model("video_painter").native_size
+    wx0, wy0, wx1, wy1 = crop_window(support, 64, 48, native)
+    gen_w, gen_h = generation_size(wx1 - wx0, wy1 - wy0, native, 16)
     holes = [distance_near(r[wy0:wy1, wx0:wx1], grow + 1) <= grow for r in regions]
     frames = [PIL.Image.fromarray(resize(f.rgb[wy0:wy1, wx0:wx1], gen_w, gen_h)) for f in before]
     masks = [PIL.Image.fromarray(shrink_any(h, gen_w, gen_h).astype(np.uint8) * 255) for h in holes]
