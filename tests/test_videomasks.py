@@ -78,3 +78,12 @@ def test_bad_masks_and_documents_are_typed_errors(tmp_path):
             load_video_masks(tmp_path / "bad.json")
     with pytest.raises(InvalidInputError, match=".json or into a folder"):
         masks.save(tmp_path / "masks.npz")
+
+
+def test_a_strangers_document_cannot_ask_for_any_size():
+    masks, _ = tracked()
+    for field, value in (("size", [100000, 100000]), ("ids", list(range(1000)))):
+        document = masks.to_coco()
+        document[field] = value
+        with pytest.raises(InvalidInputError):
+            VideoMasks.from_coco(document)

@@ -165,3 +165,29 @@ def test_memory_does_not_grow_with_the_clip(tmp_path):
         peaks.append(int(done.stdout.split()[-1]))
     # 300 frames of 320x240 held at once would be 69 MB more (the interpreter, numpy and PyAV: about 60 MB).
     assert peaks[1] <= peaks[0] * 1.2, f"peak RSS {peaks[0]} kB for 30 frames, {peaks[1]} kB for 300"
+
+
+@pytest.mark.parametrize("size", [(63, 47), (1, 1), (2, 1)])
+def test_odd_and_tiny_frames_are_written_by_every_codec(tmp_path, size):
+    width, height = size
+    clip = write_clip(tmp_path / "odd.mkv", frames=5, width=width, height=height, codec="ffv1", audio=False)
+    for name in ("out.mp4", "out.mkv"):
+        frames = list(read_frames(transcode(clip, tmp_path / name, same)))
+        assert len(frames) == 5 and frames[0].rgb.shape == (height, width, 3)
+    pngs = sorted(transcode(clip, tmp_path / "frames", same).iterdir())
+    assert len(pngs) == 5 and PIL.Image.open(pngs[0]).size == (width, height)
+    for a, b in zip(read_frames(clip), read_frames(tmp_path / "out.mkv")):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+
+
+def test_a_clip_with_no_frames_is_a_typed_error(tmp_path):
+    with av.open(str(tmp_path / "empty.mkv"), "w") as muxer:
+        stream = muxer.add_stream("ffv1", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "bgr0"
+        muxer.start_encoding()  # the header, and no frame after it
+    assert (tmp_path / "empty.mkv").stat().st_size > 0
+    with pytest.raises(VideoLoadError, match="holds no video frames|not a readable video|no video stream"):
+        list(read_frames(tmp_path / "empty.mkv"))
+    with pytest.raises(VideoLoadError):
+        transcode(tmp_path / "empty.mkv", tmp_path / "out.mkv", same)
+    assert not (tmp_path / "out.mkv").exists() and not list(tmp_path.glob(".out*"))

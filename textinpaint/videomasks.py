@@ -25,6 +25,11 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .outputs import MASKS_FORMAT, Writer
+from .videos import MAX_FRAME_PIXELS
+
+# More objects than this on one clip is not a tracking job (and a stranger's document could ask
+# for a frame stack of any size).
+MAX_INSTANCES = 256
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,12 @@ class VideoMasksBuilder:
     def __init__(self, *, height: int, width: int, ids: Sequence[int], phrases: Sequence[str] = ()) -> None:
         if height < 1 or width < 1:
             raise InvalidInputError(f"masks must be at least 1x1; got {width}x{height}")
+        if height * width > MAX_FRAME_PIXELS:
+            raise InvalidInputError(
+                f"masks of {width}x{height} are larger than a frame may be ({MAX_FRAME_PIXELS:,} pixels)"
+            )
+        if len(ids) > MAX_INSTANCES:
+            raise InvalidInputError(f"at most {MAX_INSTANCES} instances are tracked at once; got {len(ids)}")
         if len(set(ids)) != len(ids):
             raise InvalidInputError(f"instance ids must differ; got {list(ids)}")
         self.height, self.width, self.ids, self.phrases = height, width, tuple(int(i) for i in ids), tuple(phrases)

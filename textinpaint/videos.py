@@ -304,6 +304,8 @@ def transcode(
     try:
         with av.open(temporary, "w", format=container_format) as muxer:
             video = muxer.add_stream(encoder, rate=info.fps or Fraction(25))
+            if chosen == "h264" and (info.width % 2 or info.height % 2):
+                pixel_format = "yuv444p"  # 4:2:0 needs even sides; 4:4:4 takes any (High 4:4:4 profile)
             video.width, video.height, video.pix_fmt = info.width, info.height, pixel_format
             video.time_base = info.time_base
             video.codec_context.time_base = info.time_base
