@@ -3,11 +3,11 @@
 ``track`` finds the objects on one frame (the detector, as the image workflows do, or the
 clicks or box given) and follows each through the following frames with the tracker stage (SAM
 2.1 video), streamed: it returns :class:`~textinpaint.videomasks.VideoMasks`. ``remove`` does
-the same and fills each frame's masks with the remover (LaMa), frame by frame, writing a new clip
-with :func:`textinpaint.videos.transcode` (timestamps and audio kept; with ``codec="ffv1"`` or a
-PNG folder every pixel outside the grown masks is bit-identical to the decoded input). Per-frame
-filling flickers where the background is textured; a video painter (Wan VACE) is the planned
-consistent path.
+the same (or takes your own masks) and fills each frame's masks with the remover (LaMa), frame
+by frame; ``replace`` repaints them with the video painter (Wan 2.1 VACE) in windows of frames,
+consistent over time. Both write a new clip with :func:`textinpaint.videos.transcode`
+(timestamps and audio kept; with ``codec="ffv1"`` or a PNG folder every pixel outside the grown
+masks is bit-identical to the decoded input) and its sidecar beside it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from ..options import (
 from ..outputs import Writer
 from ..results import SIDECAR_VERSION
 from ..videomasks import VideoMasks, VideoMasksBuilder, load_video_masks
-from ..videos import Frame, probe, read_frames, transcode
+from ..videos import Frame, VideoInfo, probe, read_frames, transcode
 from .steps import find_regions
 
 if TYPE_CHECKING:
@@ -66,6 +66,72 @@ class VideoEdit:
     timings: dict[str, float] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+
+
+@dataclass
+class _Plan:
+    """One checked request: the clip's facts, what is followed from which frame (or the caller's
+    own masks), the mask's growth, and what is collected as the frames go by."""
+
+    video: str | Path
+    info: VideoInfo
+    frame: int
+    prompts: list[TrackPrompt]
+    phrases: list[str]
+    own: VideoMasks | None
+    grow: int
+    soft: int
+    timings: dict[str, float] = field(default_factory=dict)
+    builder: list[VideoMasksBuilder] = field(default_factory=list)
+    began: float = field(default_factory=time.perf_counter)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.own.ids if self.own is not None else self.prompts)
+
+    def masks(self) -> VideoMasks:
+        """What was tracked (or given) over the frames that went by."""
+        if self.builder:
+            return self.builder[0].build()
+        return VideoMasksBuilder(height=self.info.height, width=self.info.width, ids=[]).build()
+
+
+def _plan(
+    pipeline: Models,
+    video: str | Path,
+    find: str | Sequence[str] | None,
+    points: Sequence[Sequence[float]] | None,
+    labels: Sequence[int] | None,
+    box: Sequence[float] | None,
+    masks: VideoMasks | str | Path | None,
+    frame: int,
+    finding: FindOptions,
+    painting: PaintOptions | None,
+    *,
+    start: int = 0,
+    end: int | None = None,
+) -> _Plan:
+    """Check everything before any frame is painted: the prompt frame, the masks or the prompt
+    (found on the prompt frame now, so that text found nowhere writes nothing)."""
+    if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+        raise InvalidInputError(f"frame must be a frame index, 0 or more; got {frame!r}")
+    if frame < start or (end is not None and frame >= end):
+        raise InvalidInputError(
+            f"frame (the prompt's, {frame}) must lie in the frames written, start={start} to end={end}"
+        )
+    own = _masks_given(masks, find, points, box)
+    info = probe(video)
+    grow = soft = 0
+    if painting is not None:
+        grow = auto_dilation(info.width, info.height) if painting.dilate is None else int(painting.dilate)
+        soft = auto_feather(grow) if painting.feather is None else int(painting.feather)
+    plan = _Plan(video, info, frame, [], [], own, grow, soft)
+    if own is None:
+        first = next(read_frames(video, start=frame, end=frame + 1), None)
+        if first is None:
+            raise InvalidInputError(f"the clip has no frame {frame}")
+        plan.prompts, plan.phrases = _prompts(pipeline, first, find, points, labels, box, finding, plan.timings)
+    return plan
 
 
 def _prompts(
@@ -109,46 +175,40 @@ def _prompts(
     return prompts, phrases
 
 
-def _tracked(
-    pipeline: Models,
-    frames: Iterator[Frame],
-    find: str | Sequence[str] | None,
-    points: Sequence[Sequence[float]] | None,
-    labels: Sequence[int] | None,
-    box: Sequence[float] | None,
-    frame: int,
-    finding: FindOptions,
-    timings: dict[str, float],
-    builder: list[VideoMasksBuilder],
-    given: VideoMasks | None = None,
-) -> Iterator[tuple[Frame, np.ndarray | None]]:
-    """Each frame with its masks (``None`` before ``frame``, where nothing is tracked yet, and on
-    frames ``given`` masks do not cover); the masks collected into ``builder[0]`` as they come."""
-    if given is not None:
-        yield from _from_given(frames, given, builder)
+def _tracked(pipeline: Models, frames: Iterator[Frame], plan: _Plan) -> Iterator[tuple[Frame, np.ndarray | None]]:
+    """Each frame with its masks (objects, H, W) ``bool``: None before the prompt frame, where
+    nothing is tracked yet, and on frames the caller's own masks do not cover. The masks are
+    collected into ``plan.builder`` as they come; the tracker steps frame by frame."""
+    if plan.own is not None:
+        yield from _from_given(frames, plan.own, plan.builder)
         return
-    session: TrackSession | bool | None = None
+    builder = VideoMasksBuilder(
+        height=plan.info.height, width=plan.info.width, ids=[p.id for p in plan.prompts], phrases=plan.phrases
+    )
+    plan.builder.append(builder)
+    session: TrackSession | None = None
     for current in frames:
-        if current.index < frame:
+        if current.index < plan.frame:
             yield current, None
             continue
-        if session is None:
-            prompts, phrases = _prompts(pipeline, current, find, points, labels, box, finding, timings)
-            height, width = current.rgb.shape[:2]
-            builder.append(VideoMasksBuilder(height=height, width=width, ids=[p.id for p in prompts], phrases=phrases))
-            if not prompts:
-                session = False
-            else:
-                session = cast("Sam2Tracker", pipeline.model("tracker")).start(prompts)
-        if session is False:
-            masks = np.zeros((0, *current.rgb.shape[:2]), bool)
-            scores = np.zeros(0, np.float32)
+        if not plan.prompts:
+            masks, scores = np.zeros((0, *current.rgb.shape[:2]), bool), np.zeros(0, np.float32)
         else:
+            if session is None:
+                session = cast(Sam2Tracker, pipeline.model("tracker")).start(plan.prompts)
             began = time.perf_counter()
-            masks, scores = cast("TrackSession", session).step(current.rgb)
-            timings["track"] = timings.get("track", 0.0) + time.perf_counter() - began
-        builder[0].add(current.index, masks, scores)
+            masks, scores = session.step(current.rgb)
+            plan.timings["track"] = plan.timings.get("track", 0.0) + time.perf_counter() - began
+        builder.add(current.index, masks, scores)
         yield current, masks
+
+
+def _union(stack: np.ndarray | None) -> np.ndarray | None:
+    """One frame's objects as one region (None when there is nothing to paint)."""
+    if stack is None or not len(stack):
+        return None
+    region = np.asarray(stack.any(axis=0))
+    return region if region.any() else None
 
 
 def _from_given(
@@ -181,9 +241,64 @@ def _masks_given(masks: VideoMasks | str | Path | None, *marks: object) -> Video
     return masks if isinstance(masks, VideoMasks) else load_video_masks(masks)
 
 
-def _check_frame(frame: int) -> None:
-    if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
-        raise InvalidInputError(f"frame must be a frame index, 0 or more; got {frame!r}")
+def _sidecar_path(target: Path) -> Path:
+    return target.with_suffix(".json") if target.suffix else target.parent / f"{target.name}.json"
+
+
+def _nothing(workflow: str, plan: _Plan, find: object) -> VideoEdit:
+    """Text found nowhere on the prompt frame: a defined result, and no file written."""
+    return VideoEdit(None, plan.masks(), False, plan.timings, _record(workflow, plan, find))
+
+
+def _write(
+    pipeline: Models,
+    workflow: str,
+    plan: _Plan,
+    output: str | Path,
+    transform: Any,
+    stages: tuple[str, ...],
+    *,
+    find: object,
+    parameters: dict[str, Any],
+    codec: str | None,
+    start: int,
+    end: int | None,
+    every: int = 1,
+    seed: int | None = None,
+) -> VideoEdit:
+    """Write the clip through ``transform`` and its sidecar beside it (checked before any work)."""
+    target = Path(output)
+    beside = _sidecar_path(target)
+    writer = Writer([Path(plan.video)])
+    writer.check(beside, "sidecar")  # a stranger's file there stops the run before any work
+    written = transcode(plan.video, target, transform, codec=codec, start=start, end=end, every=every)
+    plan.timings["total"] = time.perf_counter() - plan.began
+    tracked = plan.masks()
+    used = stages if plan.own is not None or find is None else ("detector", *stages)
+    note = _record(workflow, plan, find)
+    note["parameters"] |= parameters
+    note |= {
+        "output": str(written),
+        "models": pipeline.model_sources(*used),
+        "range": {"start": start, "end": end, "every": every},
+        "codec": codec,
+        "found": bool(tracked.ids),
+        "ids": list(tracked.ids),
+        "phrases": list(tracked.phrases),
+        "frames": len(tracked),
+        "timings": {name: round(seconds, 4) for name, seconds in plan.timings.items()},
+    }
+    writer.json(beside, note)  # the sidecar: how it was made, and what makes the output textinpaint's own
+    return VideoEdit(written, tracked, bool(tracked.ids), plan.timings, note, seed)
+
+
+def _record(workflow: str, plan: _Plan, find: object) -> dict[str, Any]:
+    return {
+        "version": SIDECAR_VERSION,
+        "workflow": f"video {workflow}",
+        "input": str(Path(plan.video).resolve()),
+        "parameters": {"find": find, "frame": plan.frame, "dilate": plan.grow, "feather": plan.soft},
+    }
 
 
 def track(
@@ -220,17 +335,11 @@ def track(
         >>> masks = video.track("street.mp4", "the red car")  # doctest: +SKIP
         >>> masks.save("car-masks.json")  # doctest: +SKIP
     """
-    _check_frame(frame)
     finding = split(dict(options), DetectArgs, "track")[FindOptions]
-    timings: dict[str, float] = {}
-    builder: list[VideoMasksBuilder] = []
-    for _ in _tracked(
-        pipeline, read_frames(video, start=frame, end=end), find, points, labels, box, frame, finding, timings, builder
-    ):
+    plan = _plan(pipeline, video, find, points, labels, box, None, frame, finding, None, start=frame, end=end)
+    for _ in _tracked(pipeline, read_frames(video, start=frame, end=end), plan):
         pass
-    if not builder:
-        raise InvalidInputError(f"the clip has no frame {frame}")
-    return builder[0].build()
+    return plan.masks()
 
 
 def remove(
@@ -277,75 +386,51 @@ def remove(
         >>> from textinpaint import video
         >>> video.remove("beach.mp4", "the person", output="empty-beach.mp4")  # doctest: +SKIP
     """
-    _check_frame(frame)
-    if frame < start or (end is not None and frame >= end):
-        raise InvalidInputError(
-            f"frame (the prompt's, {frame}) must lie in the frames written, start={start} to end={end}"
-        )
-    own = _masks_given(masks, find, points, box)
     groups = split(dict(options), VideoRemoveArgs, "remove")
-    finding, painting = groups[FindOptions], groups[PaintOptions]
-    info = probe(video)
-    grow = auto_dilation(info.width, info.height) if painting.dilate is None else int(painting.dilate)
-    soft = auto_feather(grow) if painting.feather is None else int(painting.feather)
-    timings: dict[str, float] = {}
-    builder: list[VideoMasksBuilder] = []
-    began = time.perf_counter()
-    if find is not None:  # a phrase that matches nothing writes nothing (a defined result, not an empty clip)
-        first = next(read_frames(video, start=frame, end=frame + 1), None)
-        if first is None:
-            raise InvalidInputError(f"the clip has no frame {frame}")
-        prompts, _ = _prompts(pipeline, first, find, points, labels, box, finding, timings)
-        if not prompts:
-            empty = VideoMasksBuilder(height=info.height, width=info.width, ids=[])
-            return VideoEdit(None, empty.build(), False, timings, _record("remove", video, find, frame, grow, soft))
-    remover = pipeline.remover
-    request = FillRequest("")
+    plan = _plan(
+        pipeline,
+        video,
+        find,
+        points,
+        labels,
+        box,
+        masks,
+        frame,
+        groups[FindOptions],
+        groups[PaintOptions],
+        start=start,
+        end=end,
+    )
+    if not plan.found:
+        return _nothing("remove", plan, find)
+    remover, request = pipeline.remover, FillRequest("")
 
     def erase(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
-        for current, stack in _tracked(
-            pipeline, frames, find, points, labels, box, frame, finding, timings, builder, own
-        ):
-            region = None if stack is None or not len(stack) else np.asarray(stack.any(axis=0))
-            if region is None or not region.any():
+        for current, stack in _tracked(pipeline, frames, plan):
+            region = _union(stack)
+            if region is None:
                 yield current.rgb
                 continue
-            start_paint = time.perf_counter()
-            painted = paint(current.rgb, region, remover, request, dilation=grow, feathering=soft)
-            timings["paint"] = timings.get("paint", 0.0) + time.perf_counter() - start_paint
+            began = time.perf_counter()
+            painted = paint(current.rgb, region, remover, request, dilation=plan.grow, feathering=plan.soft)
+            plan.timings["paint"] = plan.timings.get("paint", 0.0) + time.perf_counter() - began
             yield painted.rgb
 
-    target = Path(output)
-    beside = target.with_suffix(".json") if target.suffix else target.parent / f"{target.name}.json"
-    writer = Writer([Path(video)])
-    writer.check(beside, "sidecar")  # before any work: a stranger's file there stops the run
-    written = transcode(video, target, erase, codec=codec, start=start, end=end, every=every)
-    timings["total"] = time.perf_counter() - began
-    tracked = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
-    stages = ("detector", "tracker", "remover") if find is not None else ("tracker", "remover")
-    note = _record("remove", video, find, frame, grow, soft)
-    note |= {
-        "output": str(written),
-        "models": pipeline.model_sources(*stages),
-        "range": {"start": start, "end": end, "every": every},
-        "codec": codec,
-        "found": bool(tracked.ids),
-        "ids": list(tracked.ids),
-        "phrases": list(tracked.phrases),
-        "frames": len(tracked),
-        "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
-    }
-    writer.json(beside, note)  # the sidecar: how it was made, and what makes the output textinpaint's own
-    return VideoEdit(written, tracked, bool(tracked.ids), timings, note)
-
-
-def _record(workflow: str, video: str | Path, find: object, frame: int, grow: int, soft: int) -> dict[str, Any]:
-    return {
-        "version": SIDECAR_VERSION,
-        "workflow": f"video {workflow}",
-        "input": str(Path(video).resolve()),
-        "parameters": {"find": find, "frame": frame, "dilate": grow, "feather": soft},
-    }
+    stages = ("remover",) if plan.own is not None else ("tracker", "remover")
+    return _write(
+        pipeline,
+        "remove",
+        plan,
+        output,
+        erase,
+        stages,
+        find=find,
+        parameters={},
+        codec=codec,
+        start=start,
+        end=end,
+        every=every,
+    )
 
 
 # A window of frames painted in one pass (Wan paints 4k+1 frames; 33 is about a second and a
@@ -399,19 +484,12 @@ def replace(
         >>> from textinpaint import video
         >>> video.replace("street.mp4", "the red car", "a blue pickup truck", output="out.mp4")  # doctest: +SKIP
     """
-    _check_frame(frame)
     check_text("with_", with_)
-    if frame < start or (end is not None and frame >= end):
-        raise InvalidInputError(
-            f"frame (the prompt's, {frame}) must lie in the frames written, start={start} to end={end}"
-        )
     if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
         raise InvalidInputError(f"overlap must be 0 or more frames; got {overlap!r}")
     if isinstance(window, bool) or not isinstance(window, int) or window < overlap + 1:
         raise InvalidInputError(f"window must be more frames than overlap ({overlap}); got {window!r}")
-    own = _masks_given(masks, find, points, box)
     groups = split(dict(options), VideoReplaceArgs, "replace")
-    finding = groups[FindOptions]
     painting = resolve(groups[PaintOptions], WanVace.abilities)
     seed = draw_seed() if painting.seed is None else int(cast(int, painting.seed))
     request = FillRequest(
@@ -421,96 +499,28 @@ def replace(
         float(cast(float, painting.guidance)),
         seed=seed,
     )
-    info = probe(video)
-    grow = auto_dilation(info.width, info.height) if painting.dilate is None else int(painting.dilate)
-    soft = auto_feather(grow) if painting.feather is None else int(painting.feather)
-    reach = grow + soft
-    timings: dict[str, float] = {}
-    builder: list[VideoMasksBuilder] = []
-    began = time.perf_counter()
-    if find is not None:
-        first = next(read_frames(video, start=frame, end=frame + 1), None)
-        if first is None:
-            raise InvalidInputError(f"the clip has no frame {frame}")
-        prompts, _ = _prompts(pipeline, first, find, points, labels, box, finding, timings)
-        if not prompts:
-            empty = VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
-            return VideoEdit(None, empty, False, timings, _record("replace", video, find, frame, grow, soft))
+    plan = _plan(
+        pipeline, video, find, points, labels, box, masks, frame, groups[FindOptions], painting, start=start, end=end
+    )
+    if not plan.found:
+        return _nothing("replace", plan, find)
     painter = cast(WanVace, pipeline.model("video_painter"))
-
-    def paint_window(frames: list[Frame], regions: list[np.ndarray | None], known: int) -> list[np.ndarray]:
-        """The window's frames painted; the first ``known`` are context (already final)."""
-        wanted = [r for r in regions[known:] if r is not None and r.any()]
-        if not wanted:
-            return [f.rgb for f in frames]
-        union = np.logical_or.reduce(wanted)
-        x0, y0, x1, y1 = bounding_box(union)  # type: ignore[misc]  # not empty: checked above
-        support = (max(0, x0 - reach), max(0, y0 - reach), min(info.width, x1 + reach), min(info.height, y1 + reach))
-        wx0, wy0, wx1, wy1 = crop_window(support, info.width, info.height, painter.native_size)
-        crops = [f.rgb[wy0:wy1, wx0:wx1] for f in frames]
-        holes = []
-        for k, region in enumerate(regions):
-            hole = np.zeros((wy1 - wy0, wx1 - wx0), bool)
-            if k >= known and region is not None and region.any():
-                hole = distance_near(region[wy0:wy1, wx0:wx1], grow + 1) <= grow
-            holes.append(hole)
-        start_paint = time.perf_counter()
-        painted = painter.paint(crops, holes, request)
-        timings["paint"] = timings.get("paint", 0.0) + time.perf_counter() - start_paint
-        out = []
-        for k, (current, region) in enumerate(zip(frames, regions)):
-            if k < known or region is None or not region.any():
-                out.append(current.rgb)
-                continue
-            distance = distance_near(region[wy0:wy1, wx0:wx1], reach + 1)
-            alpha = blend_weights(distance, grow, soft)[..., None]
-            crop = crops[k].astype(np.float32)
-            mixed = np.rint(painted[k].astype(np.float32) * alpha + crop * (1.0 - alpha)).astype(np.uint8)
-            result = current.rgb.copy()
-            result[wy0:wy1, wx0:wx1] = np.where(alpha > 0, mixed, crops[k])
-            out.append(result)
-        return out
 
     def repaint(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
         held: list[tuple[Frame, np.ndarray | None]] = []
-        context: list[tuple[Frame, np.ndarray | None]] = []
-        stream = _tracked(pipeline, frames, find, points, labels, box, frame, finding, timings, builder, own)
-        for current, stack in stream:
-            region = None if stack is None or not len(stack) else np.asarray(stack.any(axis=0))
-            held.append((current, region))
+        context: list[Frame] = []  # the last window's final frames the next one starts from
+        for current, stack in _tracked(pipeline, frames, plan):
+            held.append((current, _union(stack)))
             if len(context) + len(held) < window:
                 continue
-            yield from flush(held, context)
-            context = (
-                [(Frame(f.index, rgb, f.pts, f.time), None) for (f, _), rgb in zip(held[-overlap:], last[-overlap:])]
-                if overlap
-                else []
-            )
-            held = []
+            painted = _paint_window(painter, request, plan, context, held)
+            yield from painted
+            finished = [*context, *(Frame(f.index, rgb, f.pts, f.time) for (f, _), rgb in zip(held, painted))]
+            context, held = (finished[-overlap:] if overlap else []), []
         if held:
-            yield from flush(held, context)
+            yield from _paint_window(painter, request, plan, context, held)
 
-    last: list[np.ndarray] = []
-
-    def flush(
-        held: list[tuple[Frame, np.ndarray | None]], context: list[tuple[Frame, np.ndarray | None]]
-    ) -> Iterator[np.ndarray]:
-        window_frames = [f for f, _ in context] + [f for f, _ in held]
-        regions = [r for _, r in context] + [r for _, r in held]
-        painted = paint_window(window_frames, regions, len(context))
-        last[:] = painted[len(context) :]
-        yield from last
-
-    target = Path(output)
-    beside = target.with_suffix(".json") if target.suffix else target.parent / f"{target.name}.json"
-    writer = Writer([Path(video)])
-    writer.check(beside, "sidecar")
-    written = transcode(video, target, repaint, codec=codec, start=start, end=end)
-    timings["total"] = time.perf_counter() - began
-    tracked = builder[0].build() if builder else VideoMasksBuilder(height=info.height, width=info.width, ids=[]).build()
-    stages = ("detector", "tracker", "video_painter") if find is not None else ("tracker", "video_painter")
-    note = _record("replace", video, find, frame, grow, soft)
-    note["parameters"] |= {
+    parameters = {
         "with_": with_,
         "negative_prompt": request.negative_prompt,
         "steps": request.steps,
@@ -519,16 +529,60 @@ def replace(
         "window": window,
         "overlap": overlap,
     }
-    note |= {
-        "output": str(written),
-        "models": pipeline.model_sources(*stages),
-        "range": {"start": start, "end": end},
-        "codec": codec,
-        "found": bool(tracked.ids),
-        "ids": list(tracked.ids),
-        "phrases": list(tracked.phrases),
-        "frames": len(tracked),
-        "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
-    }
-    writer.json(beside, note)
-    return VideoEdit(written, tracked, bool(tracked.ids), timings, note, seed)
+    stages = ("video_painter",) if plan.own is not None else ("tracker", "video_painter")
+    return _write(
+        pipeline,
+        "replace",
+        plan,
+        output,
+        repaint,
+        stages,
+        find=find,
+        parameters=parameters,
+        codec=codec,
+        start=start,
+        end=end,
+        seed=seed,
+    )
+
+
+def _paint_window(
+    painter: WanVace,
+    request: FillRequest,
+    plan: _Plan,
+    context: list[Frame],
+    held: list[tuple[Frame, np.ndarray | None]],
+) -> list[np.ndarray]:
+    """The ``held`` frames painted in one pass after the ``context`` frames (known, kept as
+    they are): the window's crop around its masks at the model's size, each frame blended back
+    under its own grown, feathered mask."""
+    frames = [*context, *(f for f, _ in held)]
+    regions = [None] * len(context) + [r for _, r in held]
+    wanted = [r for r in regions if r is not None]
+    if not wanted:
+        return [f.rgb for f, _ in held]
+    info, grow, reach = plan.info, plan.grow, plan.grow + plan.soft
+    x0, y0, x1, y1 = bounding_box(np.logical_or.reduce(wanted))  # type: ignore[misc]  # not empty: checked above
+    support = (max(0, x0 - reach), max(0, y0 - reach), min(info.width, x1 + reach), min(info.height, y1 + reach))
+    wx0, wy0, wx1, wy1 = crop_window(support, info.width, info.height, painter.native_size)
+    crops = [f.rgb[wy0:wy1, wx0:wx1] for f in frames]
+    holes = [
+        np.zeros((wy1 - wy0, wx1 - wx0), bool) if r is None else distance_near(r[wy0:wy1, wx0:wx1], grow + 1) <= grow
+        for r in regions
+    ]
+    began = time.perf_counter()
+    painted = painter.paint(crops, holes, request)
+    plan.timings["paint"] = plan.timings.get("paint", 0.0) + time.perf_counter() - began
+    out = []
+    for k in range(len(context), len(frames)):
+        region, current = regions[k], frames[k]
+        if region is None:
+            out.append(current.rgb)
+            continue
+        alpha = blend_weights(distance_near(region[wy0:wy1, wx0:wx1], reach + 1), grow, plan.soft)[..., None]
+        crop = crops[k].astype(np.float32)
+        mixed = np.rint(painted[k].astype(np.float32) * alpha + crop * (1.0 - alpha)).astype(np.uint8)
+        result = current.rgb.copy()
+        result[wy0:wy1, wx0:wx1] = np.where(alpha > 0, mixed, crops[k])
+        out.append(result)
+    return out
