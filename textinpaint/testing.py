@@ -210,19 +210,10 @@ def write_segmenter_hq(folder: Path) -> Path:
     return folder
 
 
-@seeded
-def write_sam2(folder: Path) -> Path:
-    """A SAM 2.1 on 64-px images: a 4-stage Hiera of widths 12-96 (5 blocks), FPN and decoder of width 32."""
-    from transformers import (
-        Sam2Config,
-        Sam2HieraDetConfig,
-        Sam2ImageProcessor,
-        Sam2MaskDecoderConfig,
-        Sam2Model,
-        Sam2Processor,
-        Sam2PromptEncoderConfig,
-        Sam2VisionConfig,
-    )
+def tiny_sam2_vision(fpn_hidden_size: int) -> Any:
+    """The tiny SAM 2.1 image encoder of the image and video writers: a 4-stage Hiera on 64-px
+    images, widths 12-96 (5 blocks), and an FPN of ``fpn_hidden_size``."""
+    from transformers import Sam2HieraDetConfig, Sam2VisionConfig
 
     # The first block of a stage pools its queries, so it cannot be a global-attention block.
     backbone = Sam2HieraDetConfig(
@@ -235,14 +226,28 @@ def write_sam2(folder: Path) -> Path:
         global_attention_blocks=[3],
         window_positional_embedding_background_size=[2, 2],
     )
-    vision = Sam2VisionConfig(
+    return Sam2VisionConfig(
         backbone_config=backbone,
         backbone_channel_list=[96, 48, 24, 12],
         backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]],
-        fpn_hidden_size=32,
+        fpn_hidden_size=fpn_hidden_size,
     )
+
+
+@seeded
+def write_sam2(folder: Path) -> Path:
+    """A SAM 2.1 on 64-px images: a 4-stage Hiera of widths 12-96 (5 blocks), FPN and decoder of width 32."""
+    from transformers import (
+        Sam2Config,
+        Sam2ImageProcessor,
+        Sam2MaskDecoderConfig,
+        Sam2Model,
+        Sam2Processor,
+        Sam2PromptEncoderConfig,
+    )
+
     config = Sam2Config(
-        vision_config=vision,
+        vision_config=tiny_sam2_vision(32),
         prompt_encoder_config=Sam2PromptEncoderConfig(
             hidden_size=32, image_size=64, patch_size=16, mask_input_channels=8
         ),

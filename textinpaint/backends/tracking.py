@@ -126,7 +126,6 @@ def write_tiny(folder: Path, *, seed: int) -> Path:
     of 64 above it, so 128.)
     """
     from transformers import (
-        Sam2HieraDetConfig,
         Sam2ImageProcessor,
         Sam2VideoConfig,
         Sam2VideoMaskDecoderConfig,
@@ -134,27 +133,12 @@ def write_tiny(folder: Path, *, seed: int) -> Path:
         Sam2VideoProcessor,
         Sam2VideoPromptEncoderConfig,
         Sam2VideoVideoProcessor,
-        Sam2VisionConfig,
     )
 
-    backbone = Sam2HieraDetConfig(
-        hidden_size=12,
-        image_size=64,
-        blocks_per_stage=[1, 1, 2, 1],
-        embed_dim_per_stage=[12, 24, 48, 96],
-        num_attention_heads_per_stage=[1, 2, 4, 8],
-        window_size_per_stage=[4, 4, 4, 2],
-        global_attention_blocks=[3],
-        window_positional_embedding_background_size=[2, 2],
-    )
-    vision = Sam2VisionConfig(
-        backbone_config=backbone,
-        backbone_channel_list=[96, 48, 24, 12],
-        backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]],
-        fpn_hidden_size=128,
-    )
+    from ..testing import tiny_sam2_vision
+
     config = Sam2VideoConfig(
-        vision_config=vision,
+        vision_config=tiny_sam2_vision(128),
         prompt_encoder_config=Sam2VideoPromptEncoderConfig(
             hidden_size=128, image_size=64, patch_size=16, mask_input_channels=8
         ),
