@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -439,7 +440,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     clip.add_argument(
         "action",
-        choices=["track", "remove", "replace"],
+        choices=list(_VIDEO_ACTIONS),
         help="track: write its masks; remove: erase it (LaMa, frame by frame); replace: repaint it (--with, Wan VACE)",
     )
     clip.add_argument("input", type=Path, help="the clip (any file FFmpeg reads)")
@@ -649,11 +650,11 @@ def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
-    """``textinpaint video track|remove``: one clip (see :mod:`textinpaint.workflows.video`)."""
+    """``textinpaint video track|remove|replace``: one clip (see :mod:`textinpaint.workflows.video`)."""
     from ..errors import InvalidInputError
-    from ..options import DetectArgs
-    from ..workflows import video
+    from ..options import DetectArgs, VideoReplaceArgs
 
+    action = _VIDEO_ACTIONS[args.action]
     positive, negative = args.point or [], args.negative_point or []
     points = [list(p) for p in positive + negative] or None
     prompt: dict[str, Any] = {
@@ -662,23 +663,32 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
         "box": args.box,
         "frame": args.frame,
     }
-    allowed = keywords(VideoReplaceArgs if args.action == "replace" else VideoRemoveArgs)
-    given = {name: getattr(args, name) for name in allowed if getattr(args, name, None) is not None}
-    if args.action == "replace" and args.with_ is None:
-        raise InvalidInputError("video replace needs --with: what to paint instead")
-    painter = {"remove": ("remover",), "replace": ("video_painter",)}.get(args.action, ())
-    pipe.require(*(("detector",) if args.find is not None else ()), "tracker", *painter)
-    if args.action == "track":
-        thresholds = {k: v for k, v in given.items() if k in keywords(DetectArgs)}
-        masks = video.track(pipe, args.input, args.find, end=args.end, **prompt, **thresholds)
-        if not masks.ids:
-            print(
-                f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no masks written", file=sys.stderr
-            )
-            return NOTHING_FOUND
-        masks.save(args.output)
-        print(f"wrote {args.output}: {len(masks.ids)} tracked over frames {masks.frames[0]}-{masks.frames[-1]}")
-        return 0
+    options = {"track": DetectArgs, "remove": VideoRemoveArgs, "replace": VideoReplaceArgs}[action.name]
+    given = {k: getattr(args, k) for k in keywords(options) if getattr(args, k, None) is not None}
+    for flag, dest in action.needs:
+        if getattr(args, dest) is None:
+            raise InvalidInputError(f"video {action.name} needs {flag}")
+    pipe.require(*(("detector",) if args.find is not None else ()), *action.stages)
+    return action.run(pipe, args, {**prompt, **given})
+
+
+def _video_track(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]) -> int:
+    from ..workflows import video
+
+    masks = video.track(pipe, args.input, args.find, end=args.end, **given)
+    if not masks.ids:
+        print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no masks written", file=sys.stderr)
+        return NOTHING_FOUND
+    masks.save(args.output)
+    print(f"wrote {args.output}: {len(masks.ids)} tracked over frames {masks.frames[0]}-{masks.frames[-1]}")
+    return 0
+
+
+def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """video remove and video replace: the clip written, and what was done said."""
+    from ..errors import InvalidInputError
+    from ..workflows import video
+
     codec = args.codec
     if args.lossless:
         suffix = args.output.suffix.lower()
@@ -689,20 +699,48 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
                 + (f" with --codec {codec}" if codec else "")
             )
         codec = lossless
-    common = {"output": args.output, "codec": codec, "start": args.start, "end": args.end, **prompt, **given}
-    common["masks"] = args.masks
-    if args.action == "replace":
-        window = {"window": args.window, "overlap": args.overlap}
-        edit = video.replace(pipe, args.input, args.find, args.with_, **window, **common)
-    else:
-        edit = video.remove(pipe, args.input, args.find, every=args.every, **common)
+    common = {"output": args.output, "codec": codec, "start": args.start, "end": args.end, "masks": args.masks}
+    action = _VIDEO_ACTIONS[args.action]
+    extra = {name: getattr(args, dest) for name, dest in action.extra}
+    flow = getattr(video, action.name)
+    edit = flow(pipe, args.input, args.find, **extra, **common, **given)
     if not edit.found:
         print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no output written", file=sys.stderr)
         return NOTHING_FOUND
     seconds = edit.timings.get("total", 0.0)
-    done = "removed" if args.action == "remove" else f"repainted (seed {edit.seed})"
+    done = action.done + ("" if edit.seed is None else f" (seed {edit.seed})")
     print(f"wrote {edit.output} ({len(edit.masks.ids)} {done} over {len(edit.masks)} frames, {seconds:.1f}s)")
     return 0
+
+
+@dataclass(frozen=True)
+class _VideoAction:
+    """One ``textinpaint video`` action: its stages, the flags it needs, the extra arguments it
+    passes (keyword, flag's dest), what its line says it did, and what runs it."""
+
+    name: str
+    stages: tuple[str, ...]
+    run: Any
+    needs: tuple[tuple[str, str], ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()
+    done: str = ""
+
+
+_VIDEO_ACTIONS = {
+    action.name: action
+    for action in (
+        _VideoAction("track", ("tracker",), _video_track),
+        _VideoAction("remove", ("tracker", "remover"), _video_edit, extra=(("every", "every"),), done="removed"),
+        _VideoAction(
+            "replace",
+            ("tracker", "video_painter"),
+            _video_edit,
+            needs=(("--with: what to paint instead", "with_"),),
+            extra=(("with_", "with_"), ("window", "window"), ("overlap", "overlap")),
+            done="repainted",
+        ),
+    )
+}
 
 
 def _quiet() -> None:

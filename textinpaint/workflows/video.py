@@ -264,9 +264,10 @@ def _write(
     start: int,
     end: int | None,
     every: int = 1,
-    seed: int | None = None,
+    drawn: int | None = None,
 ) -> VideoEdit:
-    """Write the clip through ``transform`` and its sidecar beside it (checked before any work)."""
+    """Write the clip through ``transform`` and its sidecar beside it (checked before any work);
+    ``drawn`` is the painter's seed as used, for the result."""
     target = Path(output)
     beside = _sidecar_path(target)
     writer = Writer([Path(plan.video)])
@@ -289,7 +290,7 @@ def _write(
         "timings": {name: round(seconds, 4) for name, seconds in plan.timings.items()},
     }
     writer.json(beside, note)  # the sidecar: how it was made, and what makes the output textinpaint's own
-    return VideoEdit(written, tracked, bool(tracked.ids), plan.timings, note, seed)
+    return VideoEdit(written, tracked, bool(tracked.ids), plan.timings, note, drawn)
 
 
 def _record(workflow: str, plan: _Plan, find: object) -> dict[str, Any]:
@@ -542,7 +543,7 @@ def replace(
         codec=codec,
         start=start,
         end=end,
-        seed=seed,
+        drawn=seed,
     )
 
 
