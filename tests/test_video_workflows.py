@@ -281,3 +281,24 @@ def test_your_own_masks_are_removed_exactly_where_they_are(pipe, tmp_path, capsy
     common = ["--models", str(pipe.models), "--device", "cpu"]
     assert main(["video", "remove", str(clip), "--masks", str(own), "-o", str(tmp_path / "z.mkv"), *common]) == 1
     assert "PNGs named by frame index" in capsys.readouterr().err
+
+
+def test_a_terminal_sees_a_bar_of_frames(tiny_models, clip, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    from textinpaint.interfaces.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["video", "remove", str(clip), "--box", "8,14,30,34", "-o", str(tmp_path / "o.mkv")]
+    assert main([*argv, "--models", str(tiny_models), "--device", "cpu"]) == 0
+    assert "11/11" in terminal.getvalue() and "frame" in terminal.getvalue()
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert main([*argv[:-1], str(tmp_path / "q.mkv"), "--quiet", "--models", str(tiny_models), "--device", "cpu"]) == 0
+    assert "11/11" not in quiet.getvalue()

@@ -191,3 +191,13 @@ def test_a_clip_with_no_frames_is_a_typed_error(tmp_path):
     with pytest.raises(VideoLoadError):
         transcode(tmp_path / "empty.mkv", tmp_path / "out.mkv", same)
     assert not (tmp_path / "out.mkv").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_each_written_frame_is_reported_to_the_frame_listener(clip, tmp_path):
+    from textinpaint.events import listening
+
+    seen = []
+    with listening(lambda stage: None, frames=lambda done, total: seen.append((done, total))):
+        transcode(clip, tmp_path / "out.mkv", same, start=2, every=3)
+        transcode(clip, tmp_path / "frames", same, end=4)
+    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (1, 4), (2, 4), (3, 4), (4, 4)]

@@ -24,12 +24,22 @@ step_listener: contextvars.ContextVar[Callable[[int, int], None] | None] = conte
     "textinpaint_step_listener", default=None
 )
 
+# Called with (frames written, frames in the clip or None) after each frame of a video is written.
+frame_listener: contextvars.ContextVar[Callable[[int, int | None], None] | None] = contextvars.ContextVar(
+    "textinpaint_frame_listener", default=None
+)
+
 
 @contextmanager
-def listening(callback: Callable[[str], None], steps: Callable[[int, int], None] | None = None) -> Iterator[None]:
+def listening(
+    callback: Callable[[str], None],
+    steps: Callable[[int, int], None] | None = None,
+    frames: Callable[[int, int | None], None] | None = None,
+) -> Iterator[None]:
     """Call ``callback(stage)`` as each stage starts (``"load"``, ``"detect"``, ``"segment"``,
-    ``"inpaint"``, ...), and ``steps(step, steps)`` after each denoising step, in calls made
-    inside this block, in this thread only.
+    ``"inpaint"``, ...), ``steps(step, steps)`` after each denoising step, and ``frames(written,
+    total)`` after each frame of a video is written (``total`` None when the file does not say),
+    in calls made inside this block, in this thread only.
 
     Example:
         >>> with listening(print):  # doctest: +SKIP
@@ -37,11 +47,20 @@ def listening(callback: Callable[[str], None], steps: Callable[[int, int], None]
     """
     token = stage_listener.set(callback)
     step_token = step_listener.set(steps)
+    frame_token = frame_listener.set(frames)
     try:
         yield
     finally:
+        frame_listener.reset(frame_token)
         step_listener.reset(step_token)
         stage_listener.reset(token)
+
+
+def report_frame(written: int, total: int | None) -> None:
+    """Tell the current frame listener, if any, that ``written`` frames of a clip are written."""
+    listener = frame_listener.get()
+    if listener is not None:
+        listener(written, total)
 
 
 def report_step(step: int, steps: int) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ImageLoadError, InvalidInputError, MissingDependencyError, OutputError, OutputRefusedError
+from .events import report_frame
 
 # The biggest frame accepted (a DCI 8K frame is 8192x4320): above it, decoding alone would need
 # gigabytes per window of frames.
@@ -323,12 +324,14 @@ def transcode(
 
             frames = read_frames(source, start=start, end=end, every=every, audio=copy_audio if copies else None)
             timed = _Timed(frames)
-            for picture, (pts, shape) in zip(transform(iter(timed)), timed.stamps()):
+            expected = _frames_to_write(info.frames, start, end, every)
+            for count, (picture, (pts, shape)) in enumerate(zip(transform(iter(timed)), timed.stamps()), 1):
                 _check_picture(picture, shape)
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
                 frame.pts, frame.time_base = pts, info.time_base
                 for packet in video.encode(frame):
                     muxer.mux(packet)
+                report_frame(count, expected)
             if timed.queue:
                 raise InvalidInputError(
                     f"the transform yielded fewer pictures than it was given frames ({len(timed.queue)} short)"
@@ -343,6 +346,14 @@ def transcode(
         Path(temporary).unlink(missing_ok=True)
         raise
     return out
+
+
+def _frames_to_write(frames: int | None, start: int, end: int | None, every: int) -> int | None:
+    """How many frames a range and a stride keep of a clip of ``frames`` (None when unknown)."""
+    if frames is None:
+        return None
+    stop = frames if end is None else min(end, frames)
+    return max(0, (stop - start + every - 1) // every)
 
 
 class _Timed:
@@ -396,7 +407,9 @@ def _png_folder(
 
     import PIL.Image
 
+    expected = _frames_to_write(probe(source).frames, start, end, every)
     for position, (picture, (_, shape)) in enumerate(zip(transform(numbered(iter(timed))), timed.stamps())):
         _check_picture(picture, shape)
         writer.image(PIL.Image.fromarray(picture), folder / f"{indices[position]:06d}.png", made="video frame")
+        report_frame(position + 1, expected)
     return folder

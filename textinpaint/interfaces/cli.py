@@ -18,10 +18,12 @@ Model flags, their short names and defaults come from the stage table
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -478,6 +480,7 @@ def _parser() -> argparse.ArgumentParser:
         "--every", type=int, default=1, help="remove: write every Nth frame, a quick preview (no audio)"
     )
     frames.add_argument("--codec", choices=["h264", "ffv1", "png"], help="default: from the output's suffix")
+    frames.add_argument("--quiet", action="store_true", help="no progress bar")
     frames.add_argument(
         "--lossless",
         action="store_true",
@@ -703,7 +706,8 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
     action = _VIDEO_ACTIONS[args.action]
     extra = {name: getattr(args, dest) for name, dest in action.extra}
     flow = getattr(video, action.name)
-    edit = flow(pipe, args.input, args.find, **extra, **common, **given)
+    with _frame_bar(args.quiet):
+        edit = flow(pipe, args.input, args.find, **extra, **common, **given)
     if not edit.found:
         print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no output written", file=sys.stderr)
         return NOTHING_FOUND
@@ -711,6 +715,30 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
     done = action.done + ("" if edit.seed is None else f" (seed {edit.seed})")
     print(f"wrote {edit.output} ({len(edit.masks.ids)} {done} over {len(edit.masks)} frames, {seconds:.1f}s)")
     return 0
+
+
+@contextlib.contextmanager
+def _frame_bar(quiet: bool) -> Iterator[None]:
+    """A bar of frames written on a terminal (nothing elsewhere, or with --quiet)."""
+    from ..events import listening
+
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(file=sys.stderr, unit="frame", desc="frames")
+
+    def written(count: int, total: int | None) -> None:
+        bar.total = total
+        bar.n = count
+        bar.refresh()
+
+    try:
+        with listening(lambda stage: bar.set_postfix_str(stage), frames=written):
+            yield
+    finally:
+        bar.close()
 
 
 @dataclass(frozen=True)
