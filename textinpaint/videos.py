@@ -274,7 +274,9 @@ def transcode(
         transform: what to do with the frames.
         codec: ``h264``, ``ffv1`` or ``png`` (default: from ``target``'s suffix, see :func:`codec_for`).
         crf: H.264's constant rate factor (0-51; 18 is visually lossless for most footage).
-        start, end, every: the frames to take (see :func:`read_frames`).
+        start: the first frame taken (see :func:`read_frames`).
+        end: one past the last frame taken (None: to the end).
+        every: take one frame in this many.
 
     Returns:
         ``target`` as a Path, complete.

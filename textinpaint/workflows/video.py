@@ -370,12 +370,18 @@ def remove(
 
     Args:
         video: the clip.
-        find, points, labels, box, frame: what to remove and where it is marked (see :func:`track`).
+        find: what to remove, found on frame ``frame`` (see :func:`track`).
+        points: clicks on it on frame ``frame`` (x, y pixels).
+        labels: 1 (on it) or 0 (not on it) per click; default all 1.
+        box: x0, y0, x1, y1 pixels around it on frame ``frame``.
+        frame: the frame the prompt is given on; frames before it are written unchanged.
         masks: your own masks instead (a :class:`~textinpaint.videomasks.VideoMasks`, a masks
             JSON, or a folder of PNGs named by frame index): nothing is found or tracked.
         output: the new clip: ``.mp4`` (H.264), ``.mkv`` (FFV1, lossless) or a folder (PNG frames).
         codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
-        start, end, every: the frames to write (a quick preview: ``every=10``; no audio then).
+        start: the first frame written.
+        end: one past the last frame written (None: to the end).
+        every: write one frame in this many (a quick preview: ``every=10``; no audio then).
         **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)
             and the mask's growth and soft band in pixels (``dilate``, ``feather``; None: the
             image defaults from the frame size).
@@ -470,8 +476,18 @@ def replace(
     pixel farther from the masks is the decoded input's, bit for bit, in a lossless output.
 
     Args:
-        video, find, points, labels, box, masks, frame, output, codec, start, end: as :func:`remove`.
+        video: the clip.
+        find: what to repaint, found on frame ``frame`` (see :func:`track`).
         with_: what to paint instead.
+        output: the new clip, as for :func:`remove`.
+        points: clicks on it on frame ``frame`` (x, y pixels).
+        labels: 1 (on it) or 0 (not on it) per click; default all 1.
+        box: x0, y0, x1, y1 pixels around it on frame ``frame``.
+        masks: your own masks instead, as for :func:`remove`.
+        frame: the frame the prompt is given on; frames before it are written unchanged.
+        codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
+        start: the first frame written.
+        end: one past the last frame written (None: to the end).
         window: frames painted together (at least ``overlap + 1``).
         overlap: frames each window takes over from the last as context (0: none).
         **options: the detector's thresholds, ``dilate``/``feather``, and the painter's
