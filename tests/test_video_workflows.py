@@ -302,3 +302,57 @@ def test_a_terminal_sees_a_bar_of_frames(tiny_models, clip, tmp_path, monkeypatc
     monkeypatch.setattr(sys, "stderr", quiet)
     assert main([*argv[:-1], str(tmp_path / "q.mkv"), "--quiet", "--models", str(tiny_models), "--device", "cpu"]) == 0
     assert "11/11" not in quiet.getvalue()
+
+
+@pytest.mark.parametrize("action", ["remove", "replace"])
+def test_replay_of_a_video_sidecar_writes_the_same_frames(tiny_models, clip, tmp_path, action, capsys):
+    from textinpaint.interfaces.cli import main
+
+    common = ["--models", str(tiny_models), "--device", "cpu"]
+    extra = ["--with", "a cat", "--steps", "1", "--window", "5", "--overlap", "2"] if action == "replace" else []
+    first = tmp_path / "first.mkv"
+    assert main(["video", action, str(clip), "--point", "20,24", *extra, "-o", str(first), *common]) == 0
+    again = tmp_path / "again.mkv"
+    assert main(["replay", str(tmp_path / "first.json"), "-o", str(again), "--device", "cpu"]) == 0
+    assert f"wrote {again}" in capsys.readouterr().out
+    for a, b in zip(read_frames(first), read_frames(again), strict=True):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+    assert (tmp_path / "again.json").exists()
+
+
+def test_a_video_sidecar_is_read_as_strangers_input(pipe, clip, tmp_path):
+    import json
+    import shutil
+
+    from textinpaint.interfaces.sidecars import read_sidecar, replay_video
+    from textinpaint.videomasks import VideoMasksBuilder
+
+    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mkv")
+    document = json.loads((tmp_path / "out.json").read_text())
+    assert document["parameters"]["box"] == [8.0, 14.0, 30.0, 34.0] and document["input"]["sha256"]
+    assert read_sidecar(tmp_path / "out.json")["workflow"] == "video remove"
+    for field, value, says in (
+        ("parameters", {**document["parameters"], "points": "x"}, "field parameters.points"),
+        ("parameters", {**document["parameters"], "rm_rf": 1}, "takes no rm_rf"),
+        ("input", {"path": str(clip), "sha256": "0" * 63}, "field input.sha256"),
+        ("workflow", "video explode", "is none of"),
+    ):
+        with pytest.raises(InvalidInputError, match=says):
+            read_sidecar({**document, field: value})
+    moved = tmp_path / "moved.mp4"
+    shutil.copy(clip, moved)
+    with open(moved, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(InvalidInputError, match="differs from the one the sidecar records"):
+        replay_video(document, tmp_path / "x.mkv", video=moved, pipeline=pipe)
+    given = VideoMasksBuilder(height=48, width=64, ids=[1])
+    given.add(0, np.ones((1, 48, 64), bool))
+    video.remove(pipe, clip, masks=given.build(), output=tmp_path / "mem.mkv")
+    with pytest.raises(InvalidInputError, match="given in memory"):
+        replay_video(tmp_path / "mem.json", tmp_path / "y.mkv", pipeline=pipe)
+    from textinpaint import replay, write_report
+
+    with pytest.raises(InvalidInputError, match="replay_video"):
+        replay(tmp_path / "out.json", pipeline=pipe)
+    page = write_report(tmp_path).read_text()
+    assert "out" in page and edit.found  # a video sidecar is listed, without thumbnails

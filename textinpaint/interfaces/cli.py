@@ -953,8 +953,8 @@ def _distributed(args: argparse.Namespace, given: dict[str, Any], key: str) -> A
 def _replay(args: argparse.Namespace) -> int:
     """Make each sidecar's edit again and write it: the image, the mask (segment) or the sidecar (detect)."""
     from ..outputs import Writer
-    from ..workflows import WORKFLOWS
-    from .sidecars import read_sidecar, replay
+    from ..workflows import VIDEO_WORKFLOWS, WORKFLOWS
+    from .sidecars import read_sidecar, replay, replay_video
 
     single = len(args.sidecars) == 1 and args.output.suffix != ""
     # Never over a sidecar being replayed, the image given, or an input a sidecar names.
@@ -966,6 +966,13 @@ def _replay(args: argparse.Namespace) -> int:
             writer.protect(
                 (document.get("input") or {}).get("path"), *((document.get("batch") or {}).get("inputs") or [])
             )
+            if document["workflow"] in VIDEO_WORKFLOWS:  # a clip: written again with its sidecar beside it
+                recorded = Path(document["output"])
+                target = args.output if single else writer.fresh(args.output / f"{Path(path).stem}{recorded.suffix}")
+                writer.check(target, "image")
+                replay_video(document, target, video=args.image, device=args.device)
+                print(f"wrote {target}")
+                continue
             detections_only = WORKFLOWS[document["workflow"]].output == "detections"
             suffix = ".json" if detections_only else ".png"
             target = args.output if single else writer.fresh(args.output / f"{Path(path).stem}{suffix}")

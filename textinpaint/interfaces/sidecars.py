@@ -36,9 +36,9 @@ _MAX_DEPTH = 32
 
 
 @functools.cache
-def schema() -> dict[str, Any]:
-    """The shipped JSON Schema of the current sidecar version."""
-    return json.loads((Path(__file__).parent.parent / "sidecar.schema.json").read_text())
+def schema(name: str = "sidecar") -> dict[str, Any]:
+    """The shipped JSON Schema of the current sidecar version (``"video_sidecar"``: a video edit's)."""
+    return json.loads((Path(__file__).parent.parent / f"{name}.schema.json").read_text())
 
 
 def _depth(value: Any, limit: int) -> bool:
@@ -91,20 +91,25 @@ def read_sidecar(sidecar: str | Path | dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputError(f"{where} is not a textinpaint sidecar (a JSON object with a workflow)")
     if _depth(document, _MAX_DEPTH):
         raise InvalidInputError(f"{where} nests deeper than {_MAX_DEPTH} levels; no sidecar does")
-    from ..workflows import WORKFLOWS
+    from ..workflows import VIDEO_WORKFLOWS, WORKFLOWS
 
-    if not isinstance(document["workflow"], str) or document["workflow"] not in WORKFLOWS:
-        raise InvalidInputError(f"{where}: field workflow: {document['workflow']!r} is none of {list(WORKFLOWS)}")
-    document = migrate(document, where)
+    named = document["workflow"]
+    if not isinstance(named, str) or named not in {**WORKFLOWS, **VIDEO_WORKFLOWS}:
+        raise InvalidInputError(f"{where}: field workflow: {named!r} is none of {[*WORKFLOWS, *VIDEO_WORKFLOWS]}")
+    video = named in VIDEO_WORKFLOWS
+    if not video:
+        document = migrate(document, where)
     import jsonschema
 
-    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(document), key=lambda e: list(e.path))
+    checker = jsonschema.Draft202012Validator(schema("video_sidecar" if video else "sidecar"))
+    errors = sorted(checker.iter_errors(document), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
         field = ".".join(str(part) for part in first.absolute_path) or "(the document)"
         raise InvalidInputError(f"{where}: field {field}: {first.message[:300]}")
 
-    unknown = set(document["parameters"]) - _taken(WORKFLOWS[document["workflow"]])
+    flow = VIDEO_WORKFLOWS[named] if video else WORKFLOWS[named]
+    unknown = set(document["parameters"]) - _taken(flow)
     if unknown:
         raise InvalidInputError(
             f"{where}: field parameters: {document['workflow']} takes no {', '.join(sorted(unknown))}"
@@ -190,6 +195,11 @@ def replay(
     from ..workflows.steps import choosing
 
     doc = read_sidecar(sidecar)
+    if doc["workflow"] not in WORKFLOWS:
+        raise InvalidInputError(
+            f"the sidecar records a {doc['workflow']}: a clip, made again with replay_video "
+            "(textinpaint replay SIDECAR -o OUT.mp4)"
+        )
     flow = WORKFLOWS[doc["workflow"]]
     parameters = dict(doc["parameters"])
     if pipeline is None:
@@ -228,6 +238,66 @@ def replay(
             ]
             return flow.function(pipeline, inputs, **{**parameters, "seed": batch["seeds"]})[batch["index"]]
         return flow.function(pipeline, source, **parameters)
+
+
+def replay_video(
+    sidecar: str | Path | dict[str, Any],
+    output: str | Path,
+    *,
+    video: str | Path | None = None,
+    pipeline: Models | None = None,
+    device: str | None = None,
+) -> Any:
+    """Make a video edit again from its sidecar (``video remove`` or ``video replace``), with the
+    same models, options, prompt and seed, into ``output``; with ``codec="ffv1"`` (or on the same
+    device, lossy or not) the frames are the same.
+
+    Args:
+        sidecar: the sidecar written beside the edit's output.
+        output: where to write the clip again (and its sidecar beside it).
+        video: the input clip, when the recorded path is not there (its sha256 is checked).
+        pipeline: the pipeline to use (default: one from the sidecar's models, device and dtype).
+        device: run on this device instead of the recorded one.
+
+    Returns:
+        The :class:`~textinpaint.workflows.video.VideoEdit`.
+
+    Raises:
+        InvalidInputError: not a video sidecar, the input is missing or differs, or the masks
+            were given in memory (nothing to replay them from).
+    """
+    from ..container import Models
+    from ..workflows import VIDEO_WORKFLOWS
+
+    doc = read_sidecar(sidecar)
+    if doc["workflow"] not in VIDEO_WORKFLOWS:
+        raise InvalidInputError(f"sidecar: {doc['workflow']!r} is not a video edit; use replay()")
+    flow = VIDEO_WORKFLOWS[doc["workflow"]]
+    parameters = dict(doc["parameters"])
+    if parameters.pop("masks_in_memory", False):
+        raise InvalidInputError(
+            "the sidecar's masks were given in memory, not as a file: there is nothing to replay them from"
+        )
+    source = Path(video) if video is not None else Path(doc["input"]["path"])
+    if not source.is_file():
+        raise InvalidInputError(f"the sidecar's input {str(source)!r} is not there; pass video= (the original clip)")
+    if file_digest(source) != doc["input"]["sha256"]:
+        raise InvalidInputError(
+            f"the clip {str(source)!r} differs from the one the sidecar records (sha256 of the file)"
+        )
+    if pipeline is None:
+        from ..stages import STAGES
+
+        unknown = sorted(set(doc["models"]) - set(STAGES))
+        if unknown:
+            raise InvalidInputError(f"sidecar: field models: no stage named {', '.join(unknown)}")
+        if "(object)" in doc["models"].values():
+            raise InvalidInputError("a model of this edit was given as an object; pass pipeline= holding it")
+        pipeline = Models(**doc["models"], device=device or doc["device"], dtype=doc["dtype"])
+    find = parameters.pop("find", None)
+    if "with_" in parameters:
+        return flow.function(pipeline, source, find, parameters.pop("with_"), output=output, **parameters)
+    return flow.function(pipeline, source, find, output=output, **parameters)
 
 
 def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput:

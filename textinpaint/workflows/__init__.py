@@ -24,6 +24,8 @@ from ..options import (
     ReplaceArgs,
     ReplaceBackgroundArgs,
     SegmentArgs,
+    VideoRemoveArgs,
+    VideoReplaceArgs,
 )
 
 
@@ -150,6 +152,32 @@ WORKFLOWS: dict[str, Workflow] = {
 
 # The CLI's subcommand -> the workflow it runs.
 COMMANDS: dict[str, Workflow] = {w.command: w for w in WORKFLOWS.values()}
+
+# The video workflows (video.py) that write a clip and its sidecar, by their sidecar name: a
+# sidecar naming one is read against video_sidecar.schema.json and replays with
+# textinpaint.interfaces.sidecars.replay_video. Their inputs come after the clip.
+_VIDEO_INPUTS = ("find", "points", "labels", "box", "masks", "masks_in_memory", "frame", "codec", "start", "end")
+VIDEO_WORKFLOWS: dict[str, Workflow] = {
+    w.name: w
+    for w in (
+        Workflow(
+            "video remove",
+            "video:remove",
+            VideoRemoveArgs,
+            (*_VIDEO_INPUTS, "every"),
+            ("detector", "tracker", "remover"),
+            "video",
+        ),
+        Workflow(
+            "video replace",
+            "video:replace",
+            VideoReplaceArgs,
+            (*_VIDEO_INPUTS, "with_", "window", "overlap"),
+            ("detector", "tracker", "video_painter"),
+            "video",
+        ),
+    )
+}
 
 
 def workflow(name: object) -> Workflow:

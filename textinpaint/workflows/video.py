@@ -34,11 +34,12 @@ from ..options import (
     VideoRemoveArgs,
     VideoReplaceArgs,
     check_text,
+    recorded,
     resolve,
     split,
 )
 from ..outputs import Writer
-from ..results import SIDECAR_VERSION
+from ..results import SIDECAR_VERSION, file_digest
 from ..videomasks import VideoMasks, VideoMasksBuilder, load_video_masks
 from ..videos import Frame, VideoInfo, probe, read_frames, transcode
 from .steps import find_regions
@@ -84,6 +85,7 @@ class _Plan:
     timings: dict[str, float] = field(default_factory=dict)
     builder: list[VideoMasksBuilder] = field(default_factory=list)
     began: float = field(default_factory=time.perf_counter)
+    asked: dict[str, Any] = field(default_factory=dict)  # every argument, as the sidecar records it
 
     @property
     def found(self) -> bool:
@@ -241,6 +243,33 @@ def _masks_given(masks: VideoMasks | str | Path | None, *marks: object) -> Video
     return masks if isinstance(masks, VideoMasks) else load_video_masks(masks)
 
 
+def _asked(
+    find: object,
+    points: Sequence[Sequence[float]] | None,
+    labels: Sequence[int] | None,
+    box: Sequence[float] | None,
+    masks: VideoMasks | str | Path | None,
+    frame: int,
+    codec: str | None,
+    start: int,
+    end: int | None,
+) -> dict[str, Any]:
+    """The request's inputs as a sidecar records them (masks given in memory cannot be: None, and
+    such a sidecar does not replay)."""
+    return {
+        "find": find,
+        "points": None if points is None else [[float(v) for v in p] for p in points],
+        "labels": None if labels is None else [int(v) for v in labels],
+        "box": None if box is None else [float(v) for v in box],
+        "masks": str(Path(masks).resolve()) if isinstance(masks, (str, Path)) else None,
+        "masks_in_memory": isinstance(masks, VideoMasks),
+        "frame": frame,
+        "codec": codec,
+        "start": start,
+        "end": end,
+    }
+
+
 def _sidecar_path(target: Path) -> Path:
     return target.with_suffix(".json") if target.suffix else target.parent / f"{target.name}.json"
 
@@ -281,6 +310,8 @@ def _write(
     note |= {
         "output": str(written),
         "models": pipeline.model_sources(*used),
+        "device": str(pipeline.device),
+        "dtype": str(pipeline.dtype).replace("torch.", ""),
         "range": {"start": start, "end": end, "every": every},
         "codec": codec,
         "found": bool(tracked.ids),
@@ -294,11 +325,13 @@ def _write(
 
 
 def _record(workflow: str, plan: _Plan, find: object) -> dict[str, Any]:
+    """The sidecar's request part: the input (path and the sha256 of its file) and every argument."""
+    source = Path(plan.video).resolve()
     return {
         "version": SIDECAR_VERSION,
         "workflow": f"video {workflow}",
-        "input": str(Path(plan.video).resolve()),
-        "parameters": {"find": find, "frame": plan.frame, "dilate": plan.grow, "feather": plan.soft},
+        "input": {"path": str(source), "sha256": file_digest(source)},
+        "parameters": {**plan.asked, "dilate": plan.grow, "feather": plan.soft},
     }
 
 
@@ -408,6 +441,8 @@ def remove(
         start=start,
         end=end,
     )
+    plan.asked = _asked(find, points, labels, box, masks, frame, codec, start, end)
+    plan.asked |= {"every": every, **recorded(VideoRemoveArgs, groups[FindOptions])}
     if not plan.found:
         return _nothing("remove", plan, find)
     remover, request = pipeline.remover, FillRequest("")
@@ -519,6 +554,8 @@ def replace(
     plan = _plan(
         pipeline, video, find, points, labels, box, masks, frame, groups[FindOptions], painting, start=start, end=end
     )
+    plan.asked = _asked(find, points, labels, box, masks, frame, codec, start, end)
+    plan.asked |= recorded(VideoReplaceArgs, groups[FindOptions])
     if not plan.found:
         return _nothing("replace", plan, find)
     painter = cast(WanVace, pipeline.model("video_painter"))
