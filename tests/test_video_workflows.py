@@ -356,3 +356,29 @@ def test_a_video_sidecar_is_read_as_strangers_input(pipe, clip, tmp_path):
         replay(tmp_path / "out.json", pipeline=pipe)
     page = write_report(tmp_path).read_text()
     assert "out" in page and edit.found  # a video sidecar is listed, without thumbnails
+
+
+def test_a_folder_of_clips_goes_on_past_a_bad_one_and_a_rerun_skips_what_was_done(tiny_models, tmp_path, capsys):
+    from textinpaint.interfaces.cli import main
+
+    clips = tmp_path / "clips"
+    write_clip(clips / "a.mp4", frames=5)
+    write_clip(clips / "day" / "b.mkv", frames=5, codec="ffv1", audio=False)
+    (clips / "broken.mp4").write_bytes(b"not a clip")
+    common = ["--models", str(tiny_models), "--device", "cpu", "--quiet"]
+    out = tmp_path / "out"
+    argv = ["video", "remove", str(clips), "--box", "8,14,30,34", "--lossless", "-o", str(out), *common]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "2 done" in err and "1 failed" in err and "broken.mp4" in err
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mkv")) == ["a.mkv", "day/b.mkv"]
+    assert (out / "failures.json").exists() and (out / "day" / "b.json").exists()
+    for original, result in zip(read_frames(clips / "day" / "b.mkv"), read_frames(out / "day" / "b.mkv"), strict=True):
+        assert original.rgb.shape == result.rgb.shape
+    assert main(argv) == 1
+    assert "2 skipped" in capsys.readouterr().err
+    nothing = ["video", "remove", str(clips / "a.mp4"), str(clips / "day"), "--find", "a dog", "--box-threshold", "1.0"]
+    assert main([*nothing, "-o", str(tmp_path / "none"), *common]) == 3
+    assert "2 nothing" in capsys.readouterr().err and not list((tmp_path / "none").rglob("*.mp4"))
+    assert main([*nothing, "-o", str(tmp_path / "none"), *common]) == 0
+    assert "2 skipped" in capsys.readouterr().err

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+# The clips a folder run of ``textinpaint video`` takes.
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}
 # Errors that are the same for every file: the run stops at the first one instead of repeating it.
 FATAL = (WeightsNotFoundError, ModelKindError, MissingDependencyError)
 # Pictures worked on at once by a local run (see `run`): while one is in the model, the next is
@@ -126,8 +128,10 @@ def write_failures(folder: Path, summary: Summary, writer: Writer | None = None)
     return writer.json(target, {"failures": rows}, kind="failures")
 
 
-def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> list[tuple[Path, Path]]:
-    """Expand files, folders (recursively, by image suffix) and globs into ``(file, relative path)``.
+def collect(
+    inputs: Iterable[str | Path], *, exclude: Path | None = None, suffixes: set[str] = IMAGE_SUFFIXES
+) -> list[tuple[Path, Path]]:
+    """Expand files, folders (recursively, by ``suffixes``: pictures) and globs into ``(file, relative path)``.
 
     A path that does not exist is kept, so that it is reported as failed rather than dropped; a
     file named twice (``a.png`` and ``./dir/../a.png``, or by a folder and a glob) is one input.
@@ -144,7 +148,7 @@ def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> lis
         path = Path(entry)
         if path.is_dir():
             prefix = Path(path.resolve().name) if len(folders) > 1 else Path()
-            for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+            for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes):
                 if skip is not None and skip in file.resolve().parents:
                     continue
                 found.setdefault(file.resolve(), (file, prefix / file.relative_to(path)))
@@ -157,9 +161,12 @@ def collect(inputs: Iterable[str | Path], *, exclude: Path | None = None) -> lis
     return list(found.values())
 
 
-def plan(inputs: Sequence[str | Path], output: Path, *, suffix: str = ".png") -> list[Job]:
-    """Jobs for ``inputs``. One input file with an image-named ``output`` writes that file;
-    anything else writes ``output/<relative path>`` with ``suffix`` (PNG keeps untouched pixels exact).
+def plan(
+    inputs: Sequence[str | Path], output: Path, *, suffix: str = ".png", suffixes: set[str] = IMAGE_SUFFIXES
+) -> list[Job]:
+    """Jobs for ``inputs``. One input file with an ``output`` named like them (``suffixes``:
+    pictures) writes that file; anything else writes ``output/<relative path>`` with ``suffix``
+    (PNG keeps untouched pixels exact).
 
     Raises:
         InvalidInputError: two inputs would write one output (``p.png`` and ``p.jpg``, say); the
@@ -171,9 +178,9 @@ def plan(inputs: Sequence[str | Path], output: Path, *, suffix: str = ".png") ->
                 f"the output folder {str(output)!r} is an input folder: every edit would go over its own input; "
                 "give another output folder"
             )
-    files = collect(inputs, exclude=output)
+    files = collect(inputs, exclude=output, suffixes=suffixes)
     single = len(inputs) == 1 and len(files) == 1 and not Path(inputs[0]).is_dir()
-    if single and output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():
+    if single and output.suffix.lower() in suffixes and not output.is_dir():
         return [Job(files[0][0], output)]
     jobs = [Job(source, output / relative.with_suffix(suffix)) for source, relative in files]
     taken: dict[Path, list[Path]] = {}

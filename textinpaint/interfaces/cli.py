@@ -445,14 +445,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(_VIDEO_ACTIONS),
         help="track: write its masks; remove: erase it (LaMa, frame by frame); replace: repaint it (--with, Wan VACE)",
     )
-    clip.add_argument("input", type=Path, help="the clip (any file FFmpeg reads)")
+    clip.add_argument(
+        "inputs",
+        type=Path,
+        nargs="+",
+        help="the clip (any file FFmpeg reads); remove and replace also take folders and several clips",
+    )
     clip.add_argument(
         "-o",
         "--output",
         type=Path,
         required=True,
-        help="track: masks.json (COCO run-length) or a folder of PNG masks; remove: out.mp4 (H.264), out.mkv "
-        "(FFV1, lossless) or a folder of PNG frames",
+        help="track: masks.json (COCO run-length) or a folder of PNG masks; remove, replace: out.mp4 (H.264), "
+        "out.mkv (FFV1, lossless) or a folder of PNG frames; for several clips, a folder (one clip each)",
     )
     marking = clip.add_argument_group("what to follow (one of --find, --point, --box), on --frame")
     marking.add_argument("--find", help='what to look for on the prompt frame: "the person"')
@@ -481,6 +486,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     frames.add_argument("--codec", choices=["h264", "ffv1", "png"], help="default: from the output's suffix")
     frames.add_argument("--quiet", action="store_true", help="no progress bar")
+    frames.add_argument("--overwrite", action="store_true", help="several clips: redo those done before")
     frames.add_argument(
         "--lossless",
         action="store_true",
@@ -676,8 +682,12 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def _video_track(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]) -> int:
+    from ..errors import InvalidInputError
     from ..workflows import video
 
+    if len(args.inputs) != 1 or args.inputs[0].is_dir():
+        raise InvalidInputError("video track follows one clip; give one file")
+    args.input = args.inputs[0]
     masks = video.track(pipe, args.input, args.find, end=args.end, **given)
     if not masks.ids:
         print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no masks written", file=sys.stderr)
@@ -692,22 +702,29 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
     from ..errors import InvalidInputError
     from ..workflows import video
 
+    several = len(args.inputs) > 1 or args.inputs[0].is_dir() or not args.inputs[0].exists()
     codec = args.codec
     if args.lossless:
         suffix = args.output.suffix.lower()
-        lossless = "ffv1" if suffix == ".mkv" else "png" if suffix == "" else None
-        if lossless is None or codec not in (None, lossless):
+        # several clips go into the -o folder, one FFV1 clip each (or a PNG folder each with --codec png)
+        lossless = (codec or "ffv1") if several else "ffv1" if suffix == ".mkv" else "png" if suffix == "" else None
+        if lossless not in ("ffv1", "png") or codec not in (None, lossless):
             raise InvalidInputError(
                 f"--lossless writes FFV1 into a .mkv file or PNG frames into a folder; got {str(args.output)!r}"
                 + (f" with --codec {codec}" if codec else "")
             )
         codec = lossless
-    common = {"output": args.output, "codec": codec, "start": args.start, "end": args.end, "masks": args.masks}
+    common = {"codec": codec, "start": args.start, "end": args.end, "masks": args.masks}
     action = _VIDEO_ACTIONS[args.action]
     extra = {name: getattr(args, dest) for name, dest in action.extra}
     flow = getattr(video, action.name)
+    if several:
+        return _video_folder(
+            args, lambda source, output: flow(pipe, source, args.find, output=output, **extra, **common, **given), codec
+        )
+    args.input = args.inputs[0]
     with _frame_bar(args.quiet):
-        edit = flow(pipe, args.input, args.find, **extra, **common, **given)
+        edit = flow(pipe, args.input, args.find, output=args.output, **extra, **common, **given)
     if not edit.found:
         print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no output written", file=sys.stderr)
         return NOTHING_FOUND
@@ -715,6 +732,36 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
     done = action.done + ("" if edit.seed is None else f" (seed {edit.seed})")
     print(f"wrote {edit.output} ({len(edit.masks.ids)} {done} over {len(edit.masks)} frames, {seconds:.1f}s)")
     return 0
+
+
+def _video_folder(args: argparse.Namespace, edit: Any, codec: str | None) -> int:
+    """Several clips (folders, globs): one output each in the ``-o`` folder, through the batch
+    runner: a bad clip fails alone, a rerun skips what was done with the same request."""
+    from ..errors import InvalidInputError
+    from ..outputs import Writer
+    from . import batch
+
+    suffix = {"ffv1": ".mkv", "png": "", None: ".mp4", "h264": ".mp4"}[codec]
+    jobs = batch.plan(args.inputs, args.output, suffix=suffix, suffixes=batch.VIDEO_SUFFIXES)
+    if not jobs:
+        raise InvalidInputError(
+            f"no clips matched {' '.join(map(str, args.inputs))!r}; clips end in {', '.join(sorted(batch.VIDEO_SUFFIXES))}"
+        )
+    asked = [*("action", "find", "point", "negative_point", "box", "frame", "masks", "with_", "window", "overlap")]
+    asked += ["codec", "lossless", "start", "end", "every", "models", "device", "dtype"]
+    options = keywords(VideoReplaceArgs)
+    request = {name: getattr(args, name, None) for name in (*asked, *sorted(options))}
+    key = batch.request_key({**request, "stages": stage_names(args)})
+
+    def work(job: batch.Job) -> dict[str, Any]:
+        done = edit(job.source, job.output)
+        return {**done.record, "found": done.found}
+
+    writer = Writer(job.source for job in jobs)
+    summary = batch.run(jobs, work, overwrite=args.overwrite, quiet=args.quiet, key=key, writer=writer)
+    batch.write_failures(args.output, summary, writer)
+    print(summary.text(), file=sys.stderr)
+    return summary.exit_code
 
 
 @contextlib.contextmanager

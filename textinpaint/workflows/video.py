@@ -274,9 +274,18 @@ def _sidecar_path(target: Path) -> Path:
     return target.with_suffix(".json") if target.suffix else target.parent / f"{target.name}.json"
 
 
-def _nothing(workflow: str, plan: _Plan, find: object) -> VideoEdit:
-    """Text found nowhere on the prompt frame: a defined result, and no file written."""
-    return VideoEdit(None, plan.masks(), False, plan.timings, _record(workflow, plan, find))
+def _nothing(pipeline: Models, workflow: str, plan: _Plan, find: object) -> VideoEdit:
+    """Text found nowhere on the prompt frame: a defined result, and no file written (its record
+    is a whole sidecar, ``output`` None, which a folder run keeps so that a rerun skips the clip)."""
+    note = _record(workflow, plan, find) | {
+        "output": None,
+        "models": pipeline.model_sources("detector"),
+        "device": str(pipeline.device),
+        "dtype": str(pipeline.dtype).replace("torch.", ""),
+        "found": False,
+        "timings": {name: round(seconds, 4) for name, seconds in plan.timings.items()},
+    }
+    return VideoEdit(None, plan.masks(), False, plan.timings, note)
 
 
 def _write(
@@ -444,7 +453,7 @@ def remove(
     plan.asked = _asked(find, points, labels, box, masks, frame, codec, start, end)
     plan.asked |= {"every": every, **recorded(VideoRemoveArgs, groups[FindOptions])}
     if not plan.found:
-        return _nothing("remove", plan, find)
+        return _nothing(pipeline, "remove", plan, find)
     remover, request = pipeline.remover, FillRequest("")
 
     def erase(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
@@ -557,7 +566,7 @@ def replace(
     plan.asked = _asked(find, points, labels, box, masks, frame, codec, start, end)
     plan.asked |= recorded(VideoReplaceArgs, groups[FindOptions])
     if not plan.found:
-        return _nothing("replace", plan, find)
+        return _nothing(pipeline, "replace", plan, find)
     painter = cast(WanVace, pipeline.model("video_painter"))
 
     def repaint(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
