@@ -300,7 +300,8 @@ def overhead_benchmark(megapixels: float, repeats: int) -> list[str]:
     width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
     height = int(round(width * 3 / 4))
     photo = scene(width, height)
-    path = Path(tempfile.mkdtemp(prefix="textinpaint-bench-")) / "photo.jpg"
+    scratch = tempfile.TemporaryDirectory(prefix="textinpaint-bench-")  # removed when this returns
+    path = Path(scratch.name) / "photo.jpg"
     PIL.Image.fromarray(photo).save(path, quality=90)
     try:
         import simplejpeg

@@ -161,10 +161,21 @@ def _preview(image: PIL.Image.Image, region: np.ndarray, dilate: int, feather: i
     return PIL.Image.fromarray((rgb * (1 - 0.6 * weights) + np.array([255, 0, 0]) * 0.6 * weights).astype(np.uint8))
 
 
+_SCRATCH: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _scratch() -> Path:
+    """A fresh folder for one download, inside the app's own temporary folder, which is removed
+    when the process ends (so a long-running app does not leave a folder per edit in /tmp)."""
+    if not _SCRATCH:
+        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="textinpaint-app-"))
+    return Path(tempfile.mkdtemp(dir=_SCRATCH[0].name))
+
+
 def _save(edit: Edit, picture: PIL.Image.Image) -> tuple[str, str]:
     """The result PNG (its sidecar inside as a text chunk) and the sidecar JSON, for download,
     named after the uploaded file (``street.png`` gives ``street-replace.png``)."""
-    folder = Path(tempfile.mkdtemp(prefix="textinpaint-app-"))
+    folder = _scratch()
     sidecar = edit.to_dict()
     writer = Writer()
     name = f"{_stem(picture)}-{sidecar['workflow']}"
@@ -472,8 +483,7 @@ def build_app(pipe: Pipeline) -> Any:
             after = shown[1] if isinstance(shown, (list, tuple)) else shown
             if after is None:
                 raise TextInpaintError("no result yet: run an edit first")
-            folder = Path(tempfile.mkdtemp(prefix="textinpaint-app-"))
-            path = folder / "result.png"
+            path = _scratch() / "result.png"
             (after if isinstance(after, PIL.Image.Image) else PIL.Image.open(after)).save(path)
             return str(path)
 
