@@ -54,8 +54,8 @@ def test_tracking_a_box_equals_the_transformers_video_session(pipe, tiny_models,
 
 
 def test_tracking_from_a_later_frame_and_text(pipe, clip):
-    masks = video.track(pipe, clip, points=[[20, 20], [40, 30]], labels=[1, 0], frame=4, end=9)
-    assert masks.frames == (4, 5, 6, 7, 8) and masks.phrases == ("click",)
+    masks = video.track(pipe, clip, points=[[20, 20], [40, 30]], labels=[1, 0], frame=4, start=2, end=9)
+    assert masks.frames == (2, 3, 4, 5, 6, 7, 8) and masks.phrases == ("click",)
     found = video.track(pipe, clip, "a dog", box_threshold=0.0)
     assert len(found.ids) >= 1 and set(found.phrases) <= {"a dog"} and len(found) == 11
     nothing = video.track(pipe, clip, "a dog", box_threshold=1.0)
@@ -149,7 +149,7 @@ def test_the_video_command_removes_tracks_and_says_when_nothing_matched(tiny_mod
         main(["video", "track", str(clip), "--point", "20,24", "--frame", "3", "-o", str(tmp_path / "m.json"), *common])
         == 0
     )
-    assert load_video_masks(tmp_path / "m.json").frames == tuple(range(3, 11))
+    assert load_video_masks(tmp_path / "m.json").frames == tuple(range(11)), "tracked backward from frame 3 too"
     nothing = ["video", "remove", str(clip), "--find", "a dog", "--box-threshold", "1.0", "-o", str(tmp_path / "n.mp4")]
     assert main([*nothing, *common]) == 3
     assert "nothing matching 'a dog'" in capsys.readouterr().err and not (tmp_path / "n.mp4").exists()
@@ -382,3 +382,26 @@ def test_a_folder_of_clips_goes_on_past_a_bad_one_and_a_rerun_skips_what_was_don
     assert "2 nothing" in capsys.readouterr().err and not list((tmp_path / "none").rglob("*.mp4"))
     assert main([*nothing, "-o", str(tmp_path / "none"), *common]) == 0
     assert "2 skipped" in capsys.readouterr().err
+
+
+def test_tracking_backward_from_a_later_frame_equals_the_sessions_reverse_propagation(pipe, tiny_models, clip):
+    from transformers import Sam2VideoModel, Sam2VideoProcessor
+
+    box = (20.0, 14.0, 44.0, 34.0)
+    masks = video.track(pipe, clip, box=box, frame=6)
+    frames = [f.rgb for f in read_frames(clip)]
+    model = Sam2VideoModel.from_pretrained(tiny_models / "tracker").eval()
+    processor = Sam2VideoProcessor.from_pretrained(tiny_models / "tracker")
+    with torch.inference_mode():
+        session = processor.init_video_session(video=frames, inference_device="cpu", dtype=torch.float32)
+        processor.add_inputs_to_inference_session(
+            inference_session=session, frame_idx=6, obj_ids=[1], input_boxes=[[list(box)]]
+        )
+        model(inference_session=session, frame_idx=6)
+        backward = {}
+        for step in model.propagate_in_video_iterator(session, start_frame_idx=6, reverse=True):
+            out = processor.post_process_masks([step.pred_masks], original_sizes=[[48, 64]], binarize=False)
+            backward[step.frame_idx] = (out[0][:, 0] > 0).numpy()
+    assert masks.frames == tuple(range(11))
+    for index in range(6):
+        np.testing.assert_array_equal(masks.mask(index, 1), backward[index][0])

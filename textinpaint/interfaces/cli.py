@@ -688,7 +688,7 @@ def _video_track(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]
     if len(args.inputs) != 1 or args.inputs[0].is_dir():
         raise InvalidInputError("video track follows one clip; give one file")
     args.input = args.inputs[0]
-    masks = video.track(pipe, args.input, args.find, end=args.end, **given)
+    masks = video.track(pipe, args.input, args.find, start=args.start, end=args.end, **given)
     if not masks.ids:
         print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no masks written", file=sys.stderr)
         return NOTHING_FOUND

@@ -178,9 +178,10 @@ def _prompts(
 
 
 def _tracked(pipeline: Models, frames: Iterator[Frame], plan: _Plan) -> Iterator[tuple[Frame, np.ndarray | None]]:
-    """Each frame with its masks (objects, H, W) ``bool``: None before the prompt frame, where
-    nothing is tracked yet, and on frames the caller's own masks do not cover. The masks are
-    collected into ``plan.builder`` as they come; the tracker steps frame by frame."""
+    """Each frame with its masks (objects, H, W) ``bool`` (None on frames the caller's own masks
+    do not cover). The tracker follows the prompts forward from the prompt frame; frames before it
+    are tracked backward from it first (their frames held meanwhile), as SAM 2 propagates both
+    ways. The masks are collected into ``plan.builder`` as they come."""
     if plan.own is not None:
         yield from _from_given(frames, plan.own, plan.builder)
         return
@@ -189,12 +190,14 @@ def _tracked(pipeline: Models, frames: Iterator[Frame], plan: _Plan) -> Iterator
     )
     plan.builder.append(builder)
     session: TrackSession | None = None
+    earlier: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
     for current in frames:
-        if current.index < plan.frame:
-            yield current, None
-            continue
         if not plan.prompts:
             masks, scores = np.zeros((0, *current.rgb.shape[:2]), bool), np.zeros(0, np.float32)
+        elif current.index < plan.frame:
+            if earlier is None:
+                earlier = _backward(pipeline, plan, current.index)
+            masks, scores = earlier.pop(current.index)
         else:
             if session is None:
                 session = cast(Sam2Tracker, pipeline.model("tracker")).start(plan.prompts)
@@ -203,6 +206,22 @@ def _tracked(pipeline: Models, frames: Iterator[Frame], plan: _Plan) -> Iterator
             plan.timings["track"] = plan.timings.get("track", 0.0) + time.perf_counter() - began
         builder.add(current.index, masks, scores)
         yield current, masks
+
+
+def _backward(pipeline: Models, plan: _Plan, first: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The masks of frames ``first`` to the prompt frame (excluded), tracked from the prompt frame
+    backward: a session of its own fed the frames in reverse (they are held for it: memory grows
+    with how far into the clip the prompt is)."""
+    began = time.perf_counter()
+    frames = list(read_frames(plan.video, start=first, end=plan.frame + 1))
+    session = cast(Sam2Tracker, pipeline.model("tracker")).start(plan.prompts)
+    found = {}
+    for frame in reversed(frames):
+        masks, scores = session.step(frame.rgb)
+        if frame.index < plan.frame:
+            found[frame.index] = (masks, scores)
+    plan.timings["track"] = plan.timings.get("track", 0.0) + time.perf_counter() - began
+    return found
 
 
 def _union(stack: np.ndarray | None) -> np.ndarray | None:
@@ -353,6 +372,7 @@ def track(
     labels: Sequence[int] | None = None,
     box: Sequence[float] | None = None,
     frame: int = 0,
+    start: int = 0,
     end: int | None = None,
     **options: Unpack[DetectArgs],
 ) -> VideoMasks:
@@ -365,12 +385,14 @@ def track(
         points: clicks on frame ``frame`` (x, y pixels, upright) marking one object.
         labels: 1 (on it) or 0 (not on it) per click; default all 1.
         box: x0, y0, x1, y1 pixels on frame ``frame`` marking one object.
-        frame: the frame the prompt is given on; tracking runs forward from it.
+        frame: the frame the prompt is given on; tracking runs forward from it, and backward
+            from it to ``start``.
+        start: the first frame tracked.
         end: one past the last frame to track (None: to the end).
         **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``).
 
     Returns:
-        :class:`~textinpaint.videomasks.VideoMasks` for frames ``frame`` to ``end``; no ids when
+        :class:`~textinpaint.videomasks.VideoMasks` for frames ``start`` to ``end``; no ids when
         the text matched nothing.
 
     Example:
@@ -379,8 +401,8 @@ def track(
         >>> masks.save("car-masks.json")  # doctest: +SKIP
     """
     finding = split(dict(options), DetectArgs, "track")[FindOptions]
-    plan = _plan(pipeline, video, find, points, labels, box, None, frame, finding, None, start=frame, end=end)
-    for _ in _tracked(pipeline, read_frames(video, start=frame, end=end), plan):
+    plan = _plan(pipeline, video, find, points, labels, box, None, frame, finding, None, start=start, end=end)
+    for _ in _tracked(pipeline, read_frames(video, start=start, end=end), plan):
         pass
     return plan.masks()
 
@@ -416,7 +438,7 @@ def remove(
         points: clicks on it on frame ``frame`` (x, y pixels).
         labels: 1 (on it) or 0 (not on it) per click; default all 1.
         box: x0, y0, x1, y1 pixels around it on frame ``frame``.
-        frame: the frame the prompt is given on; frames before it are written unchanged.
+        frame: the frame the prompt is given on; frames before it are tracked backward from it.
         masks: your own masks instead (a :class:`~textinpaint.videomasks.VideoMasks`, a masks
             JSON, or a folder of PNGs named by frame index): nothing is found or tracked.
         output: the new clip: ``.mp4`` (H.264), ``.mkv`` (FFV1, lossless) or a folder (PNG frames).
@@ -528,7 +550,7 @@ def replace(
         labels: 1 (on it) or 0 (not on it) per click; default all 1.
         box: x0, y0, x1, y1 pixels around it on frame ``frame``.
         masks: your own masks instead, as for :func:`remove`.
-        frame: the frame the prompt is given on; frames before it are written unchanged.
+        frame: the frame the prompt is given on; frames before it are tracked backward from it.
         codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
         start: the first frame written.
         end: one past the last frame written (None: to the end).
