@@ -430,7 +430,7 @@ def remove(
     Each frame's tracked masks are grown by ``dilate`` and blended over ``feather`` pixels (the
     image defaults, from the frame size); every pixel farther from them is the decoded input's,
     bit for bit, in a lossless output (``codec="ffv1"`` / ``.mkv``, or a PNG folder). The audio
-    is copied. Frames before ``frame`` are written unchanged.
+    is copied. Frames before ``frame`` are tracked backward from it.
 
     Args:
         video: the clip.
