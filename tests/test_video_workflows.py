@@ -407,14 +407,14 @@ def test_tracking_backward_from_a_later_frame_equals_the_sessions_reverse_propag
         np.testing.assert_array_equal(masks.mask(index, 1), backward[index][0])
 
 
-def test_the_public_video_module_runs_on_the_default_pipeline(tiny_models, clip):
+def test_the_public_video_module_runs_on_the_default_pipeline(pipe, clip):
     import inspect
 
     import textinpaint
     from textinpaint import video as public
 
     assert "pipeline" not in inspect.signature(public.remove).parameters
-    textinpaint.configure(models=tiny_models, device="cpu")
+    textinpaint.configure(pipe)
     try:
         masks = public.track(clip, box=(8, 14, 30, 34), end=3)
     finally:
