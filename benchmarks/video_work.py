@@ -19,24 +19,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-META = torch.device("meta")
-H100_HALF = 989e12  # FLOP/s, fp16/bf16 dense
+sys.path.insert(0, str(Path(__file__).parent))
+
+from work import H100, META, flops, parameters
 
 VACE = {
     "1.3B": dict(num_attention_heads=12, ffn_dim=8960, num_layers=30, vace_layers=list(range(0, 30, 2))),
     "14B": dict(num_attention_heads=40, ffn_dim=13824, num_layers=40, vace_layers=list(range(0, 40, 5))),
 }
-
-
-def counted(run) -> float:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        run()
-    return float(counter.get_total_flops())
 
 
 def transformer_flops(size: str, frames: int, height: int, width: int) -> tuple[float, int]:
@@ -66,7 +60,7 @@ def transformer_flops(size: str, frames: int, height: int, width: int) -> tuple[
     def run() -> None:
         model(hidden_states=latents, timestep=step, encoder_hidden_states=text, control_hidden_states=control)
 
-    return counted(run), sum(p.numel() for p in model.parameters())
+    return flops(run), parameters(model)
 
 
 def text_encoder_flops() -> float:
@@ -84,7 +78,7 @@ def text_encoder_flops() -> float:
     with torch.device(META):
         encoder = UMT5EncoderModel(config).to(torch.bfloat16)
     tokens = torch.zeros((1, 512), dtype=torch.long, device=META)
-    return counted(lambda: encoder(input_ids=tokens))
+    return flops(lambda: encoder(input_ids=tokens))
 
 
 def vae_flops(frames: int, height: int, width: int) -> tuple[float, float]:
@@ -94,7 +88,7 @@ def vae_flops(frames: int, height: int, width: int) -> tuple[float, float]:
         vae = AutoencoderKLWan(base_dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2).to(torch.bfloat16)
     video = torch.empty((1, 3, frames, height, width), device=META, dtype=torch.bfloat16)
     latents = torch.empty((1, 16, (frames - 1) // 4 + 1, height // 8, width // 8), device=META, dtype=torch.bfloat16)
-    return counted(lambda: vae.encode(video)), counted(lambda: vae.decode(latents))
+    return flops(lambda: vae.encode(video)), flops(lambda: vae.decode(latents))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         per_second = (transformer + other) * windows_per_second
         print(
             f"| VACE {size} | {params / 1e9:.2f} B | {transformer / 1e12:,.0f} | {other / 1e12:,.1f} | "
-            f"{per_second / 1e12:,.0f} | {per_second / H100_HALF:,.1f} |"
+            f"{per_second / 1e12:,.0f} | {per_second / H100.half_flops:,.1f} |"
         )
     return 0
 

@@ -22,8 +22,9 @@ def clip(tmp_path_factory):
     return write_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", frames=11)
 
 
-def reference_masks(tracker_folder, frames, box):
-    """The transformers docs' own way: the whole video in a session, a box on frame 0, propagate."""
+def reference_masks(tracker_folder, frames, box, frame=0, reverse=False):
+    """The transformers docs' own way: the whole video in a session, a box on ``frame``,
+    propagate (backward with ``reverse``): frame index -> (objects, H, W) bool."""
     from transformers import Sam2VideoModel, Sam2VideoProcessor
 
     model = Sam2VideoModel.from_pretrained(tracker_folder).eval()
@@ -32,14 +33,14 @@ def reference_masks(tracker_folder, frames, box):
     with torch.inference_mode():
         session = processor.init_video_session(video=frames, inference_device="cpu", dtype=torch.float32)
         processor.add_inputs_to_inference_session(
-            inference_session=session, frame_idx=0, obj_ids=[1], input_boxes=[[list(box)]]
+            inference_session=session, frame_idx=frame, obj_ids=[1], input_boxes=[[list(box)]]
         )
-        model(inference_session=session, frame_idx=0)
+        model(inference_session=session, frame_idx=frame)
         out = {}
-        for step in model.propagate_in_video_iterator(session):
+        for step in model.propagate_in_video_iterator(session, start_frame_idx=frame, reverse=reverse):
             masks = processor.post_process_masks([step.pred_masks], original_sizes=[[height, width]], binarize=False)
             out[step.frame_idx] = (masks[0][:, 0] > 0).numpy()
-    return [out[i] for i in range(len(frames))]
+    return out
 
 
 def test_tracking_a_box_equals_the_transformers_video_session(pipe, tiny_models, clip):
@@ -48,7 +49,8 @@ def test_tracking_a_box_equals_the_transformers_video_session(pipe, tiny_models,
     frames = [frame.rgb for frame in read_frames(clip)]
     expected = reference_masks(tiny_models / "tracker", frames, box)
     assert masks.ids == (1,) and masks.frames == tuple(range(11)) and masks.phrases == ("box",)
-    for index, reference in enumerate(expected):
+    assert sorted(expected) == list(range(11))
+    for index, reference in expected.items():
         np.testing.assert_array_equal(masks.mask(index, 1), reference[0])
     assert masks.present().any(), "the tiny tracker marks something, so the equality means something"
 
@@ -355,7 +357,7 @@ def test_a_video_sidecar_is_read_as_strangers_input(pipe, clip, tmp_path):
     with pytest.raises(InvalidInputError, match="replay_video"):
         replay(tmp_path / "out.json", pipeline=pipe)
     page = write_report(tmp_path).read_text()
-    assert "out" in page and edit.found  # a video sidecar is listed, without thumbnails
+    assert edit.found and "video remove" in page  # a video sidecar is listed (its workflow shown), without thumbnails
 
 
 def test_a_folder_of_clips_goes_on_past_a_bad_one_and_a_rerun_skips_what_was_done(tiny_models, tmp_path, capsys):
@@ -385,23 +387,10 @@ def test_a_folder_of_clips_goes_on_past_a_bad_one_and_a_rerun_skips_what_was_don
 
 
 def test_tracking_backward_from_a_later_frame_equals_the_sessions_reverse_propagation(pipe, tiny_models, clip):
-    from transformers import Sam2VideoModel, Sam2VideoProcessor
-
     box = (20.0, 14.0, 44.0, 34.0)
     masks = video.track(pipe, clip, box=box, frame=6)
     frames = [f.rgb for f in read_frames(clip)]
-    model = Sam2VideoModel.from_pretrained(tiny_models / "tracker").eval()
-    processor = Sam2VideoProcessor.from_pretrained(tiny_models / "tracker")
-    with torch.inference_mode():
-        session = processor.init_video_session(video=frames, inference_device="cpu", dtype=torch.float32)
-        processor.add_inputs_to_inference_session(
-            inference_session=session, frame_idx=6, obj_ids=[1], input_boxes=[[list(box)]]
-        )
-        model(inference_session=session, frame_idx=6)
-        backward = {}
-        for step in model.propagate_in_video_iterator(session, start_frame_idx=6, reverse=True):
-            out = processor.post_process_masks([step.pred_masks], original_sizes=[[48, 64]], binarize=False)
-            backward[step.frame_idx] = (out[0][:, 0] > 0).numpy()
+    backward = reference_masks(tiny_models / "tracker", frames, box, frame=6, reverse=True)
     assert masks.frames == tuple(range(11))
     for index in range(6):
         np.testing.assert_array_equal(masks.mask(index, 1), backward[index][0])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -298,8 +299,9 @@ def transcode(
         raise InvalidInputError(f"crf must be an integer from 0 to 51; got {crf!r}")
     info = probe(source)
     whole = start == 0 and end is None and every == 1
+    expected = _frames_to_write(info.frames, start, end, every)
     if chosen == "png":
-        return _png_folder(source, out, transform, start=start, end=end, every=every)
+        return _png_folder(source, out, transform, start=start, end=end, every=every, expected=expected)
     encoder, pixel_format, container_format, _ = CODECS[chosen]
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
@@ -326,8 +328,7 @@ def transcode(
 
             frames = read_frames(source, start=start, end=end, every=every, audio=copy_audio if copies else None)
             timed = _Timed(frames)
-            expected = _frames_to_write(info.frames, start, end, every)
-            for count, (picture, (pts, shape)) in enumerate(zip(transform(iter(timed)), timed.stamps()), 1):
+            for count, (picture, (_, pts, shape)) in enumerate(zip(transform(iter(timed)), timed.stamps()), 1):
                 _check_picture(picture, shape)
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
                 frame.pts, frame.time_base = pts, info.time_base
@@ -359,23 +360,21 @@ def _frames_to_write(frames: int | None, start: int, end: int | None, every: int
 
 
 class _Timed:
-    """The frames handed to a transform, remembering each one's timestamp and shape in order, so
-    the pictures it yields get the timestamps of the frames they came from."""
+    """The frames handed to a transform, remembering each one's index, timestamp and shape in
+    order, so the pictures it yields get the index and timestamp of the frames they came from."""
 
     def __init__(self, frames: Iterator[Frame]) -> None:
         self.frames = frames
-        self.queue: list[tuple[int | None, tuple[int, ...]]] = []  # (pts, shape) of frames not yet matched
+        self.queue: deque[tuple[int, int | None, tuple[int, ...]]] = deque()  # frames not yet matched
 
     def __iter__(self) -> Iterator[Frame]:
         for frame in self.frames:
-            self.queue.append((frame.pts, frame.rgb.shape))
+            self.queue.append((frame.index, frame.pts, frame.rgb.shape))
             yield frame
 
-    def stamps(self) -> Iterator[tuple[int | None, tuple[int, ...]]]:
-        while True:
-            if not self.queue:
-                return
-            yield self.queue.pop(0)
+    def stamps(self) -> Iterator[tuple[int, int | None, tuple[int, ...]]]:
+        while self.queue:
+            yield self.queue.popleft()
 
 
 def _check_picture(picture: np.ndarray, shape: tuple[int, ...]) -> None:
@@ -392,26 +391,20 @@ def _png_folder(
     start: int,
     end: int | None,
     every: int,
+    expected: int | None,
 ) -> Path:
-    """Frames as ``folder/000000.png``... (numbered by the source frame's index), each written atomically."""
+    """Frames as ``folder/000000.png``... (numbered by the source frame's index), each written
+    atomically; ``expected`` frames are reported as the total."""
     from .outputs import Writer
 
     if folder.exists() and not folder.is_dir():
         raise OutputRefusedError(f"the PNG frames go into a folder; {str(folder)!r} is a file")
-    writer = Writer([Path(source)])
-    timed = _Timed(read_frames(source, start=start, end=end, every=every))
-    indices: list[int] = []
-
-    def numbered(frames: Iterator[Frame]) -> Iterator[Frame]:
-        for frame in frames:
-            indices.append(frame.index)
-            yield frame
-
     import PIL.Image
 
-    expected = _frames_to_write(probe(source).frames, start, end, every)
-    for position, (picture, (_, shape)) in enumerate(zip(transform(numbered(iter(timed))), timed.stamps())):
+    writer = Writer([Path(source)])
+    timed = _Timed(read_frames(source, start=start, end=end, every=every))
+    for count, (picture, (index, _, shape)) in enumerate(zip(transform(iter(timed)), timed.stamps()), 1):
         _check_picture(picture, shape)
-        writer.image(PIL.Image.fromarray(picture), folder / f"{indices[position]:06d}.png", made="video frame")
-        report_frame(position + 1, expected)
+        writer.image(PIL.Image.fromarray(picture), folder / f"{index:06d}.png", made="video frame")
+        report_frame(count, expected)
     return folder

@@ -406,10 +406,6 @@ def _awaited(future: Future[Outcome]) -> Outcome:
             continue
 
 
-class _Discarded(Exception):
-    """A job whose result was made after Ctrl+C: it is dropped, not written."""
-
-
 def _one(
     job: Job,
     work: Callable[[Job], Any],
@@ -428,13 +424,11 @@ def _one(
     note = _changed(job)
     try:
         result = work(job)
-        if stop is not None and stop.is_set():
-            raise _Discarded
+        if stop is not None and stop.is_set():  # made after Ctrl+C: dropped, never written
+            return Outcome(job, "failed", "interrupted before it was written", error="KeyboardInterrupt")
         sidecar = result if write is None else write(job, result)
     except FATAL:
         raise
-    except _Discarded:
-        return Outcome(job, "failed", "interrupted before it was written", error="KeyboardInterrupt")
     except Exception as error:
         logger.debug("job %s failed", job.source, exc_info=True)
         return Outcome(job, "failed", f"{type(error).__name__}: {error}", error=type(error).__name__)

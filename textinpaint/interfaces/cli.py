@@ -716,7 +716,7 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
         codec = lossless
     common = {"codec": codec, "start": args.start, "end": args.end, "masks": args.masks}
     action = _VIDEO_ACTIONS[args.action]
-    extra = {name: getattr(args, dest) for name, dest in action.extra}
+    extra = {name: getattr(args, name) for name in action.extra}
     flow = getattr(video, action.name)
     if several:
         return _video_folder(
@@ -747,7 +747,7 @@ def _video_folder(args: argparse.Namespace, edit: Any, codec: str | None) -> int
         raise InvalidInputError(
             f"no clips matched {' '.join(map(str, args.inputs))!r}; clips end in {', '.join(sorted(batch.VIDEO_SUFFIXES))}"
         )
-    asked = [*("action", "find", "point", "negative_point", "box", "frame", "masks", "with_", "window", "overlap")]
+    asked = ["action", "find", "point", "negative_point", "box", "frame", "masks", "with_", "window", "overlap"]
     asked += ["codec", "lossless", "start", "end", "every", "models", "device", "dtype"]
     options = keywords(VideoReplaceArgs)
     request = {name: getattr(args, name, None) for name in (*asked, *sorted(options))}
@@ -790,14 +790,15 @@ def _frame_bar(quiet: bool) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _VideoAction:
-    """One ``textinpaint video`` action: its stages, the flags it needs, the extra arguments it
-    passes (keyword, flag's dest), what its line says it did, and what runs it."""
+    """One ``textinpaint video`` action: its stages, the flags it needs (message, dest), the extra
+    arguments it passes (by their name, which is the flag's dest), what its line says it did, and
+    what runs it."""
 
     name: str
     stages: tuple[str, ...]
     run: Any
     needs: tuple[tuple[str, str], ...] = ()
-    extra: tuple[tuple[str, str], ...] = ()
+    extra: tuple[str, ...] = ()
     done: str = ""
 
 
@@ -805,13 +806,13 @@ _VIDEO_ACTIONS = {
     action.name: action
     for action in (
         _VideoAction("track", ("tracker",), _video_track),
-        _VideoAction("remove", ("tracker", "remover"), _video_edit, extra=(("every", "every"),), done="removed"),
+        _VideoAction("remove", ("tracker", "remover"), _video_edit, extra=("every",), done="removed"),
         _VideoAction(
             "replace",
             ("tracker", "video_painter"),
             _video_edit,
             needs=(("--with: what to paint instead", "with_"),),
-            extra=(("with_", "with_"), ("window", "window"), ("overlap", "overlap")),
+            extra=("with_", "window", "overlap"),
             done="repainted",
         ),
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack, cast
 
+import cv2
 import numpy as np
 
 from ..backends.tracking import Sam2Tracker, TrackPrompt, TrackSession
@@ -664,10 +665,8 @@ def _paint_window(
         if region is None:
             out.append(current.rgb)
             continue
-        alpha = blend_weights(distance_near(region[wy0:wy1, wx0:wx1], reach + 1), grow, plan.soft)[..., None]
-        crop = crops[k].astype(np.float32)
-        mixed = np.rint(painted[k].astype(np.float32) * alpha + crop * (1.0 - alpha)).astype(np.uint8)
-        result = current.rgb.copy()
-        result[wy0:wy1, wx0:wx1] = np.where(alpha > 0, mixed, crops[k])
+        alpha = blend_weights(distance_near(region[wy0:wy1, wx0:wx1], reach + 1), grow, plan.soft)
+        result = current.rgb.copy()  # the image path's blend: a weight of 0 keeps the input exactly
+        result[wy0:wy1, wx0:wx1] = cv2.blendLinear(painted[k], crops[k], alpha, 1.0 - alpha)
         out.append(result)
     return out
