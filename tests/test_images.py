@@ -117,6 +117,19 @@ def test_numpy_inputs(array, rgb):
     assert picture.rgb.shape == (4, 5, 3) and (picture.rgb == rgb).all() and picture.alpha is None
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 5000), (3001, 2), (700, 1001), (300001, 1)])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_pil_pixels_come_out_whole_at_every_size(size, mode):
+    # PIL images are copied out in strips of rows (about 1 MB each): at a width of one pixel, a
+    # width wider than a strip, and heights that end mid-strip, every row arrives once, in order.
+    width, height = size
+    pixels = np.random.default_rng(width * height).integers(0, 256, (height, width, len(mode)), dtype=np.uint8)
+    picture = load_image(PIL.Image.fromarray(pixels, mode))
+    np.testing.assert_array_equal(picture.rgb, pixels[..., :3])
+    if mode == "RGBA":
+        np.testing.assert_array_equal(picture.alpha, pixels[..., 3])
+
+
 def test_numpy_rgba_keeps_alpha():
     array = np.dstack([noise(4, 5), np.full((4, 5), 7, np.uint8)])
     picture = load_image(array)

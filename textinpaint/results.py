@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import PIL.Image
 
-from .images import ImageInput, load_image
+from .images import ImageInput, Picture, load_image
 from .verify import Candidate, Verification
 
 if TYPE_CHECKING:  # supervision loads when something is drawn: reading a sidecar stays fast
@@ -59,10 +59,12 @@ class Record:
 
 
 class _Later:
-    """A zero-argument callable standing in for an image until it is first read (see :func:`later`)."""
+    """A zero-argument callable standing in for an image until it is first read (see :func:`later`),
+    with the :class:`Picture` it shows when that is all it shows (the sidecar hashes its pixels)."""
 
-    def __init__(self, make: Callable[[], PIL.Image.Image]) -> None:
+    def __init__(self, make: Callable[[], PIL.Image.Image], picture: Picture | None = None) -> None:
         self.make = make
+        self.picture = picture
 
 
 def later(make: Callable[[], PIL.Image.Image]) -> PIL.Image.Image:
@@ -73,6 +75,13 @@ def later(make: Callable[[], PIL.Image.Image]) -> PIL.Image.Image:
     megapixels), and one who never reads ``source`` never makes it.
     """
     return cast("PIL.Image.Image", _Later(make))  # an image to every reader: Edit makes it on first read
+
+
+def later_picture(picture: Picture) -> PIL.Image.Image:
+    """``later(picture.to_pil)``: the picture as an :class:`Edit` image made on first read. The
+    sidecar of an edit whose ``source`` is given this way hashes the picture's own pixels, so
+    :meth:`Edit.to_dict` never makes the image either."""
+    return cast("PIL.Image.Image", _Later(picture.to_pil, picture))
 
 
 class _OnFirstUse:
@@ -260,9 +269,10 @@ class Edit:
         """
         if self.record is None:
             raise ValueError("this Edit was built by hand and has no record to write")
+        held = self.__dict__.get("_source")
         document = sidecar(
             self.record,
-            self.source,
+            held.picture if isinstance(held, _Later) and held.picture is not None else self.source,
             self.detections,
             found=self.found,
             seed=self.seed,
@@ -280,7 +290,7 @@ class Edit:
 
 def sidecar(
     record: Record,
-    source: PIL.Image.Image | None,
+    source: PIL.Image.Image | Picture | None,
     detections: sv.Detections | None,
     *,
     found: bool = True,
@@ -310,21 +320,36 @@ def sidecar(
     }
 
 
-def describe_input(path: str | None, source: PIL.Image.Image | np.ndarray) -> dict[str, Any]:
+def describe_input(path: str | None, source: PIL.Image.Image | Picture | np.ndarray) -> dict[str, Any]:
     """An input as the sidecar holds it: its path (absolute) and the sha256 of its file, or of its
-    pixels when it was given in memory (or its file is gone)."""
-    pixels = np.asarray(source)
+    pixels when it was given in memory (or its file is gone).
+
+    The pixels hashed are the image's RGB, or RGBA when it has alpha, row by row (``source`` as a
+    PIL image, as the :class:`Picture` it shows, or as its HxWx3/HxWx4 ``uint8`` array: the same
+    digest)."""
+    width, height = (
+        (source.width, source.height) if isinstance(source, (PIL.Image.Image, Picture)) else source.shape[1::-1]
+    )
     if path is not None and Path(path).is_file():
         digest, of = file_digest(path), "file"
     else:
-        digest, of = hashlib.sha256(pixels.tobytes()).hexdigest(), "pixels"
+        digest, of = hashlib.sha256(_rows(source)).hexdigest(), "pixels"
     return {
         "path": None if path is None else str(Path(path).resolve()),
         "sha256": digest,
         "hash_of": of,
-        "width": int(pixels.shape[1]),
-        "height": int(pixels.shape[0]),
+        "width": int(width),
+        "height": int(height),
     }
+
+
+def _rows(source: PIL.Image.Image | Picture | np.ndarray) -> memoryview:
+    """The pixels :func:`describe_input` hashes, without a copy where they lie in one block."""
+    if isinstance(source, Picture):
+        pixels = source.rgb if source.alpha is None else np.dstack([source.rgb, source.alpha])
+    else:
+        pixels = np.asarray(source)
+    return np.ascontiguousarray(pixels).data
 
 
 def file_digest(path: str | Path) -> str:

@@ -326,6 +326,6 @@ def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput
     from ..results import describe_input
 
     picture = load_image(image)
-    if describe_input(None, picture.to_pil())["sha256"] != entry["sha256"]:
+    if describe_input(None, picture)["sha256"] != entry["sha256"]:
         raise InvalidInputError("image differs from the input the sidecar records (sha256 of the pixels)")
     return image

@@ -14,7 +14,7 @@ from ..errors import InvalidInputError
 from ..images import ImageInput, Picture
 from ..masks import alpha_blend, bounding_box, load_mask
 from ..options import CheckOptions, CutoutArgs, CutoutOptions, FindOptions, MatteOptions, colour_rgb, recorded, split
-from ..results import Edit, later
+from ..results import Edit, later_picture
 from .steps import (
     Found,
     batch_record,
@@ -144,7 +144,7 @@ def cutout(
                 None,
                 alpha is not None,
                 timings,
-                later(picture.to_pil),
+                later_picture(picture),
                 note,
                 alpha=subject,
             )

@@ -15,7 +15,7 @@ import PIL.Image
 
 from ..images import ImageInput
 from ..options import DetectArgs, FindOptions, SegmentArgs, check_query, recorded, split
-from ..results import Edit, later
+from ..results import Edit, later_picture
 from .steps import find_regions, load_pictures, record
 
 if TYPE_CHECKING:
@@ -37,14 +37,14 @@ def find_boxes(pipeline: Models, image: ImageInput, find: str | Sequence[str], *
     note = record(pipeline, "detect", parameters, ("detector",), picture)
     nothing = np.zeros((picture.height, picture.width), bool)
     return Edit(
-        later(picture.to_pil),
+        later_picture(picture),
         nothing,
         found.detections,
         found.selected,
         None,
         found.region is not None,
         timings,
-        later(picture.to_pil),
+        later_picture(picture),
         note,
     )
 
@@ -74,6 +74,6 @@ def find_masks(
         None,
         found.region is not None,
         timings,
-        later(picture.to_pil),
+        later_picture(picture),
         note,
     )

@@ -27,7 +27,7 @@ from ..images import ImageInput, Picture, load_image
 from ..inpainting import Filler, FillRequest, Painted, PaintJob, draw_seed, paint_many
 from ..masks import auto_dilation, auto_feather, box_mask, union
 from ..options import CheckOptions, FindOptions, PaintOptions, check_inside, check_on_object, check_seeds, resolve
-from ..results import Edit, Record, later
+from ..results import Edit, Record, later, later_picture
 from ..verify import VERIFY_THRESHOLD, Candidate, Check, Verification, check_edits, rank
 
 logger = logging.getLogger(__name__)
@@ -571,7 +571,9 @@ def assemble(
 
 def unchanged_edit(picture: Picture, found: Found, used: int | None, timings: dict[str, float], note: Record) -> Edit:
     nothing = np.zeros((picture.height, picture.width), dtype=bool)
-    return Edit(later(picture.to_pil), nothing, found.detections, [], used, False, timings, later(picture.to_pil), note)
+    return Edit(
+        later_picture(picture), nothing, found.detections, [], used, False, timings, later_picture(picture), note
+    )
 
 
 def painted_edit(
@@ -587,6 +589,6 @@ def painted_edit(
         used,
         True,
         timings,
-        later(picture.to_pil),
+        later_picture(picture),
         note,
     )
