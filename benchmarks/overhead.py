@@ -54,17 +54,24 @@ def photo(width: int, height: int) -> np.ndarray:
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> float:
+    return timed_ms(run, repeats)[0]
+
+
+def timed_ms(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """The median and the fastest of ``repeats`` warm runs, ms (the fastest is the least disturbed
+    by the other tenants of a shared machine)."""
     run()  # warm: caches, first allocations
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
         run()
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
+    return statistics.median(samples) * 1000, min(samples) * 1000
 
 
-def costs(width: int, height: int, repeats: int, folder: Path) -> dict[str, tuple[float, float, float]]:
-    """Per input kind: ms for the call, for reading edit.image after it, for edit.to_dict()."""
+def costs(width: int, height: int, repeats: int, folder: Path) -> dict[str, tuple[float, float, float, float]]:
+    """Per input kind: ms for the call, for reading edit.image after it, for edit.to_dict(), and
+    the fastest call."""
     path = folder / f"photo-{width}.jpg"
     PIL.Image.fromarray(photo(width, height)).save(path, quality=92)
     mask = np.zeros((height, width), bool)
@@ -73,16 +80,17 @@ def costs(width: int, height: int, repeats: int, folder: Path) -> dict[str, tupl
     with PIL.Image.open(path) as opened:
         as_pil = opened.convert("RGB")
     inputs: dict[str, object] = {"path": str(path), "PIL image": as_pil, "numpy array": np.asarray(as_pil).copy()}
-    out = {"JPEG decoding alone": (median_ms(lambda: load_image(path), repeats), 0.0, 0.0)}
+    decoding, fastest = timed_ms(lambda: load_image(path), repeats)
+    out = {"JPEG decoding alone": (decoding, 0.0, 0.0, fastest)}
     for kind, given in inputs.items():
 
         def edit(given: object = given) -> Edit:
             return pipe.inpaint(given, mask, "a plant", seed=0)
 
-        call = median_ms(edit, repeats)
+        call, fastest = timed_ms(edit, repeats)
         image = median_ms(lambda: edit().image, repeats) - call
         record = median_ms(lambda: edit().to_dict(), repeats) - call
-        out[kind] = (call, image, record)
+        out[kind] = (call, image, record, fastest)
     return out
 
 
@@ -94,14 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     large, small = costs(4000, 3000, args.repeats, folder), costs(400, 300, args.repeats, folder)
     print("#### 12 MP (4000x3000) minus 0.12 MP (400x300), median of", args.repeats, "warm runs, ms")
     print()
-    print("| input | inpaint() call | then reading edit.image | then edit.to_dict() (sidecar) |")
-    print("|---|---|---|---|")
+    print("| input | inpaint() call | its fastest run | then reading edit.image | then edit.to_dict() (sidecar) |")
+    print("|---|---|---|---|---|")
     for kind in large:
-        (call, image, record), (call_s, image_s, record_s) = large[kind], small[kind]
+        (call, image, record, fastest), (call_s, image_s, record_s, fastest_s) = large[kind], small[kind]
         if kind.startswith("JPEG"):
-            print(f"| ({kind}: `load_image(path)`) | {call - call_s:.1f} | | |")
+            print(f"| ({kind}: `load_image(path)`) | {call - call_s:.1f} | {fastest - fastest_s:.1f} | | |")
             continue
-        print(f"| {kind} | {call - call_s:.1f} | +{image - image_s:.1f} | +{record - record_s:.1f} |")
+        print(
+            f"| {kind} | {call - call_s:.1f} | {fastest - fastest_s:.1f} "
+            f"| +{image - image_s:.1f} | +{record - record_s:.1f} |"
+        )
     for file in folder.iterdir():
         file.unlink()
     folder.rmdir()
