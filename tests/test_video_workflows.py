@@ -65,8 +65,8 @@ def test_tracking_from_a_later_frame_and_text(pipe, clip):
 
 
 def test_removal_keeps_every_pixel_outside_the_grown_masks_and_the_audio(pipe, clip, tmp_path):
-    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mkv")
-    assert edit.found and edit.output == tmp_path / "out.mkv"
+    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mkv", per_frame=True)
+    assert edit.found and edit.output == tmp_path / "out.mkv" and edit.seed is None
     before, after = list(read_frames(clip)), list(read_frames(edit.output))
     assert len(after) == len(before) == 11 and probe(edit.output).audio == 1
     assert np.diff([f.time for f in after]) == pytest.approx(np.diff([f.time for f in before]), abs=1e-3)
@@ -81,7 +81,7 @@ def test_removal_keeps_every_pixel_outside_the_grown_masks_and_the_audio(pipe, c
 
 
 def test_removal_of_text_found_nowhere_writes_nothing(pipe, clip, tmp_path):
-    edit = video.remove(pipe, clip, "a dog", box_threshold=1.0, output=tmp_path / "out.mkv")
+    edit = video.remove(pipe, clip, "a dog", box_threshold=1.0, output=tmp_path / "out.mkv", per_frame=True)
     assert not edit.found and edit.output is None and not (tmp_path / "out.mkv").exists()
 
 
@@ -105,9 +105,13 @@ def test_bad_prompts_are_typed_errors(pipe, clip, tmp_path):
 def test_removal_options_are_the_image_options(pipe, clip, tmp_path):
     with pytest.raises(InvalidInputError, match="dilate"):
         video.remove(pipe, clip, box=(8, 14, 30, 34), dilate=-1, output=tmp_path / "o.mkv")
-    with pytest.raises(TypeError, match="steps"):
-        video.remove(pipe, clip, box=(8, 14, 30, 34), steps=3, output=tmp_path / "o.mkv")
-    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), dilate=0, feather=0, output=tmp_path / "tight")
+    for sampled in ({"steps": 3}, {"seed": 1}, {"negative_prompt": "blur"}, {"with_": "grass"}):
+        with pytest.raises(InvalidInputError, match=f"takes no prompt or sampler options; got {next(iter(sampled))}"):
+            video.remove(pipe, clip, box=(8, 14, 30, 34), per_frame=True, output=tmp_path / "o.mkv", **sampled)
+    with pytest.raises(InvalidInputError, match="per_frame must be True or False"):
+        video.remove(pipe, clip, box=(8, 14, 30, 34), per_frame="yes", output=tmp_path / "o.mkv")
+    assert not (tmp_path / "o.mkv").exists()
+    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), dilate=0, feather=0, output=tmp_path / "tight", per_frame=True)
     for original in read_frames(clip):
         import PIL.Image
 
@@ -123,15 +127,16 @@ def test_removal_writes_its_sidecar_runs_again_over_its_own_output_and_never_ove
 
     from textinpaint import OutputRefusedError
 
-    first = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mp4")
+    first = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mp4", per_frame=True)
     sidecar = json.loads((tmp_path / "out.json").read_text())
     assert sidecar["workflow"] == "video remove" and sidecar["output"] == str(tmp_path / "out.mp4")
     assert set(sidecar["models"]) == {"tracker", "remover"} and sidecar["frames"] == 11 and sidecar["found"]
-    again = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mp4")
+    assert sidecar["parameters"]["per_frame"] is True
+    again = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mp4", per_frame=True)
     assert again.output == first.output
     (tmp_path / "film.mp4").write_bytes(b"a stranger's film")
     with pytest.raises(OutputRefusedError):
-        video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "film.mp4")
+        video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "film.mp4", per_frame=True)
     assert (tmp_path / "film.mp4").read_bytes() == b"a stranger's film" and not (tmp_path / "film.json").exists()
 
 
@@ -141,11 +146,13 @@ def test_the_video_command_removes_tracks_and_says_when_nothing_matched(tiny_mod
 
     common = ["--models", str(tiny_models), "--device", "cpu"]
     out = tmp_path / "out.mp4"
-    assert main(["video", "remove", str(clip), "--box", "8,14,30,34", "-o", str(out), *common]) == 0
+    assert main(["video", "remove", str(clip), "--box", "8,14,30,34", "--per-frame", "-o", str(out), *common]) == 0
     assert "wrote" in capsys.readouterr().out
     assert len(list(read_frames(out))) == 11 and probe(out).audio == 1 and (tmp_path / "out.json").exists()
     lossless = tmp_path / "exact.mkv"
-    assert main(["video", "remove", str(clip), "--point", "20,24", "--lossless", "-o", str(lossless), *common]) == 0
+    argv = ["video", "remove", str(clip), "--point", "20,24", "--lossless", "--steps", "1", "--seed", "4"]
+    assert main([*argv, "-o", str(lossless), *common]) == 0
+    assert "removed (seed 4)" in capsys.readouterr().out, "the video painter by default"
     assert probe(lossless).codec == "ffv1"
     assert (
         main(["video", "track", str(clip), "--point", "20,24", "--frame", "3", "-o", str(tmp_path / "m.json"), *common])
@@ -265,7 +272,7 @@ def test_your_own_masks_are_removed_exactly_where_they_are(pipe, tmp_path, capsy
         red = (frame.rgb[..., 0] > 150) & (frame.rgb[..., 1] < 100)
         if frame.index % 2 == 0:
             PIL.Image.fromarray(red).save(own / f"{frame.index:06d}.png")
-    edit = video.remove(pipe, clip, masks=own, output=tmp_path / "out.mkv", dilate=0, feather=0)
+    edit = video.remove(pipe, clip, masks=own, output=tmp_path / "out.mkv", dilate=0, feather=0, per_frame=True)
     assert edit.found and edit.masks.frames == (0, 2, 4, 6, 8)
     for original, result in zip(read_frames(clip), read_frames(edit.output)):
         if original.index % 2:
@@ -297,7 +304,7 @@ def test_a_terminal_sees_a_bar_of_frames(tiny_models, clip, tmp_path, monkeypatc
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    argv = ["video", "remove", str(clip), "--box", "8,14,30,34", "-o", str(tmp_path / "o.mkv")]
+    argv = ["video", "remove", str(clip), "--box", "8,14,30,34", "--per-frame", "-o", str(tmp_path / "o.mkv")]
     assert main([*argv, "--models", str(tiny_models), "--device", "cpu"]) == 0
     assert "11/11" in terminal.getvalue() and "frame" in terminal.getvalue()
     quiet = Terminal()
@@ -306,14 +313,22 @@ def test_a_terminal_sees_a_bar_of_frames(tiny_models, clip, tmp_path, monkeypatc
     assert "11/11" not in quiet.getvalue()
 
 
-@pytest.mark.parametrize("action", ["remove", "replace"])
-def test_replay_of_a_video_sidecar_writes_the_same_frames(tiny_models, clip, tmp_path, action, capsys):
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["remove", "--point", "20,24", "--per-frame"],
+        ["remove", "--point", "20,24", "--steps", "1", "--window", "5", "--overlap", "2"],
+        ["replace", "--point", "20,24", "--with", "a cat", "--steps", "1", "--window", "5", "--overlap", "2"],
+        ["background", "--box", "8,14,30,34", "--with", "a beach", "--steps", "1", "--window", "6", "--seam", "3"],
+    ],
+    ids=["remove-per-frame", "remove", "replace", "background"],
+)
+def test_replay_of_a_video_sidecar_writes_the_same_frames(tiny_models, clip, tmp_path, argv, capsys):
     from textinpaint.interfaces.cli import main
 
     common = ["--models", str(tiny_models), "--device", "cpu"]
-    extra = ["--with", "a cat", "--steps", "1", "--window", "5", "--overlap", "2"] if action == "replace" else []
     first = tmp_path / "first.mkv"
-    assert main(["video", action, str(clip), "--point", "20,24", *extra, "-o", str(first), *common]) == 0
+    assert main(["video", argv[0], str(clip), *argv[1:], "-o", str(first), *common]) == 0
     again = tmp_path / "again.mkv"
     assert main(["replay", str(tmp_path / "first.json"), "-o", str(again), "--device", "cpu"]) == 0
     assert f"wrote {again}" in capsys.readouterr().out
@@ -329,7 +344,7 @@ def test_a_video_sidecar_is_read_as_strangers_input(pipe, clip, tmp_path):
     from textinpaint.interfaces.sidecars import read_sidecar, replay_video
     from textinpaint.videomasks import VideoMasksBuilder
 
-    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mkv")
+    edit = video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "out.mkv", per_frame=True)
     document = json.loads((tmp_path / "out.json").read_text())
     assert document["parameters"]["box"] == [8.0, 14.0, 30.0, 34.0] and document["input"]["sha256"]
     assert read_sidecar(tmp_path / "out.json")["workflow"] == "video remove"
@@ -349,7 +364,7 @@ def test_a_video_sidecar_is_read_as_strangers_input(pipe, clip, tmp_path):
         replay_video(document, tmp_path / "x.mkv", video=moved, pipeline=pipe)
     given = VideoMasksBuilder(height=48, width=64, ids=[1])
     given.add(0, np.ones((1, 48, 64), bool))
-    video.remove(pipe, clip, masks=given.build(), output=tmp_path / "mem.mkv")
+    video.remove(pipe, clip, masks=given.build(), output=tmp_path / "mem.mkv", per_frame=True)
     with pytest.raises(InvalidInputError, match="given in memory"):
         replay_video(tmp_path / "mem.json", tmp_path / "y.mkv", pipeline=pipe)
     from textinpaint import replay, write_report
@@ -369,7 +384,7 @@ def test_a_folder_of_clips_goes_on_past_a_bad_one_and_a_rerun_skips_what_was_don
     (clips / "broken.mp4").write_bytes(b"not a clip")
     common = ["--models", str(tiny_models), "--device", "cpu", "--quiet"]
     out = tmp_path / "out"
-    argv = ["video", "remove", str(clips), "--box", "8,14,30,34", "--lossless", "-o", str(out), *common]
+    argv = ["video", "remove", str(clips), "--box", "8,14,30,34", "--per-frame", "--lossless", "-o", str(out), *common]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "2 done" in err and "1 failed" in err and "broken.mp4" in err
@@ -379,7 +394,7 @@ def test_a_folder_of_clips_goes_on_past_a_bad_one_and_a_rerun_skips_what_was_don
         assert original.rgb.shape == result.rgb.shape
     assert main(argv) == 1
     assert "2 skipped" in capsys.readouterr().err
-    nothing = ["video", "remove", str(clips / "a.mp4"), str(clips / "day"), "--find", "a dog", "--box-threshold", "1.0"]
+    nothing = ["video", "remove", str(clips / "a.mp4"), str(clips / "day"), "--find", "a dog", "--box-threshold", "1"]
     assert main([*nothing, "-o", str(tmp_path / "none"), *common]) == 3
     assert "2 nothing" in capsys.readouterr().err and not list((tmp_path / "none").rglob("*.mp4"))
     assert main([*nothing, "-o", str(tmp_path / "none"), *common]) == 0
@@ -409,3 +424,116 @@ def test_the_public_video_module_runs_on_the_default_pipeline(pipe, clip):
     finally:
         textinpaint.configure()  # the default again
     assert masks.frames == (0, 1, 2) and masks.ids == (1,)
+
+
+def test_removal_paints_with_the_video_painter_as_replace_does_with_the_empty_scene(pipe, clip, tmp_path):
+    from textinpaint.workflows.video import EMPTY_SCENE
+
+    options = {"box": (8, 14, 30, 34), "steps": 1, "seed": 2, "window": 6, "overlap": 2}
+    removed = video.remove(pipe, clip, output=tmp_path / "removed.mkv", **options)
+    replaced = video.replace(pipe, clip, with_=EMPTY_SCENE, output=tmp_path / "replaced.mkv", **options)
+    assert removed.seed == 2 and removed.record["parameters"]["with_"] == EMPTY_SCENE
+    assert set(removed.record["models"]) == {"tracker", "video_painter"}
+    assert probe(removed.output).audio == 1
+    changed = False
+    for original, a, b in zip(
+        read_frames(clip), read_frames(removed.output), read_frames(replaced.output), strict=True
+    ):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+        changed |= bool((a.rgb != original.rgb).any())
+    assert changed
+    told = video.remove(pipe, clip, with_="wet sand", output=tmp_path / "sand.mkv", **options)
+    assert told.record["parameters"]["with_"] == "wet sand"
+    with pytest.raises(InvalidInputError, match="window must be more frames than overlap"):
+        video.remove(pipe, clip, box=(8, 14, 30, 34), window=2, overlap=2, output=tmp_path / "w.mkv")
+
+
+def test_a_new_background_keeps_the_subjects_pixels_and_repaints_the_rest(pipe, clip, tmp_path):
+    from textinpaint.masks import distance_outside
+
+    edit = video.replace_background(
+        pipe, clip, box=(8, 14, 30, 34), with_="a beach", output=tmp_path / "b.mkv", steps=1, seed=3, seam=3, window=6
+    )
+    assert edit.found and edit.seed == 3 and edit.record["workflow"] == "video replace_background"
+    assert edit.record["parameters"]["seam"] == 3 and edit.record["parameters"]["keep"] is None
+    assert probe(edit.output).audio == 1
+    for original, result in zip(read_frames(clip), read_frames(edit.output), strict=True):
+        subject = edit.masks.mask(original.index)
+        np.testing.assert_array_equal(result.rgb[subject], original.rgb[subject])  # the subject: bit for bit
+        far = distance_outside(subject) > 3 if subject.any() else np.ones(subject.shape, bool)
+        assert (result.rgb[far] != original.rgb[far]).any(), "the background is repainted"
+
+
+def test_a_new_background_is_the_repainting_of_everything_beyond_the_seam(pipe, clip, tmp_path):
+    # The same painting as replace() given the background (farther than the seam) as its masks,
+    # grown by nothing and feathered over the seam: only the region differs between the two.
+    from textinpaint.masks import distance_outside
+    from textinpaint.videomasks import VideoMasksBuilder
+
+    subject, background = (
+        VideoMasksBuilder(height=48, width=64, ids=[1]),
+        VideoMasksBuilder(height=48, width=64, ids=[1]),
+    )
+    for frame in read_frames(clip):
+        red = (frame.rgb[..., 0] > 150) & (frame.rgb[..., 1] < 100)
+        subject.add(frame.index, red[None])
+        background.add(frame.index, (distance_outside(red) > 4)[None])
+    common = {"steps": 1, "seed": 7, "window": 6, "overlap": 1}
+    kept = video.replace_background(
+        pipe, clip, with_="a beach", masks=subject.build(), seam=4, output=tmp_path / "k.mkv", **common
+    )
+    painted = video.replace(
+        pipe, clip, with_="a beach", masks=background.build(), dilate=0, feather=3, output=tmp_path / "p.mkv", **common
+    )
+    assert set(kept.record["models"]) == {"video_painter"}
+    for a, b in zip(read_frames(kept.output), read_frames(painted.output), strict=True):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+
+
+def test_a_new_background_from_text_or_the_salient_subject_and_its_command(tiny_models, pipe, clip, tmp_path, capsys):
+    from textinpaint.interfaces.cli import main
+
+    nothing = video.replace_background(pipe, clip, "a dog", "a beach", box_threshold=1.0, output=tmp_path / "n.mkv")
+    assert not nothing.found and not (tmp_path / "n.mkv").exists()
+    from textinpaint.videos import transcode
+
+    def discs(frames):  # a light disc drifting over a dark ground: what the tiny subject model singles out
+        for frame in frames:
+            yy, xx = np.mgrid[:48, :64]
+            picture = np.full((48, 64, 3), 30, np.uint8)
+            picture[(yy - 24) ** 2 + (xx - 20 - 2 * frame.index) ** 2 < 12**2] = (220, 200, 180)
+            yield picture
+
+    disc = transcode(clip, tmp_path / "disc.mkv", discs, end=4)
+    salient = video.replace_background(pipe, disc, with_="a beach", steps=1, output=tmp_path / "s.mkv")
+    assert salient.found and salient.masks.phrases == ("subject",) and len(salient.masks) == 4
+    assert set(salient.record["models"]) == {"subject", "tracker", "video_painter"}
+    with pytest.raises(InvalidInputError, match="seam must be None .automatic. or an integer >= 1 pixels; got 0"):
+        video.replace_background(pipe, clip, with_="a beach", box=(8, 14, 30, 34), seam=0, output=tmp_path / "z.mkv")
+    common = ["--models", str(tiny_models), "--device", "cpu"]
+    argv = ["video", "background", str(clip), "--keep", "a dog", "--box-threshold", "1", "--with", "a beach"]
+    assert main([*argv, "-o", str(tmp_path / "c.mkv"), *common]) == 3
+    assert "nothing matching 'a dog'" in capsys.readouterr().err
+    argv = ["video", "background", str(clip), "--find", "a dog", "--with", "a beach", "-o", str(tmp_path / "d.mkv")]
+    assert main([*argv, *common]) == 1
+    assert "video background takes --keep, not --find" in capsys.readouterr().err
+    argv = ["video", "background", str(clip), "--box", "8,14,30,34", "-o", str(tmp_path / "e.mkv")]
+    assert main([*argv, *common]) == 1
+    assert "video background needs --with" in capsys.readouterr().err
+    argv = ["video", "background", str(clip), "--box", "8,14,30,34", "--with", "a beach", "--steps", "1", "--end", "4"]
+    assert main([*argv, "-o", str(tmp_path / "f.mkv"), *common]) == 0
+    assert "kept, the background repainted" in capsys.readouterr().out
+    assert len(list(read_frames(tmp_path / "f.mkv"))) == 4
+
+
+def test_the_video_sidecar_schema_names_every_video_workflow_and_every_parameter_they_record():
+    from textinpaint.interfaces.sidecars import schema
+    from textinpaint.options import keywords
+    from textinpaint.workflows import VIDEO_WORKFLOWS
+
+    shipped = schema("video_sidecar")
+    assert shipped["properties"]["workflow"]["enum"] == list(VIDEO_WORKFLOWS)
+    described = set(shipped["properties"]["parameters"]["properties"])
+    for flow in VIDEO_WORKFLOWS.values():
+        taken = keywords(flow.args) | set(flow.inputs)
+        assert taken - {"scheduler", "upscale", "fast"} <= described, flow.name

@@ -571,10 +571,13 @@ class CheckArgs(VerifyArgs, total=False):
     tries: int
 
 
-class BackgroundArgs(TypedDict, total=False):
+class SeamArgs(TypedDict, total=False):
+    seam: int | None
+
+
+class BackgroundArgs(SeamArgs, total=False):
     depth: bool
     controlnet_scale: float
-    seam: int | None
 
 
 class MatteArgs(TypedDict, total=False):
@@ -619,12 +622,19 @@ class DetectArgs(ThresholdArgs, total=False):
     """The options of :func:`textinpaint.detect` and the ``detect`` workflow."""
 
 
-class VideoRemoveArgs(ThresholdArgs, GrowArgs, total=False):
-    """The options of :func:`textinpaint.video.remove`: the detector's thresholds, the mask's growth."""
+class VideoReplaceArgs(ThresholdArgs, GrowArgs, SampleArgs, total=False):
+    """The options of :func:`textinpaint.video.replace`: the detector's thresholds, the mask's
+    growth, the sampler's (steps, guidance, seed...)."""
 
 
-class VideoReplaceArgs(VideoRemoveArgs, SampleArgs, total=False):
-    """The options of :func:`textinpaint.video.replace`: also the sampler's (steps, guidance, seed...)."""
+class VideoRemoveArgs(VideoReplaceArgs, total=False):
+    """The options of :func:`textinpaint.video.remove`: those of ``replace`` (the sampler's are
+    the video painter's, and not taken with ``per_frame``)."""
+
+
+class VideoBackgroundArgs(ThresholdArgs, SampleArgs, SeamArgs, total=False):
+    """The options of :func:`textinpaint.video.replace_background`: the detector's thresholds,
+    the sampler's, and the ``seam`` band over which the new background meets the subject."""
 
 
 # The option groups, in the order their fields appear in sidecars and help texts.

@@ -23,14 +23,14 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .. import __version__
 from ..errors import TextInpaintError
-from ..options import GROUPS, VideoRemoveArgs, VideoReplaceArgs, keywords
+from ..options import GROUPS, DetectArgs, VideoBackgroundArgs, VideoRemoveArgs, VideoReplaceArgs, keywords
 from ..schedulers import SCHEDULERS
 from ..stages import STAGES
 from ..workflows import COMMANDS, Workflow
@@ -127,13 +127,13 @@ def _models_group(parser: argparse.ArgumentParser, stages: tuple[str, ...], *, r
         group.add_argument("--vae-tiling", action="store_true", help="encode/decode large crops in tiles")
 
 
-def _option_flags(parser: argparse.ArgumentParser, args: type, *, skip: tuple[str, ...] = ()) -> None:
-    """A flag for every option ``args`` (a workflow's TypedDict) allows, grouped as the option
+def _option_flags(parser: argparse.ArgumentParser, *args: type, skip: tuple[str, ...] = ()) -> None:
+    """A flag for every option the ``args`` (workflows' TypedDicts) allow, grouped as the option
     objects group them, written from each field's declaration (its type, default and one line of
     help in ``metadata``)."""
     import dataclasses
 
-    taken = keywords(args) - set(skip)
+    taken = frozenset().union(*(keywords(a) for a in args)) - set(skip)
     titles = {
         "FindOptions": "finding",
         "PaintOptions": "painting",
@@ -437,30 +437,37 @@ def _parser() -> argparse.ArgumentParser:
 
     clip = command(
         "video",
-        "track what the text (a click, a box) names through a clip, or remove it (the video extra)",
+        "track what the text (a click, a box) names through a clip, and remove, replace or re-background it "
+        "(the video extra)",
         lambda args: _video(_pipeline(args), args),
     )
     clip.add_argument(
         "action",
         choices=list(_VIDEO_ACTIONS),
-        help="track: write its masks; remove: erase it (LaMa, frame by frame); replace: repaint it (--with, Wan VACE)",
+        help="track: write its masks; remove: erase it (Wan VACE; --per-frame: LaMa); replace: repaint it "
+        "(--with, Wan VACE); background: keep it (--keep) and repaint the rest (--with, Wan VACE)",
     )
     clip.add_argument(
         "inputs",
         type=Path,
         nargs="+",
-        help="the clip (any file FFmpeg reads); remove and replace also take folders and several clips",
+        help="the clip (any file FFmpeg reads); remove, replace and background also take folders and several clips",
     )
     clip.add_argument(
         "-o",
         "--output",
         type=Path,
         required=True,
-        help="track: masks.json (COCO run-length) or a folder of PNG masks; remove, replace: out.mp4 (H.264), "
+        help="track: masks.json (COCO run-length) or a folder of PNG masks; the others: out.mp4 (H.264), "
         "out.mkv (FFV1, lossless) or a folder of PNG frames; for several clips, a folder (one clip each)",
     )
-    marking = clip.add_argument_group("what to follow (one of --find, --point, --box), on --frame")
+    marking = clip.add_argument_group("what to follow (one of --find or --keep, --point, --box), on --frame")
     marking.add_argument("--find", help='what to look for on the prompt frame: "the person"')
+    marking.add_argument(
+        "--keep",
+        help="background: the subject to keep, as for --find (none of --keep, --point, --box, --masks: "
+        "the salient subject)",
+    )
     marking.add_argument("--point", type=_xy, action="append", metavar="X,Y", help="a click on it (repeatable)")
     marking.add_argument(
         "--negative-point", type=_xy, action="append", metavar="X,Y", help="a click off it (repeatable)"
@@ -470,20 +477,27 @@ def _parser() -> argparse.ArgumentParser:
     marking.add_argument(
         "--masks",
         type=Path,
-        help="remove, replace: your own masks instead (a masks JSON, or a folder of PNGs named by frame index)",
+        help="remove, replace, background: your own masks instead (a masks JSON, or a folder of PNGs named by "
+        "frame index)",
     )
-    clip.add_argument("--with", dest="with_", metavar="TEXT", help="replace: what to paint instead")
-    _option_flags(clip, VideoReplaceArgs, skip=("scheduler", "upscale", "fast"))
-    clip.add_argument("--window", type=int, default=WINDOW, help=f"replace: frames painted together (default {WINDOW})")
     clip.add_argument(
-        "--overlap", type=int, default=OVERLAP, help=f"replace: frames a window hands to the next (default {OVERLAP})"
+        "--with",
+        dest="with_",
+        metavar="TEXT",
+        help="replace: what to paint instead; background: the new background; remove: what the emptied region shows",
+    )
+    clip.add_argument(
+        "--per-frame", action="store_true", help="remove: fill frame by frame with LaMa (light, no GPU; flickers)"
+    )
+    _option_flags(clip, *(action.options for action in _VIDEO_ACTIONS.values()), skip=("scheduler", "upscale", "fast"))
+    clip.add_argument("--window", type=int, default=WINDOW, help=f"frames painted together (default {WINDOW})")
+    clip.add_argument(
+        "--overlap", type=int, default=OVERLAP, help=f"frames a window hands to the next (default {OVERLAP})"
     )
     frames = clip.add_argument_group("frames and file")
     frames.add_argument("--start", type=int, default=0, help="the first frame written (default 0)")
     frames.add_argument("--end", type=int, help="one past the last frame (default: the clip's end)")
-    frames.add_argument(
-        "--every", type=int, default=1, help="remove: write every Nth frame, a quick preview (no audio)"
-    )
+    frames.add_argument("--every", type=int, default=1, help="write every Nth frame, a quick preview (no audio)")
     frames.add_argument("--codec", choices=["h264", "ffv1", "png"], help="default: from the output's suffix")
     frames.add_argument("--quiet", action="store_true", help="no progress bar")
     frames.add_argument("--overwrite", action="store_true", help="several clips: redo those done before")
@@ -659,9 +673,9 @@ def _detect(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
-    """``textinpaint video track|remove|replace``: one clip (see :mod:`textinpaint.workflows.video`)."""
+    """``textinpaint video track|remove|replace|background``: one clip or several (see
+    :mod:`textinpaint.workflows.video`)."""
     from ..errors import InvalidInputError
-    from ..options import DetectArgs, VideoReplaceArgs
 
     action = _VIDEO_ACTIONS[args.action]
     positive, negative = args.point or [], args.negative_point or []
@@ -672,12 +686,17 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
         "box": args.box,
         "frame": args.frame,
     }
-    options = {"track": DetectArgs, "remove": VideoRemoveArgs, "replace": VideoReplaceArgs}[action.name]
-    given = {k: getattr(args, k) for k in keywords(options) if getattr(args, k, None) is not None}
+    given = {k: getattr(args, k) for k in keywords(action.options) if getattr(args, k, None) is not None}
     for flag, dest in action.needs:
         if getattr(args, dest) is None:
-            raise InvalidInputError(f"video {action.name} needs {flag}")
-    pipe.require(*(("detector",) if args.find is not None else ()), *action.stages)
+            raise InvalidInputError(f"video {action.command} needs {flag}")
+    for other in {"find", "keep"} - {action.subject}:
+        if getattr(args, other) is not None:
+            raise InvalidInputError(f"video {action.command} takes --{action.subject}, not --{other}")
+    subject = getattr(args, action.subject)
+    marked = subject is not None or points is not None or args.box is not None or args.masks is not None
+    finder = ("detector",) if subject is not None else () if marked or not action.salient else ("subject",)
+    pipe.require(*finder, *action.stages(args))
     return action.run(pipe, args, {**prompt, **given})
 
 
@@ -698,7 +717,7 @@ def _video_track(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]
 
 
 def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]) -> int:
-    """video remove and video replace: the clip written, and what was done said."""
+    """video remove, replace and background: the clip written, and what was done said."""
     from ..errors import InvalidInputError
     from ..workflows import video
 
@@ -718,15 +737,17 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
     action = _VIDEO_ACTIONS[args.action]
     extra = {name: getattr(args, name) for name in action.extra}
     flow = getattr(video, action.name)
+    subject = getattr(args, action.subject)
     if several:
         return _video_folder(
-            args, lambda source, output: flow(pipe, source, args.find, output=output, **extra, **common, **given), codec
+            args, lambda source, output: flow(pipe, source, subject, output=output, **extra, **common, **given), codec
         )
     args.input = args.inputs[0]
     with _frame_bar(args.quiet):
-        edit = flow(pipe, args.input, args.find, output=args.output, **extra, **common, **given)
+        edit = flow(pipe, args.input, subject, output=args.output, **extra, **common, **given)
     if not edit.found:
-        print(f"{args.input}: nothing matching {args.find!r} on frame {args.frame}; no output written", file=sys.stderr)
+        what = "the salient subject" if subject is None else f"nothing matching {subject!r}"
+        print(f"{args.input}: {what} on frame {args.frame}; no output written", file=sys.stderr)
         return NOTHING_FOUND
     seconds = edit.timings.get("total", 0.0)
     done = action.done + ("" if edit.seed is None else f" (seed {edit.seed})")
@@ -747,9 +768,9 @@ def _video_folder(args: argparse.Namespace, edit: Any, codec: str | None) -> int
         raise InvalidInputError(
             f"no clips matched {' '.join(map(str, args.inputs))!r}; clips end in {', '.join(sorted(batch.VIDEO_SUFFIXES))}"
         )
-    asked = ["action", "find", "point", "negative_point", "box", "frame", "masks", "with_", "window", "overlap"]
-    asked += ["codec", "lossless", "start", "end", "every", "models", "device", "dtype"]
-    options = keywords(VideoReplaceArgs)
+    asked = ["action", "find", "keep", "point", "negative_point", "box", "frame", "masks", "with_", "per_frame"]
+    asked += ["window", "overlap", "codec", "lossless", "start", "end", "every", "models", "device", "dtype"]
+    options = frozenset().union(*(keywords(action.options) for action in _VIDEO_ACTIONS.values()))
     request = {name: getattr(args, name, None) for name in (*asked, *sorted(options))}
     key = batch.request_key({**request, "stages": stage_names(args)})
 
@@ -790,30 +811,60 @@ def _frame_bar(quiet: bool) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _VideoAction:
-    """One ``textinpaint video`` action: its stages, the flags it needs (message, dest), the extra
+    """One ``textinpaint video`` action: its word on the command line, the function it runs (in
+    :mod:`textinpaint.workflows.video`) and that function's options, the stages it loads (given
+    the flags), the flags it needs (message, dest), the flag naming what it follows (passed first
+    after the clip), whether it finds the salient subject when nothing is named, the extra
     arguments it passes (by their name, which is the flag's dest), what its line says it did, and
     what runs it."""
 
+    command: str
     name: str
-    stages: tuple[str, ...]
+    options: type
+    stages: Callable[[argparse.Namespace], tuple[str, ...]]
     run: Any
     needs: tuple[tuple[str, str], ...] = ()
+    subject: str = "find"
+    salient: bool = False
     extra: tuple[str, ...] = ()
     done: str = ""
 
 
+_WINDOWS = ("with_", "every", "window", "overlap")
 _VIDEO_ACTIONS = {
-    action.name: action
+    action.command: action
     for action in (
-        _VideoAction("track", ("tracker",), _video_track),
-        _VideoAction("remove", ("tracker", "remover"), _video_edit, extra=("every",), done="removed"),
+        _VideoAction("track", "track", DetectArgs, lambda args: ("tracker",), _video_track),
+        _VideoAction(
+            "remove",
+            "remove",
+            VideoRemoveArgs,
+            lambda args: ("tracker", "remover" if args.per_frame else "video_painter"),
+            _video_edit,
+            extra=(*_WINDOWS, "per_frame"),
+            done="removed",
+        ),
         _VideoAction(
             "replace",
-            ("tracker", "video_painter"),
+            "replace",
+            VideoReplaceArgs,
+            lambda args: ("tracker", "video_painter"),
             _video_edit,
             needs=(("--with: what to paint instead", "with_"),),
-            extra=("with_", "window", "overlap"),
+            extra=_WINDOWS,
             done="repainted",
+        ),
+        _VideoAction(
+            "background",
+            "replace_background",
+            VideoBackgroundArgs,
+            lambda args: ("tracker", "video_painter"),
+            _video_edit,
+            needs=(("--with: the new background", "with_"),),
+            subject="keep",
+            salient=True,
+            extra=_WINDOWS,
+            done="kept, the background repainted",
         ),
     )
 }

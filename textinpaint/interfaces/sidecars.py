@@ -248,7 +248,7 @@ def replay_video(
     pipeline: Models | None = None,
     device: str | None = None,
 ) -> Any:
-    """Make a video edit again from its sidecar (``video remove`` or ``video replace``), with the
+    """Make a video edit again from its sidecar (``video remove``, ``replace`` or ``replace_background``), with the
     same models, options, prompt and seed, into ``output``; with ``codec="ffv1"`` (or on the same
     device, lossy or not) the frames are the same.
 
@@ -294,10 +294,9 @@ def replay_video(
         if "(object)" in doc["models"].values():
             raise InvalidInputError("a model of this edit was given as an object; pass pipeline= holding it")
         pipeline = Models(**doc["models"], device=device or doc["device"], dtype=doc["dtype"])
-    find = parameters.pop("find", None)
-    if "with_" in parameters:
-        return flow.function(pipeline, source, find, parameters.pop("with_"), output=output, **parameters)
-    return flow.function(pipeline, source, find, output=output, **parameters)
+    if "per_frame" in flow.inputs and "per_frame" not in parameters:  # written before removal took per_frame:
+        parameters["per_frame"] = "remover" in doc["models"]  # it filled frame by frame with the remover then
+    return flow.function(pipeline, source, output=output, **parameters)
 
 
 def _input(entry: dict[str, Any] | None, image: ImageInput | None) -> ImageInput:

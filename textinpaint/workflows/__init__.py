@@ -24,6 +24,7 @@ from ..options import (
     ReplaceArgs,
     ReplaceBackgroundArgs,
     SegmentArgs,
+    VideoBackgroundArgs,
     VideoRemoveArgs,
     VideoReplaceArgs,
 )
@@ -156,7 +157,8 @@ COMMANDS: dict[str, Workflow] = {w.command: w for w in WORKFLOWS.values()}
 # The video workflows (video.py) that write a clip and its sidecar, by their sidecar name: a
 # sidecar naming one is read against video_sidecar.schema.json and replays with
 # textinpaint.interfaces.sidecars.replay_video. Their inputs come after the clip.
-_VIDEO_INPUTS = ("find", "points", "labels", "box", "masks", "masks_in_memory", "frame", "codec", "start", "end")
+_VIDEO_INPUTS = ("points", "labels", "box", "masks", "masks_in_memory", "frame", "codec", "start", "end", "every")
+_WINDOWS = ("with_", "window", "overlap")
 VIDEO_WORKFLOWS: dict[str, Workflow] = {
     w.name: w
     for w in (
@@ -164,16 +166,24 @@ VIDEO_WORKFLOWS: dict[str, Workflow] = {
             "video remove",
             "video:remove",
             VideoRemoveArgs,
-            (*_VIDEO_INPUTS, "every"),
-            ("detector", "tracker", "remover"),
+            ("find", *_VIDEO_INPUTS, *_WINDOWS, "per_frame"),
+            ("detector", "tracker", "video_painter", "remover"),
             "video",
         ),
         Workflow(
             "video replace",
             "video:replace",
             VideoReplaceArgs,
-            (*_VIDEO_INPUTS, "with_", "window", "overlap"),
+            ("find", *_VIDEO_INPUTS, *_WINDOWS),
             ("detector", "tracker", "video_painter"),
+            "video",
+        ),
+        Workflow(
+            "video replace_background",
+            "video:replace_background",
+            VideoBackgroundArgs,
+            ("keep", *_VIDEO_INPUTS, *_WINDOWS),
+            ("detector", "subject", "tracker", "video_painter"),
             "video",
         ),
     )

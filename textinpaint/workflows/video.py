@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack, cast
@@ -27,14 +27,18 @@ from ..backends.vace import WanVace
 from ..errors import InvalidInputError
 from ..images import Picture
 from ..inpainting import FillRequest, crop_window, draw_seed, paint
-from ..masks import auto_dilation, auto_feather, blend_weights, bounding_box, distance_near
+from ..masks import auto_dilation, auto_feather, blend_weights, bounding_box, distance_near, distance_outside
 from ..options import (
+    BackgroundOptions,
     DetectArgs,
     FindOptions,
     PaintOptions,
+    SampleArgs,
+    VideoBackgroundArgs,
     VideoRemoveArgs,
     VideoReplaceArgs,
     check_text,
+    keywords,
     recorded,
     resolve,
     split,
@@ -43,10 +47,19 @@ from ..outputs import Writer
 from ..results import SIDECAR_VERSION, file_digest
 from ..videomasks import VideoMasks, VideoMasksBuilder, load_video_masks
 from ..videos import Frame, VideoInfo, probe, read_frames, transcode
-from .steps import find_regions
+from .steps import find_regions, salient_regions
 
 if TYPE_CHECKING:
     from ..container import Models
+
+
+# A window of frames painted in one pass (Wan paints 4k+1 frames; 33 is about a second and a
+# half at 24 fps and fits a 24 GB card at 480p with the 1.3B model), and how many of its last
+# frames the next window takes over as known context, so the seam between windows does not jump.
+WINDOW = 33
+OVERLAP = 4
+# What a removed object's region shows when no prompt is given (the video painter's prompt).
+EMPTY_SCENE = "the empty background behind it, continuing the surrounding scene seamlessly, nothing in the way"
 
 
 @dataclass
@@ -113,6 +126,7 @@ def _plan(
     *,
     start: int = 0,
     end: int | None = None,
+    salient: bool = False,
 ) -> _Plan:
     """Check everything before any frame is painted: the prompt frame, the masks or the prompt
     (found on the prompt frame now, so that text found nowhere writes nothing)."""
@@ -133,7 +147,9 @@ def _plan(
         first = next(read_frames(video, start=frame, end=frame + 1), None)
         if first is None:
             raise InvalidInputError(f"the clip has no frame {frame}")
-        plan.prompts, plan.phrases = _prompts(pipeline, first, find, points, labels, box, finding, plan.timings)
+        plan.prompts, plan.phrases = _prompts(
+            pipeline, first, find, points, labels, box, finding, plan.timings, salient=salient
+        )
     return plan
 
 
@@ -146,10 +162,19 @@ def _prompts(
     box: Sequence[float] | None,
     finding: FindOptions,
     timings: dict[str, float],
+    *,
+    salient: bool = False,
 ) -> tuple[list[TrackPrompt], list[str]]:
-    """The objects to follow, marked on ``first``: a box, clicks, or what the detector finds."""
+    """The objects to follow, marked on ``first``: a box, clicks, what the detector finds, or
+    (``salient``, when none is given) the salient subject's box, named ``"subject"``."""
     height, width = first.rgb.shape[:2]
     given = sum(x is not None for x in (find, points, box))
+    if given == 0 and salient:
+        (subject,) = salient_regions(pipeline, [Picture(first.rgb)], finding, timings)
+        if subject.region is None:
+            return [], []
+        x0, y0, x1, y1 = bounding_box(subject.region)  # type: ignore[misc]  # a found region is not empty
+        return [TrackPrompt(1, box=(float(x0), float(y0), float(x1), float(y1)))], ["subject"]
     if given != 1:
         raise InvalidInputError(f"give one of find (text), points (clicks) or box; got {given} of them")
     if box is not None:
@@ -225,8 +250,9 @@ def _backward(pipeline: Models, plan: _Plan, first: int) -> dict[int, tuple[np.n
     return found
 
 
-def _union(stack: np.ndarray | None) -> np.ndarray | None:
-    """One frame's objects as one region (None when there is nothing to paint)."""
+def _union(stack: np.ndarray | None, *_: int) -> np.ndarray | None:
+    """One frame's objects as one region (None when there is nothing to paint); as a region to
+    paint, it takes the frame's height and width and needs neither."""
     if stack is None or not len(stack):
         return None
     region = np.asarray(stack.any(axis=0))
@@ -273,11 +299,13 @@ def _asked(
     codec: str | None,
     start: int,
     end: int | None,
+    *,
+    named: str = "find",
 ) -> dict[str, Any]:
-    """The request's inputs as a sidecar records them (masks given in memory cannot be: None, and
-    such a sidecar does not replay)."""
+    """The request's inputs as a sidecar records them, what to find under ``named`` (masks given
+    in memory cannot be: None, and such a sidecar does not replay)."""
     return {
-        "find": find,
+        named: find,
         "points": None if points is None else [[float(v) for v in p] for p in points],
         "labels": None if labels is None else [int(v) for v in labels],
         "box": None if box is None else [float(v) for v in box],
@@ -360,7 +388,7 @@ def _record(workflow: str, plan: _Plan, find: object) -> dict[str, Any]:
         "version": SIDECAR_VERSION,
         "workflow": f"video {workflow}",
         "input": {"path": str(source), "sha256": file_digest(source)},
-        "parameters": {**plan.asked, "dilate": plan.grow, "feather": plan.soft},
+        "parameters": dict(plan.asked),
     }
 
 
@@ -414,6 +442,8 @@ def remove(
     find: str | Sequence[str] | None = None,
     *,
     output: str | Path,
+    with_: str | None = None,
+    per_frame: bool = False,
     points: Sequence[Sequence[float]] | None = None,
     labels: Sequence[int] | None = None,
     box: Sequence[float] | None = None,
@@ -423,10 +453,16 @@ def remove(
     start: int = 0,
     end: int | None = None,
     every: int = 1,
+    window: int = WINDOW,
+    overlap: int = OVERLAP,
     **options: Unpack[VideoRemoveArgs],
 ) -> VideoEdit:
-    """Erase what ``find`` names (or the clicks, or the box) from a clip, frame by frame with the
-    remover (LaMa), and write the result to ``output``.
+    """Erase what ``find`` names (or the clicks, or the box) from a clip and write ``output``.
+
+    By default the video painter (Wan 2.1 VACE) fills the tracked region with the scene behind it
+    (the prompt ``with_``, by default :data:`EMPTY_SCENE`), in windows of frames, consistent over
+    time, as :func:`replace` paints. ``per_frame=True`` fills each frame on its own with the
+    remover (LaMa): light, and no GPU needed, but the fill flickers from frame to frame.
 
     Each frame's tracked masks are grown by ``dilate`` and blended over ``feather`` pixels (the
     image defaults, from the frame size); every pixel farther from them is the decoded input's,
@@ -436,20 +472,25 @@ def remove(
     Args:
         video: the clip.
         find: what to remove, found on frame ``frame`` (see :func:`track`).
+        output: the new clip: ``.mp4`` (H.264), ``.mkv`` (FFV1, lossless) or a folder (PNG frames).
+        with_: what the emptied region shows (the video painter's prompt; None: :data:`EMPTY_SCENE`).
+        per_frame: fill frame by frame with the remover (LaMa) instead of the video painter.
         points: clicks on it on frame ``frame`` (x, y pixels).
         labels: 1 (on it) or 0 (not on it) per click; default all 1.
         box: x0, y0, x1, y1 pixels around it on frame ``frame``.
-        frame: the frame the prompt is given on; frames before it are tracked backward from it.
         masks: your own masks instead (a :class:`~textinpaint.videomasks.VideoMasks`, a masks
             JSON, or a folder of PNGs named by frame index): nothing is found or tracked.
-        output: the new clip: ``.mp4`` (H.264), ``.mkv`` (FFV1, lossless) or a folder (PNG frames).
+        frame: the frame the prompt is given on; frames before it are tracked backward from it.
         codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
         start: the first frame written.
         end: one past the last frame written (None: to the end).
         every: write one frame in this many (a quick preview: ``every=10``; no audio then).
-        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)
-            and the mask's growth and soft band in pixels (``dilate``, ``feather``; None: the
-            image defaults from the frame size).
+        window: frames painted together (see :func:`replace`).
+        overlap: frames each window takes over from the last as context.
+        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``),
+            the mask's growth and soft band in pixels (``dilate``, ``feather``; None: the image
+            defaults from the frame size), and the video painter's ``steps``, ``guidance``,
+            ``negative_prompt`` and ``seed`` (not with ``per_frame``).
 
     Returns:
         A :class:`VideoEdit` (``found`` False, and no file written, when the text matched nothing).
@@ -457,27 +498,49 @@ def remove(
     Example:
         >>> from textinpaint import video
         >>> video.remove("beach.mp4", "the person", output="empty-beach.mp4")  # doctest: +SKIP
+        >>> video.remove("beach.mp4", "the person", output="quick.mp4", per_frame=True)  # doctest: +SKIP
     """
     groups = split(dict(options), VideoRemoveArgs, "remove")
+    if not isinstance(per_frame, bool):
+        raise InvalidInputError(f"per_frame must be True or False; got {per_frame!r}")
+    painting = groups[PaintOptions]
+    sampling = None
+    if per_frame:
+        sampled = [k for k in keywords(SampleArgs) if options.get(k) not in (None, False)]
+        if with_ is not None or sampled:
+            named = ", ".join(["with_", *sampled] if with_ is not None else sampled)
+            raise InvalidInputError(
+                f"per_frame removal fills with the remover (LaMa), which takes no prompt or sampler options; got {named}"
+            )
+    else:
+        check_text("with_", EMPTY_SCENE if with_ is None else with_)
+        sampling = _sampling(painting, EMPTY_SCENE if with_ is None else with_, window, overlap)
     plan = _plan(
-        pipeline,
-        video,
-        find,
-        points,
-        labels,
-        box,
-        masks,
-        frame,
-        groups[FindOptions],
-        groups[PaintOptions],
-        start=start,
-        end=end,
+        pipeline, video, find, points, labels, box, masks, frame, groups[FindOptions], painting, start=start, end=end
     )
     plan.asked = _asked(find, points, labels, box, masks, frame, codec, start, end)
-    plan.asked |= {"every": every, **recorded(VideoRemoveArgs, groups[FindOptions])}
+    plan.asked |= {"every": every, "per_frame": per_frame, **recorded(VideoRemoveArgs, groups[FindOptions])}
+    plan.asked |= {"dilate": plan.grow, "feather": plan.soft}
     if not plan.found:
         return _nothing(pipeline, "remove", plan, find)
-    remover, request = pipeline.remover, FillRequest("")
+    if sampling is not None:
+        request, parameters = sampling
+        return _write(
+            pipeline,
+            "remove",
+            plan,
+            output,
+            _in_windows(pipeline, request, plan, window, overlap, _union),
+            ("video_painter",) if plan.own is not None else ("tracker", "video_painter"),
+            find=find,
+            parameters=parameters,
+            codec=codec,
+            start=start,
+            end=end,
+            every=every,
+            drawn=request.seed,
+        )
+    remover, blank = pipeline.remover, FillRequest("")
 
     def erase(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
         for current, stack in _tracked(pipeline, frames, plan):
@@ -486,7 +549,7 @@ def remove(
                 yield current.rgb
                 continue
             began = time.perf_counter()
-            painted = paint(current.rgb, region, remover, request, dilation=plan.grow, feathering=plan.soft)
+            painted = paint(current.rgb, region, remover, blank, dilation=plan.grow, feathering=plan.soft)
             plan.timings["paint"] = plan.timings.get("paint", 0.0) + time.perf_counter() - began
             yield painted.rgb
 
@@ -507,13 +570,6 @@ def remove(
     )
 
 
-# A window of frames painted in one pass (Wan paints 4k+1 frames; 33 is about a second and a
-# half at 24 fps and fits a 24 GB card at 480p with the 1.3B model), and how many of its last
-# frames the next window takes over as known context, so the seam between windows does not jump.
-WINDOW = 33
-OVERLAP = 4
-
-
 def replace(
     pipeline: Models,
     video: str | Path,
@@ -529,6 +585,7 @@ def replace(
     codec: str | None = None,
     start: int = 0,
     end: int | None = None,
+    every: int = 1,
     window: int = WINDOW,
     overlap: int = OVERLAP,
     **options: Unpack[VideoReplaceArgs],
@@ -555,6 +612,7 @@ def replace(
         codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
         start: the first frame written.
         end: one past the last frame written (None: to the end).
+        every: paint and write one frame in this many (a quick preview; no audio then).
         window: frames painted together (at least ``overlap + 1``).
         overlap: frames each window takes over from the last as context (0: none).
         **options: the detector's thresholds, ``dilate``/``feather``, and the painter's
@@ -569,34 +627,198 @@ def replace(
         >>> video.replace("street.mp4", "the red car", "a blue pickup truck", output="out.mp4")  # doctest: +SKIP
     """
     check_text("with_", with_)
+    groups = split(dict(options), VideoReplaceArgs, "replace")
+    request, parameters = _sampling(groups[PaintOptions], with_, window, overlap)
+    plan = _plan(
+        pipeline,
+        video,
+        find,
+        points,
+        labels,
+        box,
+        masks,
+        frame,
+        groups[FindOptions],
+        groups[PaintOptions],
+        start=start,
+        end=end,
+    )
+    plan.asked = _asked(find, points, labels, box, masks, frame, codec, start, end)
+    plan.asked |= {"every": every, **recorded(VideoReplaceArgs, groups[FindOptions])}
+    plan.asked |= {"dilate": plan.grow, "feather": plan.soft}
+    if not plan.found:
+        return _nothing(pipeline, "replace", plan, find)
+    stages = ("video_painter",) if plan.own is not None else ("tracker", "video_painter")
+    return _write(
+        pipeline,
+        "replace",
+        plan,
+        output,
+        _in_windows(pipeline, request, plan, window, overlap, _union),
+        stages,
+        find=find,
+        parameters=parameters,
+        codec=codec,
+        start=start,
+        end=end,
+        every=every,
+        drawn=request.seed,
+    )
+
+
+def replace_background(
+    pipeline: Models,
+    video: str | Path,
+    keep: str | Sequence[str] | None = None,
+    with_: str = "",
+    *,
+    output: str | Path,
+    points: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[int] | None = None,
+    box: Sequence[float] | None = None,
+    masks: VideoMasks | str | Path | None = None,
+    frame: int = 0,
+    codec: str | None = None,
+    start: int = 0,
+    end: int | None = None,
+    every: int = 1,
+    window: int = WINDOW,
+    overlap: int = OVERLAP,
+    **options: Unpack[VideoBackgroundArgs],
+) -> VideoEdit:
+    """Keep the subject of a clip and repaint everything else from ``with_``, consistently over
+    time, with the video painter (Wan 2.1 VACE), and write ``output``.
+
+    The subject is what ``keep`` names, the clicks or the box on frame ``frame``, your own
+    ``masks``, or with none of them the salient subject of frame ``frame`` (the ``subject``
+    stage, as :func:`textinpaint.replace_background` finds it without a prompt), tracked through
+    the clip. Every pixel farther than ``seam`` from it is repainted in windows of frames (as
+    :func:`replace` paints), and the new background is blended in over the ``seam`` band: the
+    subject's own pixels stay bit-identical in a lossless output. A frame where the subject is
+    lost is repainted whole.
+
+    Args:
+        video: the clip.
+        keep: what to keep, found on frame ``frame`` (see :func:`track`); None: the clicks, the
+            box, the masks, or else the salient subject.
+        with_: the prompt for the new background.
+        output: the new clip, as for :func:`remove`.
+        points: clicks on the subject on frame ``frame`` (x, y pixels).
+        labels: 1 (on it) or 0 (not on it) per click; default all 1.
+        box: x0, y0, x1, y1 pixels around the subject on frame ``frame``.
+        masks: the subject's masks, your own (as for :func:`remove`): nothing is found or tracked.
+        frame: the frame the prompt is given on; frames before it are tracked backward from it.
+        codec: ``"h264"``, ``"ffv1"`` or ``"png"`` (default: from ``output``).
+        start: the first frame written.
+        end: one past the last frame written (None: to the end).
+        every: paint and write one frame in this many (a quick preview; no audio then).
+        window: frames painted together (see :func:`replace`).
+        overlap: frames each window takes over from the last as context.
+        **options: the detector's thresholds, ``seam`` (px; None: the image default from the
+            frame size), and the painter's ``steps``, ``guidance``, ``negative_prompt`` and ``seed``.
+
+    Returns:
+        A :class:`VideoEdit` whose ``masks`` are the subject's (``found`` False, and no file
+        written, when nothing was found to keep).
+
+    Example:
+        >>> from textinpaint import video
+        >>> video.replace_background("talk.mp4", "the person", "a quiet library", output="out.mp4")  # doctest: +SKIP
+    """
+    check_text("with_", with_)
+    groups = split(dict(options), VideoBackgroundArgs, "replace_background")
+    painting = groups[PaintOptions]
+    request, parameters = _sampling(painting, with_, window, overlap)
+    plan = _plan(
+        pipeline,
+        video,
+        keep,
+        points,
+        labels,
+        box,
+        masks,
+        frame,
+        groups[FindOptions],
+        None,
+        start=start,
+        end=end,
+        salient=True,
+    )
+    seam = groups[BackgroundOptions].seam
+    band = auto_feather(auto_dilation(plan.info.width, plan.info.height)) if seam is None else int(seam)
+    plan.grow, plan.soft = 0, band - 1  # as the image workflow: the subject is never grown into
+    plan.asked = _asked(keep, points, labels, box, masks, frame, codec, start, end, named="keep")
+    plan.asked |= {"every": every, **recorded(VideoBackgroundArgs, groups[FindOptions], groups[BackgroundOptions])}
+    plan.asked["seam"] = band
+    if not plan.found:
+        return _nothing(pipeline, "replace_background", plan, keep)
+
+    def behind(stack: np.ndarray | None, height: int, width: int) -> np.ndarray:
+        subject = _union(stack)
+        return np.ones((height, width), bool) if subject is None else distance_outside(subject) > band
+
+    finder = () if plan.own is not None else ("subject",) if plan.phrases == ["subject"] else ("detector",)
+    return _write(
+        pipeline,
+        "replace_background",
+        plan,
+        output,
+        _in_windows(pipeline, request, plan, window, overlap, behind),
+        (*finder, *(() if plan.own is not None else ("tracker",)), "video_painter"),
+        find=None,
+        parameters=parameters,
+        codec=codec,
+        start=start,
+        end=end,
+        every=every,
+        drawn=request.seed,
+    )
+
+
+def _sampling(painting: PaintOptions, prompt: str, window: int, overlap: int) -> tuple[FillRequest, dict[str, Any]]:
+    """The video painter's request (Wan's defaults where None, the seed drawn when none was given)
+    and the sidecar's record of it, after checking the windows."""
     if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
         raise InvalidInputError(f"overlap must be 0 or more frames; got {overlap!r}")
     if isinstance(window, bool) or not isinstance(window, int) or window < overlap + 1:
         raise InvalidInputError(f"window must be more frames than overlap ({overlap}); got {window!r}")
-    groups = split(dict(options), VideoReplaceArgs, "replace")
-    painting = resolve(groups[PaintOptions], WanVace.abilities)
-    seed = draw_seed() if painting.seed is None else int(cast(int, painting.seed))
+    resolved = resolve(painting, WanVace.abilities)
+    seed = draw_seed() if resolved.seed is None else int(cast(int, resolved.seed))
     request = FillRequest(
-        with_,
-        cast(str, painting.negative_prompt),
-        int(cast(int, painting.steps)),
-        float(cast(float, painting.guidance)),
+        prompt,
+        cast(str, resolved.negative_prompt),
+        int(cast(int, resolved.steps)),
+        float(cast(float, resolved.guidance)),
         seed=seed,
     )
-    plan = _plan(
-        pipeline, video, find, points, labels, box, masks, frame, groups[FindOptions], painting, start=start, end=end
-    )
-    plan.asked = _asked(find, points, labels, box, masks, frame, codec, start, end)
-    plan.asked |= recorded(VideoReplaceArgs, groups[FindOptions])
-    if not plan.found:
-        return _nothing(pipeline, "replace", plan, find)
-    painter = cast(WanVace, pipeline.model("video_painter"))
+    parameters = {
+        "with_": prompt,
+        "negative_prompt": request.negative_prompt,
+        "steps": request.steps,
+        "guidance": request.guidance,
+        "seed": seed,
+        "window": window,
+        "overlap": overlap,
+    }
+    return request, parameters
+
+
+Regions = Callable[[np.ndarray | None, int, int], np.ndarray | None]
+
+
+def _in_windows(
+    pipeline: Models, request: FillRequest, plan: _Plan, window: int, overlap: int, region_of: Regions
+) -> Callable[[Iterator[Frame]], Iterator[np.ndarray]]:
+    """The transform that tracks the frames and paints ``region_of(masks, height, width)`` of
+    each (None: nothing) with the video painter, ``window`` frames at a time, the last
+    ``overlap`` painted frames of each window handed to the next as known context."""
 
     def repaint(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
+        painter = cast(WanVace, pipeline.model("video_painter"))
         held: list[tuple[Frame, np.ndarray | None]] = []
         context: list[Frame] = []  # the last window's final frames the next one starts from
         for current, stack in _tracked(pipeline, frames, plan):
-            held.append((current, _union(stack)))
+            held.append((current, region_of(stack, *current.rgb.shape[:2])))
             if len(context) + len(held) < window:
                 continue
             painted = _paint_window(painter, request, plan, context, held)
@@ -606,30 +828,7 @@ def replace(
         if held:
             yield from _paint_window(painter, request, plan, context, held)
 
-    parameters = {
-        "with_": with_,
-        "negative_prompt": request.negative_prompt,
-        "steps": request.steps,
-        "guidance": request.guidance,
-        "seed": seed,
-        "window": window,
-        "overlap": overlap,
-    }
-    stages = ("video_painter",) if plan.own is not None else ("tracker", "video_painter")
-    return _write(
-        pipeline,
-        "replace",
-        plan,
-        output,
-        repaint,
-        stages,
-        find=find,
-        parameters=parameters,
-        codec=codec,
-        start=start,
-        end=end,
-        drawn=seed,
-    )
+    return repaint
 
 
 def _paint_window(
