@@ -141,7 +141,8 @@ def video_picture() -> Image.Image:
     """A strip drawn by the library: a synthetic clip of a red car crossing a street, its masks
     (given by colour here, as masks made elsewhere are given; each instance keeps its id and
     colour) drawn by supervision over frames 0, 3, 6, 9 and 12, and below them those frames after
-    ``video.remove`` with those masks (tiny random-weight LaMa: the fill itself means nothing)."""
+    ``video.remove`` with those masks, frame by frame (tiny random-weight LaMa: the fill itself
+    means nothing)."""
     import tempfile
 
     from textinpaint import Pipeline
@@ -160,7 +161,7 @@ def video_picture() -> Image.Image:
             builder.add(frame.index, red[None])
         masks = builder.build()
         pipe = Pipeline(models=write_tiny_models(folder), device="cpu")
-        edit = video.remove(pipe, clip, masks=masks, output=Path(folder) / "out.mkv")
+        edit = video.remove(pipe, clip, masks=masks, output=Path(folder) / "out.mkv", per_frame=True)
         removed = {f.index: f.rgb for f in read_frames(edit.output)}
     top, bottom = [], []
     for frame in frames:

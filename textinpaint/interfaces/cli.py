@@ -33,7 +33,7 @@ from ..errors import TextInpaintError
 from ..options import GROUPS, DetectArgs, VideoBackgroundArgs, VideoRemoveArgs, VideoReplaceArgs, keywords
 from ..schedulers import SCHEDULERS
 from ..stages import STAGES
-from ..workflows import COMMANDS, Workflow
+from ..workflows import COMMANDS, VIDEO_WORKFLOWS, Workflow
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -59,7 +59,7 @@ COMMAND_STAGES = {
     "download": tuple(STAGES),
     "info": tuple(STAGES),
     "app": tuple(STAGES),
-    "video": ("detector", "tracker", "remover", "video_painter"),
+    "video": tuple(dict.fromkeys(stage for flow in VIDEO_WORKFLOWS.values() for stage in flow.stages)),
 }
 
 
@@ -260,6 +260,7 @@ EXAMPLES = {
         "textinpaint video track clip.mp4 --point 320,200 --frame 12 -o masks.json",
         'textinpaint video replace clip.mp4 --find "the red car" --with "a blue pickup truck" -o out.mp4',
         "textinpaint video remove clip.mp4 --box 40,60,200,300 --lossless -o out.mkv",
+        'textinpaint video background talk.mp4 --keep "the person" --with "a quiet library" -o out.mp4',
     ],
 }
 
