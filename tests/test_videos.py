@@ -212,3 +212,40 @@ def test_each_written_frame_is_reported_to_the_frame_listener(clip, tmp_path):
         transcode(clip, tmp_path / "out.mkv", same, start=2, every=3)
         transcode(clip, tmp_path / "frames", same, end=4)
     assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def with_display_rotation(source, target, matrix):
+    """``source`` (an MP4) with its track header's display matrix set to ``matrix`` (a, b, c, d
+    in the ISO 14496-12 'tkhd' box), as a phone writes a portrait clip: the pixels stay as they
+    were shot and the player turns them."""
+    import struct
+
+    data = bytearray(source.read_bytes())
+    at = data.find(b"tkhd")
+    assert at > 0 and data[at + 4] == 0, "a version-0 track header"
+    offset = at + 4 + 4 + 5 * 4 + 8 + 4 * 2  # type; version+flags; times, id, reserved, duration; reserved; layer...
+    one = 1 << 16
+    a, b, c, d = (v * one for v in matrix)
+    struct.pack_into(">9i", data, offset, a, b, 0, c, d, 0, 0, 0, 1 << 30)
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize(
+    "matrix,turn",
+    [((0, 1, -1, 0), -1), ((0, -1, 1, 0), 1), ((-1, 0, 0, -1), 2)],
+    ids=["90-clockwise", "90-counter-clockwise", "180"],
+)
+def test_a_clip_with_a_display_rotation_is_read_and_written_upright(tmp_path, matrix, turn):
+    shot = write_clip(tmp_path / "shot.mp4", frames=5, width=64, height=48)
+    turned = with_display_rotation(shot, tmp_path / "turned.mp4", matrix)
+    stored = [frame.rgb for frame in read_frames(shot)]
+    info = probe(turned)
+    assert info.rotation != 0 and (info.width, info.height) == ((48, 64) if turn != 2 else (64, 48))
+    upright = [frame.rgb for frame in read_frames(turned)]
+    for raw, seen in zip(stored, upright, strict=True):
+        np.testing.assert_array_equal(seen, np.rot90(raw, turn))
+    written = transcode(turned, tmp_path / "upright.mkv", same)
+    assert probe(written).rotation == 0 and audio_packets(written) == audio_packets(turned)
+    for seen, again in zip(upright, (frame.rgb for frame in read_frames(written)), strict=True):
+        np.testing.assert_array_equal(again, seen)  # written upright, with no rotation left to apply
