@@ -189,3 +189,40 @@ def test_ray_throughput_run_prints_its_table():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| local CLI (1 thread) |" in result.stdout and "| ray | 1 |" in result.stdout
     assert "ms per photo once the actor is up" in result.stdout
+
+
+def test_lama_flops_are_what_the_flop_counter_counts_for_big_lamas_layers():
+    """benchmarks/video_work.py counts big-LaMa layer by layer; the same layers built as torch
+    convolutions on the meta device (the spectral 1x1 on the FFT's half-width grid) give the same
+    count under FlopCounterMode. The layer list also holds big-LaMa's published 51 M weights."""
+    import video_work
+    from torch import nn
+
+    def stack(h, w):
+        layers = [(nn.Conv2d(4, 64, 7, padding=3), (h, w))]
+        layers += [(nn.Conv2d(64 * 2**i, 128 * 2**i, 3, 2, 1), (h >> i, w >> i)) for i in range(3)]
+        local, glob, (bh, bw) = 128, 384, (h // 8, w // 8)
+        block = [
+            (nn.Conv2d(local, local, 3, padding=1), (bh, bw)),
+            (nn.Conv2d(local, glob, 3, padding=1), (bh, bw)),
+            (nn.Conv2d(glob, local, 3, padding=1), (bh, bw)),
+            (nn.Conv2d(glob, glob // 2, 1), (bh, bw)),
+            (nn.Conv2d(glob, glob, 1), (bh, bw // 2 + 1)),
+            (nn.Conv2d(glob // 2, glob, 1), (bh, bw)),
+        ]
+        layers += block * 36
+        layers += [(nn.ConvTranspose2d(64 * 2**i, 32 * 2**i, 3, 2, 1, 1), (h >> i, w >> i)) for i in (3, 2, 1)]
+        return layers + [(nn.Conv2d(64, 3, 7, padding=3), (h, w))]
+
+    with torch.device("meta"):
+        layers = stack(512, 384)
+    counted = 0
+    for layer, (h, w) in layers:
+        shape = (1, layer.in_channels, h, w)
+        with torch.utils.flop_counter.FlopCounterMode(display=False) as counter:
+            layer(torch.empty(shape, device="meta"))
+        counted += counter.get_total_flops()
+    assert video_work.lama_flops(512, 384) == pytest.approx(counted, rel=1e-9)
+    weights = sum(layer.weight.numel() for layer, _ in layers[:4] + layers[4:10] + layers[-4:])
+    weights += 35 * sum(layer.weight.numel() for layer, _ in layers[4:10])
+    assert weights == pytest.approx(51e6, rel=0.01)
