@@ -537,3 +537,83 @@ def test_the_video_sidecar_schema_names_every_video_workflow_and_every_parameter
     for flow in VIDEO_WORKFLOWS.values():
         taken = keywords(flow.args) | set(flow.inputs)
         assert taken - {"scheduler", "upscale", "fast"} <= described, flow.name
+
+
+class CountingPainter:
+    """The tiny video painter, counting its windows, interrupted (as by Ctrl+C) at window ``stop``."""
+
+    def __init__(self, painter, stop=None):
+        self.painter, self.native_size, self.stop, self.calls = painter, painter.native_size, stop, 0
+
+    def paint(self, crops, holes, request):
+        if self.stop is not None and self.calls == self.stop:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return self.painter.paint(crops, holes, request)
+
+
+def square_masks(frames=11):
+    """A square drifting right, one instance on every frame: every window has something to paint."""
+    from textinpaint.videomasks import VideoMasksBuilder
+
+    builder = VideoMasksBuilder(height=48, width=64, ids=[1])
+    for index in range(frames):
+        square = np.zeros((1, 48, 64), bool)
+        square[0, 14:30, 8 + 2 * index : 24 + 2 * index] = True
+        builder.add(index, square)
+    return builder.build()
+
+
+def test_an_interrupted_clip_resumes_at_the_first_window_not_painted(pipe, tiny_models, clip, tmp_path):
+    from textinpaint import Pipeline
+
+    request = {"masks": square_masks(), "with_": "a cat", "steps": 1, "window": 5, "overlap": 1}  # 3 windows
+    out = tmp_path / "out.mkv"
+    stopped = CountingPainter(pipe.model("video_painter"), stop=1)
+    with pytest.raises(KeyboardInterrupt):
+        video.replace(Pipeline(models=tiny_models, device="cpu", video_painter=stopped), clip, output=out, **request)
+    assert not out.exists() and not (tmp_path / "out.json").exists()
+    assert [p.name for p in (tmp_path / "out.mkv.windows").iterdir()] == ["window-000000.npz"]
+    again = CountingPainter(pipe.model("video_painter"))
+    resumed = video.replace(
+        Pipeline(models=tiny_models, device="cpu", video_painter=again), clip, output=out, **request
+    )
+    assert again.calls == 2, "the first window was taken from the interrupted run"
+    assert not (tmp_path / "out.mkv.windows").exists(), "the kept windows go once the clip is written"
+    # The drawn seed was the interrupted run's; painted whole with it, the clip is the same.
+    whole = video.replace(pipe, clip, output=tmp_path / "whole.mkv", **{**request, "seed": resumed.seed})
+    for a, b in zip(read_frames(resumed.output), read_frames(whole.output), strict=True):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+
+
+def test_kept_windows_of_another_request_are_painted_again_and_a_strangers_file_stops_the_run(
+    pipe, tiny_models, clip, tmp_path
+):
+    from textinpaint import OutputRefusedError, Pipeline
+
+    request = {"masks": square_masks(), "steps": 1, "window": 5, "overlap": 1, "seed": 1}
+    out = tmp_path / "out.mkv"
+    stopped = CountingPainter(pipe.model("video_painter"), stop=2)
+    with pytest.raises(KeyboardInterrupt):
+        video.replace(
+            Pipeline(models=tiny_models, device="cpu", video_painter=stopped),
+            clip,
+            None,
+            "a cat",
+            output=out,
+            **request,
+        )
+    again = CountingPainter(pipe.model("video_painter"))
+    dog = video.replace(
+        Pipeline(models=tiny_models, device="cpu", video_painter=again), clip, None, "a dog", output=out, **request
+    )
+    assert again.calls == 3, "windows painted for another prompt are not this request's"
+    fresh = video.replace(pipe, clip, None, "a dog", output=tmp_path / "fresh.mkv", **request)
+    for a, b in zip(read_frames(dog.output), read_frames(fresh.output), strict=True):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+    kept = tmp_path / "film.mkv.windows"
+    kept.mkdir()
+    (kept / "window-000000.npz").write_bytes(b"somebody's file")
+    with pytest.raises(OutputRefusedError, match="is not a painted window textinpaint wrote"):
+        video.replace(pipe, clip, None, "a dog", output=tmp_path / "film.mkv", **request)
+    assert (kept / "window-000000.npz").read_bytes() == b"somebody's file" and not (tmp_path / "film.mkv").exists()

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
 import PIL.Image
 import PIL.PngImagePlugin
 
@@ -46,9 +47,11 @@ PNG_LEVEL = 1
 # The image formats an output may be written in (by its suffix).
 IMAGE_FORMATS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"})
 # What a file of each kind must look like to be textinpaint's own (see Writer.check).
-Kind = Literal["image", "sidecar", "failures", "report", "masks"]
+Kind = Literal["image", "sidecar", "failures", "report", "masks", "windows"]
 # The "format" of a video masks document (textinpaint.videomasks), how its JSON is known as ours.
 MASKS_FORMAT = "textinpaint-video-masks"
+# The "format" array of a clip's painted window kept for resuming (textinpaint.workflows.video).
+WINDOWS_FORMAT = "textinpaint-video-window"
 
 
 def _read_umask() -> int:
@@ -159,6 +162,24 @@ def _json_object(path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def read_arrays(path: str | Path, limit: int = 4 << 30) -> dict[str, Any]:
+    """The arrays of an ``.npz`` file textinpaint may have written, read as a stranger's file: no
+    pickles, at most ``limit`` bytes unpacked; ``{}`` for anything else (missing, not an npz,
+    damaged, too large). Strings come back as ``str``."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if sum(info.file_size for info in archive.infolist()) > limit:
+                return {}
+        with np.load(path, allow_pickle=False) as loaded:
+            return {
+                name: loaded[name].item() if loaded[name].dtype.kind == "U" else loaded[name] for name in loaded.files
+            }
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return {}
+
+
 def _is_sidecar(document: dict[str, Any] | None) -> bool:
     return document is not None and "workflow" in document and "version" in document
 
@@ -169,6 +190,8 @@ def owned(path: Path, kind: Kind) -> bool:
         return _is_sidecar(_json_object(path))
     if kind == "masks":
         return (_json_object(path) or {}).get("format") == MASKS_FORMAT
+    if kind == "windows":
+        return read_arrays(path).get("format") == WINDOWS_FORMAT
     if kind == "failures":
         document = _json_object(path)
         return document is not None and isinstance(document.get("failures"), list)
@@ -243,6 +266,7 @@ class Writer:
                 "failures": "a failures table",
                 "report": "a report",
                 "masks": "a masks document",
+                "windows": "a painted window",
             }
             raise OutputRefusedError(
                 f"{str(target)!r} exists and is not {what[kind]} textinpaint wrote; textinpaint does not write "
@@ -279,6 +303,12 @@ class Writer:
     def json(self, target: Path, document: dict[str, Any], kind: Kind = "sidecar") -> Path:
         """Write a sidecar (or a failures table) as strict JSON."""
         return self._write(target, kind, lambda path: write_json(path, document))
+
+    def arrays(self, target: Path, arrays: dict[str, Any], kind: Kind = "windows") -> Path:
+        """Write numpy arrays (``.npz``, compressed, no pickles), e.g. a clip's painted window."""
+        return self._write(
+            target, kind, lambda path: _atomic(path, lambda stream: np.savez_compressed(stream, **arrays))
+        )
 
     def text(self, target: Path, text: str, kind: Kind = "report") -> Path:
         """Write a report page (it must carry :data:`REPORT_MARK`)."""

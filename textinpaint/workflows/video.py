@@ -12,7 +12,10 @@ masks is bit-identical to the decoded input) and its sidecar beside it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +27,7 @@ import numpy as np
 
 from ..backends.tracking import Sam2Tracker, TrackPrompt, TrackSession
 from ..backends.vace import WanVace
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, OutputRefusedError
 from ..images import Picture
 from ..inpainting import FillRequest, crop_window, draw_seed, paint
 from ..masks import auto_dilation, auto_feather, blend_weights, bounding_box, distance_near, distance_outside
@@ -43,7 +46,7 @@ from ..options import (
     resolve,
     split,
 )
-from ..outputs import Writer
+from ..outputs import WINDOWS_FORMAT, Writer, read_arrays, to_json
 from ..results import SIDECAR_VERSION, file_digest
 from ..videomasks import VideoMasks, VideoMasksBuilder, load_video_masks
 from ..videos import Frame, VideoInfo, probe, read_frames, transcode
@@ -51,6 +54,8 @@ from .steps import find_regions, salient_regions
 
 if TYPE_CHECKING:
     from ..container import Models
+
+logger = logging.getLogger(__name__)
 
 
 # A window of frames painted in one pass (Wan paints 4k+1 frames; 33 is about a second and a
@@ -100,6 +105,13 @@ class _Plan:
     builder: list[VideoMasksBuilder] = field(default_factory=list)
     began: float = field(default_factory=time.perf_counter)
     asked: dict[str, Any] = field(default_factory=dict)  # every argument, as the sidecar records it
+    sha256: str = ""  # the clip file's, once computed (see digest)
+
+    def digest(self) -> str:
+        """The sha256 of the clip's file (read once)."""
+        if not self.sha256:
+            self.sha256 = file_digest(self.video)
+        return self.sha256
 
     @property
     def found(self) -> bool:
@@ -387,7 +399,7 @@ def _record(workflow: str, plan: _Plan, find: object) -> dict[str, Any]:
     return {
         "version": SIDECAR_VERSION,
         "workflow": f"video {workflow}",
-        "input": {"path": str(source), "sha256": file_digest(source)},
+        "input": {"path": str(source), "sha256": plan.digest()},
         "parameters": dict(plan.asked),
     }
 
@@ -524,21 +536,21 @@ def remove(
     if not plan.found:
         return _nothing(pipeline, "remove", plan, find)
     if sampling is not None:
-        request, parameters = sampling
-        return _write(
+        return _paint_clip(
             pipeline,
             "remove",
             plan,
             output,
-            _in_windows(pipeline, request, plan, window, overlap, _union),
+            sampling,
+            groups[PaintOptions].seed is None,
+            (window, overlap),
+            _union,
             ("video_painter",) if plan.own is not None else ("tracker", "video_painter"),
             find=find,
-            parameters=parameters,
             codec=codec,
             start=start,
             end=end,
             every=every,
-            drawn=request.seed,
         )
     remover, blank = pipeline.remover, FillRequest("")
 
@@ -628,7 +640,7 @@ def replace(
     """
     check_text("with_", with_)
     groups = split(dict(options), VideoReplaceArgs, "replace")
-    request, parameters = _sampling(groups[PaintOptions], with_, window, overlap)
+    sampling = _sampling(groups[PaintOptions], with_, window, overlap)
     plan = _plan(
         pipeline,
         video,
@@ -648,21 +660,21 @@ def replace(
     plan.asked |= {"dilate": plan.grow, "feather": plan.soft}
     if not plan.found:
         return _nothing(pipeline, "replace", plan, find)
-    stages = ("video_painter",) if plan.own is not None else ("tracker", "video_painter")
-    return _write(
+    return _paint_clip(
         pipeline,
         "replace",
         plan,
         output,
-        _in_windows(pipeline, request, plan, window, overlap, _union),
-        stages,
+        sampling,
+        groups[PaintOptions].seed is None,
+        (window, overlap),
+        _union,
+        ("video_painter",) if plan.own is not None else ("tracker", "video_painter"),
         find=find,
-        parameters=parameters,
         codec=codec,
         start=start,
         end=end,
         every=every,
-        drawn=request.seed,
     )
 
 
@@ -728,7 +740,7 @@ def replace_background(
     check_text("with_", with_)
     groups = split(dict(options), VideoBackgroundArgs, "replace_background")
     painting = groups[PaintOptions]
-    request, parameters = _sampling(painting, with_, window, overlap)
+    sampling = _sampling(painting, with_, window, overlap)
     plan = _plan(
         pipeline,
         video,
@@ -758,14 +770,75 @@ def replace_background(
         return np.ones((height, width), bool) if subject is None else distance_outside(subject) > band
 
     finder = () if plan.own is not None else ("subject",) if plan.phrases == ["subject"] else ("detector",)
-    return _write(
+    return _paint_clip(
         pipeline,
         "replace_background",
         plan,
         output,
-        _in_windows(pipeline, request, plan, window, overlap, behind),
+        sampling,
+        painting.seed is None,
+        (window, overlap),
+        behind,
         (*finder, *(() if plan.own is not None else ("tracker",)), "video_painter"),
         find=None,
+        codec=codec,
+        start=start,
+        end=end,
+        every=every,
+    )
+
+
+def _paint_clip(
+    pipeline: Models,
+    workflow: str,
+    plan: _Plan,
+    output: str | Path,
+    sampling: tuple[FillRequest, dict[str, Any]],
+    drawn: bool,
+    windows: tuple[int, int],
+    region_of: Regions,
+    stages: tuple[str, ...],
+    *,
+    find: object,
+    codec: str | None,
+    start: int,
+    end: int | None,
+    every: int,
+) -> VideoEdit:
+    """Paint ``region_of`` each frame's masks with the video painter in windows and write the clip
+    and its sidecar; painted windows are kept beside the output until it is written, and an
+    interrupted run of the same request (the same seed, or a drawn one) resumes from them."""
+    request, parameters = sampling
+    target = Path(output)
+    asked = {k: v for k, v in {**plan.asked, **parameters}.items() if not (drawn and k == "seed")}
+    key = hashlib.sha256(
+        to_json(
+            {
+                "workflow": workflow,
+                "input": plan.digest(),
+                "parameters": asked,
+                "models": pipeline.model_sources(*stages),
+                "device": str(pipeline.device),
+                "dtype": str(pipeline.dtype),
+            }
+        ).encode()
+    ).hexdigest()
+    progress = _Progress.beside(target, key, Writer([Path(plan.video), target]))
+    kept = progress.seed() if drawn else None
+    if kept is not None:  # resuming a run whose seed was drawn: the same seed again
+        request = dataclasses.replace(request, seed=kept)
+        parameters = {**parameters, "seed": kept}
+    progress.seed_used = int(request.seed)
+    window, overlap = windows
+    transform = _in_windows(pipeline, request, plan, window, overlap, region_of, progress)
+    edit = _write(
+        pipeline,
+        workflow,
+        plan,
+        output,
+        transform,
+        stages,
+        find=find,
         parameters=parameters,
         codec=codec,
         start=start,
@@ -773,6 +846,8 @@ def replace_background(
         every=every,
         drawn=request.seed,
     )
+    progress.clear()
+    return edit
 
 
 def _sampling(painting: PaintOptions, prompt: str, window: int, overlap: int) -> tuple[FillRequest, dict[str, Any]]:
@@ -807,28 +882,142 @@ Regions = Callable[[np.ndarray | None, int, int], np.ndarray | None]
 
 
 def _in_windows(
-    pipeline: Models, request: FillRequest, plan: _Plan, window: int, overlap: int, region_of: Regions
+    pipeline: Models,
+    request: FillRequest,
+    plan: _Plan,
+    window: int,
+    overlap: int,
+    region_of: Regions,
+    progress: _Progress | None = None,
 ) -> Callable[[Iterator[Frame]], Iterator[np.ndarray]]:
     """The transform that tracks the frames and paints ``region_of(masks, height, width)`` of
     each (None: nothing) with the video painter, ``window`` frames at a time, the last
-    ``overlap`` painted frames of each window handed to the next as known context."""
+    ``overlap`` painted frames of each window handed to the next as known context. Each painted
+    window is kept in ``progress`` as it is done, and a window kept there by an interrupted run
+    of the same request is taken from it instead of painted again."""
 
     def repaint(frames: Iterator[Frame]) -> Iterator[np.ndarray]:
-        painter = cast(WanVace, pipeline.model("video_painter"))
         held: list[tuple[Frame, np.ndarray | None]] = []
         context: list[Frame] = []  # the last window's final frames the next one starts from
+        count = 0
+
+        def finish() -> list[np.ndarray]:
+            indices = [f.index for f, _ in held]
+            painted = None if progress is None else progress.load(count, [f for f, _ in held])
+            if painted is None:
+                painter = cast(WanVace, pipeline.model("video_painter"))
+                painted, box = _paint_window(painter, request, plan, context, held)
+                if progress is not None:
+                    progress.save(count, indices, painted, [f for f, _ in held], box)
+            return painted
+
         for current, stack in _tracked(pipeline, frames, plan):
             held.append((current, region_of(stack, *current.rgb.shape[:2])))
             if len(context) + len(held) < window:
                 continue
-            painted = _paint_window(painter, request, plan, context, held)
+            painted = finish()
             yield from painted
             finished = [*context, *(Frame(f.index, rgb, f.pts, f.time) for (f, _), rgb in zip(held, painted))]
-            context, held = (finished[-overlap:] if overlap else []), []
+            context, held, count = (finished[-overlap:] if overlap else []), [], count + 1
         if held:
-            yield from _paint_window(painter, request, plan, context, held)
+            yield from finish()
 
     return repaint
+
+
+@dataclass
+class _Progress:
+    """The painted windows of one clip, kept beside its output (``OUT.windows/``, one ``.npz`` a
+    window: the frames' indices, the crop's box and each painted frame's crop) until the clip is
+    written, so that running the same request again after an interruption starts at the first
+    window not yet painted. Each file carries the request's key; one of another request is
+    painted again (and replaced), and anything in that folder textinpaint did not write stops
+    the run before any work."""
+
+    folder: Path
+    key: str
+    writer: Writer
+    seed_used: int = 0
+
+    @classmethod
+    def beside(cls, output: Path, key: str, writer: Writer) -> _Progress:
+        progress = cls(output.with_name(output.name + ".windows"), key, writer)
+        if progress.folder.exists() and not progress.folder.is_dir():
+            raise OutputRefusedError(
+                f"{str(progress.folder)!r} is in the way of the painted windows kept for resuming; move it away"
+            )
+        for stranger in sorted(progress.folder.glob("*")) if progress.folder.is_dir() else []:
+            writer.check(stranger, "windows")  # a file textinpaint did not write there stops the run now
+        return progress
+
+    def _path(self, count: int) -> Path:
+        return self.folder / f"window-{count:06d}.npz"
+
+    def seed(self) -> int | None:
+        """The seed the kept windows were painted with (for a request whose seed is drawn)."""
+        first = read_arrays(self._path(0))
+        if first.get("key") != self.key or "seed" not in first:
+            return None
+        return int(first["seed"])
+
+    def load(self, count: int, frames: list[Frame]) -> list[np.ndarray] | None:
+        """Window ``count``'s painted frames as a run of this request kept them, else None."""
+        kept = read_arrays(self._path(count))
+        if kept.get("key") != self.key:
+            return None
+        try:
+            indices, box, which, crops = kept["frames"], kept["box"], kept["painted"], kept["crops"]
+            if indices.tolist() != [f.index for f in frames] or which.shape != (len(frames),) or which.dtype != bool:
+                return None
+            x0, y0, x1, y1 = (int(v) for v in box)
+            height, width = frames[0].rgb.shape[:2]
+            if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+                return None
+            if crops.dtype != np.uint8 or crops.shape != (int(which.sum()), y1 - y0, x1 - x0, 3):
+                return None
+        except (KeyError, AttributeError, TypeError, ValueError):
+            return None
+        out, used = [], iter(crops)
+        for frame, painted in zip(frames, which):
+            if not painted:
+                out.append(frame.rgb)
+                continue
+            result = frame.rgb.copy()
+            result[y0:y1, x0:x1] = next(used)
+            out.append(result)
+        logger.info("window %d (frames %d-%d) taken from %s", count, indices[0], indices[-1], self.folder)
+        return out
+
+    def save(
+        self,
+        count: int,
+        indices: list[int],
+        painted: list[np.ndarray],
+        frames: list[Frame],
+        box: tuple[int, int, int, int] | None,
+    ) -> None:
+        x0, y0, x1, y1 = box or (0, 0, 1, 1)
+        which = np.array([box is not None and rgb is not frame.rgb for rgb, frame in zip(painted, frames)])
+        crops = [rgb[y0:y1, x0:x1] for rgb, keep in zip(painted, which) if keep]
+        self.writer.arrays(
+            self._path(count),
+            {
+                "format": np.array(WINDOWS_FORMAT),
+                "key": np.array(self.key),
+                "seed": np.array(self.seed_used, np.int64),
+                "frames": np.array(indices, np.int64),
+                "box": np.array([x0, y0, x1, y1], np.int64),
+                "painted": which,
+                "crops": np.stack(crops) if crops else np.zeros((0, y1 - y0, x1 - x0, 3), np.uint8),
+            },
+        )
+
+    def clear(self) -> None:
+        """Remove the kept windows (the clip is written), and the folder when nothing else is in it."""
+        for kept in self.folder.glob("window-*.npz"):
+            kept.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()
 
 
 def _paint_window(
@@ -837,15 +1026,15 @@ def _paint_window(
     plan: _Plan,
     context: list[Frame],
     held: list[tuple[Frame, np.ndarray | None]],
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], tuple[int, int, int, int] | None]:
     """The ``held`` frames painted in one pass after the ``context`` frames (known, kept as
     they are): the window's crop around its masks at the model's size, each frame blended back
-    under its own grown, feathered mask."""
+    under its own grown, feathered mask; and that crop's box (xyxy; None: nothing to paint)."""
     frames = [*context, *(f for f, _ in held)]
     regions = [None] * len(context) + [r for _, r in held]
     wanted = [r for r in regions if r is not None]
     if not wanted:
-        return [f.rgb for f, _ in held]
+        return [f.rgb for f, _ in held], None
     info, grow, reach = plan.info, plan.grow, plan.grow + plan.soft
     x0, y0, x1, y1 = bounding_box(np.logical_or.reduce(wanted))  # type: ignore[misc]  # not empty: checked above
     support = (max(0, x0 - reach), max(0, y0 - reach), min(info.width, x1 + reach), min(info.height, y1 + reach))
@@ -868,4 +1057,4 @@ def _paint_window(
         result = current.rgb.copy()  # the image path's blend: a weight of 0 keeps the input exactly
         result[wy0:wy1, wx0:wx1] = cv2.blendLinear(painted[k], crops[k], alpha, 1.0 - alpha)
         out.append(result)
-    return out
+    return out, (wx0, wy0, wx1, wy1)
