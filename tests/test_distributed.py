@@ -302,3 +302,39 @@ def test_cutout_on_ray_equals_the_local_cli(tiny_models, tmp_path, capsys, one_t
         twin = tmp_path / "ray" / path.relative_to(tmp_path / "local")
         assert pixels(path).shape[-1] == 4 and (pixels(path) == pixels(twin)).all()
         assert comparable(path.with_suffix(".json")) == comparable(twin.with_suffix(".json"))
+
+
+def test_clips_run_one_per_task_on_ray_equal_the_local_cli_and_resume_each_other(
+    tiny_models, tmp_path, capsys, one_thread
+):
+    pytest.importorskip("av")
+    from textinpaint.testing import write_clip
+    from textinpaint.videos import read_frames
+
+    clips = tmp_path / "clips"
+    write_clip(clips / "a.mp4", frames=5)
+    write_clip(clips / "day" / "b.mkv", frames=5, codec="ffv1", audio=False)
+    (clips / "broken.mp4").write_bytes(b"not a clip")
+    common = ["--models", str(tiny_models), "--device", "cpu", "--quiet"]
+    argv = ["video", "remove", str(clips), "--box", "8,14,30,34", "--per-frame", "--lossless", *common]
+    assert main([*argv, "-o", str(tmp_path / "ray"), "--engine", "ray", "--concurrency", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "2 done" in err and "1 failed" in err and "broken.mp4" in err
+    assert main([*argv, "-o", str(tmp_path / "local")]) == 1
+    capsys.readouterr()
+    for name in ("a.mkv", "day/b.mkv"):
+        ours = list(read_frames(tmp_path / "ray" / name))
+        theirs = list(read_frames(tmp_path / "local" / name))
+        assert len(ours) == len(theirs) == 5
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a.rgb, b.rgb)
+    assert json.loads((tmp_path / "ray" / "failures.json").read_text())["failures"][0]["input"].endswith("broken.mp4")
+    assert main([*argv, "-o", str(tmp_path / "ray")]) == 1, "the local CLI resumes the Ray run: the broken clip again"
+    assert "2 skipped" in capsys.readouterr().err
+    from textinpaint.interfaces.distributed import run_clips
+
+    with pytest.raises(InvalidInputError, match="workflow must be one of"):
+        run_clips([clips], "video explode", {}, tmp_path / "x")
+    with pytest.raises(InvalidInputError, match="no clips matched"):
+        (tmp_path / "empty").mkdir()
+        run_clips([tmp_path / "empty"], "video remove", {}, tmp_path / "x")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .. import __version__
 from ..errors import TextInpaintError
-from ..options import GROUPS, DetectArgs, VideoBackgroundArgs, VideoRemoveArgs, VideoReplaceArgs, keywords
+from ..options import GROUPS, DetectArgs, keywords
 from ..schedulers import SCHEDULERS
 from ..stages import STAGES
 from ..workflows import COMMANDS, VIDEO_WORKFLOWS, Workflow
@@ -180,14 +180,18 @@ def _flag(group: Any, name: str, default: Any, doc: str, cli: dict[str, Any]) ->
         group.add_argument(flag, type=kind, default=default, help=doc + extra + shown)
 
 
-def _engine_group(parser: argparse.ArgumentParser) -> None:
+def _engine_group(parser: argparse.ArgumentParser, *, uris: bool = True) -> None:
     group = parser.add_argument_group("engine (distributed runs need the ray extra)")
     group.add_argument(
         "--engine",
         choices=["local", "ray"],
         default="local",
-        help="run here, or on Ray Data (a local Ray, or the cluster at --address); inputs may then also "
-        "be URIs (s3://, gs://, file://) and Parquet/CSV manifests",
+        help="run here, or on Ray Data (a local Ray, or the cluster at --address)"
+        + (
+            "; inputs may then also be URIs (s3://, gs://, file://) and Parquet/CSV manifests"
+            if uris
+            else ", one clip per task (paths every node sees)"
+        ),
     )
     group.add_argument("--address", help="the Ray cluster to join (auto, ray://HOST:10001); default: a local Ray")
     group.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray actor (0.5: two actors a GPU)")
@@ -502,6 +506,7 @@ def _parser() -> argparse.ArgumentParser:
     frames.add_argument("--codec", choices=["h264", "ffv1", "png"], help="default: from the output's suffix")
     frames.add_argument("--quiet", action="store_true", help="no progress bar")
     frames.add_argument("--overwrite", action="store_true", help="several clips: redo those done before")
+    _engine_group(clip, uris=False)
     frames.add_argument(
         "--lossless",
         action="store_true",
@@ -720,7 +725,6 @@ def _video_track(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]
 def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any]) -> int:
     """video remove, replace and background: the clip written, and what was done said."""
     from ..errors import InvalidInputError
-    from ..workflows import video
 
     several = len(args.inputs) > 1 or args.inputs[0].is_dir() or not args.inputs[0].exists()
     codec = args.codec
@@ -734,18 +738,17 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
                 + (f" with --codec {codec}" if codec else "")
             )
         codec = lossless
-    common = {"codec": codec, "start": args.start, "end": args.end, "masks": args.masks}
     action = _VIDEO_ACTIONS[args.action]
-    extra = {name: getattr(args, name) for name in action.extra}
-    flow = getattr(video, action.name)
     subject = getattr(args, action.subject)
-    if several:
-        return _video_folder(
-            args, lambda source, output: flow(pipe, source, subject, output=output, **extra, **common, **given), codec
-        )
+    masks = None if args.masks is None else str(args.masks)
+    asked = {action.subject: subject, "codec": codec, "start": args.start, "end": args.end, "masks": masks}
+    asked |= {name: getattr(args, name) for name in action.extra} | given
+    workflow = VIDEO_WORKFLOWS[cast(str, action.workflow)]
+    if several or args.engine == "ray":
+        return _video_folder(pipe, args, workflow, asked, codec)
     args.input = args.inputs[0]
     with _frame_bar(args.quiet):
-        edit = flow(pipe, args.input, subject, output=args.output, **extra, **common, **given)
+        edit = workflow.function(pipe, args.input, output=args.output, **asked)
     if not edit.found:
         what = "the salient subject" if subject is None else f"nothing matching {subject!r}"
         print(f"{args.input}: {what} on frame {args.frame}; no output written", file=sys.stderr)
@@ -756,27 +759,50 @@ def _video_edit(pipe: Pipeline, args: argparse.Namespace, given: dict[str, Any])
     return 0
 
 
-def _video_folder(args: argparse.Namespace, edit: Any, codec: str | None) -> int:
+def _video_folder(
+    pipe: Pipeline, args: argparse.Namespace, workflow: Workflow, asked: dict[str, Any], codec: str | None
+) -> int:
     """Several clips (folders, globs): one output each in the ``-o`` folder, through the batch
-    runner: a bad clip fails alone, a rerun skips what was done with the same request."""
+    runner (or on Ray with ``--engine ray``, one clip per task): a bad clip fails alone, a rerun
+    skips what was done with the same request, here or on Ray."""
     from ..errors import InvalidInputError
     from ..outputs import Writer
     from . import batch
 
     suffix = {"ffv1": ".mkv", "png": "", None: ".mp4", "h264": ".mp4"}[codec]
+    flags = ["action", "find", "keep", "point", "negative_point", "box", "frame", "masks", "with_", "per_frame"]
+    flags += ["window", "overlap", "codec", "lossless", "start", "end", "every", "models", "device", "dtype"]
+    options = frozenset().union(*(keywords(action.options) for action in _VIDEO_ACTIONS.values()))
+    request = {name: getattr(args, name, None) for name in (*flags, *sorted(options))}
+    key = batch.request_key({**request, "stages": stage_names(args)})
+    if args.engine == "ray":
+        from .distributed import run_clips
+
+        where = {"models": None if args.models is None else str(args.models), "device": args.device}
+        summary = run_clips(
+            args.inputs,
+            workflow.name,
+            asked,
+            args.output,
+            pipeline={**stage_names(args), **where, "dtype": args.dtype},
+            address=args.address,
+            num_gpus=args.num_gpus,
+            num_cpus=args.cpus_per_actor,
+            concurrency=args.concurrency,
+            suffix=suffix,
+            overwrite=args.overwrite,
+            key=key,
+        )
+        print(summary.text(), file=sys.stderr)
+        return summary.exit_code
     jobs = batch.plan(args.inputs, args.output, suffix=suffix, suffixes=batch.VIDEO_SUFFIXES)
     if not jobs:
         raise InvalidInputError(
             f"no clips matched {' '.join(map(str, args.inputs))!r}; clips end in {', '.join(sorted(batch.VIDEO_SUFFIXES))}"
         )
-    asked = ["action", "find", "keep", "point", "negative_point", "box", "frame", "masks", "with_", "per_frame"]
-    asked += ["window", "overlap", "codec", "lossless", "start", "end", "every", "models", "device", "dtype"]
-    options = frozenset().union(*(keywords(action.options) for action in _VIDEO_ACTIONS.values()))
-    request = {name: getattr(args, name, None) for name in (*asked, *sorted(options))}
-    key = batch.request_key({**request, "stages": stage_names(args)})
 
     def work(job: batch.Job) -> dict[str, Any]:
-        done = edit(job.source, job.output)
+        done = workflow.function(pipe, job.source, output=job.output, **asked)
         return {**done.record, "found": done.found}
 
     writer = Writer(job.source for job in jobs)
@@ -812,16 +838,15 @@ def _frame_bar(quiet: bool) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _VideoAction:
-    """One ``textinpaint video`` action: its word on the command line, the function it runs (in
-    :mod:`textinpaint.workflows.video`) and that function's options, the stages it loads (given
-    the flags), the flags it needs (message, dest), the flag naming what it follows (passed first
-    after the clip), whether it finds the salient subject when nothing is named, the extra
-    arguments it passes (by their name, which is the flag's dest), what its line says it did, and
-    what runs it."""
+    """One ``textinpaint video`` action: its word on the command line, the video workflow it runs
+    (its row in ``VIDEO_WORKFLOWS``; None: tracking, which writes masks), the stages it loads
+    (given the flags), what runs it, the flags it needs (message, dest), the flag naming what it
+    follows (passed as the workflow's argument of that name), whether it finds the salient
+    subject when nothing is named, the extra arguments it passes (by their name, which is the
+    flag's dest), and what its line says it did."""
 
     command: str
-    name: str
-    options: type
+    workflow: str | None
     stages: Callable[[argparse.Namespace], tuple[str, ...]]
     run: Any
     needs: tuple[tuple[str, str], ...] = ()
@@ -830,16 +855,20 @@ class _VideoAction:
     extra: tuple[str, ...] = ()
     done: str = ""
 
+    @property
+    def options(self) -> type:
+        """The TypedDict of the options it takes (the detector's thresholds for tracking)."""
+        return DetectArgs if self.workflow is None else VIDEO_WORKFLOWS[self.workflow].args
+
 
 _WINDOWS = ("with_", "every", "window", "overlap")
 _VIDEO_ACTIONS = {
     action.command: action
     for action in (
-        _VideoAction("track", "track", DetectArgs, lambda args: ("tracker",), _video_track),
+        _VideoAction("track", None, lambda args: ("tracker",), _video_track),
         _VideoAction(
             "remove",
-            "remove",
-            VideoRemoveArgs,
+            "video remove",
             lambda args: ("tracker", "remover" if args.per_frame else "video_painter"),
             _video_edit,
             extra=(*_WINDOWS, "per_frame"),
@@ -847,8 +876,7 @@ _VIDEO_ACTIONS = {
         ),
         _VideoAction(
             "replace",
-            "replace",
-            VideoReplaceArgs,
+            "video replace",
             lambda args: ("tracker", "video_painter"),
             _video_edit,
             needs=(("--with: what to paint instead", "with_"),),
@@ -857,8 +885,7 @@ _VIDEO_ACTIONS = {
         ),
         _VideoAction(
             "background",
-            "replace_background",
-            VideoBackgroundArgs,
+            "video replace_background",
             lambda args: ("tracker", "video_painter"),
             _video_edit,
             needs=(("--with: the new background", "with_"),),

@@ -19,6 +19,11 @@ A dead actor (a killed worker, a preempted node) is restarted by Ray and its bat
 actor that finds a job already done with the same parameters (written before its predecessor
 died) skips it, so every image is done once and no file is left half-written.
 
+Clips (:func:`run_clips`) go one clip per task: an actor runs a video workflow over the whole
+clip, streaming its frames (there is no separate decoding stage: a clip is never held whole),
+and writes it and its sidecar; a clip interrupted with its actor resumes at its first window not
+painted when the task is retried (see :mod:`textinpaint.workflows.video`).
+
 Example:
     >>> from textinpaint.interfaces.distributed import run
     >>> summary = run(["s3://shop/catalogue/"], "replace_background", {"keep": "the product",
@@ -45,6 +50,7 @@ from ..errors import InvalidInputError, MissingDependencyError
 from .batch import (
     FATAL,
     IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
     Job,
     Outcome,
     Summary,
@@ -344,6 +350,40 @@ class EditStage:
         }
 
 
+class ClipStage(EditStage):
+    """A Ray Data actor for clips: loads the pipeline once, then runs the video workflow over each
+    clip it is given (one a row), writing the clip and its sidecar."""
+
+    def __init__(
+        self, pipeline: dict[str, Any], workflow: str, options: dict[str, Any], key: str, overwrite: bool
+    ) -> None:
+        from ..pipeline import Pipeline
+        from ..workflows import VIDEO_WORKFLOWS
+
+        self.pipeline = Pipeline(**pipeline)
+        self.flow = VIDEO_WORKFLOWS[workflow]
+        self.options, self.key, self.overwrite, self.emit = options, key, overwrite, {}
+
+    def edit(self, row: dict[str, Any]) -> Outcome:
+        from ..outputs import Writer
+
+        job = Job(Path(row["source"]), Path(row["output"]))
+        if not self.overwrite and done_before(job, self.key) is not None:
+            return Outcome(job, "done", "written before this actor's predecessor stopped")
+        writer = Writer([job.source])
+        try:
+            made = self.flow.function(self.pipeline, str(job.source), output=job.output, **self.options)
+        except FATAL as error:
+            raise _Stop(error) from error
+        except Exception as error:
+            logger.debug("clip %s failed", job.source, exc_info=True)
+            return Outcome(job, "failed", f"{type(error).__name__}: {error}", error=type(error).__name__)
+        return record_outcome(job, {**made.record, "found": made.found}, self.key, writer)
+
+    def edit_together(self, rows: list[dict[str, Any]]) -> list[Outcome] | None:
+        return None  # a clip is a task of its own
+
+
 def build_dataset(
     tasks: list[Task],
     stage: dict[str, Any],
@@ -432,14 +472,7 @@ def run(
         raise InvalidInputError(
             f"workflow must be one of {[n for n, w in WORKFLOWS.items() if w.ray]}; got {workflow!r}"
         )
-    if not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidInputError(f"concurrency must be an integer >= 1; got {concurrency!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(f"batch_size must be an integer >= 1; got {batch_size!r}")
-    if not isinstance(num_gpus, (int, float)) or not num_gpus >= 0:
-        raise InvalidInputError(f"num_gpus must be a number >= 0; got {num_gpus!r}")
-    if not isinstance(num_cpus, (int, float)) or not num_cpus > 0:
-        raise InvalidInputError(f"num_cpus must be a number > 0; got {num_cpus!r}")
+    _check_resources(concurrency, num_gpus, num_cpus, batch_size)
     from ..options import split
     from ..outputs import Writer
 
@@ -452,17 +485,7 @@ def run(
     tasks = plan_tasks(list(inputs), folder, suffix=f".{format}")
     writer = Writer(Path(t.source) for t in tasks if not _is_uri(t.source))
     summary = Summary()
-    todo = []
-    for task in tasks:
-        why = refused(task.job, writer)
-        if why is not None:
-            summary.outcomes.append(Outcome(task.job, "failed", why, error="OutputRefusedError"))
-            continue
-        reason = None if overwrite else done_before(task.job, row_key(key, task.overrides))
-        if reason is not None:
-            summary.outcomes.append(Outcome(task.job, "skipped", reason))
-        else:
-            todo.append(task)
+    todo = _to_do(tasks, writer, key, overwrite, summary)
     if todo:
         if not ray.is_initialized():
             ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
@@ -478,21 +501,137 @@ def run(
         edited = build_dataset(
             todo, stage, num_gpus=num_gpus, num_cpus=num_cpus, concurrency=concurrency, batch_size=batch_size
         )
-        by_source = {t.source: t.job for t in todo}
-        try:
-            for row in edited.iter_rows():
-                if row["status"] == FATAL_STATUS:
-                    raise pickle.loads(base64.b64decode(row["message"]))  # our own actor's error, from this run
-                job = by_source[str(row["source"])]
-                error = row["error"]
-                outcome = Outcome(
-                    job, str(row["status"]), str(row["message"] or ""), float(row["seconds"]), error or None
-                )
-                summary.outcomes.append(outcome)
-        except KeyboardInterrupt:
-            summary.interrupted = True
+        _collect(edited, todo, summary)
+    return _finish(summary, tasks, folder, writer, IMAGE_SUFFIXES)
 
-    if folder.suffix.lower() not in IMAGE_SUFFIXES:  # a folder of outputs, not one output file
+
+def run_clips(
+    inputs: Iterable[str | Path],
+    workflow: str,
+    options: dict[str, Any],
+    output: str | Path,
+    *,
+    pipeline: dict[str, Any] | None = None,
+    address: str | None = None,
+    num_gpus: float = 0.0,
+    num_cpus: float = 1.0,
+    concurrency: int = 1,
+    suffix: str = ".mp4",
+    overwrite: bool = False,
+    key: str | None = None,
+) -> Summary:
+    """Run a video workflow over every clip on Ray, one clip per task, writing each clip and its
+    sidecar under ``output`` with the inputs' relative layout (as ``textinpaint video ... DIR``).
+
+    Args:
+        inputs: clip files, folders and globs (local paths: on a cluster, a mount every node sees).
+        workflow: ``"video remove"``, ``"video replace"`` or ``"video replace_background"``.
+        options: the workflow's keyword arguments besides the clip and ``output`` (``find``,
+            ``with_``, ``box``, ``steps``, ``codec``, ...).
+        output: a folder every worker can write to.
+        pipeline: the :class:`~textinpaint.Pipeline` keywords each actor builds its models from.
+        address: the Ray cluster; None starts a local Ray.
+        num_gpus: GPUs per actor.
+        num_cpus: CPUs per actor.
+        concurrency: how many actors paint at once (each holds one clip at a time).
+        suffix: the outputs' suffix: ``.mp4``, ``.mkv`` (FFV1), or ``""`` for a PNG folder each.
+        overwrite: redo clips done before with the same parameters.
+        key: the resume key (the CLI passes its own, so local and Ray runs resume each other).
+
+    Returns:
+        The :class:`~textinpaint.interfaces.batch.Summary`, as :func:`run`'s.
+
+    Raises:
+        MissingDependencyError: Ray Data is not installed.
+        InvalidInputError: a bad workflow, option or resource count; no clips; two clips with one output.
+        WeightsNotFoundError, ModelKindError: the models cannot load (the run stops at once).
+
+    Example:
+        >>> from textinpaint.interfaces.distributed import run_clips
+        >>> run_clips(["clips/"], "video remove", {"find": "the person"}, "cleaned/", num_gpus=1)  # doctest: +SKIP
+    """
+    from ..outputs import Writer
+    from ..workflows import VIDEO_WORKFLOWS
+
+    if workflow not in VIDEO_WORKFLOWS:
+        raise InvalidInputError(f"workflow must be one of {list(VIDEO_WORKFLOWS)}; got {workflow!r}")
+    _check_resources(concurrency, num_gpus, num_cpus, 1)
+    ray = require_ray()
+    folder = Path(output)
+    pipeline = dict(pipeline or {})
+    key = key or request_key({"workflow": workflow, "given": options, "pipeline": pipeline, "suffix": suffix})
+    jobs = plan(list(inputs), folder, suffix=suffix, suffixes=VIDEO_SUFFIXES)
+    if not jobs:
+        raise InvalidInputError(f"no clips matched {list(map(str, inputs))!r}; clips end in {sorted(VIDEO_SUFFIXES)}")
+    tasks = [Task(str(job.source), job) for job in jobs]
+    writer = Writer(job.source for job in jobs)
+    summary = Summary()
+    todo = _to_do(tasks, writer, key, overwrite, summary)
+    if todo:
+        import ray.data
+
+        if not ray.is_initialized():
+            ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        rows = [{"source": t.source, "output": str(t.job.output)} for t in todo]
+        stage = {"pipeline": pipeline, "workflow": workflow, "options": options, "key": key, "overwrite": overwrite}
+        edited = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            ClipStage,
+            fn_constructor_kwargs=stage,
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=concurrency),
+            num_gpus=num_gpus or None,
+            num_cpus=num_cpus,
+        )
+        _collect(edited, todo, summary)
+    return _finish(summary, tasks, folder, writer, VIDEO_SUFFIXES)
+
+
+def _check_resources(concurrency: int, num_gpus: float, num_cpus: float, batch_size: int) -> None:
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError(f"concurrency must be an integer >= 1; got {concurrency!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInputError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+    if not isinstance(num_gpus, (int, float)) or not num_gpus >= 0:
+        raise InvalidInputError(f"num_gpus must be a number >= 0; got {num_gpus!r}")
+    if not isinstance(num_cpus, (int, float)) or not num_cpus > 0:
+        raise InvalidInputError(f"num_cpus must be a number > 0; got {num_cpus!r}")
+
+
+def _to_do(tasks: list[Task], writer: Any, key: str, overwrite: bool, summary: Summary) -> list[Task]:
+    """The tasks still to do: those refused by the writer fail, those done before are skipped."""
+    todo = []
+    for task in tasks:
+        why = refused(task.job, writer)
+        if why is not None:
+            summary.outcomes.append(Outcome(task.job, "failed", why, error="OutputRefusedError"))
+            continue
+        reason = None if overwrite else done_before(task.job, row_key(key, task.overrides))
+        if reason is not None:
+            summary.outcomes.append(Outcome(task.job, "skipped", reason))
+        else:
+            todo.append(task)
+    return todo
+
+
+def _collect(edited: Any, todo: list[Task], summary: Summary) -> None:
+    """One outcome per row the actors return; an actor's setup error is raised here as it is."""
+    by_source = {t.source: t.job for t in todo}
+    try:
+        for row in edited.iter_rows():
+            if row["status"] == FATAL_STATUS:
+                raise pickle.loads(base64.b64decode(row["message"]))  # our own actor's error, from this run
+            job = by_source[str(row["source"])]
+            error = row["error"]
+            outcome = Outcome(job, str(row["status"]), str(row["message"] or ""), float(row["seconds"]), error or None)
+            summary.outcomes.append(outcome)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+
+
+def _finish(summary: Summary, tasks: list[Task], folder: Path, writer: Any, files: set[str]) -> Summary:
+    """The failures table (for a folder of outputs) and the outcomes in the inputs' order."""
+    if folder.suffix.lower() not in files:  # a folder of outputs, not one output file
         write_failures(folder, summary, writer)
     order = {t.job.output: i for i, t in enumerate(tasks)}
     summary.outcomes.sort(key=lambda o: order.get(o.job.output, len(order)))
