@@ -158,7 +158,7 @@ def video_picture() -> Image.Image:
         builder = VideoMasksBuilder(height=96, width=160, ids=[1], phrases=["the red car"])
         for frame in frames:
             red = (frame.rgb[..., 0] > 200) & (frame.rgb[..., 1] < 60) & (frame.rgb[..., 2] < 60)
-            builder.add(frame.index, red[None])
+            builder.add(frame.index, red[None], np.ones(1, np.float32))  # given masks: drawn as certain
         masks = builder.build()
         pipe = Pipeline(models=write_tiny_models(folder), device="cpu")
         edit = video.remove(pipe, clip, masks=masks, output=Path(folder) / "out.mkv", per_frame=True)
@@ -167,15 +167,7 @@ def video_picture() -> Image.Image:
     for frame in frames:
         if frame.index not in shown:
             continue
-        stack = np.stack([masks.mask(frame.index, i) for i in masks.ids])
-        found = sv.Detections(
-            xyxy=np.array([bounding_box(m) for m in stack], dtype=np.float32),
-            mask=stack,
-            class_id=np.array(masks.ids),
-            data={"phrase": np.array(masks.phrases)},
-            confidence=np.ones(len(masks.ids)),
-        )
-        drawn = np.asarray(annotate(frame.rgb, found))
+        drawn = np.asarray(annotate(frame.rgb, masks.detections(frame.index)))
         top.append(np.pad(drawn, ((0, 6), (0, 6), (0, 0)), constant_values=255))
         bottom.append(np.pad(removed[frame.index], ((0, 6), (0, 6), (0, 0)), constant_values=255))
     return Image.fromarray(np.concatenate([np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)], axis=0))

@@ -274,6 +274,7 @@ MAIN_FLOW = {
     ],
     "Cutout": ["#cutout-image", "#cutout-keep", "#cutout-run", "#cutout-result"],
     "Remove": ["#remove-image", "#remove-find", "#remove-detect", "#remove-run", "#remove-result"],
+    "Video": ["#video-clip", "#video-find", "#video-track", "#video-run", "#video-result"],
 }
 
 
@@ -353,3 +354,51 @@ def test_labels_carry_the_checkbox_indices_unticked_detections_are_not_drawn_and
     none = np.asarray(_marked(picture, found, [], []))
     assert (none == 128).all(), "nothing ticked: nothing drawn"
     assert (only_cup[8, 8] == 128).all() and not (both[8, 8] == 128).all(), "the unticked table is not drawn"
+
+
+def test_the_video_tab_tracks_shows_the_masks_on_a_scrub_bar_then_removes_with_those_masks(page, app_url, tmp_path):
+    pytest.importorskip("av")
+    from textinpaint.testing import write_clip
+    from textinpaint.videos import read_frames
+
+    clip = write_clip(tmp_path / "street.mp4", frames=9)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-run").click()
+    page.get_by_text("track something first").first.wait_for()
+    page.locator("#video-clip input[type=file]").set_input_files(str(clip))
+    page.locator("#video-shown img").first.wait_for()
+    first = page.locator("#video-shown img").first.get_attribute("src")
+    page.locator("#video-find textarea, #video-find input").first.fill("thing")
+    open_settings(page)
+    page.locator("#video-box-threshold input").first.fill("0")
+    page.locator("#video-box-threshold input").first.press("Enter")
+    page.locator("#video-track").click()
+    page.wait_for_function(
+        "(before) => { const i = document.querySelector('#video-shown img'); return i && i.src !== before; }",
+        arg=first,
+        timeout=120_000,
+    )
+    tracked = page.locator("#video-shown img").first.get_attribute("src")
+    assert page.locator("#video-frame input[type=number]").first.get_attribute("max") == "8"
+    page.locator("#video-frame input[type=number]").first.fill("6")
+    page.locator("#video-frame input[type=number]").first.press("Enter")
+    page.wait_for_function(
+        "(before) => document.querySelector('#video-shown img').src !== before", arg=tracked, timeout=60_000
+    )
+    page.get_by_role("radio", name="remove").check()
+    page.locator("#video-per-frame input[type=checkbox]").check()
+    page.locator("#video-run").click()
+    link = page.locator("#video-file a").first
+    link.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        link.click()
+    frames = list(read_frames(download.value.path()))
+    assert len(frames) == 9 and frames[0].rgb.shape == (48, 64, 3)
+    sidecar = page.locator("#video-sidecar a").first
+    with page.expect_download() as document:
+        sidecar.click()
+    written = json.loads(open(document.value.path()).read())
+    assert written["workflow"] == "video remove" and written["parameters"]["per_frame"] is True
+    assert written["parameters"]["masks_in_memory"] is True, "painted with exactly the masks shown"
+    assert page.get_by_text("Traceback").count() == 0

@@ -80,6 +80,30 @@ class VideoMasks:
         count = self.height * self.width
         return np.unpackbits(bits, count=count).astype(bool).reshape(self.height, self.width)
 
+    def detections(self, frame: int) -> Any:
+        """The instances on source frame ``frame`` as ``supervision.Detections`` (to draw them with
+        :func:`textinpaint.annotate`): ``mask`` NxHxW ``bool``, ``xyxy`` each mask's box (float32
+        pixels; zeros where the mask is empty), ``class_id`` the ids, ``data["phrase"]``, and the
+        frame's scores as ``confidence``."""
+        import supervision as sv
+
+        from .masks import bounding_box
+
+        position = self.position(frame)
+        stack = (
+            np.stack([self.mask(frame, i) for i in self.ids])
+            if self.ids
+            else np.zeros((0, self.height, self.width), bool)
+        )
+        boxes = [bounding_box(m) or (0, 0, 0, 0) for m in stack]
+        return sv.Detections(
+            xyxy=np.array(boxes, dtype=np.float32).reshape(-1, 4),
+            mask=stack,
+            class_id=np.array(self.ids, dtype=int),
+            confidence=np.asarray(self.scores[position], dtype=np.float32).reshape(-1)[: len(self.ids)],
+            data={"phrase": np.array(self.phrases if len(self.phrases) == len(self.ids) else [""] * len(self.ids))},
+        )
+
     def present(self) -> np.ndarray:
         """(frames, instances) ``bool``: where each instance has at least one pixel."""
         if not self.packed.size:

@@ -29,6 +29,7 @@ from ..pipeline import Pipeline
 from ..results import Edit
 from ..schedulers import SCHEDULERS
 from ..stages import STAGES
+from ..workflows import VIDEO_WORKFLOWS
 
 _MODEL_DEFAULT = "model default"
 _SCHEDULER_CHOICES = [_MODEL_DEFAULT, *SCHEDULERS]
@@ -764,7 +765,124 @@ def build_app(pipe: Pipeline) -> Any:
                 result,
                 trigger_mode="multiple",
             )
+        with gr.Tab("Video"):
+            video_tab(gr, pipe, on_runner, run_with_progress, seed_of, picture_height)
     return app
+
+
+def _frame_with_masks(clip: str, tracked: Any, index: int) -> PIL.Image.Image:
+    """Frame ``index`` of ``clip``, upright, with the tracked masks drawn over it (the frame alone
+    where nothing was tracked there)."""
+    from ..results import annotate
+    from ..videos import read_frames
+
+    frame = next(read_frames(clip, start=index, end=index + 1), None)
+    if frame is None:
+        raise TextInpaintError(f"the clip has no frame {index}")
+    if tracked is None or index not in tracked.frames:
+        return PIL.Image.fromarray(frame.rgb)
+    return annotate(frame.rgb, tracked.detections(index))
+
+
+def video_tab(gr: Any, pipe: Pipeline, on_runner: Any, run_with_progress: Any, seed_of: Any, height: int) -> None:
+    """The Video tab: follow what the text names through a clip, look at the masks frame by frame
+    on a scrub bar, then remove, replace or re-background it with exactly those masks."""
+    steps_default = pipe.abilities("video_painter").defaults()[0]
+    with gr.Row():
+        with gr.Column(scale=3):
+            clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip", height=height - 60)
+            shown = gr.Image(label="Tracked masks", type="pil", interactive=False, elem_id="video-shown", height=height)
+            scrub = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="video-frame")
+            tracked = gr.State(None)
+        with gr.Column(scale=2):
+            with gr.Row(equal_height=True):
+                find = gr.Textbox(label="Follow", placeholder="the person", lines=1, elem_id="video-find", scale=3)
+                track = gr.Button("Track from this frame", elem_id="video-track", scale=1)
+            with gr.Row(equal_height=True):
+                action = gr.Radio([w.command for w in VIDEO_WORKFLOWS.values()], label="Then", elem_id="video-action")
+                prompt = gr.Textbox(
+                    label="With",
+                    info="replace: what instead; background: the new scene; remove: what is behind it",
+                    lines=1,
+                    elem_id="video-prompt",
+                )
+            with gr.Accordion("Settings", open=False):
+                box = gr.Number(
+                    value=FindOptions().box_threshold, label="Box threshold", elem_id="video-box-threshold", minimum=0
+                )
+                per_frame = gr.Checkbox(
+                    False, label="Remove frame by frame with LaMa (no GPU; flickers)", elem_id="video-per-frame"
+                )
+                steps = gr.Slider(1, 100, value=steps_default, step=1, label="Steps", elem_id="video-steps")
+                seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id="video-seed")
+            run = gr.Button("Paint", variant="primary", elem_id="video-run")
+            result = gr.Video(label="Result", interactive=False, elem_id="video-result", height=height - 60)
+            with gr.Row():
+                files = [gr.File(label="Clip", elem_id="video-file"), gr.File(label="Sidecar", elem_id="video-sidecar")]
+
+    @_friendly
+    def on_upload(path: str | None) -> tuple[Any, Any, Any]:
+        if path is None:
+            return None, None, gr.update(value=0, maximum=1)
+        from ..videos import probe
+
+        info = on_runner(lambda: probe(path))
+        return _frame_with_masks(path, None, 0), None, gr.update(value=0, maximum=max(1, info.frames - 1))
+
+    @_friendly
+    def on_track(path: str | None, text: str, threshold: float, index: float, progress: Any = gr.Progress()) -> Any:
+        from ..workflows import video
+
+        if path is None:
+            raise TextInpaintError("upload a clip first")
+        if not (text or "").strip():
+            raise TextInpaintError("type what to follow through the clip")
+        frame = int(index)
+        masks = run_with_progress(
+            progress, lambda: video.track(pipe, path, text, frame=frame, box_threshold=float(threshold))
+        )
+        if not masks.ids:
+            raise TextInpaintError(f"nothing matching {text!r} on frame {frame}; lower the box threshold or scrub")
+        return masks, _frame_with_masks(path, masks, frame)
+
+    @_friendly
+    def on_scrub(path: str | None, masks: Any, index: float) -> Any:
+        return None if path is None else on_runner(lambda: _frame_with_masks(path, masks, int(index)))
+
+    @_friendly
+    def on_paint(
+        path: str | None,
+        masks: Any,
+        chosen: str,
+        text: str,
+        lamas: bool,
+        count: float,
+        drawn: Any,
+        progress: Any = gr.Progress(),
+    ) -> Any:
+        if path is None or masks is None:
+            raise TextInpaintError("track something first: the painting uses exactly the masks shown")
+        if chosen is None:
+            raise TextInpaintError(
+                "choose what to do with it: " + ", ".join(w.command for w in VIDEO_WORKFLOWS.values())
+            )
+        flow = next(w for w in VIDEO_WORKFLOWS.values() if w.command == chosen)
+        options: dict[str, Any] = {"masks": masks}
+        if lamas and "per_frame" in flow.inputs:
+            options["per_frame"] = True
+        else:  # no prompt: the workflow's own default, or its own error naming with_
+            given = {"with_": (text or "").strip() or None, "steps": int(count), "seed": seed_of(drawn)}
+            options |= {k: v for k, v in given.items() if v is not None}
+        target = _scratch() / f"{Path(path).stem}-{chosen}.mp4"
+        edit = run_with_progress(progress, lambda: flow.function(pipe, path, output=target, **options))
+        return str(edit.output), str(edit.output), str(target.with_suffix(".json"))
+
+    clip.change(on_upload, [clip], [shown, tracked, scrub])
+    track.click(on_track, [clip, find, box, scrub], [tracked, shown], trigger_mode="multiple")
+    scrub.change(on_scrub, [clip, tracked, scrub], [shown], trigger_mode="always_last")
+    run.click(
+        on_paint, [clip, tracked, action, prompt, per_frame, steps, seed], [result, *files], trigger_mode="multiple"
+    )
 
 
 def close(app: Any) -> None:

@@ -838,14 +838,13 @@ def _frame_bar(quiet: bool) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _VideoAction:
-    """One ``textinpaint video`` action: its word on the command line, the video workflow it runs
-    (its row in ``VIDEO_WORKFLOWS``; None: tracking, which writes masks), the stages it loads
+    """One ``textinpaint video`` action: the video workflow it runs (its row in ``VIDEO_WORKFLOWS``,
+    whose command is the action's word; None: tracking, which writes masks), the stages it loads
     (given the flags), what runs it, the flags it needs (message, dest), the flag naming what it
     follows (passed as the workflow's argument of that name), whether it finds the salient
     subject when nothing is named, the extra arguments it passes (by their name, which is the
     flag's dest), and what its line says it did."""
 
-    command: str
     workflow: str | None
     stages: Callable[[argparse.Namespace], tuple[str, ...]]
     run: Any
@@ -854,6 +853,10 @@ class _VideoAction:
     salient: bool = False
     extra: tuple[str, ...] = ()
     done: str = ""
+
+    @property
+    def command(self) -> str:
+        return "track" if self.workflow is None else VIDEO_WORKFLOWS[self.workflow].command
 
     @property
     def options(self) -> type:
@@ -865,9 +868,8 @@ _WINDOWS = ("with_", "every", "window", "overlap")
 _VIDEO_ACTIONS = {
     action.command: action
     for action in (
-        _VideoAction("track", None, lambda args: ("tracker",), _video_track),
+        _VideoAction(None, lambda args: ("tracker",), _video_track),
         _VideoAction(
-            "remove",
             "video remove",
             lambda args: ("tracker", "remover" if args.per_frame else "video_painter"),
             _video_edit,
@@ -875,7 +877,6 @@ _VIDEO_ACTIONS = {
             done="removed",
         ),
         _VideoAction(
-            "replace",
             "video replace",
             lambda args: ("tracker", "video_painter"),
             _video_edit,
@@ -884,7 +885,6 @@ _VIDEO_ACTIONS = {
             done="repainted",
         ),
         _VideoAction(
-            "background",
             "video replace_background",
             lambda args: ("tracker", "video_painter"),
             _video_edit,

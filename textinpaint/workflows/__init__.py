@@ -156,7 +156,8 @@ COMMANDS: dict[str, Workflow] = {w.command: w for w in WORKFLOWS.values()}
 
 # The video workflows (video.py) that write a clip and its sidecar, by their sidecar name: a
 # sidecar naming one is read against video_sidecar.schema.json and replays with
-# textinpaint.interfaces.sidecars.replay_video. Their inputs come after the clip.
+# textinpaint.interfaces.sidecars.replay_video. Their inputs come after the clip; their command
+# is their action word (``textinpaint video remove``, the app's Video tab).
 _VIDEO_INPUTS = ("points", "labels", "box", "masks", "masks_in_memory", "frame", "codec", "start", "end", "every")
 _WINDOWS = ("with_", "window", "overlap")
 VIDEO_WORKFLOWS: dict[str, Workflow] = {
@@ -168,7 +169,7 @@ VIDEO_WORKFLOWS: dict[str, Workflow] = {
             VideoRemoveArgs,
             ("find", *_VIDEO_INPUTS, *_WINDOWS, "per_frame"),
             ("detector", "tracker", "video_painter", "remover"),
-            "video",
+            "remove",
         ),
         Workflow(
             "video replace",
@@ -176,7 +177,7 @@ VIDEO_WORKFLOWS: dict[str, Workflow] = {
             VideoReplaceArgs,
             ("find", *_VIDEO_INPUTS, *_WINDOWS),
             ("detector", "tracker", "video_painter"),
-            "video",
+            "replace",
         ),
         Workflow(
             "video replace_background",
@@ -184,7 +185,7 @@ VIDEO_WORKFLOWS: dict[str, Workflow] = {
             VideoBackgroundArgs,
             ("keep", *_VIDEO_INPUTS, *_WINDOWS),
             ("detector", "subject", "tracker", "video_painter"),
-            "video",
+            "background",
         ),
     )
 }
