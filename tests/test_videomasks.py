@@ -87,3 +87,23 @@ def test_a_strangers_document_cannot_ask_for_any_size():
         document[field] = value
         with pytest.raises(InvalidInputError):
             VideoMasks.from_coco(document)
+
+
+def test_instances_may_join_as_they_appear_and_are_empty_where_absent(tmp_path):
+    builder = VideoMasksBuilder(height=4, width=5, ids=[])
+    first = np.zeros((1, 4, 5), bool)
+    first[0, 0, 0] = True
+    builder.add(0, first, np.array([0.9]), ids=[3], phrases=["a dog"])
+    both = np.zeros((2, 4, 5), bool)
+    both[0, 1, 1] = both[1, 2, 2] = True
+    builder.add(1, both, np.array([0.8, 0.7]), ids=[7, 3], phrases=["a cat", "a dog"])
+    builder.add(2, np.zeros((0, 4, 5), bool), np.zeros(0), ids=[])
+    masks = builder.build()
+    assert masks.ids == (3, 7) and masks.phrases == ("a dog", "a cat") and masks.frames == (0, 1, 2)
+    assert masks.mask(0, 3)[0, 0] and not masks.mask(0, 7).any(), "7 had not appeared yet"
+    assert masks.mask(1, 7)[1, 1] and masks.mask(1, 3)[2, 2] and not masks.mask(2).any()
+    assert masks.scores[0, 0] == pytest.approx(0.9) and np.isnan(masks.scores[0, 1]) and np.isnan(masks.scores[2]).all()
+    again = load_video_masks(masks.save(tmp_path / "m.json"))
+    assert again.ids == masks.ids and (again.packed == masks.packed).all()
+    with pytest.raises(InvalidInputError, match="instance ids must differ"):
+        builder.add(3, np.zeros((2, 4, 5), bool), ids=[1, 1])

@@ -200,29 +200,59 @@ class VideoMasksBuilder:
         if len(set(ids)) != len(ids):
             raise InvalidInputError(f"instance ids must differ; got {list(ids)}")
         self.height, self.width, self.ids, self.phrases = height, width, tuple(int(i) for i in ids), tuple(phrases)
-        self.rows: list[np.ndarray] = []
-        self.scores: list[np.ndarray] = []
+        self.rows: list[dict[int, np.ndarray]] = []  # per frame: id -> its packed mask
+        self.scores: list[dict[int, float]] = []
         self.frames: list[int] = []
 
-    def add(self, frame: int, masks: np.ndarray, scores: np.ndarray | None = None) -> None:
-        """Frame ``frame``'s masks: (instances, H, W) ``bool`` in the order of ``ids``."""
+    def add(
+        self,
+        frame: int,
+        masks: np.ndarray,
+        scores: np.ndarray | None = None,
+        *,
+        ids: Sequence[int] | None = None,
+        phrases: Sequence[str] = (),
+    ) -> None:
+        """Frame ``frame``'s masks: (instances, H, W) ``bool`` in the order of ``ids`` (default:
+        every id so far). An id not seen before joins here (a tracker that finds new instances as
+        they appear), its masks on earlier frames empty, with its phrase from ``phrases``; an id
+        absent from a frame has an empty mask there."""
+        order = self.ids if ids is None else tuple(int(i) for i in ids)
         stack = np.asarray(masks)
-        if stack.shape != (len(self.ids), self.height, self.width):
+        if stack.shape != (len(order), self.height, self.width):
             raise InvalidInputError(
-                f"frame {frame}: masks must be (instances, H, W) = {(len(self.ids), self.height, self.width)}; "
+                f"frame {frame}: masks must be (instances, H, W) = {(len(order), self.height, self.width)}; "
                 f"got {stack.shape}"
             )
+        if len(set(order)) != len(order):
+            raise InvalidInputError(f"frame {frame}: instance ids must differ; got {list(order)}")
         if self.frames and frame <= self.frames[-1]:
             raise InvalidInputError(f"frames must come in order; got {frame} after {self.frames[-1]}")
+        new = [i for i in order if i not in self.ids]
+        if new:
+            if len(self.ids) + len(new) > MAX_INSTANCES:
+                raise InvalidInputError(
+                    f"at most {MAX_INSTANCES} instances are tracked at once; got {len(self.ids) + len(new)}"
+                )
+            named = dict(zip(order, phrases))
+            self.ids += tuple(new)
+            if len(self.phrases) == len(self.ids) - len(new):
+                self.phrases += tuple(str(named.get(i, "")) for i in new)
         self.frames.append(int(frame))
-        self.rows.append(np.packbits(stack.reshape(len(self.ids), self.height * self.width).astype(bool), axis=1))
-        given = np.full(len(self.ids), np.nan, np.float32) if scores is None else np.asarray(scores, np.float32)
-        self.scores.append(given)
+        packed = np.packbits(stack.reshape(len(order), self.height * self.width).astype(bool), axis=1)
+        given = np.full(len(order), np.nan, np.float32) if scores is None else np.asarray(scores, np.float32)
+        self.rows.append(dict(zip(order, packed)))
+        self.scores.append(dict(zip(order, given)))
 
     def build(self) -> VideoMasks:
         count = (self.height * self.width + 7) // 8
-        packed = np.stack(self.rows) if self.rows else np.zeros((0, len(self.ids), count), np.uint8)
-        scores = np.stack(self.scores) if self.scores else np.zeros((0, len(self.ids)), np.float32)
+        empty = np.zeros(count, np.uint8)
+        packed = np.zeros((len(self.rows), len(self.ids), count), np.uint8)
+        scores = np.full((len(self.rows), len(self.ids)), np.nan, np.float32)
+        for k, (row, score) in enumerate(zip(self.rows, self.scores)):
+            for n, instance in enumerate(self.ids):
+                packed[k, n] = row.get(instance, empty)
+                scores[k, n] = score.get(instance, np.nan)
         return VideoMasks(self.height, self.width, self.ids, tuple(self.frames), packed, scores, self.phrases)
 
 
