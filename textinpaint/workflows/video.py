@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Unpack, cast
 import cv2
 import numpy as np
 
+from ..backends.detection import parse_phrases
 from ..backends.tracking import Sam2Tracker, TrackPrompt, TrackSession
 from ..backends.vace import WanVace
 from ..errors import InvalidInputError, OutputRefusedError
@@ -106,6 +107,8 @@ class _Plan:
     began: float = field(default_factory=time.perf_counter)
     asked: dict[str, Any] = field(default_factory=dict)  # every argument, as the sidecar records it
     sha256: str = ""  # the clip file's, once computed (see digest)
+    finders: tuple[str, ...] = ()  # the stages that found what is followed (the detector, the subject)
+    given: bool = False  # the masks are the caller's own: nothing found or tracked
 
     def digest(self) -> str:
         """The sha256 of the clip's file (read once)."""
@@ -154,15 +157,46 @@ def _plan(
     if painting is not None:
         grow = auto_dilation(info.width, info.height) if painting.dilate is None else int(painting.dilate)
         soft = auto_feather(grow) if painting.feather is None else int(painting.feather)
-    plan = _Plan(video, info, frame, [], [], own, grow, soft)
-    if own is None:
-        first = next(read_frames(video, start=frame, end=frame + 1), None)
-        if first is None:
-            raise InvalidInputError(f"the clip has no frame {frame}")
-        plan.prompts, plan.phrases = _prompts(
-            pipeline, first, find, points, labels, box, finding, plan.timings, salient=salient
-        )
+    plan = _Plan(video, info, frame, [], [], own, grow, soft, given=own is not None)
+    if own is not None:
+        return plan
+    if find is not None and _follows_text(pipeline):
+        # A tracker that finds the text itself on every frame (SAM 3 video): it runs first, over
+        # the frames written, and its masks are painted as given ones are.
+        if points is not None or box is not None:
+            raise InvalidInputError("give find (text) or points / box, not both")
+        plan.finders, plan.own = ("tracker",), _followed(pipeline, plan, find, start, end)
+        return plan
+    first = next(read_frames(video, start=frame, end=frame + 1), None)
+    if first is None:
+        raise InvalidInputError(f"the clip has no frame {frame}")
+    plan.prompts, plan.phrases, plan.finders = _prompts(
+        pipeline, first, find, points, labels, box, finding, plan.timings, salient=salient
+    )
     return plan
+
+
+def _follows_text(pipeline: Models) -> bool:
+    """Whether the tracker finds text itself (declared ``follows_text``, as SAM 3 video does): read
+    off the stage table, or off a tracker given as an object (loads nothing)."""
+    backend = pipeline.backend("tracker")
+    owner = pipeline.model("tracker") if backend is None else backend.owner()
+    return bool(getattr(owner, "follows_text", False))
+
+
+def _followed(pipeline: Models, plan: _Plan, find: str | Sequence[str], start: int, end: int | None) -> VideoMasks:
+    """Every instance of ``find``'s phrases on frames ``start`` to ``end``, found and followed by
+    the tracker itself (new instances join as they appear), collected as masks."""
+    phrases = parse_phrases(find, argument="find")
+    tracker = pipeline.model("tracker")
+    builder = VideoMasksBuilder(height=plan.info.height, width=plan.info.width, ids=[])
+    session = tracker.follow(phrases)
+    began = time.perf_counter()
+    for current in read_frames(plan.video, start=start, end=end):
+        ids, masks, scores, named = session.step(current.rgb)
+        builder.add(current.index, masks, scores, ids=ids, phrases=named)
+    plan.timings["track"] = plan.timings.get("track", 0.0) + time.perf_counter() - began
+    return builder.build()
 
 
 def _prompts(
@@ -176,24 +210,25 @@ def _prompts(
     timings: dict[str, float],
     *,
     salient: bool = False,
-) -> tuple[list[TrackPrompt], list[str]]:
+) -> tuple[list[TrackPrompt], list[str], tuple[str, ...]]:
     """The objects to follow, marked on ``first``: a box, clicks, what the detector finds, or
-    (``salient``, when none is given) the salient subject's box, named ``"subject"``."""
+    (``salient``, when none is given) the salient subject's box, named ``"subject"``; their
+    phrases; and the stages that found them."""
     height, width = first.rgb.shape[:2]
     given = sum(x is not None for x in (find, points, box))
     if given == 0 and salient:
         (subject,) = salient_regions(pipeline, [Picture(first.rgb)], finding, timings)
         if subject.region is None:
-            return [], []
+            return [], [], ("subject",)
         x0, y0, x1, y1 = bounding_box(subject.region)  # type: ignore[misc]  # a found region is not empty
-        return [TrackPrompt(1, box=(float(x0), float(y0), float(x1), float(y1)))], ["subject"]
+        return [TrackPrompt(1, box=(float(x0), float(y0), float(x1), float(y1)))], ["subject"], ("subject",)
     if given != 1:
         raise InvalidInputError(f"give one of find (text), points (clicks) or box; got {given} of them")
     if box is not None:
         values = [float(v) for v in box]
         if len(values) != 4 or not (0 <= values[0] < values[2] <= width and 0 <= values[1] < values[3] <= height):
             raise InvalidInputError(f"box must be x0, y0, x1, y1 inside the {width}x{height} frame; got {list(box)}")
-        return [TrackPrompt(1, box=(values[0], values[1], values[2], values[3]))], ["box"]
+        return [TrackPrompt(1, box=(values[0], values[1], values[2], values[3]))], ["box"], ()
     if points is not None:
         clicks = np.asarray(points, dtype=float)
         marks = [1] * len(clicks) if labels is None else [int(v) for v in labels]
@@ -204,7 +239,7 @@ def _prompts(
         if 1 not in marks:
             raise InvalidInputError("points need at least one click on the object (label 1)")
         pairs = tuple((float(x), float(y)) for x, y in clicks)
-        return [TrackPrompt(1, points=pairs, labels=tuple(marks))], ["click"]
+        return [TrackPrompt(1, points=pairs, labels=tuple(marks))], ["click"], ()
     picture = Picture(first.rgb)
     (found,) = find_regions(pipeline, [picture], find, dataclasses.replace(finding, mask_mode="box"), timings)
     boxes = found.detections.xyxy[found.selected]
@@ -212,7 +247,7 @@ def _prompts(
     prompts = [
         TrackPrompt(k + 1, box=(float(x0), float(y0), float(x1), float(y1))) for k, (x0, y0, x1, y1) in enumerate(boxes)
     ]
-    return prompts, phrases
+    return prompts, phrases, ("detector",)
 
 
 def _tracked(pipeline: Models, frames: Iterator[Frame], plan: _Plan) -> Iterator[tuple[Frame, np.ndarray | None]]:
@@ -339,7 +374,7 @@ def _nothing(pipeline: Models, workflow: str, plan: _Plan, find: object) -> Vide
     is a whole sidecar, ``output`` None, which a folder run keeps so that a rerun skips the clip)."""
     note = _record(workflow, plan, find) | {
         "output": None,
-        "models": pipeline.model_sources("detector"),
+        "models": pipeline.model_sources(*plan.finders),
         "device": str(pipeline.device),
         "dtype": str(pipeline.dtype).replace("torch.", ""),
         "found": False,
@@ -354,7 +389,7 @@ def _write(
     plan: _Plan,
     output: str | Path,
     transform: Any,
-    stages: tuple[str, ...],
+    painter: str,
     *,
     find: object,
     parameters: dict[str, Any],
@@ -373,7 +408,7 @@ def _write(
     written = transcode(plan.video, target, transform, codec=codec, start=start, end=end, every=every)
     plan.timings["total"] = time.perf_counter() - plan.began
     tracked = plan.masks()
-    used = stages if plan.own is not None or find is None else ("detector", *stages)
+    used = _stages(plan, painter)
     note = _record(workflow, plan, find)
     note["parameters"] |= parameters
     note |= {
@@ -391,6 +426,12 @@ def _write(
     }
     writer.json(beside, note)  # the sidecar: how it was made, and what makes the output textinpaint's own
     return VideoEdit(written, tracked, bool(tracked.ids), plan.timings, note, drawn)
+
+
+def _stages(plan: _Plan, painter: str) -> tuple[str, ...]:
+    """The stages an edit used: what found the objects, the tracker (unless the masks were the
+    caller's own), and ``painter``."""
+    return tuple(dict.fromkeys((*plan.finders, *(() if plan.given else ("tracker",)), painter)))
 
 
 def _record(workflow: str, plan: _Plan, find: object) -> dict[str, Any]:
@@ -545,7 +586,6 @@ def remove(
             groups[PaintOptions].seed is None,
             (window, overlap),
             _union,
-            ("video_painter",) if plan.own is not None else ("tracker", "video_painter"),
             find=find,
             codec=codec,
             start=start,
@@ -565,14 +605,13 @@ def remove(
             plan.timings["paint"] = plan.timings.get("paint", 0.0) + time.perf_counter() - began
             yield painted.rgb
 
-    stages = ("remover",) if plan.own is not None else ("tracker", "remover")
     return _write(
         pipeline,
         "remove",
         plan,
         output,
         erase,
-        stages,
+        "remover",
         find=find,
         parameters={},
         codec=codec,
@@ -669,7 +708,6 @@ def replace(
         groups[PaintOptions].seed is None,
         (window, overlap),
         _union,
-        ("video_painter",) if plan.own is not None else ("tracker", "video_painter"),
         find=find,
         codec=codec,
         start=start,
@@ -769,7 +807,6 @@ def replace_background(
         subject = _union(stack)
         return np.ones((height, width), bool) if subject is None else distance_outside(subject) > band
 
-    finder = () if plan.own is not None else ("subject",) if plan.phrases == ["subject"] else ("detector",)
     return _paint_clip(
         pipeline,
         "replace_background",
@@ -779,7 +816,6 @@ def replace_background(
         painting.seed is None,
         (window, overlap),
         behind,
-        (*finder, *(() if plan.own is not None else ("tracker",)), "video_painter"),
         find=None,
         codec=codec,
         start=start,
@@ -797,7 +833,6 @@ def _paint_clip(
     drawn: bool,
     windows: tuple[int, int],
     region_of: Regions,
-    stages: tuple[str, ...],
     *,
     find: object,
     codec: str | None,
@@ -817,7 +852,7 @@ def _paint_clip(
                 "workflow": workflow,
                 "input": plan.digest(),
                 "parameters": asked,
-                "models": pipeline.model_sources(*stages),
+                "models": pipeline.model_sources(*_stages(plan, "video_painter")),
                 "device": str(pipeline.device),
                 "dtype": str(pipeline.dtype),
             }
@@ -837,7 +872,7 @@ def _paint_clip(
         plan,
         output,
         transform,
-        stages,
+        "video_painter",
         find=find,
         parameters=parameters,
         codec=codec,
