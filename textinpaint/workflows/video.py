@@ -160,11 +160,14 @@ def _plan(
     plan = _Plan(video, info, frame, [], [], own, grow, soft, given=own is not None)
     if own is not None:
         return plan
-    if find is not None and _follows_text(pipeline):
+    if _follows_text(pipeline):
         # A tracker that finds the text itself on every frame (SAM 3 video): it runs first, over
         # the frames written, and its masks are painted as given ones are.
-        if points is not None or box is not None:
-            raise InvalidInputError("give find (text) or points / box, not both")
+        if find is None or points is not None or box is not None:
+            raise InvalidInputError(
+                f"the tracker {pipeline.source('tracker')!r} follows text only: give find (and no points or box), "
+                "or choose a SAM 2.1 tracker (sam2.1-tiny...) for clicks, a box or the salient subject"
+            )
         plan.finders, plan.own = ("tracker",), _followed(pipeline, plan, find, start, end)
         return plan
     first = next(read_frames(video, start=frame, end=frame + 1), None)
