@@ -545,6 +545,14 @@ STAGES: dict[str, Stage] = {
                 Model("sam2.1-small", "facebook/sam2.1-hiera-small", "sam2-video", "0.18 GB", "Apache-2.0"),
                 Model("sam2.1-base-plus", "facebook/sam2.1-hiera-base-plus", "sam2-video", "0.32 GB", "Apache-2.0"),
                 Model("sam2.1-large", "facebook/sam2.1-hiera-large", "sam2-video", "0.9 GB", "Apache-2.0"),
+                Model(
+                    "sam3-video",
+                    "facebook/sam3",
+                    "sam3-video",
+                    "3.4 GB",
+                    "SAM License",
+                    "SAM 3 video: finds every instance of the text itself, on every frame; text only",
+                ),
             ),
             (
                 Backend(
@@ -552,6 +560,12 @@ STAGES: dict[str, Stage] = {
                     "backends.tracking:Sam2Tracker.load",
                     frozenset({"sam2_video"}),
                     tiny="backends.tracking:write_tiny",
+                ),
+                Backend(
+                    "sam3-video",
+                    "backends.sam3_video:Sam3VideoTracker.load",
+                    frozenset({"sam3_video"}),
+                    tiny="backends.sam3_video:write_tiny",
                 ),
             ),
             flag="--tracker",
