@@ -617,3 +617,67 @@ def test_kept_windows_of_another_request_are_painted_again_and_a_strangers_file_
     with pytest.raises(OutputRefusedError, match="is not a painted window textinpaint wrote"):
         video.replace(pipe, clip, None, "a dog", output=tmp_path / "film.mkv", **request)
     assert (kept / "window-000000.npz").read_bytes() == b"somebody's file" and not (tmp_path / "film.mkv").exists()
+
+
+# ---- SAM 3 video: the tracker that finds the text itself ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sam3_tracker(tmp_path_factory):
+    from textinpaint.backends.sam3_video import write_tiny
+
+    return write_tiny(tmp_path_factory.mktemp("sam3-video"), seed=0)
+
+
+def test_sam3_video_finds_the_text_itself_and_equals_the_transformers_streaming_session(sam3_tracker, clip):
+    from transformers import Sam3VideoModel, Sam3VideoProcessor
+
+    from textinpaint import Pipeline
+
+    masks = video.track(Pipeline(tracker=sam3_tracker, device="cpu"), clip, "thing")
+    # The reference: transformers' documented streaming inference, frame by frame, on the same weights.
+    processor = Sam3VideoProcessor.from_pretrained(sam3_tracker)
+    model = Sam3VideoModel.from_pretrained(sam3_tracker).eval()
+    session = processor.add_text_prompt(inference_session=processor.init_video_session(), text=["thing"])
+    assert masks.frames == tuple(range(11)) and masks.ids and set(masks.phrases) == {"thing"}
+    for frame in read_frames(clip):
+        inputs = processor(images=frame.rgb, return_tensors="pt")
+        with torch.inference_mode():
+            outputs = model(inference_session=session, frame=inputs.pixel_values[0], reverse=False)
+        found = processor.postprocess_outputs(session, outputs, original_sizes=inputs.original_sizes)
+        ids = found["object_ids"].tolist()
+        for instance in masks.ids:
+            expected = found["masks"][ids.index(instance)].numpy() if instance in ids else np.zeros((48, 64), bool)
+            np.testing.assert_array_equal(masks.mask(frame.index, instance), expected)
+
+
+def test_removal_with_sam3_video_paints_its_masks_and_records_no_detector(tiny_models, sam3_tracker, clip, tmp_path):
+    import json
+
+    from textinpaint import Pipeline
+
+    pipe = Pipeline(models=tiny_models, tracker=sam3_tracker, device="cpu")
+    edit = video.remove(pipe, clip, "thing", output=tmp_path / "out.mkv", per_frame=True, dilate=0, feather=0)
+    assert edit.found and set(edit.record["models"]) == {"tracker", "remover"}
+    changed = False
+    for original, result in zip(read_frames(clip), read_frames(edit.output), strict=True):
+        outside = ~edit.masks.mask(original.index)
+        np.testing.assert_array_equal(result.rgb[outside], original.rgb[outside])
+        changed |= bool((result.rgb != original.rgb).any())
+    assert changed
+    with pytest.raises(InvalidInputError, match="follows text only"):
+        video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "box.mkv", per_frame=True)
+    with pytest.raises(InvalidInputError, match="follows text only"):
+        video.replace_background(pipe, clip, with_="a beach", output=tmp_path / "salient.mkv", steps=1)
+    # A model whose detections never pass its threshold finds the text on no frame: nothing written.
+    strict = tmp_path / "strict"
+    import shutil
+
+    shutil.copytree(sam3_tracker, strict)
+    config = json.loads((strict / "config.json").read_text())
+    config |= {"score_threshold_detection": 1.5, "new_det_thresh": 1.5}
+    (strict / "config.json").write_text(json.dumps(config))
+    picky = Pipeline(models=tiny_models, tracker=strict, device="cpu")
+    nothing = video.remove(picky, clip, "thing", output=tmp_path / "none.mkv", per_frame=True)
+    assert not nothing.found and not (tmp_path / "none.mkv").exists()
+    assert set(nothing.record["models"]) == {"tracker"}

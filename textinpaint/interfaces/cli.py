@@ -265,6 +265,7 @@ EXAMPLES = {
         'textinpaint video replace clip.mp4 --find "the red car" --with "a blue pickup truck" -o out.mp4',
         "textinpaint video remove clip.mp4 --box 40,60,200,300 --lossless -o out.mkv",
         'textinpaint video background talk.mp4 --keep "the person" --with "a quiet library" -o out.mp4',
+        'textinpaint video remove crowd.mp4 --find "a person" --tracker sam3-video -o out.mp4',
     ],
 }
 
