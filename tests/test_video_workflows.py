@@ -681,3 +681,22 @@ def test_removal_with_sam3_video_paints_its_masks_and_records_no_detector(tiny_m
     nothing = video.remove(picky, clip, "thing", output=tmp_path / "none.mkv", per_frame=True)
     assert not nothing.found and not (tmp_path / "none.mkv").exists()
     assert set(nothing.record["models"]) == {"tracker"}
+
+
+def test_select_chooses_which_matches_to_follow(pipe, tiny_models, clip, tmp_path, capsys):
+    import json
+
+    from textinpaint.interfaces.cli import main
+
+    every = video.track(pipe, clip, "a dog", box_threshold=0.0, end=2)
+    best = video.track(pipe, clip, "a dog", box_threshold=0.0, end=2, select="best")
+    assert len(every.ids) > 1 and best.ids == (1,)
+    np.testing.assert_array_equal(best.mask(0, 1), every.mask(0, 1))  # the best match: the first in score order
+    with pytest.raises(InvalidInputError, match="select"):
+        video.track(pipe, clip, "a dog", box_threshold=0.0, select="most")
+    argv = ["video", "remove", str(clip), "--find", "a dog", "--box-threshold", "0", "--select", "best", "--per-frame"]
+    common = ["--models", str(tiny_models), "--device", "cpu", "--end", "3"]
+    assert main([*argv, "-o", str(tmp_path / "out.mkv"), *common]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out.json").read_text())["parameters"]["select"] == "best"
+    assert main(["replay", str(tmp_path / "out.json"), "-o", str(tmp_path / "again.mkv"), "--device", "cpu"]) == 0

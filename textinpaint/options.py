@@ -530,8 +530,11 @@ class SubjectArgs(ThresholdArgs, total=False):
     labels: Sequence[int] | None
 
 
-class FindArgs(SubjectArgs, total=False):
+class SelectArgs(TypedDict, total=False):
     select: Select
+
+
+class FindArgs(SubjectArgs, SelectArgs, total=False):
     mask_mode: MaskMode
 
 
@@ -622,7 +625,11 @@ class DetectArgs(ThresholdArgs, total=False):
     """The options of :func:`textinpaint.detect` and the ``detect`` workflow."""
 
 
-class VideoReplaceArgs(ThresholdArgs, GrowArgs, SampleArgs, total=False):
+class TrackArgs(ThresholdArgs, SelectArgs, total=False):
+    """The options of :func:`textinpaint.video.track`: the detector's thresholds, which matches to follow."""
+
+
+class VideoReplaceArgs(ThresholdArgs, SelectArgs, GrowArgs, SampleArgs, total=False):
     """The options of :func:`textinpaint.video.replace`: the detector's thresholds, the mask's
     growth, the sampler's (steps, guidance, seed...)."""
 
@@ -632,7 +639,7 @@ class VideoRemoveArgs(VideoReplaceArgs, total=False):
     the video painter's, and not taken with ``per_frame``)."""
 
 
-class VideoBackgroundArgs(ThresholdArgs, SampleArgs, SeamArgs, total=False):
+class VideoBackgroundArgs(ThresholdArgs, SelectArgs, SampleArgs, SeamArgs, total=False):
     """The options of :func:`textinpaint.video.replace_background`: the detector's thresholds,
     the sampler's, and the ``seam`` band over which the new background meets the subject."""
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .. import __version__
 from ..errors import TextInpaintError
-from ..options import GROUPS, DetectArgs, keywords
+from ..options import GROUPS, TrackArgs, keywords
 from ..schedulers import SCHEDULERS
 from ..stages import STAGES
 from ..workflows import COMMANDS, VIDEO_WORKFLOWS, Workflow
@@ -861,8 +861,8 @@ class _VideoAction:
 
     @property
     def options(self) -> type:
-        """The TypedDict of the options it takes (the detector's thresholds for tracking)."""
-        return DetectArgs if self.workflow is None else VIDEO_WORKFLOWS[self.workflow].args
+        """The TypedDict of the options it takes (the detector's thresholds and select for tracking)."""
+        return TrackArgs if self.workflow is None else VIDEO_WORKFLOWS[self.workflow].args
 
 
 _WINDOWS = ("with_", "every", "window", "overlap")

@@ -34,10 +34,10 @@ from ..inpainting import FillRequest, crop_window, draw_seed, paint
 from ..masks import auto_dilation, auto_feather, blend_weights, bounding_box, distance_near, distance_outside
 from ..options import (
     BackgroundOptions,
-    DetectArgs,
     FindOptions,
     PaintOptions,
     SampleArgs,
+    TrackArgs,
     VideoBackgroundArgs,
     VideoRemoveArgs,
     VideoReplaceArgs,
@@ -459,7 +459,7 @@ def track(
     frame: int = 0,
     start: int = 0,
     end: int | None = None,
-    **options: Unpack[DetectArgs],
+    **options: Unpack[TrackArgs],
 ) -> VideoMasks:
     """Follow what ``find`` names (or the clicks, or the box) through a clip, from frame ``frame`` on.
 
@@ -474,7 +474,8 @@ def track(
             from it to ``start``.
         start: the first frame tracked.
         end: one past the last frame to track (None: to the end).
-        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``).
+        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)
+            and ``select`` (which matches to follow: ``"all"``, ``"best"``, ``"largest"``, indices).
 
     Returns:
         :class:`~textinpaint.videomasks.VideoMasks` for frames ``start`` to ``end``; no ids when
@@ -485,7 +486,7 @@ def track(
         >>> masks = video.track("street.mp4", "the red car")  # doctest: +SKIP
         >>> masks.save("car-masks.json")  # doctest: +SKIP
     """
-    finding = split(dict(options), DetectArgs, "track")[FindOptions]
+    finding = split(dict(options), TrackArgs, "track")[FindOptions]
     plan = _plan(pipeline, video, find, points, labels, box, None, frame, finding, None, start=start, end=end)
     for _ in _tracked(pipeline, read_frames(video, start=start, end=end), plan):
         pass
@@ -543,7 +544,8 @@ def remove(
         every: write one frame in this many (a quick preview: ``every=10``; no audio then).
         window: frames painted together (see :func:`replace`).
         overlap: frames each window takes over from the last as context.
-        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``),
+        **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)
+            and ``select``,
             the mask's growth and soft band in pixels (``dilate``, ``feather``; None: the image
             defaults from the frame size), and the video painter's ``steps``, ``guidance``,
             ``negative_prompt`` and ``seed`` (not with ``per_frame``).
