@@ -700,3 +700,24 @@ def test_select_chooses_which_matches_to_follow(pipe, tiny_models, clip, tmp_pat
     assert "wrote" in capsys.readouterr().out
     assert json.loads((tmp_path / "out.json").read_text())["parameters"]["select"] == "best"
     assert main(["replay", str(tmp_path / "out.json"), "-o", str(tmp_path / "again.mkv"), "--device", "cpu"]) == 0
+
+
+def test_a_kept_window_is_read_as_a_strangers_file(tmp_path):
+    import io
+    import zipfile
+
+    from textinpaint.outputs import WINDOWS_FORMAT, read_arrays
+
+    fine = tmp_path / "fine.npz"
+    np.savez_compressed(fine, format=np.array(WINDOWS_FORMAT), crops=np.zeros((2, 3, 4, 3), np.uint8))
+    assert read_arrays(fine)["format"] == WINDOWS_FORMAT and read_arrays(fine)["crops"].shape == (2, 3, 4, 3)
+    header = io.BytesIO()  # a header promising a terabyte the file does not hold
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (10**12,)})
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w") as archive:
+        archive.writestr("format.npy", header.getvalue() + b"\0" * 16)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, format=np.array([object()], dtype=object))
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not a zip")
+    for stranger in (bomb, pickled, tmp_path / "junk.npz", tmp_path / "missing.npz"):
+        assert read_arrays(stranger) == {}, stranger.name

@@ -170,13 +170,26 @@ def read_arrays(path: str | Path, limit: int = 4 << 30) -> dict[str, Any]:
 
     try:
         with zipfile.ZipFile(path) as archive:
-            if sum(info.file_size for info in archive.infolist()) > limit:
-                return {}
+            declared = 0
+            for info in archive.infolist():
+                with archive.open(info) as member:  # each array's own header: its shape and dtype
+                    version = np.lib.format.read_magic(member)
+                    if version not in ((1, 0), (2, 0)):
+                        return {}
+                    header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = header(member)
+                declared += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if dtype.hasobject or declared > limit or declared > info.file_size:
+                    return {}  # pickled objects, too large, or a header promising more than the file holds
         with np.load(path, allow_pickle=False) as loaded:
             return {
                 name: loaded[name].item() if loaded[name].dtype.kind == "U" else loaded[name] for name in loaded.files
             }
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+    except (OSError, ValueError, EOFError, OverflowError, MemoryError, zipfile.BadZipFile):
         return {}
 
 

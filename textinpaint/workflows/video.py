@@ -47,7 +47,7 @@ from ..options import (
     resolve,
     split,
 )
-from ..outputs import WINDOWS_FORMAT, Writer, read_arrays, to_json
+from ..outputs import WINDOWS_FORMAT, Writer, owned, read_arrays, to_json
 from ..results import SIDECAR_VERSION, file_digest
 from ..videomasks import VideoMasks, VideoMasksBuilder, load_video_masks
 from ..videos import Frame, VideoInfo, probe, read_frames, transcode
@@ -986,8 +986,8 @@ class _Progress:
             raise OutputRefusedError(
                 f"{str(progress.folder)!r} is in the way of the painted windows kept for resuming; move it away"
             )
-        for stranger in sorted(progress.folder.glob("*")) if progress.folder.is_dir() else []:
-            writer.check(stranger, "windows")  # a file textinpaint did not write there stops the run now
+        for kept in sorted(progress.folder.glob("window-*.npz")) if progress.folder.is_dir() else []:
+            writer.check(kept, "windows")  # a file of that name textinpaint did not write stops the run now
         return progress
 
     def _path(self, count: int) -> Path:
@@ -1053,9 +1053,11 @@ class _Progress:
         )
 
     def clear(self) -> None:
-        """Remove the kept windows (the clip is written), and the folder when nothing else is in it."""
+        """Remove the kept windows (the clip is written): the files of that name textinpaint wrote,
+        never another; and the folder when nothing else is in it."""
         for kept in self.folder.glob("window-*.npz"):
-            kept.unlink(missing_ok=True)
+            if owned(kept, "windows"):
+                kept.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.folder.rmdir()
 
