@@ -182,8 +182,9 @@ def read_arrays(path: str | Path, limit: int = 4 << 30) -> dict[str, Any]:
                         else np.lib.format.read_array_header_2_0
                     )
                     shape, _, dtype = header(member)
-                declared += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                if dtype.hasobject or declared > limit or declared > info.file_size:
+                size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                declared += size
+                if dtype.hasobject or declared > limit or size > info.file_size:
                     return {}  # pickled objects, too large, or a header promising more than the file holds
         with np.load(path, allow_pickle=False) as loaded:
             return {
