@@ -317,8 +317,13 @@ def test_a_terminal_sees_a_bar_of_frames(tiny_models, clip, tmp_path, monkeypatc
     "argv",
     [
         ["remove", "--point", "20,24", "--per-frame"],
-        ["remove", "--point", "20,24", "--steps", "1", "--window", "5", "--overlap", "2"],
-        ["replace", "--point", "20,24", "--with", "a cat", "--steps", "1", "--window", "5", "--overlap", "2"],
+        pytest.param(
+            ["remove", "--point", "20,24", "--steps", "1", "--window", "5", "--overlap", "2"], marks=pytest.mark.heavy
+        ),
+        pytest.param(
+            ["replace", "--point", "20,24", "--with", "a cat", "--steps", "1", "--window", "5", "--overlap", "2"],
+            marks=pytest.mark.heavy,
+        ),
         ["background", "--box", "8,14,30,34", "--with", "a beach", "--steps", "1", "--window", "6", "--seam", "3"],
     ],
     ids=["remove-per-frame", "remove", "replace", "background"],

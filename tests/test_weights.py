@@ -89,6 +89,7 @@ def test_info_finds_every_default_model_in_the_cache(hub):
     assert {stage: row["present"] for stage, row in report.items()} == dict.fromkeys(STAGES, True), report
 
 
+@pytest.mark.heavy  # 16 s: every stage, in a subprocess
 def test_every_stage_loads_and_runs_offline_from_the_recipe_cache(hub):
     code = """
 import numpy as np

@@ -242,7 +242,10 @@ def test_each_inpainter_replaces_and_repaints_backgrounds_leaving_other_pixels(z
     np.testing.assert_array_equal(np.asarray(scene.image)[~scene.mask], image[~scene.mask])
 
 
-@pytest.mark.parametrize("name", PAINTERS)
+@pytest.mark.parametrize(
+    "name",
+    ["sdxl", pytest.param("flux-fill", marks=pytest.mark.heavy)],  # FLUX's 14 s: out of the fast loop
+)
 def test_each_inpainter_gives_the_same_pixels_from_threads_as_in_turn(zoo, tiny_models, name):
     pipeline = _painter_pipeline(zoo, tiny_models, name)
     mask = np.zeros((48, 80), bool)
@@ -281,6 +284,7 @@ def test_flux_fill_refuses_what_it_cannot_do_before_any_work(zoo, tiny_models, o
     assert "inpainter" not in pipeline.loaded(), "refused before anything loads"
 
 
+@pytest.mark.heavy  # 12 s
 def test_flux_fill_paints_and_records_the_guidance_given_and_its_own_30_for_none(zoo, tiny_models, monkeypatch):
     from diffusers import FluxFillPipeline
 
