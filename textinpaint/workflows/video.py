@@ -1,13 +1,17 @@
-"""Video workflows: follow what the text (or a click, or a box) names through a clip, and remove it.
+"""Video workflows: follow what the text (a click, a box) names through a clip, and remove it,
+repaint it or paint a new background behind it.
 
 ``track`` finds the objects on one frame (the detector, as the image workflows do, or the
-clicks or box given) and follows each through the following frames with the tracker stage (SAM
-2.1 video), streamed: it returns :class:`~textinpaint.videomasks.VideoMasks`. ``remove`` does
-the same (or takes your own masks) and fills each frame's masks with the remover (LaMa), frame
-by frame; ``replace`` repaints them with the video painter (Wan 2.1 VACE) in windows of frames,
-consistent over time. Both write a new clip with :func:`textinpaint.videos.transcode`
-(timestamps and audio kept; with ``codec="ffv1"`` or a PNG folder every pixel outside the grown
-masks is bit-identical to the decoded input) and its sidecar beside it.
+clicks or box given) and follows each through the clip with the tracker stage (SAM 2.1 video),
+streamed, forward from that frame and backward to the start; a tracker that finds text itself
+(SAM 3 video) is given the text instead and finds every instance on every frame. It returns
+:class:`~textinpaint.videomasks.VideoMasks`. ``remove``, ``replace`` and ``replace_background``
+do the same (or take your own masks) and repaint with the video painter (Wan 2.1 VACE) in
+windows of frames, consistent over time, each window resumable after an interruption;
+``remove(per_frame=True)`` fills frame by frame with the remover (LaMa) instead. Each writes a
+new clip with :func:`textinpaint.videos.transcode` (timestamps and audio kept; with
+``codec="ffv1"`` or a PNG folder every pixel outside the grown masks is bit-identical to the
+decoded input) and its sidecar beside it.
 """
 
 from __future__ import annotations
@@ -545,10 +549,9 @@ def remove(
         window: frames painted together (see :func:`replace`).
         overlap: frames each window takes over from the last as context.
         **options: the detector's thresholds (``box_threshold``, ``text_threshold``, ``nms_iou``)
-            and ``select``,
-            the mask's growth and soft band in pixels (``dilate``, ``feather``; None: the image
-            defaults from the frame size), and the video painter's ``steps``, ``guidance``,
-            ``negative_prompt`` and ``seed`` (not with ``per_frame``).
+            and ``select``, the mask's growth and soft band in pixels (``dilate``, ``feather``;
+            None: the image defaults from the frame size), and the video painter's ``steps``,
+            ``guidance``, ``negative_prompt`` and ``seed`` (not with ``per_frame``).
 
     Returns:
         A :class:`VideoEdit` (``found`` False, and no file written, when the text matched nothing).
@@ -564,7 +567,7 @@ def remove(
     painting = groups[PaintOptions]
     sampling = None
     if per_frame:
-        sampled = [k for k in keywords(SampleArgs) if options.get(k) not in (None, False)]
+        sampled = [k for k in keywords(SampleArgs) if options.get(k) is not None and options.get(k) is not False]
         if with_ is not None or sampled:
             named = ", ".join(["with_", *sampled] if with_ is not None else sampled)
             raise InvalidInputError(
