@@ -389,6 +389,7 @@ def test_the_video_tab_tracks_shows_the_masks_on_a_scrub_bar_then_removes_with_t
     page.get_by_role("radio", name="remove").check()
     page.locator("#video-per-frame input[type=checkbox]").check()
     page.locator("#video-run").click()
+    page.locator("#video-result img").first.wait_for(timeout=120_000)  # the painted frame the scrub bar shows
     link = page.locator("#video-file a").first
     link.wait_for(timeout=120_000)
     with page.expect_download() as download:

@@ -790,10 +790,13 @@ def video_tab(gr: Any, pipe: Pipeline, on_runner: Any, run_with_progress: Any, s
     steps_default = pipe.abilities("video_painter").defaults()[0]
     with gr.Row():
         with gr.Column(scale=3):
-            clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip", height=height - 60)
+            clip = gr.File(
+                label="Clip", file_types=["video"], type="filepath", elem_id="video-clip", height=height - 60
+            )
             shown = gr.Image(label="Tracked masks", type="pil", interactive=False, elem_id="video-shown", height=height)
             scrub = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="video-frame")
             tracked = gr.State(None)
+            painted = gr.State(None)  # the written clip, once painted
         with gr.Column(scale=2):
             with gr.Row(equal_height=True):
                 find = gr.Textbox(label="Follow", placeholder="the person", lines=1, elem_id="video-find", scale=3)
@@ -816,18 +819,25 @@ def video_tab(gr: Any, pipe: Pipeline, on_runner: Any, run_with_progress: Any, s
                 steps = gr.Slider(1, 100, value=steps_default, step=1, label="Steps", elem_id="video-steps")
                 seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)", elem_id="video-seed")
             run = gr.Button("Paint", variant="primary", elem_id="video-run")
-            result = gr.Video(label="Result", interactive=False, elem_id="video-result", height=height - 60)
+            result = gr.Image(
+                label="Result (the frame shown)",
+                type="pil",
+                interactive=False,
+                elem_id="video-result",
+                height=height - 60,
+            )
             with gr.Row():
                 files = [gr.File(label="Clip", elem_id="video-file"), gr.File(label="Sidecar", elem_id="video-sidecar")]
 
     @_friendly
-    def on_upload(path: str | None) -> tuple[Any, Any, Any]:
+    def on_upload(path: str | None) -> tuple[Any, Any, Any, Any, Any]:
         if path is None:
-            return None, None, gr.update(value=0, maximum=1)
+            return None, None, gr.update(value=0, maximum=1), None, None
         from ..videos import probe
 
         info = on_runner(lambda: probe(path))
-        return _frame_with_masks(path, None, 0), None, gr.update(value=0, maximum=max(1, info.frames - 1))
+        first = _frame_with_masks(path, None, 0)
+        return first, None, gr.update(value=0, maximum=max(1, info.frames - 1)), None, None
 
     @_friendly
     def on_track(path: str | None, text: str, threshold: float, index: float, progress: Any = gr.Progress()) -> Any:
@@ -846,8 +856,12 @@ def video_tab(gr: Any, pipe: Pipeline, on_runner: Any, run_with_progress: Any, s
         return masks, _frame_with_masks(path, masks, frame)
 
     @_friendly
-    def on_scrub(path: str | None, masks: Any, index: float) -> Any:
-        return None if path is None else on_runner(lambda: _frame_with_masks(path, masks, int(index)))
+    def on_scrub(path: str | None, masks: Any, written: str | None, index: float) -> Any:
+        if path is None:
+            return None, None
+        frame = int(index)
+        after = None if written is None else on_runner(lambda: _frame_with_masks(written, None, frame))
+        return on_runner(lambda: _frame_with_masks(path, masks, frame)), after
 
     @_friendly
     def on_paint(
@@ -858,6 +872,7 @@ def video_tab(gr: Any, pipe: Pipeline, on_runner: Any, run_with_progress: Any, s
         lamas: bool,
         count: float,
         drawn: Any,
+        index: float,
         progress: Any = gr.Progress(),
     ) -> Any:
         if path is None or masks is None:
@@ -875,13 +890,17 @@ def video_tab(gr: Any, pipe: Pipeline, on_runner: Any, run_with_progress: Any, s
             options |= {k: v for k, v in given.items() if v is not None}
         target = _scratch() / f"{Path(path).stem}-{chosen}.mp4"
         edit = run_with_progress(progress, lambda: flow.function(pipe, path, output=target, **options))
-        return str(edit.output), str(edit.output), str(target.with_suffix(".json"))
+        written = str(edit.output)
+        return _frame_with_masks(written, None, int(index)), written, written, str(target.with_suffix(".json"))
 
-    clip.change(on_upload, [clip], [shown, tracked, scrub])
+    clip.change(on_upload, [clip], [shown, tracked, scrub, painted, result])
     track.click(on_track, [clip, find, box, scrub], [tracked, shown], trigger_mode="multiple")
-    scrub.change(on_scrub, [clip, tracked, scrub], [shown], trigger_mode="always_last")
+    scrub.change(on_scrub, [clip, tracked, painted, scrub], [shown, result], trigger_mode="always_last")
     run.click(
-        on_paint, [clip, tracked, action, prompt, per_frame, steps, seed], [result, *files], trigger_mode="multiple"
+        on_paint,
+        [clip, tracked, action, prompt, per_frame, steps, seed, scrub],
+        [result, painted, *files],
+        trigger_mode="multiple",
     )
 
 
