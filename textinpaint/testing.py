@@ -48,7 +48,9 @@ def _bert_vocab() -> dict[str, int]:
     return {token: index for index, token in enumerate(dict.fromkeys(tokens))}
 
 
-def _clip_vocab() -> dict[str, int]:
+def clip_vocab() -> dict[str, int]:
+    """The tiny CLIP tokenizers' vocabulary: the two special tokens, then each letter, digit and
+    punctuation mark alone and as a word end."""
     tokens = ["<|startoftext|>", "<|endoftext|>"]
     for char in string.ascii_lowercase + string.digits + string.punctuation:
         tokens += [char, f"{char}</w>"]
@@ -123,7 +125,7 @@ def write_owlv2(folder: Path) -> Path:
     )
 
     # OWL masks out a query whose first token id is 0, so the start token must not be id 0.
-    vocab = {"<pad>": 0, **{token: index + 1 for token, index in _clip_vocab().items()}}
+    vocab = {"<pad>": 0, **{token: index + 1 for token, index in clip_vocab().items()}}
     tower: dict[str, Any] = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4)
     config = Owlv2Config(
         text_config=Owlv2TextConfig(
@@ -261,6 +263,39 @@ def write_sam2(folder: Path) -> Path:
     return folder
 
 
+def tiny_sam3_backbone(width: int) -> Any:
+    """SAM 3's ViT for 56-px images at ``width``: 2 layers, 14-px patches, windows of 2."""
+    from transformers.models.sam3.configuration_sam3 import Sam3ViTConfig
+
+    return Sam3ViTConfig(
+        hidden_size=width,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        image_size=56,
+        patch_size=14,
+        window_size=2,
+        global_attn_indexes=[1],
+        pretrain_image_size=56,
+    )
+
+
+def tiny_clip_text(width: int, vocab_size: int) -> dict[str, Any]:
+    """SAM 3's CLIP text encoder at ``width``: 2 layers, 32 positions (a config dict)."""
+    return dict(
+        hidden_size=width,
+        num_attention_heads=4,
+        intermediate_size=64,
+        vocab_size=vocab_size,
+        projection_dim=width,
+        num_hidden_layers=2,
+        max_position_embeddings=32,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+
+
 @seeded
 def write_sam3(folder: Path) -> Path:
     """A SAM 3 on 56-px images: a 2-layer ViT of width 32 (14-px patches), a 2-layer CLIP text
@@ -272,31 +307,12 @@ def write_sam3(folder: Path) -> Path:
         Sam3GeometryEncoderConfig,
         Sam3MaskDecoderConfig,
         Sam3VisionConfig,
-        Sam3ViTConfig,
     )
     from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
 
-    vocab = _clip_vocab()
+    vocab = clip_vocab()
     width: dict[str, Any] = dict(hidden_size=32, num_attention_heads=4, intermediate_size=64)
-    backbone = Sam3ViTConfig(
-        **width,
-        num_hidden_layers=2,
-        image_size=56,
-        patch_size=14,
-        window_size=2,
-        global_attn_indexes=[1],
-        pretrain_image_size=56,
-    )
-    text = dict(
-        **width,
-        vocab_size=len(vocab),
-        projection_dim=32,
-        num_hidden_layers=2,
-        max_position_embeddings=32,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=1,
-    )
+    backbone, text = tiny_sam3_backbone(32), tiny_clip_text(32, len(vocab))
     config = Sam3Config(
         vision_config=Sam3VisionConfig(backbone_config=backbone, fpn_hidden_size=32, scale_factors=[2.0, 1.0]),
         text_config=text,
@@ -365,7 +381,7 @@ def write_inpainter(folder: Path) -> Path:
         norm_num_groups=32,
     )
     vae = _tiny_vae()
-    vocab = _clip_vocab()
+    vocab = clip_vocab()
     text_encoder = CLIPTextModel(_clip_text_config(len(vocab)))
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)  # 77, or truncation overflows
     scheduler = DDIMScheduler(
@@ -446,7 +462,7 @@ def write_sdxl_inpainter(folder: Path) -> Path:
         norm_num_groups=32,
     )
     vae = _tiny_vae()
-    vocab = _clip_vocab()
+    vocab = clip_vocab()
     text = _clip_text_config(len(vocab), projection_dim=32)
     pipe = StableDiffusionXLInpaintPipeline(
         vae=vae,
@@ -487,7 +503,7 @@ def write_flux_fill(folder: Path) -> Path:
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxTransformer2DModel
     from transformers import CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel
 
-    vocab = _clip_vocab()
+    vocab = clip_vocab()
     t5_tokenizer = _t5_tokenizer()
     t5 = T5Config(
         vocab_size=len(t5_tokenizer),
@@ -654,7 +670,7 @@ def write_upscaler(folder: Path) -> Path:
         norm_num_groups=32,
         scaling_factor=0.08333,
     )
-    vocab = _clip_vocab()
+    vocab = clip_vocab()
     text_encoder = CLIPTextModel(_clip_text_config(len(vocab)))
     StableDiffusionUpscalePipeline(
         vae=vae,

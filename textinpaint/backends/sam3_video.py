@@ -91,7 +91,6 @@ def write_tiny(folder: Path, *, seed: int) -> Path:
         Sam3GeometryEncoderConfig,
         Sam3MaskDecoderConfig,
         Sam3VisionConfig,
-        Sam3ViTConfig,
     )
     from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
     from transformers.models.sam3_tracker_video.configuration_sam3_tracker_video import (
@@ -99,19 +98,11 @@ def write_tiny(folder: Path, *, seed: int) -> Path:
         Sam3TrackerVideoPromptEncoderConfig,
     )
 
-    from ..testing import _clip_vocab
+    from ..testing import clip_vocab, tiny_clip_text, tiny_sam3_backbone
 
-    width, vocab = 128, _clip_vocab()
+    width, vocab = 128, clip_vocab()
     layer: dict[str, Any] = dict(hidden_size=width, num_attention_heads=4, intermediate_size=64)
-    backbone = Sam3ViTConfig(
-        **layer,
-        num_hidden_layers=2,
-        image_size=56,
-        patch_size=14,
-        window_size=2,
-        global_attn_indexes=[1],
-        pretrain_image_size=56,
-    )
+    backbone = tiny_sam3_backbone(width)
 
     def vision() -> Sam3VisionConfig:  # features at 16, 8, 4 and 2 px a side
         return Sam3VisionConfig(
@@ -123,16 +114,7 @@ def write_tiny(folder: Path, *, seed: int) -> Path:
 
     detector = Sam3Config(
         vision_config=vision(),
-        text_config=dict(
-            **layer,
-            vocab_size=len(vocab),
-            projection_dim=width,
-            num_hidden_layers=2,
-            max_position_embeddings=32,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        ),
+        text_config=tiny_clip_text(width, len(vocab)),
         geometry_encoder_config=Sam3GeometryEncoderConfig(**layer, num_layers=1),
         detr_encoder_config=Sam3DETREncoderConfig(**layer, num_layers=1),
         detr_decoder_config=Sam3DETRDecoderConfig(**layer, num_layers=1, num_queries=8),
