@@ -726,3 +726,12 @@ def test_a_kept_window_is_read_as_a_strangers_file(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not a zip")
     for stranger in (bomb, pickled, tmp_path / "junk.npz", tmp_path / "missing.npz"):
         assert read_arrays(stranger) == {}, stranger.name
+
+
+def test_a_one_pixel_clip_is_tracked_and_painted(pipe, tmp_path):
+    # The trackers' processors are told the frames are channels-last: a 1x1x3 frame would be read
+    # as channels-first otherwise.
+    tiny = write_clip(tmp_path / "dot.mkv", frames=3, width=1, height=1, codec="ffv1", audio=False)
+    for options in ({"per_frame": True}, {"steps": 1, "window": 3, "overlap": 0}):
+        edit = video.remove(pipe, tiny, box=(0, 0, 1, 1), output=tmp_path / f"{len(options)}.mkv", **options)
+        assert edit.found and [f.rgb.shape for f in read_frames(edit.output)] == [(1, 1, 3)] * 3

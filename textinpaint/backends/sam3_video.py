@@ -53,7 +53,9 @@ class TextSession:
         """The instances on this frame (HxWx3 ``uint8``): their ids (stable across frames), masks
         (N, H, W) ``bool``, scores (N,) ``float32`` and phrases."""
         processor, model = self.tracker.processor, self.tracker.model
-        inputs = processor(images=rgb, device=self.tracker.device, return_tensors="pt")
+        inputs = processor(  # channels last, said outright: a 1-pixel-high frame reads as channels first
+            images=rgb, device=self.tracker.device, return_tensors="pt", input_data_format="channels_last"
+        )
         with torch.inference_mode():
             outputs = model(
                 inference_session=self.session, frame=inputs.pixel_values[0].to(self.tracker.dtype), reverse=False

@@ -81,7 +81,10 @@ class TrackSession:
             (objects,) scores (the mean probability inside each mask; 0 when it is empty).
         """
         tracker = self.tracker
-        inputs = tracker.processor(images=rgb, device=tracker.device, return_tensors="pt")
+        # Channels last, said outright: a 1-pixel-high frame would be read as channels first.
+        inputs = tracker.processor(
+            images=rgb, device=tracker.device, return_tensors="pt", input_data_format="channels_last"
+        )
         if self.frames == 0:
             self._prompt(inputs.original_sizes[0])
         self.frames += 1
