@@ -525,6 +525,11 @@ def test_a_new_background_from_text_or_the_salient_subject_and_its_command(tiny_
     argv = ["video", "background", str(clip), "--box", "8,14,30,34", "-o", str(tmp_path / "e.mkv")]
     assert main([*argv, *common]) == 1
     assert "video background needs --with" in capsys.readouterr().err
+    assert main([*argv, "--with", "a beach", "--per-frame", *common]) == 1
+    assert "video background takes no --per-frame" in capsys.readouterr().err
+    argv = ["video", "track", str(clip), "--box", "8,14,30,34", "--with", "a cat", "-o", str(tmp_path / "m.json")]
+    assert main([*argv, *common]) == 1
+    assert "video track takes no --with" in capsys.readouterr().err
     argv = ["video", "background", str(clip), "--box", "8,14,30,34", "--with", "a beach", "--steps", "1", "--end", "4"]
     assert main([*argv, "-o", str(tmp_path / "f.mkv"), *common]) == 0
     assert "kept, the background repainted" in capsys.readouterr().out

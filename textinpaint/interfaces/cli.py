@@ -700,6 +700,9 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
     for other in {"find", "keep"} - {action.subject}:
         if getattr(args, other) is not None:
             raise InvalidInputError(f"video {action.command} takes --{action.subject}, not --{other}")
+    for flag, dest in (("--with", "with_"), ("--per-frame", "per_frame")):
+        if getattr(args, dest) not in (None, False) and dest not in action.extra:
+            raise InvalidInputError(f"video {action.command} takes no {flag}")
     subject = getattr(args, action.subject)
     marked = subject is not None or points is not None or args.box is not None or args.masks is not None
     finder = ("detector",) if subject is not None else () if marked or not action.salient else ("subject",)
