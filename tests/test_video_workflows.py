@@ -675,6 +675,16 @@ def test_removal_with_sam3_video_paints_its_masks_and_records_no_detector(tiny_m
         np.testing.assert_array_equal(result.rgb[outside], original.rgb[outside])
         changed |= bool((result.rgb != original.rgb).any())
     assert changed
+    import shutil
+
+    from textinpaint.interfaces.cli import main
+
+    shutil.copytree(tiny_models / "tracker", tmp_path / "models" / "tracker")  # no detector/ in it
+    missing = ["--models", str(tmp_path / "models"), "--device", "cpu", "-o", str(tmp_path / "m.json")]
+    argv = ["video", "track", str(clip), "--find", "thing", "--tracker", str(sam3_tracker)]
+    assert main([*argv, *missing]) == 0, "SAM 3 video finds the text itself: no detector weights are asked for"
+    argv[-1] = str(tmp_path / "models" / "tracker")
+    assert main([*argv, *missing]) == 1, "SAM 2.1 needs the detector for text"
     with pytest.raises(InvalidInputError, match="follows text only"):
         video.remove(pipe, clip, box=(8, 14, 30, 34), output=tmp_path / "box.mkv", per_frame=True)
     with pytest.raises(InvalidInputError, match="follows text only"):

@@ -705,7 +705,11 @@ def _video(pipe: Pipeline, args: argparse.Namespace) -> int:
             raise InvalidInputError(f"video {action.command} takes no {flag}")
     subject = getattr(args, action.subject)
     marked = subject is not None or points is not None or args.box is not None or args.masks is not None
+    from ..workflows.video import follows_text
+
     finder = ("detector",) if subject is not None else () if marked or not action.salient else ("subject",)
+    if follows_text(pipe):  # the tracker finds the text itself (SAM 3 video)
+        finder = ()
     pipe.require(*finder, *action.stages(args))
     return action.run(pipe, args, {**prompt, **given})
 

@@ -164,7 +164,7 @@ def _plan(
     plan = _Plan(video, info, frame, [], [], own, grow, soft, given=own is not None)
     if own is not None:
         return plan
-    if _follows_text(pipeline):
+    if follows_text(pipeline):
         # A tracker that finds the text itself on every frame (SAM 3 video): it runs first, over
         # the frames written, and its masks are painted as given ones are.
         if find is None or points is not None or box is not None:
@@ -183,9 +183,10 @@ def _plan(
     return plan
 
 
-def _follows_text(pipeline: Models) -> bool:
-    """Whether the tracker finds text itself (declared ``follows_text``, as SAM 3 video does): read
-    off the stage table, or off a tracker given as an object (loads nothing)."""
+def follows_text(pipeline: Models) -> bool:
+    """Whether the pipeline's tracker finds text itself (declared ``follows_text``, as SAM 3 video
+    does; then text needs no detector): read off the stage table, or off a tracker given as an
+    object (loads nothing)."""
     backend = pipeline.backend("tracker")
     owner = pipeline.model("tracker") if backend is None else backend.owner()
     return bool(getattr(owner, "follows_text", False))
