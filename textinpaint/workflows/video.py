@@ -946,13 +946,12 @@ def _in_windows(
         count = 0
 
         def finish() -> list[np.ndarray]:
-            indices = [f.index for f, _ in held]
             painted = None if progress is None else progress.load(count, [f for f, _ in held])
             if painted is None:
                 painter = cast(WanVace, pipeline.model("video_painter"))
                 painted, box = _paint_window(painter, request, plan, context, held)
                 if progress is not None:
-                    progress.save(count, indices, painted, [f for f, _ in held], box)
+                    progress.save(count, painted, [f for f, _ in held], box)
             return painted
 
         for current, stack in _tracked(pipeline, frames, plan):
@@ -1035,7 +1034,6 @@ class _Progress:
     def save(
         self,
         count: int,
-        indices: list[int],
         painted: list[np.ndarray],
         frames: list[Frame],
         box: tuple[int, int, int, int] | None,
@@ -1049,7 +1047,7 @@ class _Progress:
                 "format": np.array(WINDOWS_FORMAT),
                 "key": np.array(self.key),
                 "seed": np.array(self.seed_used, np.int64),
-                "frames": np.array(indices, np.int64),
+                "frames": np.array([f.index for f in frames], np.int64),
                 "box": np.array([x0, y0, x1, y1], np.int64),
                 "painted": which,
                 "crops": np.stack(crops) if crops else np.zeros((0, y1 - y0, x1 - x0, 3), np.uint8),
@@ -1086,20 +1084,20 @@ def _paint_window(
     support = (max(0, x0 - reach), max(0, y0 - reach), min(info.width, x1 + reach), min(info.height, y1 + reach))
     wx0, wy0, wx1, wy1 = crop_window(support, info.width, info.height, painter.native_size)
     crops = [f.rgb[wy0:wy1, wx0:wx1] for f in frames]
-    holes = [
-        np.zeros((wy1 - wy0, wx1 - wx0), bool) if r is None else distance_near(r[wy0:wy1, wx0:wx1], grow + 1) <= grow
-        for r in regions
-    ]
+    # One exact distance map per frame (exact out to the blend's reach, which holds the growth):
+    # the painter's hole and the blend weights both come from it.
+    distances = [None if r is None else distance_near(r[wy0:wy1, wx0:wx1], reach + 1) for r in regions]
+    holes = [np.zeros((wy1 - wy0, wx1 - wx0), bool) if d is None else d <= grow for d in distances]
     began = time.perf_counter()
     painted = painter.paint(crops, holes, request)
     plan.timings["paint"] = plan.timings.get("paint", 0.0) + time.perf_counter() - began
     out = []
     for k in range(len(context), len(frames)):
-        region, current = regions[k], frames[k]
-        if region is None:
+        distance, current = distances[k], frames[k]
+        if distance is None:
             out.append(current.rgb)
             continue
-        alpha = blend_weights(distance_near(region[wy0:wy1, wx0:wx1], reach + 1), grow, plan.soft)
+        alpha = blend_weights(distance, grow, plan.soft)
         result = current.rgb.copy()  # the image path's blend: a weight of 0 keeps the input exactly
         result[wy0:wy1, wx0:wx1] = cv2.blendLinear(painted[k], crops[k], alpha, 1.0 - alpha)
         out.append(result)
